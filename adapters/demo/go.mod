@@ -1,0 +1,3 @@
+module kirjaamo.dev/adapters/demo
+
+go 1.26.8

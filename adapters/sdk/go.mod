@@ -1,0 +1,3 @@
+module kirjaamo.dev/adapters/sdk
+
+go 1.26.8

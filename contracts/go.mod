@@ -1,0 +1,3 @@
+module kirjaamo.dev/contracts
+
+go 1.26.8

@@ -1,0 +1,3 @@
+module kirjaamo.dev/devkit
+
+go 1.26.8

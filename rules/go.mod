@@ -1,0 +1,3 @@
+module kirjaamo.dev/rules
+
+go 1.26.8

@@ -1,0 +1,3 @@
+module kirjaamo.dev/services
+
+go 1.26.8

@@ -1,0 +1,3 @@
+module kirjaamo.dev/workflows
+
+go 1.26.8
