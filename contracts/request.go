@@ -1,0 +1,48 @@
+package contracts
+
+// SubmitRequest is what a citizen submits through the portal's form or its JSON API. The subject's
+// identity does not come from here: it comes from the signed-in session.
+type SubmitRequest struct {
+	// IdempotencyKey lets a client resubmit safely; the form carries one so that a double click or a
+	// retried POST lands on the same request. It becomes the request id.
+	IdempotencyKey string  `json:"idempotency_key,omitempty" validate:"omitempty,uuid"`
+	Rights         []Right `json:"rights" validate:"required,min=1,max=6,unique,dive,right"`
+	// Phone is a phone number the subject adds so that registers which can only link data to a
+	// phone number (Art 11) can find theirs.
+	Phone string `json:"phone,omitempty" validate:"omitempty,e164"`
+	// ContactEmail is where the subject wants to be told that the reply is ready.
+	ContactEmail string `json:"contact_email,omitempty" validate:"omitempty,email,max=254"`
+	Language     string `json:"language" validate:"required,language"`
+	// Rectification lists the corrections asked for under Art 16.
+	Rectification []Correction `json:"rectification,omitempty" validate:"omitempty,max=50,dive"`
+	// Details is free text: what the request is about, grounds for an objection or restriction.
+	Details string `json:"details,omitempty" validate:"max=4000"`
+}
+
+// Normalize puts the identifiers of a request in canonical form before validation.
+func (r *SubmitRequest) Normalize() {
+	if r.Phone != "" {
+		r.Phone = Normalize(IdentifierPhone, r.Phone)
+	}
+	if r.ContactEmail != "" {
+		r.ContactEmail = Normalize(IdentifierEmail, r.ContactEmail)
+	}
+}
+
+// Validate checks the request, including that rectification is asked with its corrections.
+func (r *SubmitRequest) Validate() error {
+	err := Validate(r)
+	ve, _ := AsValidationError(err)
+	if err != nil && ve == nil {
+		return err
+	}
+	if ve == nil {
+		ve = &ValidationError{}
+	}
+	for _, right := range r.Rights {
+		if right == RightRectification && len(r.Rectification) == 0 {
+			ve.Add("rectification", "required_with", "is required when rectification is asked for")
+		}
+	}
+	return ve.OrNil()
+}

@@ -1,0 +1,71 @@
+package contracts
+
+import "time"
+
+// ResultStatus is what a register did with a task.
+type ResultStatus string
+
+const (
+	// StatusFound: the register holds data on the subject; Records (or Package) carry it.
+	StatusFound ResultStatus = "found"
+	// StatusNoData: the register holds no data on the subject. Still an answer the subject is owed.
+	StatusNoData ResultStatus = "no_data"
+	// StatusApplied: the register carried out the effect (rectified, erased, restricted, lifted).
+	StatusApplied ResultStatus = "applied"
+	// StatusRefused: the register refuses on a ground it states, e.g. a retention duty.
+	StatusRefused ResultStatus = "refused"
+	// StatusFailed: the register could not carry out the task; Error says why and whether to retry.
+	StatusFailed ResultStatus = "failed"
+)
+
+// Result is a register's answer to a task.
+type Result struct {
+	Protocol   string       `json:"protocol" validate:"required,eq=kirjaamo.result/v1"`
+	TaskID     string       `json:"task_id" validate:"required,max=200"`
+	RequestID  string       `json:"request_id" validate:"required,uuid"`
+	RegisterID string       `json:"register_id" validate:"required,register_id"`
+	Operation  Operation    `json:"operation" validate:"required,operation"`
+	Status     ResultStatus `json:"status" validate:"required,oneof=found no_data applied refused failed"`
+	// Records are the data found, for a lookup whose result is small enough to travel inline.
+	Records []Record `json:"records,omitempty" validate:"omitempty,max=1000,dive"`
+	// Affected counts the records an effect changed.
+	Affected int `json:"affected,omitempty" validate:"min=0"`
+	// Recipients are those who received the data, for Art 19 notices and the access contents.
+	Recipients []string  `json:"recipients,omitempty" validate:"omitempty,max=200,dive,max=200"`
+	Refusal    *Refusal  `json:"refusal,omitempty" validate:"required_if=Status refused,omitempty"`
+	Error      *Error    `json:"error,omitempty" validate:"required_if=Status failed,omitempty"`
+	FinishedAt time.Time `json:"finished_at" validate:"required"`
+}
+
+// Record is one item of the subject's data, as a register holds it.
+type Record struct {
+	// Category is the category of data, e.g. "contact details" or "processing log".
+	Category string `json:"category" validate:"required,max=100"`
+	// Fields are the record's values by name. Flat, so that a package can also be given as CSV.
+	Fields map[string]string `json:"fields" validate:"required,max=100,dive,keys,required,max=100,endkeys,max=10000"`
+}
+
+// Refusal is a register's own ground for not carrying out a task.
+type Refusal struct {
+	Reason   string `json:"reason" validate:"required,max=2000"`
+	Citation string `json:"citation" validate:"required,max=200"`
+}
+
+// Validate checks a result, including that its id belongs to its request and register.
+func (r *Result) Validate() error {
+	err := Validate(r)
+	ve, _ := AsValidationError(err)
+	if err != nil && ve == nil {
+		return err
+	}
+	if ve == nil {
+		ve = &ValidationError{}
+	}
+	if r.TaskID != "" && r.TaskID != TaskID(r.RequestID, r.RegisterID) {
+		ve.Add("task_id", "task_id", "must be request_id/register_id")
+	}
+	if r.Status != StatusFound && len(r.Records) > 0 {
+		ve.Add("records", "status", "may only be given with status found")
+	}
+	return ve.OrNil()
+}
