@@ -29,9 +29,9 @@ func TestNormalizeMakesHashesAgree(t *testing.T) {
 		t.Error("two spellings of one e-mail address hash differently")
 	}
 	for in, want := range map[string]string{
-		"040 123 4567":   "+358401234567",
+		"040 123 4567":    "+358401234567",
 		"+358 40 1234567": "+358401234567",
-		"00358401234567": "+358401234567",
+		"00358401234567":  "+358401234567",
 	} {
 		if got := Normalize(IdentifierPhone, in); got != want {
 			t.Errorf("Normalize(phone, %q) = %q, want %q", in, got, want)
