@@ -40,7 +40,7 @@ func TestNormalizeMakesHashesAgree(t *testing.T) {
 }
 
 func TestSubmitRequestValidationNamesFields(t *testing.T) {
-	req := SubmitRequest{Rights: []Right{"access", "teleport", RightRectification}, Phone: "12", Language: "de"}
+	req := SubmitRequest{Right: "teleport", Phone: "12", Language: "de"}
 	err := req.Validate()
 	ve, ok := AsValidationError(err)
 	if !ok {
@@ -51,20 +51,19 @@ func TestSubmitRequestValidationNamesFields(t *testing.T) {
 		got[f.Field] = f.Rule
 	}
 	for field, rule := range map[string]string{
-		"rights[1]":     "right",
-		"phone":         "e164",
-		"language":      "language",
-		"rectification": "required_with",
+		"right":    "right",
+		"phone":    "e164",
+		"language": "language",
 	} {
 		if got[field] != rule {
 			t.Errorf("field %s: rule %q, want %q (all: %v)", field, got[field], rule, ve.Fields)
 		}
 	}
-	dup := SubmitRequest{Rights: []Right{RightAccess, RightAccess}, Language: "fi"}
-	if ve, ok := AsValidationError(dup.Validate()); !ok || ve.Fields[0].Field != "rights" || ve.Fields[0].Rule != "unique" {
-		t.Errorf("a repeated right is not refused as rights/unique: %v", dup.Validate())
+	rect := SubmitRequest{Right: RightRectification, Language: "fi"}
+	if ve, ok := AsValidationError(rect.Validate()); !ok || ve.Fields[0].Field != "rectification" {
+		t.Errorf("rectification without corrections is not refused on the rectification field: %v", rect.Validate())
 	}
-	ok2 := SubmitRequest{Rights: []Right{RightAccess}, Phone: "+358401234567", Language: "fi"}
+	ok2 := SubmitRequest{Right: RightAccess, Phone: "+358401234567", Language: "fi"}
 	if err := ok2.Validate(); err != nil {
 		t.Errorf("a good request is refused: %v", err)
 	}

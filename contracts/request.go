@@ -5,8 +5,11 @@ package contracts
 type SubmitRequest struct {
 	// IdempotencyKey lets a client resubmit safely; the form carries one so that a double click or a
 	// retried POST lands on the same request. It becomes the request id.
-	IdempotencyKey string  `json:"idempotency_key,omitempty" validate:"omitempty,uuid"`
-	Rights         []Right `json:"rights" validate:"required,min=1,max=6,unique,dive,right"`
+	IdempotencyKey string `json:"idempotency_key,omitempty" validate:"omitempty,uuid"`
+	// Right is the right invoked. One request invokes one right, so that the task a register gets
+	// for it (request id + register id) asks for one thing; a person who wants two rights makes two
+	// requests, which the portal can submit together.
+	Right Right `json:"right" validate:"required,right"`
 	// Phone is a phone number the subject adds so that registers which can only link data to a
 	// phone number (Art 11) can find theirs.
 	Phone string `json:"phone,omitempty" validate:"omitempty,e164"`
@@ -39,10 +42,8 @@ func (r *SubmitRequest) Validate() error {
 	if ve == nil {
 		ve = &ValidationError{}
 	}
-	for _, right := range r.Rights {
-		if right == RightRectification && len(r.Rectification) == 0 {
-			ve.Add("rectification", "required_with", "is required when rectification is asked for")
-		}
+	if r.Right == RightRectification && len(r.Rectification) == 0 {
+		ve.Add("rectification", "required_with", "is required when rectification is asked for")
 	}
 	return ve.OrNil()
 }
