@@ -2,4 +2,7 @@ module kirjaamo.dev/workflows
 
 go 1.26.8
 
-require go.temporal.io/sdk v1.50.0 // indirect
+require (
+	go.temporal.io/api v1.63.5 // indirect
+	go.temporal.io/sdk v1.50.0 // indirect
+)

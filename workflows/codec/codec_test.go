@@ -1,0 +1,66 @@
+package codec
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestRoundTripAndNoClearText(t *testing.T) {
+	c, err := ParseKeys(NewKey("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := "Aino Virtanen 010190-900P"
+	p, err := c.DataConverter().ToPayload(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(p.Data, []byte("Virtanen")) {
+		t.Fatal("encrypted payload holds the clear text")
+	}
+	var back string
+	if err := c.DataConverter().FromPayload(p, &back); err != nil || back != secret {
+		t.Fatalf("round trip = %q, %v", back, err)
+	}
+}
+
+func TestRotationDecryptsWithOldKey(t *testing.T) {
+	old := NewKey("k1")
+	c1, _ := ParseKeys(old)
+	p, _ := c1.DataConverter().ToPayload("x")
+	c2, err := ParseKeys(NewKey("k2") + "," + old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s string
+	if err := c2.DataConverter().FromPayload(p, &s); err != nil || s != "x" {
+		t.Fatalf("a payload of the old key does not decrypt after rotation: %q %v", s, err)
+	}
+	p2, _ := c2.DataConverter().ToPayload("y")
+	if string(p2.Metadata[metadataKeyID]) != "k2" {
+		t.Fatal("rotation does not encrypt with the new key")
+	}
+	c3, _ := ParseKeys(NewKey("k3"))
+	if err := c3.DataConverter().FromPayload(p, &s); err == nil {
+		t.Fatal("a payload decrypts without its key")
+	}
+}
+
+func TestTamperingIsDetected(t *testing.T) {
+	c, _ := ParseKeys(NewKey("k1"))
+	p, _ := c.DataConverter().ToPayload("x")
+	p.Data[len(p.Data)-1] ^= 1
+	var s string
+	if err := c.DataConverter().FromPayload(p, &s); err == nil {
+		t.Fatal("a tampered payload decrypts")
+	}
+}
+
+func TestBadKeys(t *testing.T) {
+	for _, spec := range []string{"", "k1", "k1:notbase64!", "k1:AAAA", NewKey("a") + "," + NewKey("a")} {
+		if _, err := ParseKeys(spec); err == nil {
+			t.Errorf("ParseKeys(%q) accepted", strings.SplitN(spec, ":", 2)[0])
+		}
+	}
+}
