@@ -1,0 +1,251 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Case is one request as the store holds it. It carries the subject's identifiers: only the
+// workflow's activities and the pages that show a case to its subject or to staff read it.
+type Case struct {
+	RequestID      string          `json:"request_id"`
+	ReceivedAt     time.Time       `json:"received_at"`
+	Channel        string          `json:"channel"`
+	Right          string          `json:"right"`
+	Language       string          `json:"language"`
+	SubjectID      string          `json:"-"`
+	SubjectName    string          `json:"-"`
+	IdentityMethod string          `json:"identity_method"`
+	IdentityLevel  string          `json:"identity_level"`
+	Identifiers    json.RawMessage `json:"-"`
+	ContactEmail   string          `json:"-"`
+	Details        string          `json:"-"`
+	Rectification  json.RawMessage `json:"-"`
+	Status         string          `json:"status"`
+	Deadline       time.Time       `json:"deadline"`
+	InternalTarget time.Time       `json:"internal_target"`
+	RepliedAt      *time.Time      `json:"replied_at,omitempty"`
+	RepliedBy      string          `json:"replied_by,omitempty"`
+}
+
+const caseColumns = `request_id, received_at, channel, right_invoked, language, subject_id, subject_name,
+	identity_method, identity_level, identifiers, coalesce(contact_email, ''), details, rectification, status,
+	deadline, internal_target, replied_at, coalesce(replied_by, '')`
+
+func scanCase(row pgx.Row) (Case, error) {
+	var c Case
+	err := row.Scan(&c.RequestID, &c.ReceivedAt, &c.Channel, &c.Right, &c.Language, &c.SubjectID, &c.SubjectName,
+		&c.IdentityMethod, &c.IdentityLevel, &c.Identifiers, &c.ContactEmail, &c.Details, &c.Rectification, &c.Status,
+		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	return c, err
+}
+
+// RecordReceipt stores a new case and its receipt in the record. Recording the same request again
+// changes nothing, so the activity that calls it can be retried freely.
+func (db *DB) RecordReceipt(ctx context.Context, c Case) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO cases (request_id, received_at, channel, right_invoked, language, subject_id,
+			subject_name, identity_method, identity_level, identifiers, contact_email, details, rectification, status,
+			deadline, internal_target)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,nullif($11,''),$12,$13,$14,$15,$16)
+			ON CONFLICT (request_id) DO NOTHING`,
+			c.RequestID, c.ReceivedAt, c.Channel, c.Right, c.Language, c.SubjectID, c.SubjectName, c.IdentityMethod,
+			c.IdentityLevel, c.Identifiers, c.ContactEmail, c.Details, c.Rectification, c.Status, c.Deadline, c.InternalTarget)
+		if err != nil {
+			return fmt.Errorf("store: record receipt: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		return appendAudit(ctx, tx, AuditEvent{Actor: "system", Role: "system", Action: "received", RequestID: c.RequestID,
+			Detail: map[string]any{"channel": c.Channel, "right": c.Right, "identity_method": c.IdentityMethod, "identity_level": c.IdentityLevel}})
+	})
+}
+
+// Case returns one case.
+func (db *DB) Case(ctx context.Context, requestID string) (Case, error) {
+	c, err := scanCase(db.Pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE request_id = $1`, requestID))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("store: case: %w", err)
+	}
+	return c, err
+}
+
+// CaseFilter narrows a case list.
+type CaseFilter struct {
+	SubjectID string // only this subject's cases
+	Status    string
+	Limit     int
+}
+
+// Cases lists cases, the nearest deadline first for the office, the newest first for a subject.
+func (db *DB) Cases(ctx context.Context, f CaseFilter) ([]Case, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 200
+	}
+	order := `deadline, received_at`
+	if f.SubjectID != "" {
+		order = `received_at DESC`
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT `+caseColumns+` FROM cases
+		WHERE ($1 = '' OR subject_id = $1) AND ($2 = '' OR status = $2) ORDER BY `+order+` LIMIT $3`, f.SubjectID, f.Status, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: cases: %w", err)
+	}
+	defer rows.Close()
+	var out []Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: cases: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// PriorRequests lists the subject's earlier requests, for the Art 12(5) check of repeated requests.
+func (db *DB) PriorRequests(ctx context.Context, subjectID string, before time.Time) ([]Case, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT `+caseColumns+` FROM cases WHERE subject_id = $1 AND received_at < $2
+		ORDER BY received_at DESC LIMIT 50`, subjectID, before)
+	if err != nil {
+		return nil, fmt.Errorf("store: prior requests: %w", err)
+	}
+	defer rows.Close()
+	var out []Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: prior requests: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CaseRegister is what the rules decided and what the register answered, for one case.
+type CaseRegister struct {
+	RegisterID        string          `json:"register_id"`
+	DeclarationDigest string          `json:"declaration_digest"`
+	Plan              json.RawMessage `json:"plan"`
+	DispatchedAt      *time.Time      `json:"dispatched_at,omitempty"`
+	ResultStatus      string          `json:"result_status,omitempty"`
+	ResultAt          *time.Time      `json:"result_at,omitempty"`
+	Result            json.RawMessage `json:"result,omitempty"`
+	Outcome           json.RawMessage `json:"outcome,omitempty"`
+}
+
+// SavePlan stores the rules' decision for each register. A plan is made once: saving it again,
+// after a retried activity, keeps the first.
+func (db *DB) SavePlan(ctx context.Context, requestID string, plans []CaseRegister) error {
+	batch := &pgx.Batch{}
+	for _, p := range plans {
+		batch.Queue(`INSERT INTO case_registers (request_id, register_id, declaration_digest, plan) VALUES ($1,$2,$3,$4)
+			ON CONFLICT (request_id, register_id) DO NOTHING`, requestID, p.RegisterID, p.DeclarationDigest, p.Plan)
+	}
+	if err := db.Pool.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("store: save plan: %w", err)
+	}
+	return nil
+}
+
+// CaseRegisters returns a case's registers in a stable order.
+func (db *DB) CaseRegisters(ctx context.Context, requestID string) ([]CaseRegister, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT register_id, declaration_digest, plan, dispatched_at, coalesce(result_status, ''),
+		result_at, result, outcome FROM case_registers WHERE request_id = $1 ORDER BY register_id`, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("store: case registers: %w", err)
+	}
+	defer rows.Close()
+	var out []CaseRegister
+	for rows.Next() {
+		var r CaseRegister
+		if err := rows.Scan(&r.RegisterID, &r.DeclarationDigest, &r.Plan, &r.DispatchedAt, &r.ResultStatus, &r.ResultAt, &r.Result, &r.Outcome); err != nil {
+			return nil, fmt.Errorf("store: case registers: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// MarkDispatched records that tasks went out to the given registers.
+func (db *DB) MarkDispatched(ctx context.Context, requestID string, registerIDs []string) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE case_registers SET dispatched_at = coalesce(dispatched_at, now())
+			WHERE request_id = $1 AND register_id = ANY($2)`, requestID, registerIDs); err != nil {
+			return fmt.Errorf("store: mark dispatched: %w", err)
+		}
+		_, err := tx.Exec(ctx, `UPDATE cases SET status = 'dispatched', updated_at = now() WHERE request_id = $1 AND status = 'received'`, requestID)
+		return err
+	})
+}
+
+// RecordResult stores a register's answer. It reports false if the answer was already stored, so
+// that a redelivered result is not counted twice.
+func (db *DB) RecordResult(ctx context.Context, requestID, registerID, status string, result json.RawMessage) (bool, error) {
+	tag, err := db.Pool.Exec(ctx, `UPDATE case_registers SET result_status = $3, result_at = now(), result = $4
+		WHERE request_id = $1 AND register_id = $2 AND result_status IS NULL`, requestID, registerID, status, result)
+	if err != nil {
+		return false, fmt.Errorf("store: record result: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// SaveReview stores each register's concluded outcome and puts the case in review.
+func (db *DB) SaveReview(ctx context.Context, requestID string, outcomes map[string]json.RawMessage) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		for registerID, o := range outcomes {
+			if _, err := tx.Exec(ctx, `UPDATE case_registers SET outcome = $3 WHERE request_id = $1 AND register_id = $2`,
+				requestID, registerID, o); err != nil {
+				return fmt.Errorf("store: save review: %w", err)
+			}
+		}
+		tag, err := tx.Exec(ctx, `UPDATE cases SET status = 'in_review', updated_at = now() WHERE request_id = $1 AND status IN ('received', 'dispatched')`, requestID)
+		if err != nil {
+			return fmt.Errorf("store: save review: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		return appendAudit(ctx, tx, AuditEvent{Actor: "system", Role: "system", Action: "in_review", RequestID: requestID})
+	})
+}
+
+// Notification is a message to send through the outbox.
+type Notification struct {
+	DedupKey  string
+	Kind      string
+	Recipient string
+	Language  string
+	Payload   map[string]any
+}
+
+// Reply records the office's approval of the reply, the notice to the subject and the record entry,
+// in one transaction: the reply is either sent and recorded, or neither.
+func (db *DB) Reply(ctx context.Context, requestID, clerk, note string, notice *Notification) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE cases SET status = 'replied', replied_at = now(), replied_by = $2, updated_at = now()
+			WHERE request_id = $1 AND status = 'in_review'`, requestID, clerk)
+		if err != nil {
+			return fmt.Errorf("store: reply: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // already replied: the activity was retried
+		}
+		if notice != nil {
+			if err := enqueue(ctx, tx, requestID, *notice); err != nil {
+				return err
+			}
+		}
+		return appendAudit(ctx, tx, AuditEvent{Actor: clerk, Role: "clerk", Action: "replied", RequestID: requestID,
+			Detail: map[string]any{"note": note}})
+	})
+}

@@ -1,0 +1,91 @@
+// Package store is Kirjaamo's PostgreSQL state: cases, the register catalogue, the audit record,
+// the outbox and sessions. Every write that must happen with another happens in one transaction.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrNotFound is returned when a row asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// DB is the platform's database.
+type DB struct {
+	Pool *pgxpool.Pool
+}
+
+// Open connects and brings the schema up to date. Several processes may start at once: a
+// transaction-scoped advisory lock lets one of them migrate while the others wait.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse database URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	db := &DB{Pool: pool}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close releases the pool.
+func (db *DB) Close() { db.Pool.Close() }
+
+func (db *DB) migrate(ctx context.Context) error {
+	entries, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("store: list migrations: %w", err)
+	}
+	sort.Strings(entries)
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7412118)`); err != nil {
+			return fmt.Errorf("store: migration lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("store: migrations table: %w", err)
+		}
+		for _, name := range entries {
+			base := strings.TrimPrefix(name, "migrations/")
+			version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+			if err != nil {
+				return fmt.Errorf("store: migration %s: name must start with its number", base)
+			}
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&done); err != nil {
+				return fmt.Errorf("store: migration %d: %w", version, err)
+			}
+			if done {
+				continue
+			}
+			sql, err := migrations.ReadFile(name)
+			if err != nil {
+				return fmt.Errorf("store: migration %d: %w", version, err)
+			}
+			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+				return fmt.Errorf("store: migration %d: %w", version, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version); err != nil {
+				return fmt.Errorf("store: migration %d: %w", version, err)
+			}
+		}
+		return nil
+	})
+}
