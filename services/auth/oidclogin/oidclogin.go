@@ -1,0 +1,341 @@
+// Package oidclogin is the relying-party side of OpenID Connect login for the
+// citizen portal and the office: authorization-code flow with PKCE (S256),
+// state and nonce, and ID token verification.
+//
+// It keeps no state and sets no cookies. The caller stores the Flow returned
+// by Begin in its own server-side session and hands it back to Finish.
+package oidclogin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// Errors callers can branch on. Errors from Finish caused by the browser
+// request (state, error response, missing code) deserve a 400; token and
+// exchange failures mean the login did not happen and the user should retry.
+var (
+	// ErrIssuerUnreachable: discovery failed for a transient reason
+	// (network, 5xx, 429); retrying New later may succeed.
+	ErrIssuerUnreachable = errors.New("oidclogin: issuer unreachable")
+	// ErrStateMismatch: the callback does not belong to this flow (CSRF,
+	// stale tab, or a session that was replaced).
+	ErrStateMismatch = errors.New("oidclogin: state mismatch")
+	// ErrMissingCode: the callback has neither a code nor an error.
+	ErrMissingCode = errors.New("oidclogin: authorization code missing")
+	// ErrAccessDenied: the user cancelled at the provider. Matched by a
+	// *ProviderError with code access_denied.
+	ErrAccessDenied = errors.New("oidclogin: access denied")
+	// ErrExchange: the token endpoint refused the code or was unreachable.
+	ErrExchange = errors.New("oidclogin: code exchange failed")
+	// ErrInvalidToken: the ID token failed verification.
+	ErrInvalidToken = errors.New("oidclogin: invalid ID token")
+	// ErrTokenExpired: the ID token is otherwise valid but expired. It also
+	// matches ErrInvalidToken.
+	ErrTokenExpired = errors.New("oidclogin: ID token expired")
+	// ErrNonceMismatch: the ID token was not issued for this flow (replay).
+	ErrNonceMismatch = errors.New("oidclogin: nonce mismatch")
+)
+
+// ProviderError is an OAuth 2.0 error response delivered to the redirect URI.
+type ProviderError struct {
+	Code        string // e.g. "access_denied", "invalid_request"
+	Description string
+}
+
+func (e *ProviderError) Error() string {
+	if e.Description == "" {
+		return "oidclogin: provider returned error " + e.Code
+	}
+	return fmt.Sprintf("oidclogin: provider returned error %s: %s", e.Code, e.Description)
+}
+
+// Is makes errors.Is(err, ErrAccessDenied) work for user cancellation.
+func (e *ProviderError) Is(target error) bool {
+	return target == ErrAccessDenied && e.Code == "access_denied"
+}
+
+// Config configures a Client.
+type Config struct {
+	IssuerURL    string
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string
+	// Scopes requested; "openid" is added when missing.
+	Scopes []string
+	// HTTPClient is used for discovery, JWKS and token calls. Nil means a
+	// client with a 10 s timeout, so a hung provider cannot hang logins.
+	HTTPClient *http.Client
+}
+
+// Client runs logins against one provider for one registered client.
+type Client struct {
+	oauth    oauth2.Config
+	verifier *oidc.IDTokenVerifier
+	http     *http.Client
+}
+
+// Flow is the per-login secret state the caller must keep server-side
+// between Begin and Finish. All fields are random and URL-safe.
+type Flow struct {
+	State    string
+	Nonce    string
+	Verifier string // PKCE code verifier
+}
+
+// Identity is the verified result of a login.
+type Identity struct {
+	Subject              string
+	Name                 string
+	GivenName            string
+	FamilyName           string
+	PersonalIdentityCode string // Finnish HETU; citizens only
+	Email                string
+	Phone                string
+	Roles                []string // staff roles; empty for citizens
+	ACR                  string
+	AuthTime             time.Time // zero if the provider sent no auth_time
+}
+
+// New discovers the provider and returns a Client. A transient failure
+// wraps ErrIssuerUnreachable so startup code can retry; other failures
+// (wrong issuer, not an OIDC provider) are configuration errors.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.IssuerURL == "" || cfg.ClientID == "" || cfg.RedirectURL == "" {
+		return nil, errors.New("oidclogin: new: IssuerURL, ClientID and RedirectURL are required")
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	pc, err := discover(ctx, hc, cfg.IssuerURL)
+	if err != nil {
+		return nil, fmt.Errorf("oidclogin: new: %w", err)
+	}
+	provider := pc.NewProvider(oidc.ClientContext(context.Background(), hc))
+	endpoint := provider.Endpoint()
+	endpoint.AuthStyle = pc.authStyle
+
+	scopes := slices.Clone(cfg.Scopes)
+	if !slices.Contains(scopes, oidc.ScopeOpenID) {
+		scopes = append([]string{oidc.ScopeOpenID}, scopes...)
+	}
+	return &Client{
+		oauth: oauth2.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			Endpoint:     endpoint,
+			RedirectURL:  cfg.RedirectURL,
+			Scopes:       scopes,
+		},
+		verifier: provider.Verifier(&oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: pc.Algorithms}),
+		http:     hc,
+	}, nil
+}
+
+// asymmetricAlgs are the only ID token algorithms we accept: "none" and
+// HMAC (keyed with the client secret) are never acceptable.
+var asymmetricAlgs = []string{
+	oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512,
+	oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA,
+}
+
+// discover fetches the discovery document itself rather than through
+// oidc.NewProvider so transient failures can be told apart from
+// misconfiguration.
+type discovered struct {
+	oidc.ProviderConfig
+	authStyle oauth2.AuthStyle
+}
+
+func discover(ctx context.Context, hc *http.Client, issuer string) (*discovered, error) {
+	wellKnown := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, wellKnown, nil)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("discovery %s: %w: %w", wellKnown, ErrIssuerUnreachable, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("discovery %s: %w: %w", wellKnown, ErrIssuerUnreachable, err)
+	}
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		return nil, fmt.Errorf("discovery %s: %w: status %s", wellKnown, ErrIssuerUnreachable, resp.Status)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("discovery %s: status %s", wellKnown, resp.Status)
+	}
+	var doc struct {
+		oidc.ProviderConfig
+		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("discovery %s: decode: %w", wellKnown, err)
+	}
+	pc := doc.ProviderConfig
+	// The issuer must match exactly (OIDC Discovery section 4.3), otherwise
+	// tokens from a different issuer could be accepted.
+	if pc.IssuerURL != issuer {
+		return nil, fmt.Errorf("discovery %s: issuer mismatch: configured %q, provider says %q", wellKnown, issuer, pc.IssuerURL)
+	}
+	if pc.AuthURL == "" || pc.TokenURL == "" || pc.JWKSURL == "" {
+		return nil, fmt.Errorf("discovery %s: missing authorization, token or jwks endpoint", wellKnown)
+	}
+	var algs []string
+	for _, a := range pc.Algorithms {
+		if slices.Contains(asymmetricAlgs, a) {
+			algs = append(algs, a)
+		}
+	}
+	if len(algs) == 0 {
+		// OIDC Discovery makes RS256 mandatory to support.
+		algs = []string{oidc.RS256}
+	}
+	pc.Algorithms = algs
+	return &discovered{ProviderConfig: pc, authStyle: authStyle(doc.AuthMethods)}, nil
+}
+
+// authStyle picks the client authentication method up front. oauth2's
+// auto-detection would retry a failed exchange with the other method, and a
+// provider that consumes a code on the first attempt then sees a replay.
+func authStyle(methods []string) oauth2.AuthStyle {
+	// client_secret_basic is the default when the provider lists nothing.
+	if len(methods) == 0 || slices.Contains(methods, "client_secret_basic") {
+		return oauth2.AuthStyleInHeader
+	}
+	if slices.Contains(methods, "client_secret_post") {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleAutoDetect
+}
+
+// Begin starts a login: it returns the Flow to store in the caller's session
+// and the provider URL to redirect the browser to.
+func (c *Client) Begin() (Flow, string) {
+	f := Flow{State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier()}
+	authURL := c.oauth.AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier))
+	return f, authURL
+}
+
+// Finish completes a login from the callback's query parameters. The caller
+// should delete the Flow from its session before or right after calling
+// Finish, whatever the outcome, so a callback cannot be replayed.
+func (c *Client) Finish(ctx context.Context, flow Flow, query url.Values) (Identity, error) {
+	// Check state before looking at anything else, including an error
+	// response, so a forged callback cannot even inject an error message.
+	if flow.State == "" || subtle.ConstantTimeCompare([]byte(flow.State), []byte(query.Get("state"))) != 1 {
+		return Identity{}, fmt.Errorf("oidclogin: finish: %w", ErrStateMismatch)
+	}
+	if code := query.Get("error"); code != "" {
+		return Identity{}, fmt.Errorf("oidclogin: finish: %w", &ProviderError{Code: code, Description: query.Get("error_description")})
+	}
+	code := query.Get("code")
+	if code == "" {
+		return Identity{}, fmt.Errorf("oidclogin: finish: %w", ErrMissingCode)
+	}
+	tok, err := c.oauth.Exchange(oidc.ClientContext(ctx, c.http), code, oauth2.VerifierOption(flow.Verifier))
+	if err != nil {
+		return Identity{}, fmt.Errorf("oidclogin: finish: %w: %w", ErrExchange, err)
+	}
+	raw, ok := tok.Extra("id_token").(string)
+	if !ok || raw == "" {
+		return Identity{}, fmt.Errorf("oidclogin: finish: %w: token response has no id_token", ErrInvalidToken)
+	}
+	idt, err := c.verify(ctx, raw)
+	if err != nil {
+		return Identity{}, fmt.Errorf("oidclogin: finish: %w", err)
+	}
+	if flow.Nonce == "" || subtle.ConstantTimeCompare([]byte(flow.Nonce), []byte(idt.Nonce)) != 1 {
+		return Identity{}, fmt.Errorf("oidclogin: finish: %w", ErrNonceMismatch)
+	}
+	if idt.AccessTokenHash != "" {
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			return Identity{}, fmt.Errorf("oidclogin: finish: %w: %w", ErrInvalidToken, err)
+		}
+	}
+	id, err := identityOf(idt)
+	if err != nil {
+		return Identity{}, fmt.Errorf("oidclogin: finish: %w", err)
+	}
+	return id, nil
+}
+
+// VerifyIDToken verifies an ID token presented as a bearer credential:
+// signature, issuer, audience (this client) and expiry. There is no nonce to
+// check here, so callers must only accept it for the token's lifetime.
+func (c *Client) VerifyIDToken(ctx context.Context, raw string) (Identity, error) {
+	idt, err := c.verify(ctx, raw)
+	if err != nil {
+		return Identity{}, fmt.Errorf("oidclogin: verify id token: %w", err)
+	}
+	id, err := identityOf(idt)
+	if err != nil {
+		return Identity{}, fmt.Errorf("oidclogin: verify id token: %w", err)
+	}
+	return id, nil
+}
+
+func (c *Client) verify(ctx context.Context, raw string) (*oidc.IDToken, error) {
+	idt, err := c.verifier.Verify(oidc.ClientContext(ctx, c.http), raw)
+	if err != nil {
+		if _, expired := errors.AsType[*oidc.TokenExpiredError](err); expired {
+			return nil, fmt.Errorf("%w: %w: %w", ErrInvalidToken, ErrTokenExpired, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	return idt, nil
+}
+
+type claims struct {
+	Name                 string   `json:"name"`
+	GivenName            string   `json:"given_name"`
+	FamilyName           string   `json:"family_name"`
+	PersonalIdentityCode string   `json:"personal_identity_code"`
+	Email                string   `json:"email"`
+	PhoneNumber          string   `json:"phone_number"`
+	Roles                []string `json:"roles"`
+	ACR                  string   `json:"acr"`
+	AuthTime             *float64 `json:"auth_time"` // JSON numbers may carry a fraction
+}
+
+func identityOf(idt *oidc.IDToken) (Identity, error) {
+	if idt.Subject == "" {
+		return Identity{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
+	}
+	var cl claims
+	if err := idt.Claims(&cl); err != nil {
+		return Identity{}, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
+	}
+	id := Identity{
+		Subject:              idt.Subject,
+		Name:                 cl.Name,
+		GivenName:            cl.GivenName,
+		FamilyName:           cl.FamilyName,
+		PersonalIdentityCode: cl.PersonalIdentityCode,
+		Email:                cl.Email,
+		Phone:                cl.PhoneNumber,
+		Roles:                cl.Roles,
+		ACR:                  cl.ACR,
+	}
+	if cl.AuthTime != nil {
+		id.AuthTime = time.Unix(int64(*cl.AuthTime), 0)
+	}
+	return id, nil
+}
