@@ -1,0 +1,70 @@
+package sdk
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config is how an adapter reaches the platform. LoadConfig reads it from the environment, so that
+// the same binary runs in dev and in production.
+type Config struct {
+	// NATSURL is the NATS server or cluster, e.g. nats://nats-1:4222,nats://nats-2:4222.
+	NATSURL string
+	// CredentialsFile is the register's own NATS credentials (a .creds file), which allow it its own
+	// subjects only. Empty in a dev setup without authentication.
+	CredentialsFile string
+	// Concurrency is how many tasks run at once in this process.
+	Concurrency int
+	// AckWait is how long a task may run without a progress heartbeat before JetStream redelivers it.
+	AckWait time.Duration
+	// HeartbeatEvery is how often the adapter tells the catalogue it is alive.
+	HeartbeatEvery time.Duration
+	// Logger receives structured logs, which never contain identifiers or records.
+	Logger *slog.Logger
+}
+
+// LoadConfig reads KIRJAAMO_NATS_URL, KIRJAAMO_NATS_CREDENTIALS, KIRJAAMO_ADAPTER_CONCURRENCY,
+// KIRJAAMO_ADAPTER_ACK_WAIT and KIRJAAMO_ADAPTER_HEARTBEAT_EVERY.
+func LoadConfig() (Config, error) {
+	cfg := Config{
+		NATSURL:         envOr("KIRJAAMO_NATS_URL", "nats://127.0.0.1:4222"),
+		CredentialsFile: os.Getenv("KIRJAAMO_NATS_CREDENTIALS"),
+	}
+	var err error
+	if cfg.Concurrency, err = strconv.Atoi(envOr("KIRJAAMO_ADAPTER_CONCURRENCY", "8")); err != nil || cfg.Concurrency < 1 {
+		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_CONCURRENCY must be a positive integer")
+	}
+	if cfg.AckWait, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_ACK_WAIT", "30s")); err != nil {
+		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_ACK_WAIT: %w", err)
+	}
+	if cfg.HeartbeatEvery, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_HEARTBEAT_EVERY", "10s")); err != nil {
+		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_HEARTBEAT_EVERY: %w", err)
+	}
+	return cfg, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Concurrency < 1 {
+		c.Concurrency = 8
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.HeartbeatEvery <= 0 {
+		c.HeartbeatEvery = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
