@@ -8,6 +8,7 @@ package sdk
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +75,20 @@ func Capabilities(r Register) []contracts.Operation {
 		ops = append(ops, contracts.OpObject)
 	}
 	return ops
+}
+
+// Unimplemented lists the operations a register declares but does not implement. The platform
+// dispatches what the declaration promises, so a gap would leave a subject's request unanswered.
+func Unimplemented(r Register) []contracts.Operation {
+	d := r.Declaration()
+	have := Capabilities(r)
+	var missing []contracts.Operation
+	for _, op := range d.Operations {
+		if !slices.Contains(have, op) {
+			missing = append(missing, op)
+		}
+	}
+	return missing
 }
 
 // Query is one task as the register's code sees it: who to look for, and for which request.

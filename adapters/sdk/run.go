@@ -42,6 +42,9 @@ func Run(ctx context.Context, reg Register, cfg Config) error {
 	if err := decl.Validate(); err != nil {
 		return fmt.Errorf("sdk: the declaration of %s is not valid: %w", decl.RegisterID, err)
 	}
+	if missing := Unimplemented(reg); len(missing) > 0 {
+		return fmt.Errorf("sdk: %s declares operations its code does not implement: %v", decl.RegisterID, missing)
+	}
 	opts := []nats.Option{
 		nats.Name("kirjaamo-register-" + decl.RegisterID),
 		nats.MaxReconnects(-1),

@@ -1,0 +1,111 @@
+package demo
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"kirjaamo.dev/adapters/sdk"
+	"kirjaamo.dev/contracts"
+)
+
+// KantaClientRegister is Kela's Kanta Services client register (seed 003): the contact persons of
+// the organisations that use Kanta. Access, rectification and restriction apply; erasure and
+// portability do not, so it implements no Erase.
+type KantaClientRegister struct{ DB *pgxpool.Pool }
+
+func (KantaClientRegister) Declaration() contracts.Declaration {
+	return mustDeclaration("kanta-client-register")
+}
+
+func (r KantaClientRegister) Setup(ctx context.Context) error {
+	return setup(ctx, r.DB, "kanta_client", `CREATE TABLE kanta_client.contacts (id serial PRIMARY KEY,
+		personal_identity_code text, email text, name text NOT NULL, phone text, organisation text NOT NULL,
+		role text NOT NULL, client_since date NOT NULL, restricted boolean NOT NULL DEFAULT false);`,
+		func(tx pgx.Tx) error {
+			aino, matti := People[0], People[1]
+			_, err := tx.Exec(context.Background(), `INSERT INTO kanta_client.contacts
+				(personal_identity_code, email, name, phone, organisation, role, client_since) VALUES
+				($1, $2, $3, $4, 'Esimerkkilän terveyskeskus', 'fault notification contact', '2021-03-01'),
+				($5, $6, $7, $8, 'Apteekki Esimerkki', 'invoicing contact', '2019-10-15')`,
+				aino.PersonalIdentityCode, aino.Email, aino.Name(), aino.Phone,
+				matti.PersonalIdentityCode, matti.Email, matti.Name(), matti.Phone)
+			return err
+		})
+}
+
+const kantaClientMatch = `(personal_identity_code = $1 OR ($2 <> '' AND lower(email) = $2))`
+
+func (r KantaClientRegister) Lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
+	hetu, _ := q.Identifier(contracts.IdentifierPersonalIdentityCode)
+	email, _ := q.Identifier(contracts.IdentifierEmail)
+	rows, err := r.DB.Query(ctx, `SELECT name, email, phone, organisation, role, client_since, restricted
+		FROM kanta_client.contacts WHERE `+kantaClientMatch+` ORDER BY id`, hetu, email)
+	if err != nil {
+		return nil, sdk.Unavailable(err)
+	}
+	return records(rows, "contact details")
+}
+
+func (r KantaClientRegister) Rectify(ctx context.Context, q sdk.Query, fixes []contracts.Correction) (int, error) {
+	for _, f := range fixes {
+		if f.Field != "name" && f.Field != "email" && f.Field != "phone" {
+			return 0, sdk.Refuse("the register holds no field "+f.Field+" that the subject can correct", "GDPR Art 16")
+		}
+	}
+	return r.apply(ctx, q, func(tx pgx.Tx, hetu, email string) (int, error) {
+		n := 0
+		for _, f := range fixes {
+			tag, err := tx.Exec(ctx, `UPDATE kanta_client.contacts SET `+f.Field+` = $3 WHERE `+kantaClientMatch, hetu, email, f.NewValue)
+			if err != nil {
+				return 0, err
+			}
+			n = max(n, int(tag.RowsAffected()))
+		}
+		return n, nil
+	})
+}
+
+// Recipients names who received a contact's data: invoicing contacts go to Kela's sales invoice register.
+func (r KantaClientRegister) Recipients(ctx context.Context, q sdk.Query) ([]string, error) {
+	hetu, _ := q.Identifier(contracts.IdentifierPersonalIdentityCode)
+	email, _ := q.Identifier(contracts.IdentifierEmail)
+	rows, err := r.DB.Query(ctx, `SELECT DISTINCT CASE WHEN role = 'invoicing contact'
+		THEN 'Kela''s client data register for sales invoices' ELSE 'Kanta Services customer communications' END
+		FROM kanta_client.contacts WHERE `+kantaClientMatch, hetu, email)
+	if err != nil {
+		return nil, sdk.Unavailable(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, sdk.Unavailable(err)
+		}
+		out = append(out, name)
+	}
+	return out, rows.Err()
+}
+
+func (r KantaClientRegister) Restrict(ctx context.Context, q sdk.Query) (int, error) {
+	return r.setRestricted(ctx, q, true)
+}
+
+func (r KantaClientRegister) LiftRestriction(ctx context.Context, q sdk.Query) (int, error) {
+	return r.setRestricted(ctx, q, false)
+}
+
+func (r KantaClientRegister) setRestricted(ctx context.Context, q sdk.Query, on bool) (int, error) {
+	return r.apply(ctx, q, func(tx pgx.Tx, hetu, email string) (int, error) {
+		tag, err := tx.Exec(ctx, `UPDATE kanta_client.contacts SET restricted = $3 WHERE `+kantaClientMatch, hetu, email, on)
+		return int(tag.RowsAffected()), err
+	})
+}
+
+func (r KantaClientRegister) apply(ctx context.Context, q sdk.Query, effect func(tx pgx.Tx, hetu, email string) (int, error)) (int, error) {
+	hetu, _ := q.Identifier(contracts.IdentifierPersonalIdentityCode)
+	email, _ := q.Identifier(contracts.IdentifierEmail)
+	return applyOnce(ctx, r.DB, "kanta_client", q.TaskID, func(tx pgx.Tx) (int, error) { return effect(tx, hetu, email) })
+}

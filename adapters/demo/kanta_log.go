@@ -1,0 +1,47 @@
+package demo
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"kirjaamo.dev/adapters/sdk"
+	"kirjaamo.dev/contracts"
+)
+
+// KantaProcessingLog is the Kanta Services log of who processed a person's data and why (seed 001).
+// An access request returns the organisations, dates and purposes. Log data is protected against
+// editing and deletion, so the register implements lookup only.
+type KantaProcessingLog struct{ DB *pgxpool.Pool }
+
+func (KantaProcessingLog) Declaration() contracts.Declaration {
+	return mustDeclaration("kanta-processing-log")
+}
+
+func (r KantaProcessingLog) Setup(ctx context.Context) error {
+	return setup(ctx, r.DB, "kanta_log", `CREATE TABLE kanta_log.entries (id bigserial PRIMARY KEY,
+		personal_identity_code text NOT NULL, processed_at timestamptz NOT NULL, organisation text NOT NULL,
+		purpose text NOT NULL, service text NOT NULL);`,
+		func(tx pgx.Tx) error {
+			aino, liisa := People[0].PersonalIdentityCode, People[2].PersonalIdentityCode
+			_, err := tx.Exec(context.Background(), `INSERT INTO kanta_log.entries
+				(personal_identity_code, processed_at, organisation, purpose, service) VALUES
+				($1, '2026-02-03 09:14+02', 'Esimerkkilän terveyskeskus', 'care relationship: appointment', 'Patient Data Repository'),
+				($1, '2026-02-03 09:20+02', 'Apteekki Esimerkki', 'dispensing a prescription', 'Prescription Centre'),
+				($2, '2025-11-21 14:02+02', 'Esimerkkilän sosiaalitoimi', 'social welfare client relationship', 'Client Data Repository for Social Welfare'),
+				($2, '2026-01-08 10:45+02', 'Kela', 'fault investigation requested by the client', 'Kanta Services maintenance')`,
+				aino, liisa)
+			return err
+		})
+}
+
+func (r KantaProcessingLog) Lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
+	hetu, _ := q.Identifier(contracts.IdentifierPersonalIdentityCode)
+	rows, err := r.DB.Query(ctx, `SELECT processed_at, organisation, purpose, service FROM kanta_log.entries
+		WHERE personal_identity_code = $1 ORDER BY processed_at`, hetu)
+	if err != nil {
+		return nil, sdk.Unavailable(err)
+	}
+	return records(rows, "processing log")
+}
