@@ -323,6 +323,15 @@ type ClosedDataset struct {
 	DeletedOn string `json:"deleted_on,omitempty"`
 }
 
+// Category returns the purpose's data category with the id.
+func (p *Purpose) Category(id string) (DataCategory, bool) {
+	i := slices.IndexFunc(p.DataCategories, func(c DataCategory) bool { return c.ID == id })
+	if i < 0 {
+		return DataCategory{}, false
+	}
+	return p.DataCategories[i], true
+}
+
 // IdentifierTypes lists every identifier type by which the register can find data: those it
 // matches routinely, then those a subject may add. The platform sends a register no others.
 func (d *Declaration) IdentifierTypes() []IdentifierType {

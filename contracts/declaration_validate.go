@@ -239,7 +239,7 @@ func (p *Purpose) check(ve *ValidationError, i int) {
 	p.checkAutomatedDecisions(ve, at)
 
 	for j, c := range p.DataCategories {
-		if p.categoryIndex(c.ID) < j {
+		if slices.ContainsFunc(p.DataCategories[:j], func(e DataCategory) bool { return e.ID == c.ID }) {
 			ve.Add(at("data_categories[%d].id", j), "unique", "repeats the id of another category")
 		}
 		if !p.retains(c.ID) {
@@ -247,12 +247,12 @@ func (p *Purpose) check(ve *ValidationError, i int) {
 		}
 	}
 	for j, id := range p.ProvidedBySubject {
-		if p.categoryIndex(id) < 0 {
+		if _, ok := p.Category(id); !ok {
 			ve.Add(at("provided_by_subject[%d]", j), "category", "is not the id of a data category of this purpose")
 		}
 	}
 	for j, r := range p.Retention {
-		if p.categoryIndex(r.Category) < 0 {
+		if _, ok := p.Category(r.Category); !ok {
 			ve.Add(at("retention[%d].category", j), "category", "is not the id of a data category of this purpose")
 		}
 		switch {
@@ -275,11 +275,6 @@ func (p *Purpose) check(ve *ValidationError, i int) {
 		}
 	}
 	p.checkExclusions(ve, at)
-}
-
-// categoryIndex is the index of the data category with the id, or -1.
-func (p *Purpose) categoryIndex(id string) int {
-	return slices.IndexFunc(p.DataCategories, func(c DataCategory) bool { return c.ID == id })
 }
 
 func (p *Purpose) retains(category string) bool {
