@@ -3,6 +3,15 @@ module kirjaamo.dev/services
 go 1.26.8
 
 require (
+	kirjaamo.dev/adapters/demo v0.0.0
+	kirjaamo.dev/adapters/sdk v0.0.0
+	kirjaamo.dev/contracts v0.0.0
+	kirjaamo.dev/devkit v0.0.0
+	kirjaamo.dev/rules v0.0.0
+	kirjaamo.dev/workflows v0.0.0
+)
+
+require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect
 	github.com/chromedp/chromedp v0.23.0 // indirect
@@ -14,6 +23,7 @@ require (
 	github.com/go-playground/universal-translator v0.18.2 // indirect
 	github.com/go-playground/validator/v10 v10.30.6 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/pgx/v5 v5.12.0 // indirect
@@ -29,7 +39,17 @@ require (
 	go.temporal.io/server v1.32.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/oauth2 v0.37.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
+)
+
+replace (
+	kirjaamo.dev/adapters/demo => ../adapters/demo
+	kirjaamo.dev/adapters/sdk => ../adapters/sdk
+	kirjaamo.dev/contracts => ../contracts
+	kirjaamo.dev/devkit => ../devkit
+	kirjaamo.dev/rules => ../rules
+	kirjaamo.dev/workflows => ../workflows
 )

@@ -128,7 +128,9 @@ func (p *platform) ask(task contracts.Task, msgID string) contracts.Result {
 	}
 }
 
-func id(t contracts.IdentifierType, v string) contracts.Identifier { return contracts.Identifier{Type: t, Value: v} }
+func id(t contracts.IdentifierType, v string) contracts.Identifier {
+	return contracts.Identifier{Type: t, Value: v}
+}
 
 func TestDemoRegistersAnswerOverTheProtocol(t *testing.T) {
 	p := start(t)

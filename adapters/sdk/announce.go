@@ -64,4 +64,3 @@ func (a *adapter) heartbeat() {
 		_ = a.nc.Publish(contracts.HeartbeatSubject(a.decl.RegisterID), data)
 	}
 }
-

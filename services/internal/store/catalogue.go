@@ -145,4 +145,3 @@ func (db *DB) LastSeen(ctx context.Context) (map[string]time.Time, error) {
 	}
 	return out, rows.Err()
 }
-

@@ -1,0 +1,36 @@
+# Kirjaamo's entry points. Scripts and people rely on these names: dev, test, build, bench.
+GO      ?= go
+MODULES := $(shell $(GO) list -m -f '{{.Dir}}' 2>/dev/null)
+TESTFLAGS ?= -count=1 -timeout 20m
+
+.PHONY: dev build test test-modules test-gowork-off vet workflowcheck bench clean
+
+## dev: run the whole platform in one process on embedded servers, with the demo registers.
+dev: build
+	./bin/kirjaamo dev
+
+## build: put the kirjaamo binary (with the dev stack) in bin/.
+build:
+	$(GO) build -tags devstack -o bin/kirjaamo ./services/cmd/kirjaamo
+
+## test: every module's vet and tests, the same modules built alone (GOWORK=off), and workflowcheck.
+test: vet test-modules test-gowork-off workflowcheck
+
+vet:
+	@set -e; for m in $(MODULES); do echo "== vet $$m"; (cd $$m && $(GO) vet -tags devstack ./...); done
+
+test-modules:
+	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test $(TESTFLAGS) -tags devstack ./...); done
+
+test-gowork-off:
+	@set -e; for m in $(MODULES); do echo "== build (GOWORK=off) $$m"; (cd $$m && GOWORK=off $(GO) build -tags devstack ./... && GOWORK=off $(GO) vet -tags devstack ./...); done
+
+workflowcheck:
+	cd workflows && $(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck ./...
+
+## bench: the benchmarks kept in the repo.
+bench:
+	cd rules && $(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,117 @@
+// Package catalogue is the register catalogue: it takes the registers' announcements and
+// heartbeats, keeps every version of every declaration, and puts a version in force once a DPO
+// approves it.
+package catalogue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/services/internal/store"
+)
+
+// Config is the catalogue's own configuration.
+type Config struct {
+	// AutoApproveAs, when set, approves every valid new version at once in that name. Only the dev
+	// stack sets it, so that demo registers are live on a fresh machine; the approval is recorded
+	// like any other. In production a DPO approves each version in the office.
+	AutoApproveAs string
+}
+
+// LoadConfig reads KIRJAAMO_CATALOGUE_AUTO_APPROVE_AS.
+func LoadConfig() (Config, error) {
+	return Config{AutoApproveAs: os.Getenv("KIRJAAMO_CATALOGUE_AUTO_APPROVE_AS")}, nil
+}
+
+// Run answers announcements and records heartbeats until ctx ends.
+func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
+	c := &catalogue{cfg: cfg, deps: deps}
+	ann, err := deps.NC.QueueSubscribe(contracts.AllAnnouncementsSubject, "catalogue", c.announce)
+	if err != nil {
+		return fmt.Errorf("catalogue: subscribe announcements: %w", err)
+	}
+	hb, err := deps.NC.QueueSubscribe(contracts.AllHeartbeatsSubject, "catalogue", c.heartbeat)
+	if err != nil {
+		return fmt.Errorf("catalogue: subscribe heartbeats: %w", err)
+	}
+	if err := deps.NC.Flush(); err != nil {
+		return fmt.Errorf("catalogue: flush: %w", err)
+	}
+	deps.Log.Info("register catalogue serving")
+	<-ctx.Done()
+	_ = ann.Drain()
+	_ = hb.Drain()
+	return nil
+}
+
+type catalogue struct {
+	cfg  Config
+	deps *platform.Deps
+}
+
+func (c *catalogue) announce(msg *nats.Msg) {
+	reply := c.handleAnnouncement(msg)
+	data, _ := json.Marshal(reply)
+	_ = msg.Respond(data)
+}
+
+func (c *catalogue) handleAnnouncement(msg *nats.Msg) contracts.AnnounceReply {
+	var a contracts.Announcement
+	if err := json.Unmarshal(msg.Data, &a); err != nil {
+		return contracts.AnnounceReply{Error: contracts.NewError(contracts.ErrInvalidMessage, "announcement is not valid JSON: %v", err)}
+	}
+	if err := a.Validate(); err != nil {
+		code := contracts.ErrInvalidMessage
+		if _, ok := contracts.AsValidationError(err); ok {
+			code = contracts.ErrDeclarationRefused
+		}
+		c.deps.Log.Warn("declaration refused", "register", a.Declaration.RegisterID, "reason", err.Error())
+		return contracts.AnnounceReply{Error: contracts.ErrorFromValidation(code, err)}
+	}
+	if from := contracts.RegisterIDFromSubject(msg.Subject); from != a.Declaration.RegisterID {
+		return contracts.AnnounceReply{Error: contracts.NewError(contracts.ErrInvalidMessage,
+			"announced on the subject of register %q but declares register %q", from, a.Declaration.RegisterID)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	decl, _ := json.Marshal(a.Declaration)
+	caps, _ := json.Marshal(a.Capabilities)
+	digest := a.Declaration.Digest()
+	approved, err := c.deps.DB.AddDeclaration(ctx, store.DeclarationVersion{RegisterID: a.Declaration.RegisterID,
+		Digest: digest, Version: a.Declaration.Version, Declaration: decl, Capabilities: caps})
+	if err != nil {
+		c.deps.Log.Error("announcement not stored", "register", a.Declaration.RegisterID, "error", err)
+		return contracts.AnnounceReply{Error: contracts.NewError(contracts.ErrInternal, "the catalogue could not store the declaration; retry")}
+	}
+	if !approved && c.cfg.AutoApproveAs != "" {
+		if err := c.deps.DB.ApproveDeclaration(ctx, a.Declaration.RegisterID, digest, c.cfg.AutoApproveAs); err != nil {
+			return contracts.AnnounceReply{Error: contracts.NewError(contracts.ErrInternal, "the catalogue could not approve the declaration; retry")}
+		}
+		approved = true
+	}
+	status := contracts.DeclarationPendingApproval
+	if approved {
+		status = contracts.DeclarationInForce
+	}
+	c.deps.Log.Info("register announced", "register", a.Declaration.RegisterID, "digest", digest, "status", status)
+	return contracts.AnnounceReply{Accepted: true, Status: status, Digest: digest}
+}
+
+func (c *catalogue) heartbeat(msg *nats.Msg) {
+	var hb contracts.Heartbeat
+	if json.Unmarshal(msg.Data, &hb) != nil || contracts.Validate(&hb) != nil || contracts.RegisterIDFromSubject(msg.Subject) != hb.RegisterID {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.deps.DB.Heartbeat(ctx, hb.RegisterID, hb.Instance, hb.Digest, hb.At); err != nil {
+		c.deps.Log.Warn("heartbeat not stored", "register", hb.RegisterID, "error", err)
+	}
+}

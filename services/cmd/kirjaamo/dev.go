@@ -1,0 +1,52 @@
+//go:build devstack
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"kirjaamo.dev/services/devstack"
+)
+
+// The dev command links the Temporal server, NATS server and the PostgreSQL launcher, which a
+// production binary has no use for: it is only built with -tags devstack, as `make build` and
+// `make dev` do.
+func init() {
+	commands["dev"] = command{
+		summary: "run the whole platform in one process on embedded servers, with the demo registers",
+		run:     dev,
+	}
+}
+
+func dev(ctx context.Context, _ []string, stdout io.Writer) error {
+	cfg := devstack.LoadConfig()
+	if os.Getenv("KIRJAAMO_LOG_FORMAT") == "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	} else {
+		cfg.Logger = newLogger()
+	}
+	stack, err := devstack.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `
+Kirjaamo is running (data in %s).
+
+  Citizen portal:     %s
+  Registry office:    %s
+  Dev mailbox:        %s/dev/mailbox
+  Identity provider:  %s
+  NATS:               %s
+  Temporal:           %s
+
+Press Ctrl-C to stop. Running make dev again resumes the same cases.
+`, cfg.DataDir, stack.PortalURL, stack.OfficeURL, stack.OfficeURL, stack.IDPURL, stack.NATSURL, stack.Temporal)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\nStopping…")
+	stack.Stop()
+	return stack.Err()
+}

@@ -1,0 +1,340 @@
+// Package devstack runs the whole platform in one process on embedded servers: a throwaway
+// PostgreSQL cluster from the machine's binaries (or the database given), NATS with JetStream, the
+// Temporal server on a SQLite file, a test identity provider with the demo people, every service and
+// the five demo registers. State lives in one data directory, so a second start resumes the cases of
+// the first. `make dev` runs it; the integration and browser tests start it too.
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"kirjaamo.dev/adapters/demo"
+	"kirjaamo.dev/adapters/sdk"
+	"kirjaamo.dev/devkit/natsdev"
+	"kirjaamo.dev/devkit/pgcluster"
+	"kirjaamo.dev/services/auth/devidp"
+	"kirjaamo.dev/services/catalogue"
+	"kirjaamo.dev/services/devstack/temporaldev"
+	"kirjaamo.dev/services/internal/bus"
+	"kirjaamo.dev/services/internal/flow"
+	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/services/notifier"
+	"kirjaamo.dev/services/office"
+	"kirjaamo.dev/services/orchestrator"
+	"kirjaamo.dev/services/portal"
+	"kirjaamo.dev/workflows/codec"
+)
+
+// Config says where the stack keeps its state and where it listens. Zero ports pick free ones.
+type Config struct {
+	DataDir string
+	// DatabaseURL, if set, is used instead of starting a PostgreSQL cluster. The stack creates its
+	// two databases' schemas in it (platform tables and the demo registers' schemas).
+	DatabaseURL  string
+	Host         string
+	PortalPort   int
+	OfficePort   int
+	IDPPort      int
+	NATSPort     int
+	TemporalPort int
+	// FastPostgres turns off fsync in a cluster the stack starts: for throwaway test stacks only.
+	FastPostgres bool
+	Logger       *slog.Logger
+}
+
+// LoadConfig reads KIRJAAMO_DATA_DIR, KIRJAAMO_DATABASE_URL and the dev ports from the environment.
+func LoadConfig() Config {
+	return Config{
+		DataDir:      platform.Env("KIRJAAMO_DATA_DIR", ".data"),
+		DatabaseURL:  os.Getenv("KIRJAAMO_DATABASE_URL"),
+		Host:         "127.0.0.1",
+		PortalPort:   8080,
+		OfficePort:   8081,
+		IDPPort:      8090,
+		NATSPort:     4222,
+		TemporalPort: 7233,
+	}
+}
+
+// Staff are the dev identity provider's registry office accounts.
+var Staff = []devidp.Person{
+	{Subject: "staff-kaisa", Name: "Kaisa Kirjaaja", GivenName: "Kaisa", FamilyName: "Kirjaaja", Email: "kaisa.kirjaaja@kirjaamo.example", Roles: []string{office.RoleClerk}},
+	{Subject: "staff-tuomas", Name: "Tuomas Tietosuoja", GivenName: "Tuomas", FamilyName: "Tietosuoja", Email: "tuomas.tietosuoja@kirjaamo.example", Roles: []string{office.RoleDPO}},
+	{Subject: "staff-auli", Name: "Auli Auditoija", GivenName: "Auli", FamilyName: "Auditoija", Email: "auli.auditoija@kirjaamo.example", Roles: []string{office.RoleAuditor}},
+}
+
+// Stack is a running platform.
+type Stack struct {
+	PortalURL   string
+	OfficeURL   string
+	IDPURL      string
+	NATSURL     string
+	Temporal    string
+	DatabaseURL string
+	// RegistersURL is the database of the demo registers' own tables.
+	RegistersURL string
+	Deps         *platform.Deps
+
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	errMu   sync.Mutex
+	err     error
+	closers []func()
+}
+
+// Start brings the platform up and returns once every service is serving.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("devstack: data dir: %w", err)
+	}
+	s := &Stack{}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Stop()
+		}
+	}()
+	log := cfg.Logger
+
+	if err := s.startDatabase(ctx, cfg); err != nil {
+		return nil, err
+	}
+	nats, err := natsdev.Start(natsdev.Options{StoreDir: filepath.Join(cfg.DataDir, "nats"), Host: cfg.Host, Port: cfg.NATSPort, Logger: log.With("component", "nats")})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: nats: %w", err)
+	}
+	s.closers = append(s.closers, nats.Shutdown)
+	s.NATSURL = nats.ClientURL()
+
+	tsrv, err := temporaldev.Start(ctx, temporaldev.Options{DBFile: filepath.Join(cfg.DataDir, "temporal.db"), Host: cfg.Host,
+		Port: cfg.TemporalPort, Logger: log.With("component", "temporal-server")})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: temporal: %w", err)
+	}
+	s.closers = append(s.closers, func() { _ = tsrv.Stop() })
+	s.Temporal = tsrv.HostPort()
+
+	keys, err := payloadKeys(filepath.Join(cfg.DataDir, "payload-keys"))
+	if err != nil {
+		return nil, err
+	}
+	pcfg := platform.Config{DatabaseURL: s.DatabaseURL, NATS: bus.Config{URL: s.NATSURL, Replicas: 1},
+		Temporal: flow.Config{HostPort: s.Temporal, Namespace: tsrv.Namespace(), PayloadKeys: keys}}
+	deps, err := platform.Connect(ctx, pcfg, "devstack", log)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, deps.Close)
+	s.Deps = deps
+
+	portalLn, officeLn, idpLn, err := listen3(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.PortalURL, s.OfficeURL, s.IDPURL = "http://"+portalLn.Addr().String(), "http://"+officeLn.Addr().String(), "http://"+idpLn.Addr().String()
+	portalSecret, officeSecret := randomSecret(), randomSecret()
+	idp, err := devidp.New(devidp.Config{Issuer: s.IDPURL, SigningKeyFile: filepath.Join(cfg.DataDir, "idp-signing-key.pem"),
+		Logger: log.With("component", "devidp"), People: idpPeople(),
+		Clients: []devidp.Client{
+			{ID: "kirjaamo-portal", Secret: portalSecret, RedirectURIs: []string{s.PortalURL + portal.CallbackPath}},
+			{ID: "kirjaamo-office", Secret: officeSecret, RedirectURIs: []string{s.OfficeURL + office.CallbackPath}},
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: identity provider: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	idpSrv := &http.Server{Handler: idp, ReadHeaderTimeout: 10 * time.Second}
+	s.closers = append(s.closers, func() { _ = idpSrv.Close() })
+	go func() { _ = idpSrv.Serve(idpLn) }()
+	// The portal and office listen themselves; release the probed ports just before they do.
+	portalAddr, officeAddr := portalLn.Addr().String(), officeLn.Addr().String()
+	_ = portalLn.Close()
+	_ = officeLn.Close()
+
+	s.run(runCtx, "catalogue", func(ctx context.Context) error {
+		return catalogue.Run(ctx, catalogue.Config{AutoApproveAs: "dev stack (make dev): demo registers approved on announcement"}, deps)
+	})
+	s.run(runCtx, "orchestrator", func(ctx context.Context) error {
+		return orchestrator.Run(ctx, orchestrator.Config{MaxConcurrentActivities: 200}, deps)
+	})
+	s.run(runCtx, "notifier", func(ctx context.Context) error {
+		return notifier.Run(ctx, notifier.Config{From: "kirjaamo@localhost", PortalURL: s.PortalURL, Every: time.Second}, deps)
+	})
+	s.run(runCtx, "portal", func(ctx context.Context) error {
+		return portal.Run(ctx, portal.Config{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL,
+			ClientID: "kirjaamo-portal", ClientSecret: portalSecret}, deps)
+	})
+	s.run(runCtx, "office", func(ctx context.Context) error {
+		return office.Run(ctx, office.Config{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL,
+			ClientID: "kirjaamo-office", ClientSecret: officeSecret, DevMailbox: true}, deps)
+	})
+	if err := s.startRegisters(ctx, runCtx, log); err != nil {
+		return nil, err
+	}
+	for _, u := range []string{s.PortalURL + "/static/site.css", s.OfficeURL + "/static/site.css"} {
+		if err := waitHTTP(ctx, u); err != nil {
+			return nil, fmt.Errorf("devstack: %w (first failure: %v)", err, s.Err())
+		}
+	}
+	ok = true
+	return s, nil
+}
+
+func (s *Stack) startDatabase(ctx context.Context, cfg Config) error {
+	base := cfg.DatabaseURL
+	if base == "" {
+		cl, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: filepath.Join(cfg.DataDir, "postgres"), Fast: cfg.FastPostgres,
+			Logger: cfg.Logger.With("component", "postgres")})
+		if err != nil {
+			return fmt.Errorf("devstack: postgres: %w", err)
+		}
+		s.closers = append(s.closers, func() { _ = cl.Stop() })
+		for _, db := range []string{"kirjaamo", "registers"} {
+			if err := cl.CreateDatabase(ctx, db); err != nil {
+				return fmt.Errorf("devstack: postgres: %w", err)
+			}
+		}
+		s.DatabaseURL, s.RegistersURL = cl.URL("kirjaamo"), cl.URL("registers")
+		return nil
+	}
+	// With a database given, the demo registers keep their schemas beside the platform's tables.
+	s.DatabaseURL, s.RegistersURL = base, base
+	return nil
+}
+
+func (s *Stack) startRegisters(ctx, runCtx context.Context, log *slog.Logger) error {
+	pool, err := pgxpool.New(ctx, s.RegistersURL)
+	if err != nil {
+		return fmt.Errorf("devstack: registers database: %w", err)
+	}
+	s.closers = append(s.closers, pool.Close)
+	for _, reg := range demo.Registers(pool) {
+		if err := reg.Setup(ctx); err != nil {
+			return err
+		}
+		s.run(runCtx, "register "+reg.Declaration().RegisterID, func(ctx context.Context) error {
+			return sdk.Run(ctx, reg, sdk.Config{NATSURL: s.NATSURL, Logger: log.With("component", "adapter")})
+		})
+	}
+	return nil
+}
+
+// run starts a service; the first service to fail is reported by Err and Wait.
+func (s *Stack) run(ctx context.Context, name string, fn func(context.Context) error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			s.errMu.Lock()
+			if s.err == nil {
+				s.err = fmt.Errorf("%s: %w", name, err)
+			}
+			s.errMu.Unlock()
+		}
+	}()
+}
+
+// Err returns the first service failure, if any.
+func (s *Stack) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+// Stop stops the services, then the servers, in the reverse order of their start.
+func (s *Stack) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+func idpPeople() []devidp.Person {
+	people := make([]devidp.Person, 0, len(demo.People)+len(Staff))
+	for _, p := range demo.People {
+		people = append(people, devidp.Person{Subject: p.Subject, Name: p.Name(), GivenName: p.GivenName, FamilyName: p.FamilyName,
+			PersonalIdentityCode: p.PersonalIdentityCode, Email: p.Email, Phone: p.Phone, ACR: "http://ftn.ficora.fi/2017/loa3"})
+	}
+	return append(people, Staff...)
+}
+
+// payloadKeys keeps the codec key in the data directory: without it, a restarted stack could not
+// read the history of the workflows it had started.
+func payloadKeys(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	key := codec.NewKey("dev1")
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("devstack: payload key: %w", err)
+	}
+	return key, nil
+}
+
+func randomSecret() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func listen3(cfg Config) (portalLn, officeLn, idpLn net.Listener, err error) {
+	var lns []net.Listener
+	for _, port := range []int{cfg.PortalPort, cfg.OfficePort, cfg.IDPPort} {
+		ln, err := net.Listen("tcp", fmt.Sprintf("%s:%d", cfg.Host, port))
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return nil, nil, nil, fmt.Errorf("devstack: listen on port %d: %w", port, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns[0], lns[1], lns[2], nil
+}
+
+func waitHTTP(ctx context.Context, url string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not come up", url)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"kirjaamo.dev/adapters/demo"
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/portal"
+	"kirjaamo.dev/workflows/request"
+)
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func startStack(t *testing.T, dir string, logs *syncBuffer) *Stack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Config{DataDir: dir, FastPostgres: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// waitStatus polls the case store until the case reaches a status.
+func waitStatus(t *testing.T, db *store.DB, id, status string) store.Case {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := db.Case(context.Background(), id)
+		if err == nil && c.Status == status {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("case %s never reached %s (last: %+v, %v)", id, status, c.Status, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestACaseSurvivesARestart is `make dev`, Ctrl-C and `make dev` again: the case is still there,
+// its workflow still open, and it goes on to its reply.
+func TestACaseSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	s := startStack(t, dir, logs)
+
+	aino := demo.People[0]
+	id := "0195d5c8-8d3e-7c1a-9f00-00000000a1a1"
+	in := request.Input{RequestID: id, ReceivedAt: time.Now().UTC(), Channel: "api",
+		Request: contracts.SubmitRequest{Right: contracts.RightAccess, Language: "en", ContactEmail: aino.Email},
+		Subject: portal.SubjectOf(&oidclogin.Identity{Subject: aino.Subject, Name: aino.Name(), Email: aino.Email,
+			PersonalIdentityCode: aino.PersonalIdentityCode, ACR: "http://ftn.ficora.fi/2017/loa3"})}
+	if _, err := s.Deps.Temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: request.TaskQueue},
+		request.WorkflowName, in); err != nil {
+		t.Fatal(err)
+	}
+	c := waitStatus(t, s.Deps.DB, id, "in_review")
+	if c.Deadline.IsZero() {
+		t.Fatal("the case has no deadline")
+	}
+	s.Stop()
+
+	s = startStack(t, dir, logs)
+	defer s.Stop()
+	if c := waitStatus(t, s.Deps.DB, id, "in_review"); c.SubjectName != aino.Name() {
+		t.Fatalf("after the restart the case is %+v", c)
+	}
+	desc, err := s.Deps.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
+	if err != nil || desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("after the restart the workflow is not running: %v, %v", desc, err)
+	}
+	h, err := s.Deps.Temporal.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{WorkflowID: id,
+		UpdateName: request.UpdateApproveReply, Args: []any{request.Approval{Clerk: "Kaisa Kirjaaja"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st request.State
+	if err := h.Get(context.Background(), &st); err != nil || st.Status != request.StatusReplied {
+		t.Fatalf("approval after restart: %+v, %v", st, err)
+	}
+	waitStatus(t, s.Deps.DB, id, "replied")
+	regs, err := s.Deps.DB.CaseRegisters(context.Background(), id)
+	if err != nil || len(regs) != 5 {
+		t.Fatalf("the case has %d registers, want the 5 demo registers (%v)", len(regs), err)
+	}
+	for _, r := range regs {
+		if len(r.Outcome) == 0 {
+			t.Errorf("register %s has no concluded outcome", r.RegisterID)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		msgs, err := s.Deps.DB.Mailbox(context.Background(), 10)
+		if err == nil && len(msgs) == 1 && msgs[0].Recipient == aino.Email {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the subject was not told the reply is ready: %v, %v", msgs, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, secret := range []string{aino.PersonalIdentityCode, aino.Name(), aino.Email} {
+		if bytes.Contains(logs.buf.Bytes(), []byte(secret)) {
+			t.Errorf("the log holds personal data: %q", secret)
+		}
+	}
+}

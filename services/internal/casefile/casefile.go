@@ -1,0 +1,122 @@
+// Package casefile assembles one case as people read it: the request, each register's name,
+// outcome, citations and data, from the case store and the register catalogue. The office shows it
+// to staff; the portal shows the subject's part of it and builds the access package from it.
+package casefile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/rules"
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/orchestrator"
+)
+
+// File is a case with its registers.
+type File struct {
+	Case        store.Case `json:"case"`
+	SubjectName string     `json:"subject_name"`
+	Registers   []Register `json:"registers"`
+}
+
+// Register is one register's part of a case.
+type Register struct {
+	ID          string         `json:"register_id"`
+	Name        contracts.Text `json:"name"`
+	Controller  contracts.Text `json:"controller"`
+	Digest      string         `json:"declaration_digest"`
+	Code        string         `json:"outcome"`
+	Explanation contracts.Text `json:"explanation"`
+	Citations   []string       `json:"citations"`
+	NoticeDue   bool           `json:"notice_due"`
+	Dispatched  bool           `json:"dispatched"`
+	// ResultStatus is what the register answered, or "" if it has not.
+	ResultStatus string                 `json:"result_status,omitempty"`
+	Records      int                    `json:"records"`
+	Data         []contracts.Record     `json:"data,omitempty"`
+	Declaration  *contracts.Declaration `json:"-"`
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// Load assembles a case file. An id that cannot be a request id is simply not found.
+func Load(ctx context.Context, db *store.DB, requestID string) (*File, error) {
+	if !uuidPattern.MatchString(requestID) {
+		return nil, store.ErrNotFound
+	}
+	c, err := db.Case(ctx, requestID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.CaseRegisters(ctx, requestID)
+	if err != nil {
+		return nil, err
+	}
+	planned, err := orchestrator.PlannedOf(rows)
+	if err != nil {
+		return nil, fmt.Errorf("casefile %s: %w", requestID, err)
+	}
+	f := &File{Case: c, SubjectName: c.SubjectName}
+	for i, p := range planned {
+		out := p.Outcome
+		if len(rows[i].Outcome) > 0 {
+			if err := json.Unmarshal(rows[i].Outcome, &out); err != nil {
+				return nil, fmt.Errorf("casefile %s: outcome of %s: %w", requestID, rows[i].RegisterID, err)
+			}
+		}
+		reg := Register{ID: out.RegisterID, Digest: p.Digest, Code: string(out.Code), Explanation: out.Explanation,
+			Citations: Citations(out), NoticeDue: out.NoticeDue, Dispatched: p.Dispatched}
+		if p.Result != nil {
+			reg.ResultStatus, reg.Records, reg.Data = string(p.Result.Status), len(p.Result.Records), p.Result.Records
+		}
+		if v, err := db.Declaration(ctx, reg.ID, p.Digest); err == nil {
+			var d contracts.Declaration
+			if json.Unmarshal(v.Declaration, &d) == nil {
+				reg.Declaration = &d
+				reg.Name, reg.Controller = d.Name, d.Controller.Name
+			}
+		}
+		if reg.Name.FI == "" {
+			reg.Name = contracts.Text{FI: reg.ID, SV: reg.ID, EN: reg.ID}
+		}
+		f.Registers = append(f.Registers, reg)
+	}
+	return f, nil
+}
+
+// Replied reports whether the reply has been sent: only then does the subject see outcomes and data.
+func (f *File) Replied() bool { return f.Case.RepliedAt != nil }
+
+// SubjectView is what the subject sees of their case.
+type SubjectView struct {
+	RequestID  string     `json:"request_id"`
+	Right      string     `json:"right"`
+	Status     string     `json:"status"`
+	ReceivedAt time.Time  `json:"received_at"`
+	Deadline   time.Time  `json:"deadline"`
+	RepliedAt  *time.Time `json:"replied_at,omitempty"`
+	Registers  []Register `json:"registers,omitempty"`
+}
+
+// ForSubject is the subject's view: the reply's outcomes only once it was approved and sent.
+func (f *File) ForSubject() SubjectView {
+	v := SubjectView{RequestID: f.Case.RequestID, Right: f.Case.Right, Status: f.Case.Status, ReceivedAt: f.Case.ReceivedAt,
+		Deadline: f.Case.Deadline, RepliedAt: f.Case.RepliedAt}
+	if f.Replied() {
+		v.Registers = f.Registers
+	}
+	return v
+}
+
+// Citations are an outcome's provisions by reference, e.g. "GDPR Art 17(3)(b)".
+func Citations(o rules.Outcome) []string {
+	out := make([]string, len(o.Citations))
+	for i, c := range o.Citations {
+		out[i] = c.Ref
+	}
+	return out
+}

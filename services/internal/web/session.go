@@ -1,0 +1,110 @@
+// Package web holds what the portal and the office share: server-side sessions behind one cookie,
+// CSRF tokens, security headers, JSON problem responses and the log line per request.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"time"
+
+	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/store"
+)
+
+// Session is what a site remembers about a browser between requests.
+type Session struct {
+	id string
+	// Flow is the sign-in under way, if any.
+	Flow *oidclogin.Flow `json:"flow,omitempty"`
+	// Identity is the signed-in person.
+	Identity *oidclogin.Identity `json:"identity,omitempty"`
+	// CSRF is the token every form of the session carries.
+	CSRF string `json:"csrf"`
+	// ReturnTo is where to go after sign-in.
+	ReturnTo string `json:"return_to,omitempty"`
+	// Views are the office's grants to view a case, each with its stated purpose.
+	Views map[string]ViewGrant `json:"views,omitempty"`
+	// Notice is a one-time message to show on the next page.
+	Notice string `json:"notice,omitempty"`
+}
+
+// ViewGrant lets a staff member view a case for a stated purpose, for a while.
+type ViewGrant struct {
+	Purpose string    `json:"purpose"`
+	Until   time.Time `json:"until"`
+}
+
+// Sessions stores sessions in PostgreSQL behind a cookie that holds only a random id: the one cookie
+// the sites set, and a strictly necessary one.
+type Sessions struct {
+	DB     *store.DB
+	Site   string
+	Cookie string
+	Secure bool
+	TTL    time.Duration
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Load returns the browser's session, or a new empty one (not yet stored).
+func (s *Sessions) Load(r *http.Request) (*Session, error) {
+	if c, err := r.Cookie(s.Cookie); err == nil && c.Value != "" {
+		var sess Session
+		err := s.DB.LoadSession(r.Context(), s.Site, c.Value, &sess)
+		if err == nil {
+			sess.id = c.Value
+			return &sess, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return &Session{CSRF: randomToken()}, nil
+}
+
+// Save stores the session and sets its cookie.
+func (s *Sessions) Save(ctx context.Context, w http.ResponseWriter, sess *Session) error {
+	if sess.id == "" {
+		sess.id = randomToken()
+	}
+	if err := s.DB.SaveSession(ctx, s.Site, sess.id, sess, time.Now().Add(s.TTL)); err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.Cookie, Value: sess.id, Path: "/", HttpOnly: true, Secure: s.Secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(s.TTL.Seconds())})
+	return nil
+}
+
+// Renew gives the session a new id, as at sign-in, so that an id seen before sign-in is worthless.
+func (s *Sessions) Renew(ctx context.Context, sess *Session) {
+	if sess.id != "" {
+		_ = s.DB.DeleteSession(ctx, sess.id)
+	}
+	sess.id = ""
+	sess.CSRF = randomToken()
+}
+
+// Destroy ends the session and clears its cookie.
+func (s *Sessions) Destroy(ctx context.Context, w http.ResponseWriter, sess *Session) error {
+	if sess.id != "" {
+		if err := s.DB.DeleteSession(ctx, sess.id); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.Cookie, Value: "", Path: "/", HttpOnly: true, Secure: s.Secure, MaxAge: -1})
+	return nil
+}
+
+// CheckCSRF reports whether a form carries the session's token.
+func CheckCSRF(r *http.Request, sess *Session) bool {
+	got := r.PostFormValue("csrf")
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) == 1
+}

@@ -1,0 +1,94 @@
+// Package notifier delivers the outbox: e-mail over SMTP in production, and in dev a mailbox in the
+// database that a person can read in the office. A message says only that something is ready and
+// where to sign in to see it: the reply itself never travels by e-mail.
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/smtp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/services/internal/store"
+)
+
+// Config is the notifier's own configuration.
+type Config struct {
+	// SMTPAddr is the mail relay, host:port. Empty means dev: capture messages in the mailbox.
+	SMTPAddr string
+	From     string
+	// PortalURL is the portal's public address, for the link in a message.
+	PortalURL string
+	Every     time.Duration
+}
+
+// LoadConfig reads KIRJAAMO_SMTP_ADDR, KIRJAAMO_MAIL_FROM, KIRJAAMO_PORTAL_URL and KIRJAAMO_NOTIFIER_EVERY.
+func LoadConfig() (Config, error) {
+	every, err := time.ParseDuration(platform.Env("KIRJAAMO_NOTIFIER_EVERY", "2s"))
+	if err != nil {
+		return Config{}, fmt.Errorf("KIRJAAMO_NOTIFIER_EVERY: %w", err)
+	}
+	return Config{SMTPAddr: platform.Env("KIRJAAMO_SMTP_ADDR", ""), From: platform.Env("KIRJAAMO_MAIL_FROM", "kirjaamo@localhost"),
+		PortalURL: platform.Env("KIRJAAMO_PORTAL_URL", "http://127.0.0.1:8080"), Every: every}, nil
+}
+
+// Run delivers pending messages until ctx ends.
+func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
+	send := func(ctx context.Context, tx pgx.Tx, m store.OutboxMessage) error {
+		subject, body, err := compose(cfg, m)
+		if err != nil {
+			return err
+		}
+		if cfg.SMTPAddr == "" {
+			return store.CaptureInMailbox(ctx, tx, m.ID, store.MailboxMessage{Channel: "email", Recipient: m.Recipient, Subject: subject, Body: body})
+		}
+		msg := "From: " + cfg.From + "\r\nTo: " + m.Recipient + "\r\nSubject: " + subject +
+			"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body
+		return smtp.SendMail(cfg.SMTPAddr, nil, cfg.From, []string{m.Recipient}, []byte(msg))
+	}
+	deps.Log.Info("notifier serving", "mode", map[bool]string{true: "dev mailbox", false: "smtp"}[cfg.SMTPAddr == ""])
+	t := time.NewTicker(cfg.Every)
+	defer t.Stop()
+	for {
+		if n, err := deps.DB.SendPending(ctx, 100, send); err != nil && !errors.Is(err, context.Canceled) {
+			deps.Log.Warn("notifier: delivery failed; will retry", "error", err)
+		} else if n > 0 {
+			deps.Log.Info("notifier: delivered", "messages", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+var texts = map[string]map[string][2]string{
+	"reply_ready": {
+		"fi": {"Vastaus tietosuojapyyntöösi on valmis", "Hei,\n\nvastaus tietosuojapyyntöösi on valmis. Voit lukea sen tunnistautumalla palveluun:\n%s\n\nKirjaamo"},
+		"sv": {"Svaret på din dataskyddsbegäran är klart", "Hej,\n\nsvaret på din dataskyddsbegäran är klart. Du kan läsa det genom att identifiera dig i tjänsten:\n%s\n\nKirjaamo"},
+		"en": {"The reply to your data protection request is ready", "Hello,\n\nthe reply to your data protection request is ready. Identify yourself in the service to read it:\n%s\n\nKirjaamo"},
+	},
+}
+
+func compose(cfg Config, m store.OutboxMessage) (subject, body string, err error) {
+	byLang, ok := texts[m.Kind]
+	if !ok {
+		return "", "", fmt.Errorf("no text for message kind %q", m.Kind)
+	}
+	t, ok := byLang[m.Language]
+	if !ok {
+		t = byLang["fi"]
+	}
+	lang := m.Language
+	if lang == "" {
+		lang = "fi"
+	}
+	link := strings.TrimRight(cfg.PortalURL, "/") + "/" + lang + "/requests/" + m.RequestID
+	return t[0], fmt.Sprintf(t[1], link), nil
+}

@@ -1,0 +1,113 @@
+package office
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/casefile"
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/web"
+)
+
+// apiStaff authenticates an API call by its bearer ID token and requires an office role.
+func (o *office) apiStaff(w http.ResponseWriter, r *http.Request) (*oidclogin.Identity, bool) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "send an ID token as Authorization: Bearer", nil)
+		return nil, false
+	}
+	id, err := o.login.VerifyIDToken(r.Context(), raw)
+	if err != nil {
+		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "the ID token is not valid", nil)
+		return nil, false
+	}
+	if !slices.ContainsFunc(id.Roles, func(role string) bool { return role == RoleClerk || role == RoleDPO || role == RoleAuditor }) {
+		web.WriteProblem(w, http.StatusForbidden, "Forbidden", "no registry office role", nil)
+		return nil, false
+	}
+	return &id, true
+}
+
+func (o *office) apiList(w http.ResponseWriter, r *http.Request) {
+	if _, ok := o.apiStaff(w, r); !ok {
+		return
+	}
+	status := r.URL.Query().Get("status")
+	if status != "" && !slices.Contains([]string{"received", "dispatched", "in_review", "replied"}, status) {
+		web.WriteProblem(w, http.StatusBadRequest, "Invalid query", "", []contracts.FieldError{{Field: "status", Rule: "oneof",
+			Message: "must be one of: received, dispatched, in_review, replied"}})
+		return
+	}
+	cases, err := o.deps.DB.Cases(r.Context(), store.CaseFilter{Status: status})
+	if err != nil {
+		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
+		return
+	}
+	if cases == nil {
+		cases = []store.Case{}
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"cases": cases})
+}
+
+// apiShow returns a case file. The purpose query parameter is required: the view is recorded with it.
+func (o *office) apiShow(w http.ResponseWriter, r *http.Request) {
+	id, ok := o.apiStaff(w, r)
+	if !ok {
+		return
+	}
+	purpose := strings.TrimSpace(r.URL.Query().Get("purpose"))
+	if purpose == "" || len(purpose) > 500 {
+		web.WriteProblem(w, http.StatusBadRequest, "Purpose required", "every view of a case is recorded with its purpose",
+			[]contracts.FieldError{{Field: "purpose", Rule: "required", Message: "state why you open this case (1-500 characters)"}})
+		return
+	}
+	requestID := r.PathValue("id")
+	file, err := casefile.Load(r.Context(), o.deps.DB, requestID)
+	if errors.Is(err, store.ErrNotFound) {
+		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such case", nil)
+		return
+	}
+	if err != nil {
+		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
+		return
+	}
+	if err := o.recordView(r, id, requestID, purpose); err != nil {
+		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "the view could not be recorded", nil)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, file)
+}
+
+func (o *office) apiApprove(w http.ResponseWriter, r *http.Request) {
+	id, ok := o.apiStaff(w, r)
+	if !ok {
+		return
+	}
+	if !hasRole(id, RoleClerk) {
+		web.WriteProblem(w, http.StatusForbidden, "Forbidden", "only a clerk can approve a reply", nil)
+		return
+	}
+	var body struct {
+		Note string `json:"note" validate:"max=2000"`
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil && err.Error() != "EOF" {
+		web.WriteProblem(w, http.StatusBadRequest, "Invalid JSON", err.Error(), nil)
+		return
+	}
+	if err := contracts.Validate(&body); err != nil {
+		ve, _ := contracts.AsValidationError(err)
+		web.WriteProblem(w, http.StatusUnprocessableEntity, "Invalid reply", "", ve.Fields)
+		return
+	}
+	if err := o.approveReply(r, id, r.PathValue("id"), body.Note); err != nil {
+		web.WriteProblem(w, http.StatusConflict, "Not approved", err.Error(), nil)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"status": "replied"})
+}

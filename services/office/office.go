@@ -1,0 +1,104 @@
+// Package office is the registry office's side: staff sign in through OpenID Connect and get their
+// roles, watch deadlines, open a case only after stating why (every view is recorded), review each
+// register's outcome and approve the reply.
+package office
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"time"
+
+	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/services/internal/web"
+)
+
+// Config is the office's own configuration.
+type Config struct {
+	Addr         string
+	PublicURL    string
+	OIDCIssuer   string
+	ClientID     string
+	ClientSecret string
+	// DevMailbox shows the messages the dev notifier captured. Only the dev stack turns it on.
+	DevMailbox bool
+}
+
+// LoadConfig reads KIRJAAMO_OFFICE_ADDR, KIRJAAMO_OFFICE_URL, KIRJAAMO_OFFICE_OIDC_ISSUER,
+// KIRJAAMO_OFFICE_OIDC_CLIENT_ID, KIRJAAMO_OFFICE_OIDC_CLIENT_SECRET and KIRJAAMO_OFFICE_DEV_MAILBOX.
+func LoadConfig() (Config, error) {
+	cfg := Config{
+		Addr:         platform.Env("KIRJAAMO_OFFICE_ADDR", "127.0.0.1:8081"),
+		PublicURL:    platform.Env("KIRJAAMO_OFFICE_URL", "http://127.0.0.1:8081"),
+		OIDCIssuer:   platform.Env("KIRJAAMO_OFFICE_OIDC_ISSUER", ""),
+		ClientID:     platform.Env("KIRJAAMO_OFFICE_OIDC_CLIENT_ID", "kirjaamo-office"),
+		ClientSecret: platform.Env("KIRJAAMO_OFFICE_OIDC_CLIENT_SECRET", ""),
+		DevMailbox:   platform.Env("KIRJAAMO_OFFICE_DEV_MAILBOX", "") == "true",
+	}
+	var errs []error
+	if cfg.OIDCIssuer == "" {
+		errs = append(errs, errors.New("KIRJAAMO_OFFICE_OIDC_ISSUER is required"))
+	}
+	if cfg.ClientSecret == "" {
+		errs = append(errs, errors.New("KIRJAAMO_OFFICE_OIDC_CLIENT_SECRET is required"))
+	}
+	if _, err := url.Parse(cfg.PublicURL); err != nil {
+		errs = append(errs, fmt.Errorf("KIRJAAMO_OFFICE_URL: %w", err))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// CallbackPath is where the identity provider sends the browser back.
+const CallbackPath = "/auth/callback"
+
+// Run serves the office until ctx ends.
+func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
+	login, err := web.ConnectOIDC(ctx, oidclogin.Config{IssuerURL: cfg.OIDCIssuer, ClientID: cfg.ClientID,
+		ClientSecret: cfg.ClientSecret, RedirectURL: cfg.PublicURL + CallbackPath, Scopes: []string{"openid", "profile", "email"}})
+	if err != nil {
+		return fmt.Errorf("office: %w", err)
+	}
+	pages, err := web.ParsePages(templates, funcs)
+	if err != nil {
+		return fmt.Errorf("office: %w", err)
+	}
+	u, _ := url.Parse(cfg.PublicURL)
+	o := &office{cfg: cfg, deps: deps, login: login, pages: pages,
+		sessions: &web.Sessions{DB: deps.DB, Site: "office", Cookie: "kirjaamo_office", Secure: u.Scheme == "https", TTL: 8 * time.Hour}}
+	srv := &http.Server{Addr: cfg.Addr, Handler: o.routes(), ReadHeaderTimeout: 10 * time.Second}
+	return web.Serve(ctx, srv, deps.Log.With("service", "office"))
+}
+
+type office struct {
+	cfg      Config
+	deps     *platform.Deps
+	login    *oidclogin.Client
+	sessions *web.Sessions
+	pages    map[string]*template.Template
+}
+
+func (o *office) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/site.css", web.Static())
+	mux.HandleFunc("GET /{$}", o.listCases)
+	mux.HandleFunc("GET /login", o.signIn)
+	mux.HandleFunc("GET "+CallbackPath, o.callback)
+	mux.HandleFunc("POST /logout", o.signOut)
+	mux.HandleFunc("GET /cases/{id}", o.showCase)
+	mux.HandleFunc("POST /cases/{id}/purpose", o.statePurpose)
+	mux.HandleFunc("POST /cases/{id}/approve", o.approve)
+	if o.cfg.DevMailbox {
+		mux.HandleFunc("GET /dev/mailbox", o.mailbox)
+	}
+	mux.HandleFunc("GET /api/v1/cases", o.apiList)
+	mux.HandleFunc("GET /api/v1/cases/{id}", o.apiShow)
+	mux.HandleFunc("POST /api/v1/cases/{id}/reply", o.apiApprove)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
+	})
+	return web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(mux))
+}

@@ -1,0 +1,321 @@
+package office
+
+import (
+	"embed"
+	"errors"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/casefile"
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/web"
+	"kirjaamo.dev/workflows/request"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+var funcs = template.FuncMap{
+	"date": func(t time.Time) string { return t.Format("Mon 2.1.2006") },
+	"datetime": func(t time.Time) string {
+		return t.In(helsinki).Format("2.1.2006 15:04")
+	},
+	"daysLeft": func(deadline time.Time) int {
+		return int(time.Until(deadline.Add(24*time.Hour)).Hours() / 24)
+	},
+}
+
+var helsinki = func() *time.Location {
+	if l, err := time.LoadLocation("Europe/Helsinki"); err == nil {
+		return l
+	}
+	return time.UTC
+}()
+
+// Staff roles, as the identity provider asserts them.
+const (
+	RoleClerk   = "clerk"
+	RoleDPO     = "dpo"
+	RoleAuditor = "auditor"
+)
+
+// Purposes a staff member can state for opening a case. The record keeps the one chosen and any
+// words added to it.
+var Purposes = []string{"handling the request", "reviewing register outcomes", "supervision by the DPO", "audit"}
+
+// view is what every office page template gets.
+type view struct {
+	Identity *oidclogin.Identity
+	CSRF     string
+	Notice   string
+	Mailbox  bool
+	Data     any
+}
+
+func (o *office) render(w http.ResponseWriter, status int, page string, sess *web.Session, data any) {
+	v := view{Data: data, Mailbox: o.cfg.DevMailbox}
+	if sess != nil {
+		v.Identity, v.CSRF, v.Notice = sess.Identity, sess.CSRF, sess.Notice
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := o.pages[page].Execute(w, v); err != nil {
+		o.deps.Log.Error("render failed", "page", page, "error", err)
+	}
+}
+
+func (o *office) fail(w http.ResponseWriter, status int, msg string) {
+	o.render(w, status, "message", nil, msg)
+}
+
+func (o *office) signIn(w http.ResponseWriter, r *http.Request) {
+	sess, err := o.sessions.Load(r)
+	if err != nil {
+		o.fail(w, http.StatusServiceUnavailable, "The office is not available right now. Try again in a moment.")
+		return
+	}
+	flow, authURL := o.login.Begin()
+	sess.Flow = &flow
+	sess.ReturnTo = "/"
+	if rt := r.URL.Query().Get("return_to"); strings.HasPrefix(rt, "/") && !strings.HasPrefix(rt, "//") {
+		sess.ReturnTo = rt
+	}
+	if err := o.sessions.Save(r.Context(), w, sess); err != nil {
+		o.fail(w, http.StatusServiceUnavailable, "The office is not available right now. Try again in a moment.")
+		return
+	}
+	http.Redirect(w, r, authURL, http.StatusSeeOther)
+}
+
+func (o *office) callback(w http.ResponseWriter, r *http.Request) {
+	sess, err := o.sessions.Load(r)
+	if err != nil || sess.Flow == nil {
+		o.fail(w, http.StatusBadRequest, "Sign-in failed. Start again.")
+		return
+	}
+	flow := *sess.Flow
+	sess.Flow = nil
+	id, err := o.login.Finish(r.Context(), flow, r.URL.Query())
+	if err != nil {
+		_ = o.sessions.Save(r.Context(), w, sess)
+		o.fail(w, http.StatusBadRequest, "Sign-in failed. Start again.")
+		return
+	}
+	if !slices.ContainsFunc(id.Roles, func(role string) bool { return role == RoleClerk || role == RoleDPO || role == RoleAuditor }) {
+		o.fail(w, http.StatusForbidden, "Your account has no registry office role.")
+		return
+	}
+	returnTo := sess.ReturnTo
+	o.sessions.Renew(r.Context(), sess)
+	sess.Identity, sess.ReturnTo = &id, ""
+	if err := o.sessions.Save(r.Context(), w, sess); err != nil {
+		o.fail(w, http.StatusServiceUnavailable, "The office is not available right now. Try again in a moment.")
+		return
+	}
+	_ = o.deps.DB.Audit(r.Context(), store.AuditEvent{Actor: staffName(&id), Role: strings.Join(id.Roles, ","), Action: "signed_in"})
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+func (o *office) signOut(w http.ResponseWriter, r *http.Request) {
+	if sess, err := o.sessions.Load(r); err == nil && web.ParseForm(w, r, sess) {
+		_ = o.sessions.Destroy(r.Context(), w, sess)
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// staff returns the session of a signed-in staff member, or sends the browser to sign in.
+func (o *office) staff(w http.ResponseWriter, r *http.Request) (*web.Session, bool) {
+	sess, err := o.sessions.Load(r)
+	if err != nil {
+		o.fail(w, http.StatusServiceUnavailable, "The office is not available right now. Try again in a moment.")
+		return nil, false
+	}
+	if sess.Identity == nil {
+		http.Redirect(w, r, "/login?return_to="+r.URL.Path, http.StatusSeeOther)
+		return nil, false
+	}
+	return sess, true
+}
+
+// staffName is how the record names a staff member: their name and their subject identifier.
+func staffName(id *oidclogin.Identity) string { return id.Name + " <" + id.Subject + ">" }
+
+func hasRole(id *oidclogin.Identity, role string) bool { return slices.Contains(id.Roles, role) }
+
+func (o *office) listCases(w http.ResponseWriter, r *http.Request) {
+	sess, ok := o.staff(w, r)
+	if !ok {
+		return
+	}
+	cases, err := o.deps.DB.Cases(r.Context(), store.CaseFilter{Status: r.URL.Query().Get("status")})
+	if err != nil {
+		o.deps.Log.Error("list cases", "error", err)
+		o.fail(w, http.StatusServiceUnavailable, "The case list is not available right now.")
+		return
+	}
+	o.render(w, http.StatusOK, "cases", sess, cases)
+}
+
+// showCase shows a case to a staff member who has stated why they open it, and records the view.
+func (o *office) showCase(w http.ResponseWriter, r *http.Request) {
+	sess, ok := o.staff(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	grant, ok := sess.Views[id]
+	if !ok || time.Now().After(grant.Until) {
+		o.render(w, http.StatusOK, "purpose", sess, purposeForm{RequestID: id, Purposes: Purposes})
+		return
+	}
+	file, err := casefile.Load(r.Context(), o.deps.DB, id)
+	if errors.Is(err, store.ErrNotFound) {
+		o.fail(w, http.StatusNotFound, "No such case.")
+		return
+	}
+	if err != nil {
+		o.deps.Log.Error("load case", "error", err)
+		o.fail(w, http.StatusServiceUnavailable, "The case is not available right now.")
+		return
+	}
+	if err := o.recordView(r, sess.Identity, id, grant.Purpose); err != nil {
+		o.deps.Log.Error("record view", "error", err)
+		o.fail(w, http.StatusServiceUnavailable, "The view could not be recorded, so the case is not shown.")
+		return
+	}
+	trail, _ := o.deps.DB.AuditTrail(r.Context(), id)
+	notice := sess.Notice
+	if notice != "" {
+		sess.Notice = ""
+		_ = o.sessions.Save(r.Context(), w, sess)
+	}
+	o.render(w, http.StatusOK, "case", &web.Session{Identity: sess.Identity, CSRF: sess.CSRF, Notice: notice}, caseView{
+		File: file, Trail: trail, Purpose: grant.Purpose, CanApprove: hasRole(sess.Identity, RoleClerk) && file.Case.Status == string(request.StatusInReview)})
+}
+
+// recordView writes the view to the record before anything of the case is shown: no record, no view.
+func (o *office) recordView(r *http.Request, id *oidclogin.Identity, requestID, purpose string) error {
+	return o.deps.DB.Audit(r.Context(), store.AuditEvent{Actor: staffName(id), Role: strings.Join(id.Roles, ","),
+		Action: "viewed", RequestID: requestID, Purpose: purpose})
+}
+
+type purposeForm struct {
+	RequestID string
+	Purposes  []string
+	Error     string
+}
+
+type caseView struct {
+	File       *casefile.File
+	Trail      []store.AuditEvent
+	Purpose    string
+	CanApprove bool
+}
+
+func (o *office) statePurpose(w http.ResponseWriter, r *http.Request) {
+	sess, ok := o.staff(w, r)
+	if !ok {
+		return
+	}
+	if !web.ParseForm(w, r, sess) {
+		o.fail(w, http.StatusBadRequest, "The form expired. Open the case again.")
+		return
+	}
+	id := r.PathValue("id")
+	purpose := strings.TrimSpace(r.PostFormValue("purpose"))
+	more := strings.TrimSpace(r.PostFormValue("purpose_detail"))
+	if !slices.Contains(Purposes, purpose) {
+		o.render(w, http.StatusUnprocessableEntity, "purpose", sess, purposeForm{RequestID: id, Purposes: Purposes,
+			Error: "purpose: choose why you open this case"})
+		return
+	}
+	if len(more) > 500 {
+		o.render(w, http.StatusUnprocessableEntity, "purpose", sess, purposeForm{RequestID: id, Purposes: Purposes,
+			Error: "purpose_detail: at most 500 characters"})
+		return
+	}
+	if more != "" {
+		purpose += ": " + more
+	}
+	if sess.Views == nil {
+		sess.Views = map[string]web.ViewGrant{}
+	}
+	sess.Views[id] = web.ViewGrant{Purpose: purpose, Until: time.Now().Add(30 * time.Minute)}
+	if err := o.sessions.Save(r.Context(), w, sess); err != nil {
+		o.fail(w, http.StatusServiceUnavailable, "The office is not available right now. Try again in a moment.")
+		return
+	}
+	http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
+}
+
+func (o *office) approve(w http.ResponseWriter, r *http.Request) {
+	sess, ok := o.staff(w, r)
+	if !ok {
+		return
+	}
+	if !web.ParseForm(w, r, sess) {
+		o.fail(w, http.StatusBadRequest, "The form expired. Open the case again.")
+		return
+	}
+	id := r.PathValue("id")
+	if !hasRole(sess.Identity, RoleClerk) {
+		o.fail(w, http.StatusForbidden, "Only a clerk can approve a reply.")
+		return
+	}
+	note := strings.TrimSpace(r.PostFormValue("note"))
+	if len(note) > 2000 {
+		o.fail(w, http.StatusUnprocessableEntity, "note: at most 2000 characters")
+		return
+	}
+	if err := o.approveReply(r, sess.Identity, id, note); err != nil {
+		sess.Notice = "The reply was not approved: " + err.Error()
+	} else {
+		sess.Notice = "The reply was approved and sent."
+	}
+	_ = o.sessions.Save(r.Context(), w, sess)
+	http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
+}
+
+// approveReply asks the request's workflow to send the reply and waits for it to be done. The
+// workflow's validator refuses an approval out of turn, and that refusal is what the clerk sees.
+func (o *office) approveReply(r *http.Request, id *oidclogin.Identity, requestID, note string) error {
+	handle, err := o.deps.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
+		WorkflowID: request.WorkflowID(requestID), UpdateName: request.UpdateApproveReply,
+		Args: []any{request.Approval{Clerk: staffName(id), Note: note}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return errRefused(err)
+	}
+	var st request.State
+	if err := handle.Get(r.Context(), &st); err != nil {
+		return errRefused(err)
+	}
+	return nil
+}
+
+// errRefused gives the workflow's reason without the transport's wrapping.
+func errRefused(err error) error {
+	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+		err = u
+	}
+	return err
+}
+
+func (o *office) mailbox(w http.ResponseWriter, r *http.Request) {
+	sess, ok := o.staff(w, r)
+	if !ok {
+		return
+	}
+	msgs, err := o.deps.DB.Mailbox(r.Context(), 100)
+	if err != nil {
+		o.fail(w, http.StatusServiceUnavailable, "The mailbox is not available right now.")
+		return
+	}
+	o.render(w, http.StatusOK, "mailbox", sess, msgs)
+}

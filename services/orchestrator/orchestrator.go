@@ -1,0 +1,87 @@
+// Package orchestrator is the Temporal worker that runs the request workflows, and the collector
+// that hands the registers' results from JetStream to them.
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"golang.org/x/sync/errgroup"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/internal/bus"
+	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/workflows/request"
+)
+
+// Config is the orchestrator's own configuration.
+type Config struct {
+	// MaxConcurrentActivities bounds the activities one worker runs at once.
+	MaxConcurrentActivities int
+}
+
+// LoadConfig reads KIRJAAMO_ORCHESTRATOR_ACTIVITIES.
+func LoadConfig() (Config, error) {
+	n, err := strconv.Atoi(platform.Env("KIRJAAMO_ORCHESTRATOR_ACTIVITIES", "200"))
+	if err != nil || n < 1 {
+		return Config{}, errors.New("KIRJAAMO_ORCHESTRATOR_ACTIVITIES must be a positive integer")
+	}
+	return Config{MaxConcurrentActivities: n}, nil
+}
+
+// Run serves workflows and collects results until ctx ends.
+func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
+	w := worker.New(deps.Temporal, request.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities,
+		WorkflowPanicPolicy:                worker.BlockWorkflow,
+	})
+	w.RegisterWorkflowWithOptions(request.Workflow, workflow.RegisterOptions{Name: request.WorkflowName})
+	w.RegisterActivity(&request.Activities{
+		Cases:     Cases{DB: deps.DB},
+		Catalogue: Catalogue{DB: deps.DB},
+		Tasks:     bus.Publisher{JS: deps.JS},
+	})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("orchestrator: start worker: %w", err)
+	}
+	defer w.Stop()
+	deps.Log.Info("orchestrator serving", "task_queue", request.TaskQueue)
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return bus.ConsumeResults(ctx, deps.JS, deps.Log, func(ctx context.Context, r *contracts.Result) error {
+			return collect(ctx, deps, r)
+		})
+	})
+	return g.Wait()
+}
+
+// collect stores a register's result and tells its workflow. It signals even when the result was
+// stored before, because a crash may have come between the two.
+func collect(ctx context.Context, deps *platform.Deps, r *contracts.Result) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return bus.ErrDrop
+	}
+	if _, err := deps.DB.RecordResult(ctx, r.RequestID, r.RegisterID, string(r.Status), raw); err != nil {
+		return err
+	}
+	summary := request.RegisterResult{RegisterID: r.RegisterID, Status: r.Status, Records: len(r.Records), Affected: r.Affected}
+	if r.Error != nil {
+		summary.ErrorCode = r.Error.Code
+	}
+	err = deps.Temporal.SignalWorkflow(ctx, request.WorkflowID(r.RequestID), "", request.SignalRegisterResult, summary)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		// The request is closed or unknown: its record keeps the late answer; nothing waits for it.
+		deps.Log.Warn("result for a request with no open workflow", "task", r.TaskID)
+		return bus.ErrDrop
+	}
+	return err
+}

@@ -1,0 +1,157 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/rules"
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/workflows/request"
+)
+
+// Cases implements the workflow's case store over PostgreSQL.
+type Cases struct{ DB *store.DB }
+
+func (c Cases) Record(ctx context.Context, in request.Input, r request.Receipt) error {
+	ids, err := json.Marshal(in.Subject.Identifiers)
+	if err != nil {
+		return err
+	}
+	var rect []byte
+	if len(in.Request.Rectification) > 0 {
+		if rect, err = json.Marshal(in.Request.Rectification); err != nil {
+			return err
+		}
+	}
+	return c.DB.RecordReceipt(ctx, store.Case{
+		RequestID: in.RequestID, ReceivedAt: in.ReceivedAt, Channel: in.Channel, Right: string(in.Request.Right),
+		Language: in.Request.Language, SubjectID: in.Subject.ID, SubjectName: in.Subject.Name,
+		IdentityMethod: in.Subject.IdentityMethod, IdentityLevel: in.Subject.IdentityLevel, Identifiers: ids,
+		ContactEmail: in.Request.ContactEmail, Details: in.Request.Details, Rectification: rect,
+		Status: string(request.StatusReceived), Deadline: r.Deadline, InternalTarget: r.InternalTarget,
+	})
+}
+
+func (c Cases) Load(ctx context.Context, requestID string) (request.Input, error) {
+	k, err := c.DB.Case(ctx, requestID)
+	if err != nil {
+		return request.Input{}, err
+	}
+	return InputOf(k)
+}
+
+// InputOf rebuilds a request's input from its stored case.
+func InputOf(k store.Case) (request.Input, error) {
+	in := request.Input{RequestID: k.RequestID, ReceivedAt: k.ReceivedAt, Channel: k.Channel,
+		Subject: request.Subject{ID: k.SubjectID, Name: k.SubjectName, IdentityMethod: k.IdentityMethod, IdentityLevel: k.IdentityLevel},
+		Request: contracts.SubmitRequest{Right: contracts.Right(k.Right), Language: k.Language, ContactEmail: k.ContactEmail, Details: k.Details}}
+	if err := json.Unmarshal(k.Identifiers, &in.Subject.Identifiers); err != nil {
+		return in, fmt.Errorf("case %s: identifiers: %w", k.RequestID, err)
+	}
+	if len(k.Rectification) > 0 {
+		if err := json.Unmarshal(k.Rectification, &in.Request.Rectification); err != nil {
+			return in, fmt.Errorf("case %s: rectification: %w", k.RequestID, err)
+		}
+	}
+	return in, nil
+}
+
+func (c Cases) Prior(ctx context.Context, subjectID string, before time.Time) ([]rules.PriorRequest, error) {
+	cases, err := c.DB.PriorRequests(ctx, subjectID, before)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rules.PriorRequest, len(cases))
+	for i, k := range cases {
+		out[i] = rules.PriorRequest{Right: contracts.Right(k.Right), ReceivedAt: k.ReceivedAt}
+	}
+	return out, nil
+}
+
+func (c Cases) SavePlan(ctx context.Context, requestID string, plans []request.PlannedRegister) error {
+	rows := make([]store.CaseRegister, len(plans))
+	for i, p := range plans {
+		raw, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		rows[i] = store.CaseRegister{RegisterID: p.Outcome.RegisterID, DeclarationDigest: p.Digest, Plan: raw}
+	}
+	return c.DB.SavePlan(ctx, requestID, rows)
+}
+
+func (c Cases) Planned(ctx context.Context, requestID string) ([]request.PlannedRegister, error) {
+	rows, err := c.DB.CaseRegisters(ctx, requestID)
+	if err != nil {
+		return nil, err
+	}
+	return PlannedOf(rows)
+}
+
+// PlannedOf decodes a case's registers as stored.
+func PlannedOf(rows []store.CaseRegister) ([]request.PlannedRegister, error) {
+	out := make([]request.PlannedRegister, len(rows))
+	for i, r := range rows {
+		if err := json.Unmarshal(r.Plan, &out[i]); err != nil {
+			return nil, fmt.Errorf("register %s: plan: %w", r.RegisterID, err)
+		}
+		out[i].Dispatched = r.DispatchedAt != nil
+		if len(r.Result) > 0 {
+			out[i].Result = &contracts.Result{}
+			if err := json.Unmarshal(r.Result, out[i].Result); err != nil {
+				return nil, fmt.Errorf("register %s: result: %w", r.RegisterID, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (c Cases) MarkDispatched(ctx context.Context, requestID string, registerIDs []string) error {
+	return c.DB.MarkDispatched(ctx, requestID, registerIDs)
+}
+
+func (c Cases) SaveReview(ctx context.Context, requestID string, outcomes []rules.Outcome) error {
+	m := make(map[string]json.RawMessage, len(outcomes))
+	for _, o := range outcomes {
+		raw, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		m[o.RegisterID] = raw
+	}
+	return c.DB.SaveReview(ctx, requestID, m)
+}
+
+func (c Cases) Reply(ctx context.Context, requestID string, a request.Approval) error {
+	k, err := c.DB.Case(ctx, requestID)
+	if err != nil {
+		return err
+	}
+	var notice *store.Notification
+	if k.ContactEmail != "" {
+		notice = &store.Notification{DedupKey: "reply-ready/" + requestID, Kind: "reply_ready",
+			Recipient: k.ContactEmail, Language: k.Language, Payload: map[string]any{"request_id": requestID}}
+	}
+	return c.DB.Reply(ctx, requestID, a.Clerk, a.Note, notice)
+}
+
+// Catalogue gives the workflow the declarations in force.
+type Catalogue struct{ DB *store.DB }
+
+func (c Catalogue) InForce(ctx context.Context, at time.Time) ([]request.Declared, error) {
+	versions, err := c.DB.DeclarationsInForce(ctx, at)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]request.Declared, len(versions))
+	for i, v := range versions {
+		out[i].Digest = v.Digest
+		if err := json.Unmarshal(v.Declaration, &out[i].Declaration); err != nil {
+			return nil, fmt.Errorf("register %s: declaration %s: %w", v.RegisterID, v.Digest, err)
+		}
+	}
+	return out, nil
+}

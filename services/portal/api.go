@@ -1,0 +1,121 @@
+package portal
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/casefile"
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/web"
+)
+
+// apiSubject authenticates an API call by its bearer ID token, issued to the portal's client.
+func (p *portal) apiSubject(w http.ResponseWriter, r *http.Request) (*oidclogin.Identity, bool) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "send an ID token as Authorization: Bearer", nil)
+		return nil, false
+	}
+	id, err := p.login.VerifyIDToken(r.Context(), raw)
+	if err != nil || !contracts.ValidPersonalIdentityCode(id.PersonalIdentityCode) {
+		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "the ID token is not valid or does not identify a person", nil)
+		return nil, false
+	}
+	return &id, true
+}
+
+func (p *portal) apiSubmit(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.apiSubject(w, r)
+	if !ok {
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		web.WriteProblem(w, http.StatusUnsupportedMediaType, "Unsupported media type", "send application/json", nil)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	var req contracts.SubmitRequest
+	if err := dec.Decode(&req); err != nil {
+		web.WriteProblem(w, http.StatusBadRequest, "Invalid JSON", jsonProblem(err), nil)
+		return
+	}
+	requestID, err := p.submit(r, id, req, "api")
+	if ve, ok := contracts.AsValidationError(err); ok {
+		web.WriteProblem(w, http.StatusUnprocessableEntity, "Invalid request", "", ve.Fields)
+		return
+	}
+	if err != nil {
+		p.deps.Log.Error("api submit", "error", err)
+		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "the request could not be registered; retry with the same idempotency_key", nil)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/requests/"+requestID)
+	web.WriteJSON(w, http.StatusAccepted, map[string]string{"request_id": requestID, "status": "received"})
+}
+
+// jsonProblem explains a decoding error without echoing the body back.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return "the body is not valid JSON"
+	case errors.As(err, &typ):
+		return "field " + typ.Field + " has the wrong type"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "the body could not be read as JSON"
+}
+
+func (p *portal) apiList(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.apiSubject(w, r)
+	if !ok {
+		return
+	}
+	cases, err := p.deps.DB.Cases(r.Context(), store.CaseFilter{SubjectID: id.Subject})
+	if err != nil {
+		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
+		return
+	}
+	if cases == nil {
+		cases = []store.Case{}
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"requests": cases})
+}
+
+func (p *portal) apiShow(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.apiSubject(w, r)
+	if !ok {
+		return
+	}
+	file, err := p.ownCase(r, id, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such request", nil)
+		return
+	}
+	if err != nil {
+		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, file.ForSubject())
+}
+
+// ownCase loads a case of the signed-in subject. Another person's case is "not found": the portal
+// never confirms that a request exists to anyone but its subject.
+func (p *portal) ownCase(r *http.Request, id *oidclogin.Identity, requestID string) (*casefile.File, error) {
+	file, err := casefile.Load(r.Context(), p.deps.DB, requestID)
+	if err != nil {
+		return nil, err
+	}
+	if file.Case.SubjectID != id.Subject {
+		return nil, store.ErrNotFound
+	}
+	return file, nil
+}

@@ -1,0 +1,301 @@
+package portal
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/web"
+	"kirjaamo.dev/workflows/request"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+var funcs = template.FuncMap{
+	"date": func(t time.Time) string { return t.Format("2.1.2006") },
+	"in":   func(t contracts.Text, l contracts.Language) string { return t.In(l) },
+}
+
+// view is what every page template gets.
+type view struct {
+	L        map[string]string
+	Lang     contracts.Language
+	Langs    []contracts.Language
+	Path     string // the page's path without its language, for the language links
+	Identity *oidclogin.Identity
+	CSRF     string
+	Notice   string
+	Data     any
+}
+
+func (p *portal) render(w http.ResponseWriter, r *http.Request, status int, page string, sess *web.Session, data any) {
+	lang := langOf(r)
+	v := view{L: messages[lang], Lang: lang, Langs: contracts.Languages, Data: data,
+		Path: strings.TrimPrefix(r.URL.Path, "/"+string(lang))}
+	if sess != nil {
+		v.Identity, v.CSRF, v.Notice = sess.Identity, sess.CSRF, sess.Notice
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := p.pages[page].Execute(w, v); err != nil {
+		p.deps.Log.Error("render failed", "page", page, "error", err)
+	}
+}
+
+func (p *portal) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
+	p.render(w, r, status, "message", nil, key)
+}
+
+// langOf reads the language from the path's first segment; anything else falls back to Finnish.
+func langOf(r *http.Request) contracts.Language {
+	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	l, _ := contracts.ParseLanguage(first)
+	return l
+}
+
+func (p *portal) root(w http.ResponseWriter, r *http.Request) {
+	lang := contracts.Finnish
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if l, ok := contracts.ParseLanguage(strings.ToLower(strings.SplitN(tag, "-", 2)[0])); ok {
+			lang = l
+			break
+		}
+	}
+	http.Redirect(w, r, "/"+string(lang)+"/", http.StatusSeeOther)
+}
+
+func (p *portal) home(w http.ResponseWriter, r *http.Request) {
+	sess, _ := p.sessions.Load(r)
+	p.render(w, r, http.StatusOK, "home", sess, nil)
+}
+
+func (p *portal) signIn(w http.ResponseWriter, r *http.Request) {
+	sess, err := p.sessions.Load(r)
+	if err != nil {
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	}
+	flow, authURL := p.login.Begin()
+	sess.Flow = &flow
+	sess.ReturnTo = "/" + string(langOf(r)) + "/requests"
+	if rt := r.URL.Query().Get("return_to"); strings.HasPrefix(rt, "/") && !strings.HasPrefix(rt, "//") {
+		sess.ReturnTo = rt
+	}
+	if err := p.sessions.Save(r.Context(), w, sess); err != nil {
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	}
+	http.Redirect(w, r, authURL, http.StatusSeeOther)
+}
+
+func (p *portal) callback(w http.ResponseWriter, r *http.Request) {
+	sess, err := p.sessions.Load(r)
+	if err != nil {
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	}
+	if sess.Flow == nil {
+		p.fail(w, r, http.StatusBadRequest, "login_failed")
+		return
+	}
+	flow := *sess.Flow
+	sess.Flow = nil
+	id, err := p.login.Finish(r.Context(), flow, r.URL.Query())
+	if err != nil {
+		p.deps.Log.Warn("sign-in failed", "reason", errors.Unwrap(err) != nil)
+		_ = p.sessions.Save(r.Context(), w, sess)
+		p.fail(w, r, http.StatusBadRequest, "login_failed")
+		return
+	}
+	if id.PersonalIdentityCode == "" || !contracts.ValidPersonalIdentityCode(id.PersonalIdentityCode) {
+		// Only strong identification with a personal identity code identifies a data subject here.
+		p.fail(w, r, http.StatusForbidden, "login_failed")
+		return
+	}
+	returnTo := sess.ReturnTo
+	p.sessions.Renew(r.Context(), sess)
+	sess.Identity, sess.ReturnTo = &id, ""
+	if err := p.sessions.Save(r.Context(), w, sess); err != nil {
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	}
+	if returnTo == "" {
+		returnTo = "/fi/requests"
+	}
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+func (p *portal) signOut(w http.ResponseWriter, r *http.Request) {
+	sess, err := p.sessions.Load(r)
+	if err == nil && web.ParseForm(w, r, sess) {
+		_ = p.sessions.Destroy(r.Context(), w, sess)
+	}
+	http.Redirect(w, r, "/"+string(langOf(r))+"/", http.StatusSeeOther)
+}
+
+// signedIn returns the session of a signed-in citizen, or sends the browser to sign in.
+func (p *portal) signedIn(w http.ResponseWriter, r *http.Request) (*web.Session, bool) {
+	sess, err := p.sessions.Load(r)
+	if err != nil {
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return nil, false
+	}
+	if sess.Identity == nil {
+		http.Redirect(w, r, "/"+string(langOf(r))+"/login?return_to="+r.URL.Path, http.StatusSeeOther)
+		return nil, false
+	}
+	return sess, true
+}
+
+func (p *portal) listRequests(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	cases, err := p.deps.DB.Cases(r.Context(), store.CaseFilter{SubjectID: sess.Identity.Subject})
+	if err != nil {
+		p.deps.Log.Error("list requests", "error", err)
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	}
+	p.render(w, r, http.StatusOK, "requests", sess, cases)
+}
+
+// form is the request form with what the citizen typed and what was wrong with it.
+type form struct {
+	Key      string
+	Right    string
+	Phone    string
+	Email    string
+	Details  string
+	Field    string
+	NewValue string
+	Rights   []contracts.Right
+	Errors   map[string]string
+}
+
+func (p *portal) newRequest(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	p.render(w, r, http.StatusOK, "new", sess, form{Key: uuid.NewString(), Right: string(contracts.RightAccess),
+		Email: sess.Identity.Email, Rights: contracts.Rights})
+}
+
+func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if !web.ParseForm(w, r, sess) {
+		p.fail(w, r, http.StatusBadRequest, "bad_request")
+		return
+	}
+	f := form{Key: r.PostFormValue("idempotency_key"), Right: r.PostFormValue("right"), Phone: r.PostFormValue("phone"),
+		Email: r.PostFormValue("contact_email"), Details: r.PostFormValue("details"), Field: r.PostFormValue("rectify_field"),
+		NewValue: r.PostFormValue("rectify_value"), Rights: contracts.Rights}
+	req := contracts.SubmitRequest{IdempotencyKey: f.Key, Right: contracts.Right(f.Right), Phone: f.Phone,
+		ContactEmail: f.Email, Language: string(langOf(r)), Details: f.Details}
+	if f.Field != "" || f.NewValue != "" {
+		req.Rectification = []contracts.Correction{{Field: f.Field, NewValue: f.NewValue}}
+	}
+	id, err := p.submit(r, sess.Identity, req, "web")
+	if ve, ok := contracts.AsValidationError(err); ok {
+		f.Errors = map[string]string{}
+		for _, fe := range ve.Fields {
+			f.Errors[formField(fe.Field)] = fe.Message
+		}
+		p.render(w, r, http.StatusUnprocessableEntity, "new", sess, f)
+		return
+	}
+	if err != nil {
+		p.deps.Log.Error("submit request", "error", err)
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	}
+	http.Redirect(w, r, "/"+string(langOf(r))+"/requests/"+id, http.StatusSeeOther)
+}
+
+// formField maps a contract's field path to the form field that shows its error.
+func formField(path string) string {
+	switch {
+	case strings.HasPrefix(path, "rectification"):
+		return "rectification"
+	case path == "contact_email", path == "phone", path == "right", path == "details":
+		return path
+	}
+	return "form"
+}
+
+// submit validates a request and starts its workflow. The request id is derived from the subject
+// and the idempotency key, so a resubmission lands on the same workflow and one subject can never
+// reach another's request by reusing a key.
+func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.SubmitRequest, channel string) (string, error) {
+	req.Normalize()
+	if err := req.Validate(); err != nil {
+		return "", err
+	}
+	requestID := uuid.NewString()
+	if req.IdempotencyKey != "" {
+		requestID = uuid.NewSHA1(idempotencyNamespace, []byte(id.Subject+"\x00"+req.IdempotencyKey)).String()
+	}
+	in := request.Input{RequestID: requestID, ReceivedAt: time.Now().UTC(), Channel: channel, Request: req,
+		Subject: SubjectOf(id)}
+	if req.Phone != "" {
+		in.Subject.Identifiers = append(in.Subject.Identifiers, contracts.Identifier{Type: contracts.IdentifierPhone, Value: req.Phone})
+	}
+	_, err := p.deps.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
+		ID:                       request.WorkflowID(requestID),
+		TaskQueue:                request.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, request.WorkflowName, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return "", fmt.Errorf("start workflow: %w", err)
+	}
+	return requestID, nil
+}
+
+var idempotencyNamespace = uuid.MustParse("6f1c0f0e-3c0a-4f3e-9a4b-6b1d2f6a9c10")
+
+// SubjectOf is the data subject as the identity provider verified them.
+func SubjectOf(id *oidclogin.Identity) request.Subject {
+	s := request.Subject{ID: id.Subject, Name: id.Name, IdentityMethod: "oidc", IdentityLevel: identityLevel(id.ACR),
+		Identifiers: []contracts.Identifier{{Type: contracts.IdentifierPersonalIdentityCode, Value: id.PersonalIdentityCode}}}
+	if id.ACR != "" {
+		s.IdentityMethod = "oidc " + id.ACR
+	}
+	if id.Email != "" {
+		s.Identifiers = append(s.Identifiers, contracts.Identifier{Type: contracts.IdentifierEmail, Value: contracts.Normalize(contracts.IdentifierEmail, id.Email)})
+	}
+	return s
+}
+
+// identityLevel maps the eIDAS levels that Finnish strong identification reports.
+func identityLevel(acr string) string {
+	switch {
+	case strings.HasSuffix(acr, "loa3"), strings.Contains(acr, "high"):
+		return "high"
+	case strings.HasSuffix(acr, "loa2"), strings.Contains(acr, "substantial"):
+		return "substantial"
+	case acr == "":
+		return "basic"
+	}
+	return "basic"
+}

@@ -1,0 +1,116 @@
+// Package portal is the citizen's side: sign-in through OpenID Connect, the request form, the case
+// page with the reply, the access package, and the public JSON API. Its pages are server-rendered,
+// work without JavaScript, load nothing from another origin and set no cookie but the session's.
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"time"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/services/internal/web"
+)
+
+// Config is the portal's own configuration.
+type Config struct {
+	Addr string
+	// PublicURL is where citizens reach the portal, e.g. https://kirjaamo.example.fi.
+	PublicURL    string
+	OIDCIssuer   string
+	ClientID     string
+	ClientSecret string
+}
+
+// LoadConfig reads KIRJAAMO_PORTAL_ADDR, KIRJAAMO_PORTAL_URL, KIRJAAMO_PORTAL_OIDC_ISSUER,
+// KIRJAAMO_PORTAL_OIDC_CLIENT_ID and KIRJAAMO_PORTAL_OIDC_CLIENT_SECRET.
+func LoadConfig() (Config, error) {
+	cfg := Config{
+		Addr:         platform.Env("KIRJAAMO_PORTAL_ADDR", "127.0.0.1:8080"),
+		PublicURL:    platform.Env("KIRJAAMO_PORTAL_URL", "http://127.0.0.1:8080"),
+		OIDCIssuer:   platform.Env("KIRJAAMO_PORTAL_OIDC_ISSUER", ""),
+		ClientID:     platform.Env("KIRJAAMO_PORTAL_OIDC_CLIENT_ID", "kirjaamo-portal"),
+		ClientSecret: platform.Env("KIRJAAMO_PORTAL_OIDC_CLIENT_SECRET", ""),
+	}
+	var errs []error
+	if cfg.OIDCIssuer == "" {
+		errs = append(errs, errors.New("KIRJAAMO_PORTAL_OIDC_ISSUER is required"))
+	}
+	if cfg.ClientSecret == "" {
+		errs = append(errs, errors.New("KIRJAAMO_PORTAL_OIDC_CLIENT_SECRET is required"))
+	}
+	if _, err := url.Parse(cfg.PublicURL); err != nil {
+		errs = append(errs, fmt.Errorf("KIRJAAMO_PORTAL_URL: %w", err))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// CallbackPath is where the identity provider sends the browser back.
+const CallbackPath = "/auth/callback"
+
+// Run serves the portal until ctx ends.
+func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
+	login, err := web.ConnectOIDC(ctx, oidclogin.Config{IssuerURL: cfg.OIDCIssuer, ClientID: cfg.ClientID,
+		ClientSecret: cfg.ClientSecret, RedirectURL: cfg.PublicURL + CallbackPath, Scopes: []string{"openid", "profile", "email", "phone"}})
+	if err != nil {
+		return fmt.Errorf("portal: %w", err)
+	}
+	p, err := newPortal(cfg, deps, login)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: cfg.Addr, Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second}
+	return web.Serve(ctx, srv, deps.Log.With("service", "portal"))
+}
+
+type portal struct {
+	cfg      Config
+	deps     *platform.Deps
+	login    *oidclogin.Client
+	sessions *web.Sessions
+	pages    map[string]*template.Template
+}
+
+func newPortal(cfg Config, deps *platform.Deps, login *oidclogin.Client) (*portal, error) {
+	pages, err := web.ParsePages(templates, funcs)
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	u, _ := url.Parse(cfg.PublicURL)
+	return &portal{cfg: cfg, deps: deps, login: login, pages: pages,
+		sessions: &web.Sessions{DB: deps.DB, Site: "portal", Cookie: "kirjaamo_portal", Secure: u.Scheme == "https", TTL: 30 * time.Minute}}, nil
+}
+
+func (p *portal) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/site.css", web.Static())
+	mux.HandleFunc("GET /{$}", p.root)
+	mux.HandleFunc("GET "+CallbackPath, p.callback)
+	// Each language has its own paths, so that a page's address says its language and no cookie has to.
+	for _, l := range contracts.Languages {
+		prefix := "/" + string(l)
+		mux.HandleFunc("GET "+prefix+"/{$}", p.home)
+		mux.HandleFunc("GET "+prefix+"/login", p.signIn)
+		mux.HandleFunc("POST "+prefix+"/logout", p.signOut)
+		mux.HandleFunc("GET "+prefix+"/requests", p.listRequests)
+		mux.HandleFunc("GET "+prefix+"/requests/new", p.newRequest)
+		mux.HandleFunc("POST "+prefix+"/requests", p.submitRequest)
+		mux.HandleFunc("GET "+prefix+"/requests/{id}", p.showRequest)
+		mux.HandleFunc("GET "+prefix+"/requests/{id}/package.json", p.downloadJSON)
+		mux.HandleFunc("GET "+prefix+"/requests/{id}/package.zip", p.downloadZIP)
+	}
+
+	mux.HandleFunc("POST /api/v1/requests", p.apiSubmit)
+	mux.HandleFunc("GET /api/v1/requests", p.apiList)
+	mux.HandleFunc("GET /api/v1/requests/{id}", p.apiShow)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
+	})
+	return web.Logged(p.deps.Log.With("service", "portal"), web.SecurityHeaders(mux))
+}

@@ -1,0 +1,102 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"kirjaamo.dev/services/internal/store"
+)
+
+// caseView is the case page's data. A request whose case is not stored yet (its workflow's first
+// step has not run) shows as being registered, with a refresh.
+type caseView struct {
+	RequestID string
+	Case      store.Case
+	Replied   bool
+	HasData   bool
+	Registers []registerView
+}
+
+type registerView struct {
+	ID          string
+	Name        string
+	Controller  string
+	Code        string
+	Explanation string
+	Citations   []string
+	NoticeDue   bool
+	Records     int
+}
+
+func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	file, err := p.ownCase(r, sess.Identity, id)
+	if errors.Is(err, store.ErrNotFound) {
+		if p.workflowOf(r, id) {
+			p.render(w, r, http.StatusOK, "show", sess, caseView{RequestID: id})
+			return
+		}
+		p.fail(w, r, http.StatusNotFound, "not_found")
+		return
+	}
+	if err != nil {
+		p.deps.Log.Error("show request", "error", err)
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	}
+	lang := langOf(r)
+	v := caseView{RequestID: id, Case: file.Case, Replied: file.Replied()}
+	if v.Replied {
+		for _, reg := range file.Registers {
+			v.HasData = v.HasData || reg.Records > 0
+			v.Registers = append(v.Registers, registerView{ID: reg.ID, Name: reg.Name.In(lang), Controller: reg.Controller.In(lang),
+				Code: reg.Code, Explanation: reg.Explanation.In(lang), Citations: reg.Citations, NoticeDue: reg.NoticeDue, Records: reg.Records})
+		}
+	}
+	p.render(w, r, http.StatusOK, "show", sess, v)
+}
+
+// workflowOf reports whether a request with this id was started and its case is not stored yet.
+// It confirms nothing about any data: the page it leads to says only "being registered".
+func (p *portal) workflowOf(r *http.Request, id string) bool {
+	_, err := p.deps.Temporal.DescribeWorkflowExecution(r.Context(), id, "")
+	return err == nil
+}
+
+func (p *portal) download(w http.ResponseWriter, r *http.Request, zip bool) {
+	sess, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	file, err := p.ownCase(r, sess.Identity, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !file.Replied()) {
+		p.fail(w, r, http.StatusNotFound, "not_found")
+		return
+	}
+	if err != nil {
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	}
+	pkg := file.Package(time.Now())
+	name := "kirjaamo-" + file.Case.RequestID[:8]
+	if zip {
+		w.Header().Set("Content-Type", "application/zip")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.zip"`)
+		err = pkg.WriteZIP(w)
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
+		err = pkg.WriteJSON(w)
+	}
+	if err != nil {
+		p.deps.Log.Error("write package", "error", err)
+	}
+}
+
+func (p *portal) downloadJSON(w http.ResponseWriter, r *http.Request) { p.download(w, r, false) }
+func (p *portal) downloadZIP(w http.ResponseWriter, r *http.Request)  { p.download(w, r, true) }
