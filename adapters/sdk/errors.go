@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"errors"
-	"fmt"
 
 	"kirjaamo.dev/contracts"
 )
@@ -54,5 +53,5 @@ func classify(err error) (result *contracts.Result, retry bool) {
 
 func unsupported(op contracts.Operation) *contracts.Result {
 	return &contracts.Result{Status: contracts.StatusFailed,
-		Error: contracts.NewError(contracts.ErrUnsupportedOperation, fmt.Sprintf("this register does not implement %s", op))}
+		Error: contracts.NewError(contracts.ErrUnsupportedOperation, "this register does not implement %s", op)}
 }
