@@ -64,15 +64,14 @@ func Conclude(pre Outcome, res ResultSummary) Outcome {
 			"The register holds no data on you. This answer concerns the data held when your request was received.")
 	case contracts.StatusRefused:
 		out.Code = CodeRefusedByRegister
-		reason, citation := "", ""
-		if res.Refusal != nil {
-			reason, citation = res.Refusal.Reason, res.Refusal.Citation
-			out.Citations = addCitations([]Citation{{Ref: citation, Label: tx(reason, reason, reason)}}, out.Citations...)
+		result = refusalText(res.Refusal)
+		if r := res.Refusal; r != nil && r.Citation != "" {
+			label := r.Reason
+			if label == "" {
+				label = r.Citation
+			}
+			out.Citations = addCitations([]Citation{{Ref: r.Citation, Label: tx(label, label, label)}}, out.Citations...)
 		}
-		result = format(tx(
-			"Rekisterinpitäjä epäsi pyynnön: %s (%s).",
-			"Den personuppgiftsansvarige avslog begäran: %s (%s).",
-			"The controller refused the request: %s (%s)."), reason, citation)
 	default:
 		out.Code = CodePending
 		out.Citations = addCitations(out.Citations, gdpr("12(3)"))
@@ -130,6 +129,22 @@ func concludeDone(out *Outcome, pre Outcome, res ResultSummary, partial bool) co
 		out.Code = CodePartiallyGranted
 	}
 	return result
+}
+
+// refusalText gives the register's own ground, in the words it used, or says that it gave none,
+// which the office must then ask for: a refusal without reasons cannot be sent (Art 12(4)).
+func refusalText(r *contracts.Refusal) contracts.Text {
+	if r == nil || r.Reason == "" {
+		return tx(
+			"Rekisterinpitäjä epäsi pyynnön ilmoittamatta perustetta; kirjaamo pyytää perusteen ennen vastausta.",
+			"Den personuppgiftsansvarige avslog begäran utan att ange skäl; registratorskontoret begär skälen innan svaret ges.",
+			"The controller refused the request without stating a ground; the office asks for it before replying.")
+	}
+	ground := r.Reason
+	if r.Citation != "" {
+		ground += " (" + r.Citation + ")"
+	}
+	return format(tx("Rekisterinpitäjä epäsi pyynnön: %s.", "Den personuppgiftsansvarige avslog begäran: %s.", "The controller refused the request: %s."), ground)
 }
 
 var appliedTexts = map[contracts.Right]contracts.Text{

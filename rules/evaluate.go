@@ -22,7 +22,7 @@ func Evaluate(req Request, decl *contracts.Declaration) (Outcome, error) {
 	if err := ve.OrNil(); err != nil {
 		return Outcome{}, err
 	}
-	return evaluate(&req, decl), nil
+	return evaluate(&req, decl, excessiveFlags(&req)), nil
 }
 
 // EvaluateAll evaluates one request against many registers, in the order given. If any declaration
@@ -38,9 +38,11 @@ func EvaluateAll(req Request, decls []contracts.Declaration) ([]Outcome, error) 
 	if err := ve.OrNil(); err != nil {
 		return nil, err
 	}
+	// The Art 12(5) flag depends on the request alone: judged once, shown at every register.
+	flags := excessiveFlags(&req)
 	out := make([]Outcome, len(decls))
 	for i := range decls {
-		out[i] = evaluate(&req, &decls[i])
+		out[i] = evaluate(&req, &decls[i], flags)
 	}
 	return out, nil
 }
@@ -63,8 +65,8 @@ func checkDeclaration(ve *contracts.ValidationError, prefix string, decl *contra
 	}
 }
 
-func evaluate(req *Request, decl *contracts.Declaration) Outcome {
-	out := decide(req, decl)
+func evaluate(req *Request, decl *contracts.Declaration, flags []Flag) Outcome {
+	out := decide(req, decl, flags)
 	out.RegisterID, out.Right = decl.RegisterID, req.Right
 	settleNotice(&out)
 	return out
@@ -72,7 +74,7 @@ func evaluate(req *Request, decl *contracts.Declaration) Outcome {
 
 // decide runs the gates of rights-rules.md section 2 in order; the first that fails decides. The
 // substance and follow-up gates come after the register answers, in Conclude.
-func decide(req *Request, decl *contracts.Declaration) Outcome {
+func decide(req *Request, decl *contracts.Declaration, flags []Flag) Outcome {
 	// Gate 1, scope.
 	if req.Requester.SubjectDeceased {
 		return Outcome{Code: CodeOutOfScope, Citations: gdprAll("Recital 27", "4(1)"), Explanation: tx(
@@ -101,8 +103,8 @@ func decide(req *Request, decl *contracts.Declaration) Outcome {
 	if need := RequiredIdentity(decl); !req.IdentityLevel.AtLeast(need) {
 		return waitingForIdentity(decl, need)
 	}
-	// Gate 3, abuse: a flag for a person, never a refusal.
-	flags := excessiveFlags(req)
+	// Gate 3, abuse, was judged by the caller once per request: flags, never a refusal. They are
+	// added below, copied, so that no two outcomes share them.
 	// Gate 4, identifiability.
 	usable := usableIdentifiers(req.Supplied, decl)
 	var out Outcome
@@ -111,21 +113,29 @@ func decide(req *Request, decl *contracts.Declaration) Outcome {
 	} else {
 		out = byPurpose(req, decl, usable)
 	}
-	out.Flags = append(flags, out.Flags...)
+	if len(flags) > 0 {
+		out.Flags = append(slices.Clone(flags), out.Flags...)
+	}
 	return out
 }
 
 func noPersonalData(decl *contracts.Declaration) Outcome {
-	parts := []contracts.Text{format(tx(
-		"%s sisältää vain anonyymejä tietoja, jotka eivät ole henkilötietoja (johdanto-osan 26 perustelukappale). %s Rekisteröidyn oikeuksilla ei siksi ole tässä rekisterissä kohdetta.",
-		"%s innehåller endast anonyma uppgifter, som inte är personuppgifter (skäl 26). %s Den registrerades rättigheter har därför inget att tillämpas på i detta register.",
-		"%s holds only anonymous information, which is not personal data (Recital 26). %s The rights of data subjects therefore have nothing to act on in this register."),
-		decl.Name, decl.Description)}
+	// Built in one join, so that the long description is copied once per language.
+	parts := []contracts.Text{tx("Rekisteri ”", "Registret ”", "The register “"), decl.Name, tx(
+		"” sisältää vain anonyymejä tietoja, jotka eivät ole henkilötietoja (johdanto-osan 26 perustelukappale). ",
+		"” innehåller endast anonyma uppgifter, som inte är personuppgifter (skäl 26). ",
+		"” holds only anonymous information, which is not personal data (Recital 26). "),
+		decl.Description, tx(
+			" Rekisteröidyn oikeuksilla ei siksi ole tässä rekisterissä kohdetta.",
+			" Den registrerades rättigheter har därför inget att tillämpas på i detta register.",
+			" The rights of data subjects therefore have nothing to act on in this register.")}
 	for _, ds := range decl.ClosedDatasets {
-		parts = append(parts, format(tx("Aiempi aineisto – %s: %s", "Tidigare dataset – %s: %s", "Earlier dataset – %s: %s"), ds.Name, ds.Description))
+		parts = append(parts, tx("\nAiempi aineisto – ", "\nTidigare dataset – ", "\nEarlier dataset – "), ds.Name, colon, ds.Description)
 	}
-	return Outcome{Code: CodeNoPersonalData, Citations: gdprAll("Recital 26", "4(1)"), Explanation: join("\n", parts...)}
+	return Outcome{Code: CodeNoPersonalData, Citations: gdprAll("Recital 26", "4(1)"), Explanation: join("", parts...)}
 }
+
+var colon = tx(": ", ": ", ": ")
 
 func waitingForIdentity(decl *contracts.Declaration, need IdentityLevel) Outcome {
 	out := Outcome{Code: CodeWaitingForIdentity, Citations: gdprAll("12(6)", "Recital 64")}
@@ -144,9 +154,9 @@ func waitingForIdentity(decl *contracts.Declaration, need IdentityLevel) Outcome
 		}
 	}
 	out.Explanation = format(tx(
-		"%s sisältää %s, joten henkilöllisyytesi on ensin varmistettava vahvalla sähköisellä tunnistautumisella (12 artiklan 6 kohta, johdanto-osan 64 perustelukappale). Tunnistaudu verkkopankkitunnuksilla, mobiilivarmenteella tai henkilökortilla; muuta sinulta ei pyydetä.",
-		"%s innehåller %s, och därför måste din identitet först bekräftas med stark elektronisk identifiering (artikel 12.6, skäl 64). Identifiera dig med nätbankskoder, mobilcertifikat eller id-kort; inget annat begärs av dig.",
-		"%s holds %s, so your identity must first be confirmed by strong electronic identification (Art 12(6), Recital 64). Sign in with online banking codes, a mobile certificate or an identity card; nothing else is asked of you."),
+		"Rekisteri ”%s” sisältää %s, joten henkilöllisyytesi on ensin varmistettava vahvalla sähköisellä tunnistautumisella (12 artiklan 6 kohta, johdanto-osan 64 perustelukappale). Tunnistaudu verkkopankkitunnuksilla, mobiilivarmenteella tai henkilökortilla; muuta sinulta ei pyydetä.",
+		"Registret ”%s” innehåller %s, och därför måste din identitet först bekräftas med stark elektronisk identifiering (artikel 12.6, skäl 64). Identifiera dig med nätbankskoder, mobilcertifikat eller id-kort; inget annat begärs av dig.",
+		"The register “%s” holds %s, so your identity must first be confirmed by strong electronic identification (Art 12(6), Recital 64). Sign in with online banking codes, a mobile certificate or an identity card; nothing else is asked of you."),
 		decl.Name, holds)
 	return out
 }
@@ -196,9 +206,9 @@ func identifiability(req *Request, decl *contracts.Declaration) Outcome {
 			"Art 11(2) does not limit the right to object (Art 21), but the register holds nothing by which your data could be found, and nothing you could add would change that (Art 11(1)). The objection therefore has no data of yours to act on."))}
 	}
 	out := Outcome{Code: CodeWaitingForIdentity, Identifiers: possible, Citations: gdprAll("12(6)"), Explanation: format(tx(
-		"%s löytää tiedot vain seuraavalla tunnisteella: %s. Lisää ja varmenna se, niin rekisteristä haetaan tietosi; sinulta pyydetään vain sitä, mikä tarvitaan tietojen löytämiseen (12 artiklan 6 kohta).",
-		"%s hittar uppgifter endast med följande: %s. Lägg till och verifiera det, så söks registret; endast det som behövs för att hitta dina uppgifter begärs (artikel 12.6).",
-		"%s finds data only by the following: %s. Add and verify it, and the register will be searched; only what is needed to find your data is asked for (Art 12(6))."),
+		"Rekisteri ”%s” löytää tiedot vain seuraavalla tunnisteella: %s. Lisää ja varmenna se, niin rekisteristä haetaan tietosi; sinulta pyydetään vain sitä, mikä tarvitaan tietojen löytämiseen (12 artiklan 6 kohta).",
+		"Registret ”%s” hittar uppgifter endast med följande: %s. Lägg till och verifiera det, så söks registret; endast det som behövs för att hitta dina uppgifter begärs (artikel 12.6).",
+		"The register “%s” finds data only by the following: %s. Add and verify it, and the register will be searched; only what is needed to find your data is asked for (Art 12(6))."),
 		decl.Name, identifierList(possible))}
 	if unlinkable {
 		out.Citations = append(out.Citations, gdpr("11(2)"), gdpr("21(1)"))
@@ -228,7 +238,11 @@ func byPurpose(req *Request, decl *contracts.Declaration, usable []contracts.Ide
 			partial = partial || verdicts[i].partial
 		}
 	}
-	out := Outcome{}
+	size := 1 // room for the citation that settleNotice or a referral may add
+	for _, v := range verdicts {
+		size += len(v.citations)
+	}
+	out := Outcome{Citations: make([]Citation, 0, size)}
 	for _, v := range verdicts {
 		out.Citations = addCitations(out.Citations, v.citations...)
 		out.Flags = addFlags(out.Flags, v.flags...)
@@ -267,9 +281,9 @@ func byPurpose(req *Request, decl *contracts.Declaration, usable []contracts.Ide
 		out.Code = CodeReferToController
 		out.Citations = addCitations(out.Citations, gdpr("12(3)"))
 		out.Explanation = join("\n", out.Explanation, format(tx(
-			"Oikeus on sovellettavissa, mutta %s ei toteuta tätä toimenpidettä Kirjaamon kautta. Pyyntö on siirretty rekisterinpitäjän käsiteltäväksi, ja se vastataan samassa määräajassa (12 artiklan 3 kohta).",
-			"Rättigheten gäller, men %s utför inte denna åtgärd via Kirjaamo. Begäran har överlämnats till den personuppgiftsansvarige och besvaras inom samma tidsfrist (artikel 12.3).",
-			"The right applies, but %s does not carry out this operation through Kirjaamo. The request has been referred to the controller and is answered within the same deadline (Art 12(3))."),
+			"Oikeus on sovellettavissa, mutta rekisteri ”%s” ei toteuta tätä toimenpidettä Kirjaamon kautta. Pyyntö on siirretty rekisterinpitäjän käsiteltäväksi, ja siihen vastataan samassa määräajassa (12 artiklan 3 kohta).",
+			"Rättigheten gäller, men registret ”%s” utför inte denna åtgärd via Kirjaamo. Begäran har överlämnats till den personuppgiftsansvarige och besvaras inom samma tidsfrist (artikel 12.3).",
+			"The right applies, but the register “%s” does not carry out this operation through Kirjaamo. The request has been referred to the controller and is answered within the same deadline (Art 12(3))."),
 			decl.Name))
 	}
 	out.Dispatch = out.Code.dispatches()
@@ -388,5 +402,5 @@ func settleNotice(out *Outcome) {
 		return
 	}
 	out.Citations = addCitations(out.Citations, gdpr("12(4)"))
-	out.Notice = notice(out.Explanation)
+	out.Notice = newNotice()
 }

@@ -79,9 +79,9 @@ func Explain(out Outcome, lang contracts.Language) string {
 			indent("- " + c.Ref + ": " + c.Label.In(lang))
 		}
 	}
-	if out.NoticeDue {
+	if out.NoticeDue && out.Notice != nil {
 		section(headings.notice)
-		indent(remedies.In(lang))
+		indent(out.Notice.In(lang))
 	}
 	if len(out.FollowUps) > 0 {
 		section(headings.followUps)

@@ -65,10 +65,10 @@ func purpose(id string, basis contracts.LegalBasis, edits ...func(*contracts.Pur
 func register(purposes ...contracts.Purpose) *contracts.Declaration {
 	return &contracts.Declaration{
 		Schema: contracts.DeclarationSchema, RegisterID: "test-register", Version: "1",
-		Name: contracts.Text{FI: "Testirekisteri", SV: "Testregister", EN: "Test register"},
-		Controller: contracts.Controller{Name: text, Contact: contracts.Contact{Email: "dpo@example.fi"}},
-		Description: text,
-		Identifiers: []contracts.IdentifierMatch{{Type: contracts.IdentifierPersonalIdentityCode, Form: contracts.FormPlain}},
+		Name:           contracts.Text{FI: "Testirekisteri", SV: "Testregister", EN: "Test register"},
+		Controller:     contracts.Controller{Name: text, Contact: contracts.Contact{Email: "dpo@example.fi"}},
+		Description:    text,
+		Identifiers:    []contracts.IdentifierMatch{{Type: contracts.IdentifierPersonalIdentityCode, Form: contracts.FormPlain}},
 		Identification: contracts.Identification{Level: contracts.RegisterIdentified},
 		Operations:     slices.Clone(contracts.Operations),
 		Purposes:       purposes,

@@ -67,13 +67,13 @@ func restrictionReason(right contracts.Right, ex *contracts.Exclusion, partial b
 			"Kansallinen laki rajoittaa tätä oikeutta (%s) osan tiedoista osalta: %s (%s). Rajoituksella turvataan seuraavaa: %s (23 artiklan 1 kohta). %s Muiden tietojen osalta pyyntö käsitellään.",
 			"Nationell lag begränsar denna rättighet (%s) för en del av uppgifterna: %s (%s). Begränsningen skyddar följande: %s (artikel 23.1). %s Begäran behandlas för övriga uppgifter.",
 			"National law restricts this right (%s) for part of the data: %s (%s). The restriction safeguards the following: %s (Art 23(1)). %s The rest of the data is handled."),
-			rightNames[right], ex.Provision.Name, ex.Provision.Ref(), ground, ex.Reason)
+			rightNames[right], ex.Provision.Name, provisionRef(ex.Provision), ground, ex.Reason)
 	}
 	return format(tx(
 		"Kansallinen laki rajoittaa tätä oikeutta (%s) näiden tietojen osalta: %s (%s). Rajoituksella turvataan seuraavaa: %s (23 artiklan 1 kohta). %s",
 		"Nationell lag begränsar denna rättighet (%s) för dessa uppgifter: %s (%s). Begränsningen skyddar följande: %s (artikel 23.1). %s",
 		"National law restricts this right (%s) for this data: %s (%s). The restriction safeguards the following: %s (Art 23(1)). %s"),
-		rightNames[right], ex.Provision.Name, ex.Provision.Ref(), ground, ex.Reason)
+		rightNames[right], ex.Provision.Name, provisionRef(ex.Provision), ground, ex.Reason)
 }
 
 // matrix is section 3 of rights-rules.md: the right by the purpose's legal basis, with modifiers.
@@ -98,7 +98,7 @@ func matrix(req *Request, p *contracts.Purpose) verdict {
 }
 
 func accessVerdict(p *contracts.Purpose) verdict {
-	citations := gdprAll("15(1)", "15(3)")
+	citations := append(make([]Citation, 0, 5), gdpr("15(1)"), gdpr("15(3)"))
 	reason := tx(
 		"Sinulla on oikeus saada tietää, käsitelläänkö tietojasi, ja saada niistä jäljennös sekä tiedot käsittelyn tarkoituksista, tietoryhmistä, vastaanottajista, säilytysajoista, tietolähteistä ja muista oikeuksistasi (15 artiklan 1–3 kohta). Ensimmäinen jäljennös on maksuton.",
 		"Du har rätt att få veta om dina uppgifter behandlas och att få en kopia av dem, tillsammans med uppgifter om ändamål, kategorier, mottagare, lagringstid, källa och dina övriga rättigheter (artikel 15.1–15.3). Den första kopian är kostnadsfri.",
@@ -216,7 +216,7 @@ func erasureExceptions(p *contracts.Purpose) verdict {
 		}
 		v.citations = append(v.citations, gdpr("17(3)(d)"))
 		v.reason = join(" ", v.reason, format(tx(
-			"Tietoja käsitellään tarkoitukseen: %s, ja niiden poistaminen estäisi tämän tarkoituksen tai vaikeuttaisi sitä vakavasti, joten niitä ei poisteta (17 artiklan 3 kohdan d alakohta).",
+			"Käsittelyn tarkoitus on %s, ja tietojen poistaminen estäisi tämän tarkoituksen tai vaikeuttaisi sitä vakavasti, joten niitä ei poisteta (17 artiklan 3 kohdan d alakohta).",
 			"Uppgifterna behandlas för %s, och att radera dem skulle göra det ändamålet omöjligt eller allvarligt försvåra det, och därför raderas de inte (artikel 17.3 d).",
 			"The data are processed for %s, and erasing them would make that purpose impossible or seriously impair it, so they are not erased (Art 17(3)(d))."), purpose))
 	}
@@ -297,7 +297,7 @@ func objectionVerdict(req *Request, p *contracts.Purpose) verdict {
 	case contracts.BasisPublicTask, contracts.BasisLegitimateInterests:
 		if p.ResearchOrStatistics && p.LegalBasis == contracts.BasisPublicTask {
 			return no(CodeRefusedException, gdprAll("21(6)", "6(1)(e)"), format(tx(
-				"Tietoja käsitellään tarkoitukseen: %s, ja käsittely on tarpeen yleisen edun mukaisen tehtävän suorittamiseksi, joten vastustamisoikeutta ei sovelleta (21 artiklan 6 kohta).",
+				"Käsittelyn tarkoitus on %s, ja käsittely on tarpeen yleisen edun mukaisen tehtävän suorittamiseksi, joten vastustamisoikeutta ei sovelleta (21 artiklan 6 kohta).",
 				"Uppgifterna behandlas för %s, och behandlingen är nödvändig för att utföra en uppgift av allmänt intresse, och därför gäller inte rätten att göra invändningar (artikel 21.6).",
 				"The data are processed for %s, and the processing is necessary for a task carried out in the public interest, so the right to object does not apply (Art 21(6))."), researchPhrase))
 		}
@@ -328,10 +328,10 @@ func derogationFlags(right contracts.Right, p *contracts.Purpose) []Flag {
 		cited := tx("89 artiklan "+article[3:4]+" kohta", "artikel 89."+article[3:4], "Art "+article)
 		flags = append(flags, Flag{Code: FlagDerogationPossible, Citations: []Citation{gdpr(article), national(section)},
 			Evidence: format(tx(
-				"Käsittelyn tarkoitus: %s. Kansallinen laki (%s) sallii poiketa tästä oikeudesta, jos se estäisi tarkoituksen tai vaikeuttaisi sitä vakavasti ja suojatoimet ovat käytössä (%s); kirjaamo arvioi asian tapauskohtaisesti. Merkintä ei ratkaise mitään.",
-				"Ändamålet med behandlingen: %s. Nationell lag (%s) tillåter undantag från denna rättighet om den skulle göra ändamålet omöjligt eller allvarligt försvåra det och skyddsåtgärder finns (%s); registratorskontoret bedömer fallet. Markeringen avgör ingenting.",
+				"Käsittelyn tarkoitus on %s. Kansallinen laki (%s) sallii poiketa tästä oikeudesta, jos se estäisi tarkoituksen tai vaikeuttaisi sitä vakavasti ja suojatoimet ovat käytössä (%s); kirjaamo arvioi asian tapauskohtaisesti. Merkintä ei ratkaise mitään.",
+				"Behandlingen sker för %s. Nationell lag (%s) tillåter undantag från denna rättighet om den skulle göra ändamålet omöjligt eller allvarligt försvåra det och skyddsåtgärder finns (%s); registratorskontoret bedömer fallet. Markeringen avgör ingenting.",
 				"The purpose is %s. National law (%s) allows derogating from this right where it would make the purpose impossible or seriously impair it and safeguards are in place (%s); the office assesses the case. This flag decides nothing."),
-				purpose, section.Ref(), cited)})
+				purpose, provisionRef(section), cited)})
 	}
 	switch right {
 	case contracts.RightAccess, contracts.RightRectification, contracts.RightRestriction, contracts.RightObjection:

@@ -165,7 +165,7 @@ func TestModifiers(t *testing.T) {
 		"research: access flagged for the s. 31 derogation": {right: access, basis: e, purpose: research,
 			code: CodeDispatch, flags: []FlagCode{FlagDerogationPossible}},
 		"research: no derogation from portability": {right: portability, basis: a, purpose: research, code: CodeDispatch},
-		"archiving: erasure refused": {right: erasure, basis: b, purpose: archiving, code: CodeRefusedException, cites: []string{"17(3)(d)"}},
+		"archiving: erasure refused":               {right: erasure, basis: b, purpose: archiving, code: CodeRefusedException, cites: []string{"17(3)(d)"}},
 		"archiving: portability flagged for the s. 32 derogation": {right: portability, basis: a, purpose: archiving,
 			code: CodeDispatch, flags: []FlagCode{FlagDerogationPossible}},
 		"legal claims: erasure refused, restriction offered": {right: erasure, basis: b, purpose: claims,

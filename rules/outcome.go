@@ -72,8 +72,9 @@ type Outcome struct {
 	Dispatch bool `json:"dispatch"`
 	// Operation is the operation that carries the right out, when the right applies.
 	Operation contracts.Operation `json:"operation,omitempty"`
-	// Identifiers are the verified identifier types the register may receive for this request: the
-	// ones it declares it can find data by, and no others (Art 5(1)(c)).
+	// Identifiers are, when the right applies, the verified identifier types the register may receive
+	// for this request: those it declares it can find data by, and no others (Art 5(1)(c)). While
+	// waiting for identity or unable to identify, they are the types the subject could add.
 	Identifiers []contracts.IdentifierType `json:"identifiers,omitempty"`
 	// Purposes are the ids of the purposes whose data the right reaches, when it applies.
 	Purposes []string `json:"purposes,omitempty"`
@@ -82,7 +83,9 @@ type Outcome struct {
 	// NoticeDue reports that the Art 12(4) notice must go with the reply: the reasons, the right to
 	// complain to the Data Protection Ombudsman (Art 77) and the right to a judicial remedy (Art 79).
 	NoticeDue bool `json:"notice_due"`
-	// Notice is that notice in full, when due.
+	// Notice is, when due, the notice's statement of remedies (Art 77, Art 79), given after the
+	// reasons in Explanation. It does not repeat the reasons, so that the record holds each text
+	// once; NoticeText puts the two together.
 	Notice *contracts.Text `json:"notice,omitempty"`
 	// FollowUps are obligations the workflow must carry out after the register acts.
 	FollowUps []FollowUp `json:"follow_ups,omitempty"`
@@ -90,6 +93,15 @@ type Outcome struct {
 	Flags []Flag `json:"flags,omitempty"`
 	// Explanation says in plain language why, for the subject and the office.
 	Explanation contracts.Text `json:"explanation"`
+}
+
+// NoticeText is the whole Art 12(4) notice, the reasons and then the remedies, and false when no
+// notice is due.
+func (o Outcome) NoticeText() (contracts.Text, bool) {
+	if !o.NoticeDue || o.Notice == nil {
+		return contracts.Text{}, false
+	}
+	return join("\n\n", o.Explanation, *o.Notice), true
 }
 
 // Citation is a provision an outcome rests on: "GDPR Art 17(3)(b)", "Act 703/2023".

@@ -33,10 +33,21 @@ func format(pattern contracts.Text, args ...any) contracts.Text {
 	})
 }
 
-// join joins the non-empty parts with sep, language by language.
+// join joins the non-empty parts with sep, language by language. It sizes the result first: the
+// engine joins long texts for every register, and growing a builder was most of its cost.
 func join(sep string, parts ...contracts.Text) contracts.Text {
 	return byLanguage(func(l contracts.Language) string {
+		size, count, last := 0, 0, ""
+		for _, p := range parts {
+			if s := p.In(l); s != "" {
+				size, count, last = size+len(s), count+1, s
+			}
+		}
+		if count < 2 {
+			return last
+		}
 		var b strings.Builder
+		b.Grow(size + len(sep)*(count-1))
 		for _, p := range parts {
 			s := p.In(l)
 			if s == "" {
@@ -121,15 +132,16 @@ var codeNames = map[OutcomeCode]contracts.Text{
 // CodeName is the name of an outcome code in the three languages.
 func CodeName(c OutcomeCode) contracts.Text { return codeNames[c] }
 
-// remedies is the part of the Art 12(4) notice that follows the reasons.
+// remedies is the part of the Art 12(4) notice that follows the reasons: where to complain, and the
+// right to go to court.
 var remedies = tx(
 	"Jos katsot, että henkilötietojesi käsittelyssä rikotaan tietosuoja-asetusta, voit tehdä valituksen valvontaviranomaiselle, Suomessa tietosuojavaltuutetulle (77 artikla), ja hakea muutosta tuomioistuimelta (79 artikla). (Tietosuoja-asetuksen 12 artiklan 4 kohta)",
 	"Om du anser att behandlingen av dina personuppgifter strider mot dataskyddsförordningen kan du lämna in ett klagomål till tillsynsmyndigheten, i Finland dataombudsmannen (artikel 77), och söka rättslig prövning i domstol (artikel 79). (Dataskyddsförordningen artikel 12.4)",
 	"If you consider that the processing of your personal data infringes the GDPR, you may lodge a complaint with the supervisory authority, in Finland the Data Protection Ombudsman (Art 77), and seek a judicial remedy before a court (Art 79). (GDPR Art 12(4))")
 
-// notice is the full Art 12(4) notice: the reasons, then the remedies.
-func notice(reasons contracts.Text) *contracts.Text {
-	n := join("\n\n", reasons, remedies)
+// newNotice is a copy of the remedies for one outcome, so that no caller can change another's.
+func newNotice() *contracts.Text {
+	n := remedies
 	return &n
 }
 
@@ -143,8 +155,8 @@ var basisPhrases = map[contracts.LegalBasis]contracts.Text{
 }
 
 var (
-	researchPhrase  = tx("tieteellistä tai historiallista tutkimusta tai tilastointia", "vetenskapliga eller historiska forskningsändamål eller statistiska ändamål", "scientific or historical research or statistics")
-	archivingPhrase = tx("yleisen edun mukaista arkistointia", "arkivändamål av allmänt intresse", "archiving in the public interest")
+	researchPhrase  = tx("tieteellinen tai historiallinen tutkimus tai tilastointi", "vetenskapliga eller historiska forskningsändamål eller statistiska ändamål", "scientific or historical research or statistics")
+	archivingPhrase = tx("yleisen edun mukainen arkistointi", "arkivändamål av allmänt intresse", "archiving in the public interest")
 )
 
 // lawList names the acts a purpose's basis is laid down in: "Act on Electronic Prescriptions
@@ -152,9 +164,19 @@ var (
 func lawList(laws []contracts.Provision) contracts.Text {
 	items := make([]contracts.Text, len(laws))
 	for i, p := range laws {
-		items[i] = format(tx("%s (%s)", "%s (%s)", "%s (%s)"), p.Name, p.Ref())
+		items[i] = format(tx("%s (%s)", "%s (%s)", "%s (%s)"), p.Name, provisionRef(p))
 	}
 	return list(items, and)
+}
+
+// provisionRef cites a provision as each language writes it: "1050/2018, 34 §" in Finnish and
+// Swedish, "Act 1050/2018 s. 34" (Provision.Ref) in English.
+func provisionRef(p contracts.Provision) contracts.Text {
+	nordic := p.Act
+	if p.Section != "" {
+		nordic += ", " + p.Section + " §"
+	}
+	return tx(nordic, nordic, p.Ref())
 }
 
 // retentionList says how long each category of a purpose is kept.
