@@ -286,3 +286,21 @@ func TestStatuteNumbersAndDurations(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckRulesIsTheLegalPartOfValidate: the engine runs CheckRules on every evaluation, so it
+// must refuse what would decide an outcome wrongly, and may leave lengths and formats to Validate.
+func TestCheckRulesIsTheLegalPartOfValidate(t *testing.T) {
+	d := decodeStrict(t, readDemo(t, "clinic-event-invitations"))
+	d.Name.SV = ""
+	if err := d.CheckRules(); err != nil {
+		t.Errorf("CheckRules refuses a missing Swedish name: %v", err)
+	}
+	if d.Validate() == nil {
+		t.Error("Validate accepts a missing Swedish name")
+	}
+	d.Identification.Level = RegisterUnlinkable
+	ve, ok := AsValidationError(d.CheckRules())
+	if !ok || fieldError(ve, "identification.level") == nil {
+		t.Errorf("CheckRules accepts an unlinkable register keyed on hashes: %v", ve)
+	}
+}
