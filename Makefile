@@ -26,7 +26,7 @@ test-gowork-off:
 	@set -e; for m in $(MODULES); do echo "== build (GOWORK=off) $$m"; (cd $$m && GOWORK=off $(GO) build -tags devstack ./... && GOWORK=off $(GO) vet -tags devstack ./...); done
 
 workflowcheck:
-	cd workflows && $(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck ./...
+	cd workflows && $(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./...
 
 ## bench: the benchmarks kept in the repo.
 bench:

@@ -87,7 +87,11 @@ type Stack struct {
 	DatabaseURL string
 	// RegistersURL is the database of the demo registers' own tables.
 	RegistersURL string
-	Deps         *platform.Deps
+	// PortalClientSecret and OfficeClientSecret are the sites' OpenID client secrets at the dev
+	// identity provider, for tests that call the APIs with an ID token of their own.
+	PortalClientSecret string
+	OfficeClientSecret string
+	Deps               *platform.Deps
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -153,6 +157,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	s.PortalURL, s.OfficeURL, s.IDPURL = "http://"+portalLn.Addr().String(), "http://"+officeLn.Addr().String(), "http://"+idpLn.Addr().String()
 	portalSecret, officeSecret := randomSecret(), randomSecret()
+	s.PortalClientSecret, s.OfficeClientSecret = portalSecret, officeSecret
 	idp, err := devidp.New(devidp.Config{Issuer: s.IDPURL, SigningKeyFile: filepath.Join(cfg.DataDir, "idp-signing-key.pem"),
 		Logger: log.With("component", "devidp"), People: idpPeople(),
 		Clients: []devidp.Client{

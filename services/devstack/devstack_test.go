@@ -126,3 +126,5 @@ func TestACaseSurvivesARestart(t *testing.T) {
 		}
 	}
 }
+
+var caseFilterAll = store.CaseFilter{}
