@@ -13,7 +13,7 @@ const (
 type Announcement struct {
 	Protocol     string      `json:"protocol" validate:"required,eq=kirjaamo.announce/v1"`
 	Declaration  Declaration `json:"declaration"`
-	Capabilities []Operation `json:"capabilities" validate:"required,min=1,unique,dive,operation"`
+	Capabilities []Operation `json:"capabilities" validate:"omitempty,max=7,unique,dive,operation"`
 	Instance     string      `json:"instance" validate:"required,max=200"`
 }
 

@@ -19,9 +19,9 @@ import (
 
 // Config is the catalogue's own configuration.
 type Config struct {
-	// AutoApproveAs, when set, approves every valid new version at once in that name. Only the dev
-	// stack sets it, so that demo registers are live on a fresh machine; the approval is recorded
-	// like any other. In production a DPO approves each version in the office.
+	// AutoApproveAs, when set, approves the first valid version of a register that has none in force,
+	// in that name. Only the dev stack sets it, so that the demo registers are live on a fresh
+	// machine; the approval is recorded like any other. A changed version always waits for a DPO.
 	AutoApproveAs string
 }
 
@@ -90,7 +90,7 @@ func (c *catalogue) handleAnnouncement(msg *nats.Msg) contracts.AnnounceReply {
 		c.deps.Log.Error("announcement not stored", "register", a.Declaration.RegisterID, "error", err)
 		return contracts.AnnounceReply{Error: contracts.NewError(contracts.ErrInternal, "the catalogue could not store the declaration; retry")}
 	}
-	if !approved && c.cfg.AutoApproveAs != "" {
+	if !approved && c.cfg.AutoApproveAs != "" && !c.hasVersionInForce(ctx, a.Declaration.RegisterID) {
 		if err := c.deps.DB.ApproveDeclaration(ctx, a.Declaration.RegisterID, digest, c.cfg.AutoApproveAs); err != nil {
 			return contracts.AnnounceReply{Error: contracts.NewError(contracts.ErrInternal, "the catalogue could not approve the declaration; retry")}
 		}
@@ -102,6 +102,19 @@ func (c *catalogue) handleAnnouncement(msg *nats.Msg) contracts.AnnounceReply {
 	}
 	c.deps.Log.Info("register announced", "register", a.Declaration.RegisterID, "digest", digest, "status", status)
 	return contracts.AnnounceReply{Accepted: true, Status: status, Digest: digest}
+}
+
+func (c *catalogue) hasVersionInForce(ctx context.Context, registerID string) bool {
+	versions, err := c.deps.DB.DeclarationsInForce(ctx, time.Now())
+	if err != nil {
+		return true // when in doubt, leave the approval to a person
+	}
+	for _, v := range versions {
+		if v.RegisterID == registerID {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *catalogue) heartbeat(msg *nats.Msg) {

@@ -93,11 +93,12 @@ type Stack struct {
 	OfficeClientSecret string
 	Deps               *platform.Deps
 
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	errMu   sync.Mutex
-	err     error
-	closers []func()
+	registers int // how many demo registers run
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	errMu     sync.Mutex
+	err       error
+	closers   []func()
 }
 
 // Start brings the platform up and returns once every service is serving.
@@ -198,6 +199,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := s.startRegisters(ctx, runCtx, log); err != nil {
 		return nil, err
 	}
+	if err := s.waitRegistersInForce(ctx); err != nil {
+		return nil, err
+	}
 	for _, u := range []string{s.PortalURL + "/static/site.css", s.OfficeURL + "/static/site.css"} {
 		if err := waitHTTP(ctx, u); err != nil {
 			return nil, fmt.Errorf("devstack: %w (first failure: %v)", err, s.Err())
@@ -235,7 +239,9 @@ func (s *Stack) startRegisters(ctx, runCtx context.Context, log *slog.Logger) er
 		return fmt.Errorf("devstack: registers database: %w", err)
 	}
 	s.closers = append(s.closers, pool.Close)
-	for _, reg := range demo.Registers(pool) {
+	regs := demo.Registers(pool)
+	s.registers = len(regs)
+	for _, reg := range regs {
 		if err := reg.Setup(ctx); err != nil {
 			return err
 		}
@@ -244,6 +250,26 @@ func (s *Stack) startRegisters(ctx, runCtx context.Context, log *slog.Logger) er
 		})
 	}
 	return nil
+}
+
+// waitRegistersInForce returns once every demo register has announced itself and has a version in
+// force, so that a request sent as soon as Start returns reaches all five.
+func (s *Stack) waitRegistersInForce(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		inForce, err := s.Deps.DB.DeclarationsInForce(ctx, time.Now())
+		if err == nil && len(inForce) >= s.registers {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("devstack: the demo registers did not come into force (first failure: %v)", s.Err())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // run starts a service; the first service to fail is reported by Err and Wait.

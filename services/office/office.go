@@ -91,6 +91,9 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("GET /cases/{id}", o.showCase)
 	mux.HandleFunc("POST /cases/{id}/purpose", o.statePurpose)
 	mux.HandleFunc("POST /cases/{id}/approve", o.approve)
+	mux.HandleFunc("GET /registers", o.listRegisters)
+	mux.HandleFunc("GET /registers/{id}", o.showRegister)
+	mux.HandleFunc("POST /registers/{id}/approve", o.approveDeclaration)
 	if o.cfg.DevMailbox {
 		mux.HandleFunc("GET /dev/mailbox", o.mailbox)
 	}

@@ -23,8 +23,16 @@ var templates embed.FS
 
 var funcs = template.FuncMap{
 	"date": func(t time.Time) string { return t.Format("Mon 2.1.2006") },
-	"datetime": func(t time.Time) string {
-		return t.In(helsinki).Format("2.1.2006 15:04")
+	"datetime": func(v any) string {
+		switch t := v.(type) {
+		case time.Time:
+			return t.In(helsinki).Format("2.1.2006 15:04")
+		case *time.Time:
+			if t != nil {
+				return t.In(helsinki).Format("2.1.2006 15:04")
+			}
+		}
+		return ""
 	},
 	"daysLeft": func(deadline time.Time) int {
 		return int(time.Until(deadline.Add(24*time.Hour)).Hours() / 24)

@@ -1,0 +1,166 @@
+package office
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/catalogue"
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/web"
+)
+
+// registerRow is one register in the catalogue list.
+type registerRow struct {
+	ID        string
+	Name      string
+	InForce   *store.DeclarationVersion
+	Pending   int
+	LastSeen  time.Time
+	Available bool
+}
+
+// versionView is one version of a declaration, with what it changed from the one before.
+type versionView struct {
+	store.DeclarationVersion
+	Status  string
+	Changes []catalogue.DiffLine
+}
+
+type registerPage struct {
+	ID       string
+	Versions []versionView
+	IsDPO    bool
+}
+
+func (o *office) listRegisters(w http.ResponseWriter, r *http.Request) {
+	sess, ok := o.staff(w, r)
+	if !ok {
+		return
+	}
+	history, err := o.deps.DB.DeclarationHistory(r.Context())
+	if err != nil {
+		o.fail(w, http.StatusServiceUnavailable, "The register catalogue is not available right now.")
+		return
+	}
+	inForce, _ := o.deps.DB.DeclarationsInForce(r.Context(), time.Now())
+	seen, _ := o.deps.DB.LastSeen(r.Context())
+	var rows []registerRow
+	index := map[string]int{}
+	for _, v := range history {
+		i, ok := index[v.RegisterID]
+		if !ok {
+			i = len(rows)
+			index[v.RegisterID] = i
+			rows = append(rows, registerRow{ID: v.RegisterID, Name: nameOf(v), LastSeen: seen[v.RegisterID],
+				Available: catalogue.Available(seen[v.RegisterID], time.Now())})
+		}
+		if v.ApprovedAt == nil {
+			rows[i].Pending++
+		}
+	}
+	for i := range inForce {
+		if j, ok := index[inForce[i].RegisterID]; ok {
+			rows[j].InForce = &inForce[i]
+		}
+	}
+	o.render(w, http.StatusOK, "registers", sess, rows)
+}
+
+func nameOf(v store.DeclarationVersion) string {
+	var d contracts.Declaration
+	if json.Unmarshal(v.Declaration, &d) == nil && d.Name.EN != "" {
+		return d.Name.EN
+	}
+	return v.RegisterID
+}
+
+func (o *office) showRegister(w http.ResponseWriter, r *http.Request) {
+	sess, ok := o.staff(w, r)
+	if !ok {
+		return
+	}
+	page, err := o.registerVersions(r, r.PathValue("id"))
+	if err != nil {
+		o.fail(w, http.StatusServiceUnavailable, "The register catalogue is not available right now.")
+		return
+	}
+	if len(page.Versions) == 0 {
+		o.fail(w, http.StatusNotFound, "No such register.")
+		return
+	}
+	page.IsDPO = hasRole(sess.Identity, RoleDPO)
+	o.render(w, http.StatusOK, "register", sess, page)
+}
+
+// registerVersions lists a register's versions, newest first, each with its changes from the one
+// announced before it and whether it is in force, superseded or waiting for a DPO.
+func (o *office) registerVersions(r *http.Request, id string) (registerPage, error) {
+	history, err := o.deps.DB.DeclarationHistory(r.Context())
+	if err != nil {
+		return registerPage{}, err
+	}
+	inForce, err := o.deps.DB.DeclarationsInForce(r.Context(), time.Now())
+	if err != nil {
+		return registerPage{}, err
+	}
+	current := ""
+	for _, v := range inForce {
+		if v.RegisterID == id {
+			current = v.Digest
+		}
+	}
+	var mine []store.DeclarationVersion
+	for _, v := range history {
+		if v.RegisterID == id {
+			mine = append(mine, v)
+		}
+	}
+	page := registerPage{ID: id}
+	for i, v := range mine {
+		var previous json.RawMessage
+		if i+1 < len(mine) {
+			previous = mine[i+1].Declaration
+		}
+		status := "pending approval"
+		switch {
+		case v.Digest == current:
+			status = "in force"
+		case v.ApprovedAt != nil:
+			status = "superseded"
+		}
+		page.Versions = append(page.Versions, versionView{DeclarationVersion: v, Status: status,
+			Changes: catalogue.Changes(catalogue.Diff(previous, v.Declaration))})
+	}
+	return page, nil
+}
+
+func (o *office) approveDeclaration(w http.ResponseWriter, r *http.Request) {
+	sess, ok := o.staff(w, r)
+	if !ok {
+		return
+	}
+	if !web.ParseForm(w, r, sess) {
+		o.fail(w, http.StatusBadRequest, "The form expired. Open the register again.")
+		return
+	}
+	if !hasRole(sess.Identity, RoleDPO) {
+		o.fail(w, http.StatusForbidden, "Only the data protection officer approves register rules.")
+		return
+	}
+	id, digest := r.PathValue("id"), r.PostFormValue("digest")
+	err := o.deps.DB.ApproveDeclaration(r.Context(), id, digest, staffName(sess.Identity))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		o.fail(w, http.StatusNotFound, "digest: no such version of this register")
+		return
+	case err != nil:
+		o.fail(w, http.StatusServiceUnavailable, "The approval could not be recorded. Try again.")
+		return
+	}
+	sess.Notice = "Version approved: requests received from now on use it."
+	_ = o.sessions.Save(r.Context(), w, sess)
+	http.Redirect(w, r, "/registers/"+id, http.StatusSeeOther)
+}
