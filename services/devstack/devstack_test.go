@@ -126,6 +126,9 @@ func TestACaseSurvivesARestart(t *testing.T) {
 			t.Errorf("the log holds personal data: %q", secret)
 		}
 	}
+	history := rawHistory(t, s, id)
+	assertNoPersonalData(t, history, aino.PersonalIdentityCode, aino.Name(), aino.FamilyName, aino.Email)
+	saveForReplay(t, s, dir, history)
 }
 
 var caseFilterAll = store.CaseFilter{}
