@@ -62,21 +62,22 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 	return g.Wait()
 }
 
-// collect stores a register's result and tells its workflow. It signals even when the result was
-// stored before, because a crash may have come between the two.
+// collect stores a register's result and, once every awaited register of the request has
+// answered, tells its workflow. It signals whenever the count is zero, even for a redelivered
+// result, because a crash may have come between storing the last answer and the signal.
 func collect(ctx context.Context, deps *platform.Deps, r *contracts.Result) error {
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return bus.ErrDrop
 	}
-	if _, err := deps.DB.RecordResult(ctx, r.RequestID, r.RegisterID, string(r.Status), raw); err != nil {
+	remaining, err := deps.DB.RecordResult(ctx, r.RequestID, r.RegisterID, string(r.Status), raw)
+	if err != nil {
 		return err
 	}
-	summary := request.RegisterResult{RegisterID: r.RegisterID, Status: r.Status, Records: len(r.Records), Affected: r.Affected}
-	if r.Error != nil {
-		summary.ErrorCode = r.Error.Code
+	if remaining > 0 {
+		return nil
 	}
-	err = deps.Temporal.SignalWorkflow(ctx, request.WorkflowID(r.RequestID), "", request.SignalRegisterResult, summary)
+	err = deps.Temporal.SignalWorkflow(ctx, request.WorkflowID(r.RequestID), "", request.SignalRegistersAnswered, request.Answered{})
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		// The request is closed or unknown: its record keeps the late answer; nothing waits for it.

@@ -78,7 +78,7 @@ func (c Cases) SavePlan(ctx context.Context, requestID string, plans []request.P
 		if err != nil {
 			return err
 		}
-		rows[i] = store.CaseRegister{RegisterID: p.Outcome.RegisterID, DeclarationDigest: p.Digest, Plan: raw}
+		rows[i] = store.CaseRegister{RegisterID: p.Outcome.RegisterID, DeclarationDigest: p.Digest, Plan: raw, Awaited: p.Outcome.Dispatch}
 	}
 	return c.DB.SavePlan(ctx, requestID, rows)
 }

@@ -19,9 +19,11 @@ type Cases interface {
 	Load(ctx context.Context, requestID string) (Input, error)
 	// Prior lists the subject's earlier requests, for the Art 12(5) check.
 	Prior(ctx context.Context, subjectID string, before time.Time) ([]rules.PriorRequest, error)
-	// SavePlan stores the rules' decision per register; saving it again keeps the first.
+	// SavePlan stores the rules' decision per register, marking the registers a task goes to as
+	// awaited; saving it again keeps the first.
 	SavePlan(ctx context.Context, requestID string, plans []PlannedRegister) error
-	// Planned returns the decisions with each register's answer, if any.
+	// Planned returns the stored decisions with each register's answer, if any; none if no plan
+	// was stored yet.
 	Planned(ctx context.Context, requestID string) ([]PlannedRegister, error)
 	MarkDispatched(ctx context.Context, requestID string, registerIDs []string) error
 	// SaveReview stores the concluded outcomes and puts the case in review.
@@ -62,102 +64,103 @@ type Activities struct {
 	Tasks     Tasks
 }
 
-// RecordReceipt computes the statutory deadlines and stores the case.
-func (a *Activities) RecordReceipt(ctx context.Context, in Input) (Receipt, error) {
+// Intake takes a request in: it stores the case with its statutory deadlines, evaluates each
+// register's rules as declared in the version in force when the request was received, and sends one
+// task to each register the rules reach, carrying only the identifiers that register matches. Every
+// step is idempotent, so a retry after a crash at any point finishes the job and repeats nothing:
+// the case is stored once, the first plan stands, and a re-published task is dropped by its id.
+func (a *Activities) Intake(ctx context.Context, in Input) (IntakeResult, error) {
 	d := deadline.Compute(in.ReceivedAt)
-	r := Receipt{Deadline: d.Legal, InternalTarget: d.InternalTarget}
-	if err := a.Cases.Record(ctx, in, r); err != nil {
-		return Receipt{}, fmt.Errorf("record receipt: %w", err)
+	res := IntakeResult{Deadline: d.Legal, InternalTarget: d.InternalTarget}
+	if err := a.Cases.Record(ctx, in, Receipt{Deadline: d.Legal, InternalTarget: d.InternalTarget}); err != nil {
+		return res, fmt.Errorf("intake: %w", err)
 	}
-	return r, nil
-}
-
-// Plan evaluates each register's rules, as declared in the version in force when the request was
-// received, and stores the decisions with the version each rests on.
-func (a *Activities) Plan(ctx context.Context, pi PlanInput) ([]RegisterPlan, error) {
-	in, err := a.Cases.Load(ctx, pi.RequestID)
+	planned, err := a.plan(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
+		return res, fmt.Errorf("intake: %w", err)
 	}
-	declared, err := a.Catalogue.InForce(ctx, in.ReceivedAt)
-	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
-	prior, err := a.Cases.Prior(ctx, in.Subject.ID, in.ReceivedAt)
-	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
-	req := RulesRequest(in, prior)
-	planned := make([]PlannedRegister, 0, len(declared))
-	plans := make([]RegisterPlan, 0, len(declared))
-	for i := range declared {
-		out, err := rules.Evaluate(req, &declared[i].Declaration)
-		if err != nil {
-			return nil, fmt.Errorf("plan: register %s: %w", declared[i].Declaration.RegisterID, err)
-		}
-		planned = append(planned, PlannedRegister{Outcome: out, Digest: declared[i].Digest})
-		plans = append(plans, RegisterPlan{RegisterID: out.RegisterID, Right: out.Right, Operation: out.Operation,
-			Outcome: string(out.Code), Dispatch: out.Dispatch})
-	}
-	if err := a.Cases.SavePlan(ctx, pi.RequestID, planned); err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
-	return plans, nil
-}
-
-// Dispatch sends one task to each register the plan reaches, carrying only the identifiers that
-// register declares it matches.
-func (a *Activities) Dispatch(ctx context.Context, di DispatchInput) error {
-	in, err := a.Cases.Load(ctx, di.RequestID)
-	if err != nil {
-		return fmt.Errorf("dispatch: %w", err)
-	}
-	planned, err := a.Cases.Planned(ctx, di.RequestID)
-	if err != nil {
-		return fmt.Errorf("dispatch: %w", err)
-	}
-	sendTo := map[string][]contracts.IdentifierType{}
+	var tasks []contracts.Task
+	var to []string
 	for _, p := range planned {
-		sendTo[p.Outcome.RegisterID] = p.Outcome.Identifiers
-	}
-	tasks := make([]contracts.Task, 0, len(di.Plans))
-	ids := make([]string, 0, len(di.Plans))
-	for _, p := range di.Plans {
+		o := p.Outcome
+		res.Plans = append(res.Plans, RegisterPlan{RegisterID: o.RegisterID, Right: o.Right, Operation: o.Operation,
+			Outcome: string(o.Code), Dispatch: o.Dispatch})
+		if !o.Dispatch {
+			continue
+		}
 		var identifiers []contracts.Identifier
 		for _, id := range in.Subject.Identifiers {
-			if slices.Contains(sendTo[p.RegisterID], id.Type) {
+			if slices.Contains(o.Identifiers, id.Type) {
 				identifiers = append(identifiers, id)
 			}
 		}
-		tasks = append(tasks, contracts.Task{Protocol: contracts.TaskProtocol, TaskID: contracts.TaskID(di.RequestID, p.RegisterID),
-			RequestID: di.RequestID, RegisterID: p.RegisterID, Operation: p.Operation, Right: p.Right, Identifiers: identifiers,
-			Rectification: in.Request.Rectification, ReceivedAt: in.ReceivedAt, Deadline: di.Deadline})
-		ids = append(ids, p.RegisterID)
+		tasks = append(tasks, contracts.Task{Protocol: contracts.TaskProtocol, TaskID: contracts.TaskID(in.RequestID, o.RegisterID),
+			RequestID: in.RequestID, RegisterID: o.RegisterID, Operation: o.Operation, Right: o.Right, Identifiers: identifiers,
+			Rectification: in.Request.Rectification, ReceivedAt: in.ReceivedAt, Deadline: d.Legal})
+		to = append(to, o.RegisterID)
+	}
+	if len(tasks) == 0 {
+		return res, nil
 	}
 	if err := a.Tasks.Publish(ctx, tasks); err != nil {
-		return fmt.Errorf("dispatch: %w", err)
+		return res, fmt.Errorf("intake: %w", err)
 	}
-	if err := a.Cases.MarkDispatched(ctx, di.RequestID, ids); err != nil {
-		return fmt.Errorf("dispatch: %w", err)
+	if err := a.Cases.MarkDispatched(ctx, in.RequestID, to); err != nil {
+		return res, fmt.Errorf("intake: %w", err)
 	}
-	return nil
+	res.Dispatched = len(tasks)
+	return res, nil
 }
 
-// Review concludes each register's outcome from its answer (or its silence) and puts the case in
-// front of the office.
-func (a *Activities) Review(ctx context.Context, ri ReviewInput) error {
-	planned, err := a.Cases.Planned(ctx, ri.RequestID)
-	if err != nil {
-		return fmt.Errorf("review: %w", err)
+// plan returns the stored plan of a request, or makes and stores it: the rules are evaluated once.
+func (a *Activities) plan(ctx context.Context, in Input) ([]PlannedRegister, error) {
+	if stored, err := a.Cases.Planned(ctx, in.RequestID); err != nil || len(stored) > 0 {
+		return stored, err
 	}
+	declared, err := a.Catalogue.InForce(ctx, in.ReceivedAt)
+	if err != nil {
+		return nil, err
+	}
+	prior, err := a.Cases.Prior(ctx, in.Subject.ID, in.ReceivedAt)
+	if err != nil {
+		return nil, err
+	}
+	req := RulesRequest(in, prior)
+	planned := make([]PlannedRegister, 0, len(declared))
+	for i := range declared {
+		out, err := rules.Evaluate(req, &declared[i].Declaration)
+		if err != nil {
+			return nil, fmt.Errorf("register %s: %w", declared[i].Declaration.RegisterID, err)
+		}
+		planned = append(planned, PlannedRegister{Outcome: out, Digest: declared[i].Digest})
+	}
+	if err := a.Cases.SavePlan(ctx, in.RequestID, planned); err != nil {
+		return nil, err
+	}
+	// Read back what was stored: if another attempt stored a plan first, that plan stands.
+	return a.Cases.Planned(ctx, in.RequestID)
+}
+
+// Review concludes each register's outcome from its answer (or its silence), puts the case in front
+// of the office, and names the registers that had not answered.
+func (a *Activities) Review(ctx context.Context, requestID string) (ReviewResult, error) {
+	planned, err := a.Cases.Planned(ctx, requestID)
+	if err != nil {
+		return ReviewResult{}, fmt.Errorf("review: %w", err)
+	}
+	var res ReviewResult
 	outcomes := make([]rules.Outcome, 0, len(planned))
 	for _, p := range planned {
-		outcomes = append(outcomes, Conclude(p))
+		o := Conclude(p)
+		if o.Code == rules.CodePending {
+			res.Pending = append(res.Pending, o.RegisterID)
+		}
+		outcomes = append(outcomes, o)
 	}
-	if err := a.Cases.SaveReview(ctx, ri.RequestID, outcomes); err != nil {
-		return fmt.Errorf("review: %w", err)
+	if err := a.Cases.SaveReview(ctx, requestID, outcomes); err != nil {
+		return ReviewResult{}, fmt.Errorf("review: %w", err)
 	}
-	return nil
+	return res, nil
 }
 
 // Reply records the approved reply and queues the notice to the subject.

@@ -13,8 +13,10 @@ const (
 	WorkflowName = "DataSubjectRequest"
 	TaskQueue    = "kirjaamo-requests"
 
-	// SignalRegisterResult carries a register's answer, sent by the orchestrator's result collector.
-	SignalRegisterResult = "register-result"
+	// SignalRegistersAnswered tells the workflow that every register it dispatched to has answered.
+	// The result collector sends it once the last answer is stored: one signal per request, not one
+	// per register, keeps history small even for a request that reaches hundreds of registers.
+	SignalRegistersAnswered = "registers-answered"
 	// UpdateApproveReply is the office's decision to send the reply.
 	UpdateApproveReply = "approve-reply"
 	// QueryState returns the workflow's State.
@@ -57,15 +59,19 @@ type Subject struct {
 	Identifiers []contracts.Identifier `json:"identifiers"`
 }
 
-// Receipt is what recording a request yields: its legal deadlines.
+// Receipt is a request's statutory dates, recorded with its case.
 type Receipt struct {
 	Deadline       time.Time `json:"deadline"`
 	InternalTarget time.Time `json:"internal_target"`
 }
 
-// PlanInput asks which registers a request reaches and with what outcome before dispatch.
-type PlanInput struct {
-	RequestID string `json:"request_id"`
+// IntakeResult is what taking a request in yields: its deadlines, the rules' decision for each
+// register, and how many registers a task went to.
+type IntakeResult struct {
+	Deadline       time.Time      `json:"deadline"`
+	InternalTarget time.Time      `json:"internal_target"`
+	Plans          []RegisterPlan `json:"plans"`
+	Dispatched     int            `json:"dispatched"`
 }
 
 // RegisterPlan is the rules engine's decision for one register and one right.
@@ -77,27 +83,14 @@ type RegisterPlan struct {
 	Dispatch   bool                `json:"dispatch"`
 }
 
-// DispatchInput sends tasks to the registers whose plan says so.
-type DispatchInput struct {
-	RequestID string         `json:"request_id"`
-	Plans     []RegisterPlan `json:"plans"`
-	Deadline  time.Time      `json:"deadline"`
+// Answered is the signal that every dispatched register has answered.
+type Answered struct {
+	Registers int `json:"registers"`
 }
 
-// RegisterResult is a register's answer as the workflow sees it: a summary, since the records
-// themselves stay in the case store and never enter workflow history.
-type RegisterResult struct {
-	RegisterID string                 `json:"register_id"`
-	Status     contracts.ResultStatus `json:"status"`
-	Records    int                    `json:"records"`
-	Affected   int                    `json:"affected"`
-	ErrorCode  contracts.ErrorCode    `json:"error_code,omitempty"`
-}
-
-// ReviewInput closes the collection and records each register's concluded outcome for the office.
-type ReviewInput struct {
-	RequestID string   `json:"request_id"`
-	Pending   []string `json:"pending"` // registers that had not answered when collection ended
+// ReviewResult lists the registers that had not answered when collection ended.
+type ReviewResult struct {
+	Pending []string `json:"pending"`
 }
 
 // Approval is the office's decision to send the reply.
@@ -118,7 +111,6 @@ type State struct {
 	Status    Status         `json:"status"`
 	Deadline  time.Time      `json:"deadline"`
 	Plans     []RegisterPlan `json:"plans"`
-	Answered  []string       `json:"answered"`
 	Pending   []string       `json:"pending"`
 	RepliedBy string         `json:"replied_by,omitempty"`
 }

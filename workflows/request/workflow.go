@@ -3,7 +3,6 @@ package request
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -32,38 +31,22 @@ func Workflow(ctx workflow.Context, in Input) (Result, error) {
 
 	ctx = workflow.WithActivityOptions(ctx, activityOptions)
 
-	var receipt Receipt
-	if err := workflow.ExecuteActivity(ctx, activities.RecordReceipt, in).Get(ctx, &receipt); err != nil {
-		return Result{}, fmt.Errorf("record receipt: %w", err)
+	var intake IntakeResult
+	if err := workflow.ExecuteActivity(ctx, activities.Intake, in).Get(ctx, &intake); err != nil {
+		return Result{}, fmt.Errorf("intake: %w", err)
 	}
-	st.Deadline = receipt.Deadline
-
-	if err := workflow.ExecuteActivity(ctx, activities.Plan, PlanInput{RequestID: in.RequestID}).Get(ctx, &st.Plans); err != nil {
-		return Result{}, fmt.Errorf("plan: %w", err)
-	}
-	var dispatch []RegisterPlan
-	for _, p := range st.Plans {
-		if p.Dispatch {
-			dispatch = append(dispatch, p)
-			st.Pending = append(st.Pending, p.RegisterID)
-		}
-	}
-	if len(dispatch) > 0 {
-		in := DispatchInput{RequestID: in.RequestID, Plans: dispatch, Deadline: receipt.Deadline}
-		if err := workflow.ExecuteActivity(ctx, activities.Dispatch, in).Get(ctx, nil); err != nil {
-			return Result{}, fmt.Errorf("dispatch: %w", err)
-		}
+	st.Deadline, st.Plans = intake.Deadline, intake.Plans
+	if intake.Dispatched > 0 {
 		st.Status = StatusDispatched
+		if !awaitAnswers(ctx, intake.InternalTarget) {
+			log.Warn("collection ended at the internal target with registers pending")
+		}
 	}
-
-	collect(ctx, st, receipt.InternalTarget)
-	if len(st.Pending) > 0 {
-		log.Warn("collection ended with registers pending", "pending", st.Pending)
-	}
-	if err := workflow.ExecuteActivity(ctx, activities.Review, ReviewInput{RequestID: in.RequestID, Pending: st.Pending}).Get(ctx, nil); err != nil {
+	var review ReviewResult
+	if err := workflow.ExecuteActivity(ctx, activities.Review, in.RequestID).Get(ctx, &review); err != nil {
 		return Result{}, fmt.Errorf("review: %w", err)
 	}
-	st.Status = StatusInReview
+	st.Status, st.Pending = StatusInReview, review.Pending
 
 	replying := false
 	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApproveReply,
@@ -98,30 +81,23 @@ func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	return Result{Status: st.Status, RepliedBy: st.RepliedBy}, nil
 }
 
-// collect receives the registers' results until every dispatched register has answered or the
-// internal target date comes, whichever is first. A register that has not answered by then stays in
-// st.Pending: it is named as pending in the reply, never reported as holding no data.
-func collect(ctx workflow.Context, st *State, until time.Time) {
-	results := workflow.GetSignalChannel(ctx, SignalRegisterResult)
+// awaitAnswers waits until every dispatched register has answered or the internal target date
+// comes, whichever is first, and reports whether all answered. A register that has not answered by
+// then is named as pending in the reply, never reported as holding no data.
+func awaitAnswers(ctx workflow.Context, until time.Time) bool {
+	wait := until.Sub(workflow.Now(ctx))
+	if wait <= 0 {
+		return false
+	}
 	timerCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
-	timedOut := false
-	wait := until.Sub(workflow.Now(ctx))
+	answered := false
 	sel := workflow.NewSelector(ctx)
-	sel.AddReceive(results, func(c workflow.ReceiveChannel, _ bool) {
-		var r RegisterResult
-		c.Receive(ctx, &r)
-		if i := slices.Index(st.Pending, r.RegisterID); i >= 0 && r.Status != "" {
-			st.Pending = slices.Delete(st.Pending, i, i+1)
-			st.Answered = append(st.Answered, r.RegisterID)
-		}
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalRegistersAnswered), func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		answered = true
 	})
-	if wait > 0 {
-		sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) { timedOut = true })
-	} else {
-		timedOut = true
-	}
-	for len(st.Pending) > 0 && !timedOut {
-		sel.Select(ctx)
-	}
+	sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) {})
+	sel.Select(ctx)
+	return answered
 }

@@ -12,33 +12,27 @@ import (
 	"kirjaamo.dev/contracts"
 )
 
-var received = time.Date(2026, 4, 30, 10, 0, 0, 0, time.UTC)
+var (
+	received       = time.Date(2026, 4, 30, 10, 0, 0, 0, time.UTC)
+	legalDeadline  = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	internalTarget = time.Date(2026, 5, 29, 0, 0, 0, 0, time.UTC)
+)
 
 func input() Input {
 	return Input{RequestID: "0195d5c8-8d3e-7c1a-9f00-000000000001", ReceivedAt: received, Channel: "web",
 		Request: contracts.SubmitRequest{Right: contracts.RightAccess, Language: "fi"}}
 }
 
-// env is a workflow test environment whose activities answer as a healthy platform would.
-func env(t *testing.T, plans []RegisterPlan) *testsuite.TestWorkflowEnvironment {
+// env is a workflow test environment whose intake dispatched to the given number of registers.
+func env(t *testing.T, dispatched int) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	e := s.NewTestWorkflowEnvironment()
 	e.SetStartTime(received)
 	e.RegisterWorkflow(Workflow)
 	e.RegisterActivity(&Activities{})
-	e.OnActivity(activities.RecordReceipt, mock.Anything, mock.Anything).Return(Receipt{
-		Deadline: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), InternalTarget: time.Date(2026, 5, 29, 0, 0, 0, 0, time.UTC)}, nil)
-	e.OnActivity(activities.Plan, mock.Anything, mock.Anything).Return(plans, nil)
-	e.OnActivity(activities.Dispatch, mock.Anything, mock.Anything).Return(nil)
+	e.OnActivity(activities.Intake, mock.Anything, mock.Anything).Return(IntakeResult{Deadline: legalDeadline,
+		InternalTarget: internalTarget, Dispatched: dispatched}, nil)
 	return e
-}
-
-func plans(ids ...string) []RegisterPlan {
-	var out []RegisterPlan
-	for _, id := range ids {
-		out = append(out, RegisterPlan{RegisterID: id, Right: contracts.RightAccess, Operation: contracts.OpLookup, Outcome: "dispatch", Dispatch: true})
-	}
-	return append(out, RegisterPlan{RegisterID: "kela-web-statistics", Right: contracts.RightAccess, Outcome: "no_personal_data"})
 }
 
 var updateSeq int
@@ -67,11 +61,11 @@ func approve(t *testing.T, e *testsuite.TestWorkflowEnvironment, clerk string, w
 }
 
 func TestEveryRegisterAnswersThenTheClerkApproves(t *testing.T) {
-	e := env(t, plans("kanta-client-register", "clinic-event-invitations"))
-	var reviewed ReviewInput
-	e.OnActivity(activities.Review, mock.Anything, mock.Anything).Return(func(_ context.Context, ri ReviewInput) error {
-		reviewed = ri
-		return nil
+	e := env(t, 2)
+	var reviewedAt time.Time
+	e.OnActivity(activities.Review, mock.Anything, mock.Anything).Return(func(context.Context, string) (ReviewResult, error) {
+		reviewedAt = e.Now()
+		return ReviewResult{}, nil
 	})
 	var replied ReplyInput
 	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(func(_ context.Context, ri ReplyInput) error {
@@ -80,15 +74,13 @@ func TestEveryRegisterAnswersThenTheClerkApproves(t *testing.T) {
 	})
 	e.RegisterDelayedCallback(func() {
 		approve(t, e, "Kaisa", true) // not in review yet: still collecting
-		e.SignalWorkflow(SignalRegisterResult, RegisterResult{RegisterID: "kanta-client-register", Status: contracts.StatusFound, Records: 2})
-		e.SignalWorkflow(SignalRegisterResult, RegisterResult{RegisterID: "kanta-client-register", Status: contracts.StatusFound, Records: 2})
-		e.SignalWorkflow(SignalRegisterResult, RegisterResult{RegisterID: "clinic-event-invitations", Status: contracts.StatusNoData})
-	}, time.Minute)
+		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 2})
+	}, time.Hour)
 	e.RegisterDelayedCallback(func() {
 		approve(t, e, "", true)
 		approve(t, e, "Kaisa", false)
-	}, time.Hour)
-	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa again", true) }, 2*time.Hour)
+	}, 2*time.Hour)
+	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa again", true) }, 3*time.Hour)
 
 	e.ExecuteWorkflow(Workflow, input())
 	if !e.IsWorkflowCompleted() || e.GetWorkflowError() != nil {
@@ -98,8 +90,8 @@ func TestEveryRegisterAnswersThenTheClerkApproves(t *testing.T) {
 	if err := e.GetWorkflowResult(&res); err != nil || res.Status != StatusReplied || res.RepliedBy != "Kaisa" {
 		t.Fatalf("result = %+v, %v", res, err)
 	}
-	if len(reviewed.Pending) != 0 {
-		t.Errorf("registers pending at review: %v, want none", reviewed.Pending)
+	if want := received.Add(time.Hour); !reviewedAt.Equal(want) {
+		t.Errorf("review began at %v, want when the answers were in, %v", reviewedAt, want)
 	}
 	if replied.Approval.Clerk != "Kaisa" {
 		t.Errorf("reply approved by %q", replied.Approval.Clerk)
@@ -107,39 +99,63 @@ func TestEveryRegisterAnswersThenTheClerkApproves(t *testing.T) {
 }
 
 func TestASilentRegisterIsPendingAtTheInternalTarget(t *testing.T) {
-	e := env(t, plans("kanta-client-register", "koronavilkku"))
-	var reviewed ReviewInput
+	e := env(t, 2)
 	var reviewedAt time.Time
-	e.OnActivity(activities.Review, mock.Anything, mock.Anything).Return(func(_ context.Context, ri ReviewInput) error {
-		reviewed, reviewedAt = ri, e.Now()
-		return nil
+	e.OnActivity(activities.Review, mock.Anything, mock.Anything).Return(func(context.Context, string) (ReviewResult, error) {
+		reviewedAt = e.Now()
+		return ReviewResult{Pending: []string{"koronavilkku"}}, nil
 	})
 	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
+	var state State
 	e.RegisterDelayedCallback(func() {
-		e.SignalWorkflow(SignalRegisterResult, RegisterResult{RegisterID: "kanta-client-register", Status: contracts.StatusFound})
-	}, time.Hour)
-	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, 40*24*time.Hour)
+		v, err := e.QueryWorkflow(QueryState)
+		if err == nil {
+			err = v.Get(&state)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		approve(t, e, "Kaisa", false)
+	}, 40*24*time.Hour)
 
 	e.ExecuteWorkflow(Workflow, input())
 	if err := e.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if len(reviewed.Pending) != 1 || reviewed.Pending[0] != "koronavilkku" {
-		t.Fatalf("pending at review = %v, want [koronavilkku]", reviewed.Pending)
+	if !reviewedAt.Equal(internalTarget) {
+		t.Errorf("review began at %v, want the internal target %v", reviewedAt, internalTarget)
 	}
-	if want := time.Date(2026, 5, 29, 0, 0, 0, 0, time.UTC); !reviewedAt.Equal(want) {
-		t.Errorf("review began at %v, want the internal target %v", reviewedAt, want)
+	if state.Status != StatusInReview || len(state.Pending) != 1 || state.Pending[0] != "koronavilkku" {
+		t.Errorf("state in review = %+v, want koronavilkku pending", state)
 	}
 }
 
 func TestNoRegisterToAskGoesStraightToReview(t *testing.T) {
-	e := env(t, plans())
-	e.OnActivity(activities.Review, mock.Anything, mock.Anything).Return(nil)
+	e := env(t, 0)
+	e.OnActivity(activities.Review, mock.Anything, mock.Anything).Return(ReviewResult{}, nil)
 	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
 	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, time.Minute)
 	e.ExecuteWorkflow(Workflow, input())
 	if err := e.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	e.AssertNotCalled(t, "Dispatch", mock.Anything, mock.Anything)
+}
+
+func TestAFailedReplyCanBeApprovedAgain(t *testing.T) {
+	e := env(t, 0)
+	e.OnActivity(activities.Review, mock.Anything, mock.Anything).Return(ReviewResult{}, nil)
+	calls := 0
+	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(func(context.Context, ReplyInput) error {
+		calls++
+		if calls == 1 {
+			return fmt.Errorf("store down")
+		}
+		return nil
+	})
+	e.SetTestTimeout(time.Minute)
+	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, time.Minute)
+	e.ExecuteWorkflow(Workflow, input())
+	if err := e.GetWorkflowError(); err != nil || calls != 2 {
+		t.Fatalf("a reply that failed once: %v after %d calls; want it retried and done", err, calls)
+	}
 }

@@ -136,6 +136,7 @@ type CaseRegister struct {
 	RegisterID        string          `json:"register_id"`
 	DeclarationDigest string          `json:"declaration_digest"`
 	Plan              json.RawMessage `json:"plan"`
+	Awaited           bool            `json:"awaited"`
 	DispatchedAt      *time.Time      `json:"dispatched_at,omitempty"`
 	ResultStatus      string          `json:"result_status,omitempty"`
 	ResultAt          *time.Time      `json:"result_at,omitempty"`
@@ -148,8 +149,8 @@ type CaseRegister struct {
 func (db *DB) SavePlan(ctx context.Context, requestID string, plans []CaseRegister) error {
 	batch := &pgx.Batch{}
 	for _, p := range plans {
-		batch.Queue(`INSERT INTO case_registers (request_id, register_id, declaration_digest, plan) VALUES ($1,$2,$3,$4)
-			ON CONFLICT (request_id, register_id) DO NOTHING`, requestID, p.RegisterID, p.DeclarationDigest, p.Plan)
+		batch.Queue(`INSERT INTO case_registers (request_id, register_id, declaration_digest, plan, awaited) VALUES ($1,$2,$3,$4,$5)
+			ON CONFLICT (request_id, register_id) DO NOTHING`, requestID, p.RegisterID, p.DeclarationDigest, p.Plan, p.Awaited)
 	}
 	if err := db.Pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("store: save plan: %w", err)
@@ -159,7 +160,7 @@ func (db *DB) SavePlan(ctx context.Context, requestID string, plans []CaseRegist
 
 // CaseRegisters returns a case's registers in a stable order.
 func (db *DB) CaseRegisters(ctx context.Context, requestID string) ([]CaseRegister, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT register_id, declaration_digest, plan, dispatched_at, coalesce(result_status, ''),
+	rows, err := db.Pool.Query(ctx, `SELECT register_id, declaration_digest, plan, awaited, dispatched_at, coalesce(result_status, ''),
 		result_at, result, outcome FROM case_registers WHERE request_id = $1 ORDER BY register_id`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("store: case registers: %w", err)
@@ -168,7 +169,7 @@ func (db *DB) CaseRegisters(ctx context.Context, requestID string) ([]CaseRegist
 	var out []CaseRegister
 	for rows.Next() {
 		var r CaseRegister
-		if err := rows.Scan(&r.RegisterID, &r.DeclarationDigest, &r.Plan, &r.DispatchedAt, &r.ResultStatus, &r.ResultAt, &r.Result, &r.Outcome); err != nil {
+		if err := rows.Scan(&r.RegisterID, &r.DeclarationDigest, &r.Plan, &r.Awaited, &r.DispatchedAt, &r.ResultStatus, &r.ResultAt, &r.Result, &r.Outcome); err != nil {
 			return nil, fmt.Errorf("store: case registers: %w", err)
 		}
 		out = append(out, r)
@@ -188,15 +189,26 @@ func (db *DB) MarkDispatched(ctx context.Context, requestID string, registerIDs 
 	})
 }
 
-// RecordResult stores a register's answer. It reports false if the answer was already stored, so
-// that a redelivered result is not counted twice.
-func (db *DB) RecordResult(ctx context.Context, requestID, registerID, status string, result json.RawMessage) (bool, error) {
-	tag, err := db.Pool.Exec(ctx, `UPDATE case_registers SET result_status = $3, result_at = now(), result = $4
-		WHERE request_id = $1 AND register_id = $2 AND result_status IS NULL`, requestID, registerID, status, result)
+// RecordResult stores a register's answer and returns how many awaited registers of the case have
+// still not answered. A redelivered answer changes nothing. The case row is locked first, so that
+// two answers stored at once cannot both count the other as missing: the one that stores the last
+// answer always sees zero.
+func (db *DB) RecordResult(ctx context.Context, requestID, registerID, status string, result json.RawMessage) (remaining int, err error) {
+	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM cases WHERE request_id = $1 FOR UPDATE`, requestID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE case_registers SET result_status = $3, result_at = now(), result = $4
+			WHERE request_id = $1 AND register_id = $2 AND result_status IS NULL`, requestID, registerID, status, result); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM case_registers WHERE request_id = $1 AND awaited AND result_status IS NULL`,
+			requestID).Scan(&remaining)
+	})
 	if err != nil {
-		return false, fmt.Errorf("store: record result: %w", err)
+		return 0, fmt.Errorf("store: record result: %w", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return remaining, nil
 }
 
 // SaveReview stores each register's concluded outcome and puts the case in review.

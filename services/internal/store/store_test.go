@@ -67,7 +67,11 @@ func TestResultsPlansAndReply(t *testing.T) {
 	if err := db.RecordReceipt(ctx, newCase()); err != nil {
 		t.Fatal(err)
 	}
-	first := []CaseRegister{{RegisterID: "koronavilkku", DeclarationDigest: "sha256:a", Plan: json.RawMessage(`{"n":1}`)}}
+	first := []CaseRegister{
+		{RegisterID: "koronavilkku", DeclarationDigest: "sha256:a", Plan: json.RawMessage(`{"n":1}`), Awaited: true},
+		{RegisterID: "clinic", DeclarationDigest: "sha256:a", Plan: json.RawMessage(`{"n":1}`), Awaited: true},
+		{RegisterID: "kela-web-statistics", DeclarationDigest: "sha256:a", Plan: json.RawMessage(`{"n":1}`)},
+	}
 	second := []CaseRegister{{RegisterID: "koronavilkku", DeclarationDigest: "sha256:b", Plan: json.RawMessage(`{"n":2}`)}}
 	if err := db.SavePlan(ctx, requestID, first); err != nil {
 		t.Fatal(err)
@@ -78,18 +82,21 @@ func TestResultsPlansAndReply(t *testing.T) {
 	if err := db.MarkDispatched(ctx, requestID, []string{"koronavilkku"}); err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []bool{true, false} {
-		got, err := db.RecordResult(ctx, requestID, "koronavilkku", "found", json.RawMessage(`{"status":"found"}`))
-		if err != nil || got != want {
-			t.Fatalf("RecordResult #%d = %v, %v; want %v", i+1, got, err, want)
+	for i, step := range []struct {
+		register      string
+		wantRemaining int
+	}{{"koronavilkku", 1}, {"koronavilkku", 1}, {"clinic", 0}, {"clinic", 0}} {
+		remaining, err := db.RecordResult(ctx, requestID, step.register, "found", json.RawMessage(`{"status":"found"}`))
+		if err != nil || remaining != step.wantRemaining {
+			t.Fatalf("RecordResult #%d (%s) = %d, %v; want %d awaited registers left", i+1, step.register, remaining, err, step.wantRemaining)
 		}
 	}
 	regs, err := db.CaseRegisters(ctx, requestID)
-	if err != nil || len(regs) != 1 {
+	if err != nil || len(regs) != 3 {
 		t.Fatalf("registers = %v, %v", regs, err)
 	}
-	if regs[0].DeclarationDigest != "sha256:a" || regs[0].DispatchedAt == nil || regs[0].ResultStatus != "found" {
-		t.Errorf("register = %+v: the first plan must stand, dispatched and answered", regs[0])
+	if k := regs[2]; k.RegisterID != "koronavilkku" || k.DeclarationDigest != "sha256:a" || k.DispatchedAt == nil || k.ResultStatus != "found" {
+		t.Errorf("register = %+v: the first plan must stand, dispatched and answered", k)
 	}
 	if err := db.SaveReview(ctx, requestID, map[string]json.RawMessage{"koronavilkku": json.RawMessage(`{"code":"granted"}`)}); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,8 @@ CREATE TABLE case_registers (
     register_id        text NOT NULL,
     declaration_digest text NOT NULL,
     plan               jsonb NOT NULL,
+    -- awaited: a task goes to this register, and the case waits for its answer.
+    awaited            boolean NOT NULL DEFAULT false,
     dispatched_at      timestamptz,
     result_status      text,
     result_at          timestamptz,
