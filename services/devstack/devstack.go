@@ -53,6 +53,9 @@ type Config struct {
 	TemporalPort int
 	// FastPostgres turns off fsync in a cluster the stack starts: for throwaway test stacks only.
 	FastPostgres bool
+	// Registers replaces the five demo registers, e.g. with the benchmark's registers. Each gets the
+	// registers database.
+	Registers func(db *pgxpool.Pool) []demo.Register
 	Logger       *slog.Logger
 }
 
@@ -196,7 +199,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return office.Run(ctx, office.Config{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL,
 			ClientID: "kirjaamo-office", ClientSecret: officeSecret, DevMailbox: true}, deps)
 	})
-	if err := s.startRegisters(ctx, runCtx, log); err != nil {
+	if err := s.startRegisters(ctx, runCtx, cfg, log); err != nil {
 		return nil, err
 	}
 	if err := s.waitRegistersInForce(ctx); err != nil {
@@ -233,13 +236,17 @@ func (s *Stack) startDatabase(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-func (s *Stack) startRegisters(ctx, runCtx context.Context, log *slog.Logger) error {
+func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slog.Logger) error {
 	pool, err := pgxpool.New(ctx, s.RegistersURL)
 	if err != nil {
 		return fmt.Errorf("devstack: registers database: %w", err)
 	}
 	s.closers = append(s.closers, pool.Close)
-	regs := demo.Registers(pool)
+	newRegisters := demo.Registers
+	if cfg.Registers != nil {
+		newRegisters = cfg.Registers
+	}
+	regs := newRegisters(pool)
 	s.registers = len(regs)
 	for _, reg := range regs {
 		if err := reg.Setup(ctx); err != nil {

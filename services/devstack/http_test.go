@@ -2,8 +2,6 @@ package devstack
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/oauth2"
 
 	"kirjaamo.dev/services/auth/devidp/devidptest"
 )
@@ -76,21 +72,10 @@ func post(t *testing.T, hc *http.Client, u string, form url.Values) (int, string
 // idToken gets an ID token for a person through the real authorization-code flow with PKCE.
 func idToken(t *testing.T, s *Stack, subject string) string {
 	t.Helper()
-	cfg := oauth2.Config{ClientID: "kirjaamo-portal", ClientSecret: s.PortalClientSecret, RedirectURL: s.PortalURL + "/auth/callback",
-		Scopes: []string{"openid"}, Endpoint: oauth2.Endpoint{AuthURL: s.IDPURL + "/authorize", TokenURL: s.IDPURL + "/token"}}
-	verifier := oauth2.GenerateVerifier()
-	nonce := make([]byte, 16)
-	_, _ = rand.Read(nonce)
-	authURL := cfg.AuthCodeURL("state-1", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("nonce", base64.RawURLEncoding.EncodeToString(nonce)))
-	back, err := devidptest.ChoosePerson(context.Background(), browser(t), authURL, subject)
+	raw, err := s.IDToken(context.Background(), subject)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := cfg.Exchange(context.Background(), back.Query().Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
 	return raw
 }
 
