@@ -45,9 +45,13 @@ func Run(ctx context.Context, reg Register, cfg Config) error {
 	if missing := Unimplemented(reg); len(missing) > 0 {
 		return fmt.Errorf("sdk: %s declares operations its code does not implement: %v", decl.RegisterID, missing)
 	}
+	if cfg.InboxPrefix == "" {
+		cfg.InboxPrefix = "_INBOX_" + decl.RegisterID
+	}
 	opts := []nats.Option{
 		nats.Name("kirjaamo-register-" + decl.RegisterID),
 		nats.MaxReconnects(-1),
+		nats.CustomInboxPrefix(cfg.InboxPrefix),
 	}
 	if cfg.CredentialsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredentialsFile))
@@ -88,20 +92,30 @@ func newAdapter(ctx context.Context, reg Register, decl contracts.Declaration, n
 		return nil, err
 	}
 	// The record of effects already applied, by task id. It holds statuses and counts only, never
-	// the subject's data, so keeping it in NATS discloses nothing.
-	a.done, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      doneBucket(decl.RegisterID),
-		Description: "effects applied by register " + decl.RegisterID + ", by task id",
-		History:     1,
-		TTL:         400 * 24 * time.Hour, // longer than any request can stay open
-	})
+	// the subject's data, so keeping it in NATS discloses nothing. The platform provisions it: a
+	// register's credentials do not allow creating or changing streams, since a stream can capture
+	// other subjects or mirror the task stream. Only without such credentials (dev, tests) does the
+	// adapter create it itself.
+	a.done, err = js.KeyValue(ctx, DoneBucketConfig(decl.RegisterID).Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		a.done, err = js.CreateKeyValue(ctx, DoneBucketConfig(decl.RegisterID))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sdk: effect record: %w", err)
 	}
 	return a, nil
 }
 
-func doneBucket(registerID string) string { return "register-" + registerID + "-done" }
+// DoneBucketConfig is the key-value bucket in which a register's adapters record the effects they
+// applied, by task id: "register-<id>-done".
+func DoneBucketConfig(registerID string) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      "register-" + registerID + "-done",
+		Description: "effects applied by register " + registerID + ", by task id",
+		History:     1,
+		TTL:         400 * 24 * time.Hour, // longer than any request can stay open
+	}
+}
 
 func (a *adapter) serve(ctx context.Context) error {
 	log := a.cfg.Logger.With("register", a.decl.RegisterID)
@@ -294,11 +308,17 @@ func (a *adapter) alreadyApplied(task *contracts.Task) (*contracts.Result, bool)
 	if err != nil {
 		return nil, false
 	}
+	// Anything but a recorded outcome is not one: NATS does not check reply subjects against
+	// permissions, so another client of the account can make a server reply land in this bucket.
 	var prior contracts.Result
 	if json.Unmarshal(entry.Value(), &prior) != nil {
 		return nil, false
 	}
-	return &prior, true
+	switch prior.Status {
+	case contracts.StatusApplied, contracts.StatusNoData, contracts.StatusRefused, contracts.StatusFailed:
+		return &prior, true
+	}
+	return nil, false
 }
 
 func (a *adapter) recordApplied(task *contracts.Task, res *contracts.Result) error {
