@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/contracts"
 )
 
@@ -97,8 +98,8 @@ func (p *platform) removeOwnTasks() {
 	}
 }
 
-// ensureStreams creates the task and result streams as the platform does, if they are missing. An
-// existing stream is left as it is: it may be the platform's.
+// ensureStreams creates the task and result streams, and the register's effect record, as the
+// platform does, if they are missing. An existing stream is left as it is: it may be the platform's.
 func (p *platform) ensureStreams(ctx context.Context) error {
 	for _, cfg := range []jetstream.StreamConfig{
 		{Name: contracts.TasksStream, Subjects: []string{contracts.AllTasksSubject}, Description: "tasks sent to registers"},
@@ -120,6 +121,19 @@ func (p *platform) ensureStreams(ctx context.Context) error {
 		if cfg.Name == contracts.TasksStream {
 			p.tasks = s
 		}
+	}
+	// The Go SDK's record of effects is the platform's to provision, since a register's own
+	// credentials may not create streams; the SDK creates it itself only where it may.
+	bucket := sdk.DoneBucketConfig(p.cfg.RegisterID)
+	_, err := p.js.KeyValue(ctx, bucket.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = p.js.CreateKeyValue(ctx, bucket)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("conformance: effect record bucket: %w", err)
 	}
 	return nil
 }
