@@ -96,6 +96,7 @@ func (c *checker) checkDeclaration(ctx context.Context) bool {
 	if c.adapter != nil {
 		adapterDone = c.adapter.done
 	}
+	c.p.log.Info("waiting for the adapter to announce itself", "subject", subject, "within", c.cfg.AnnounceTimeout)
 	timer := time.NewTimer(c.cfg.AnnounceTimeout)
 	defer timer.Stop()
 	var a announcement
