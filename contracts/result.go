@@ -61,8 +61,8 @@ func (r *Result) Validate() error {
 	if ve == nil {
 		ve = &ValidationError{}
 	}
-	if r.TaskID != "" && r.TaskID != TaskID(r.RequestID, r.RegisterID) {
-		ve.Add("task_id", "task_id", "must be request_id/register_id")
+	if r.TaskID != "" && !taskIDFits(r.TaskID, r.RequestID, r.RegisterID, r.Operation) {
+		ve.Add("task_id", "task_id", "must be request_id/register_id, or request_id/register_id/operation for a follow-up task")
 	}
 	if r.Status != StatusFound && len(r.Records) > 0 {
 		ve.Add("records", "status", "may only be given with status found")

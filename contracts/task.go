@@ -16,9 +16,28 @@ const (
 // it again anyway applies its effect once.
 func TaskID(requestID, registerID string) string { return requestID + "/" + registerID }
 
-// SplitTaskID is the inverse of TaskID.
-func SplitTaskID(taskID string) (requestID, registerID string, ok bool) {
-	return strings.Cut(taskID, "/")
+// FollowUpTaskID is the id of a task that follows the request's first one at the same register,
+// such as lifting a restriction: the first task's id with the operation added, so that it is told
+// apart from the first by the stream's de-duplication and by the adapter's record of effects.
+func FollowUpTaskID(requestID, registerID string, op Operation) string {
+	return TaskID(requestID, registerID) + "/" + string(op)
+}
+
+// SplitTaskID is the inverse of TaskID and FollowUpTaskID; followUp is "" for a first task.
+func SplitTaskID(taskID string) (requestID, registerID string, followUp Operation, ok bool) {
+	parts := strings.Split(taskID, "/")
+	switch len(parts) {
+	case 2:
+		return parts[0], parts[1], "", true
+	case 3:
+		return parts[0], parts[1], Operation(parts[2]), true
+	}
+	return "", "", "", false
+}
+
+// taskIDFits reports whether id is the first or a follow-up task id of a request at a register.
+func taskIDFits(id, requestID, registerID string, op Operation) bool {
+	return id == TaskID(requestID, registerID) || id == FollowUpTaskID(requestID, registerID, op)
 }
 
 // Task asks one register to carry out one operation for one request.
@@ -57,8 +76,8 @@ func (t *Task) Validate() error {
 	if ve == nil {
 		ve = &ValidationError{}
 	}
-	if t.TaskID != "" && t.TaskID != TaskID(t.RequestID, t.RegisterID) {
-		ve.Add("task_id", "task_id", "must be request_id/register_id")
+	if t.TaskID != "" && !taskIDFits(t.TaskID, t.RequestID, t.RegisterID, t.Operation) {
+		ve.Add("task_id", "task_id", "must be request_id/register_id, or request_id/register_id/operation for a follow-up task")
 	}
 	return ve.OrNil()
 }

@@ -186,10 +186,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return catalogue.Run(ctx, catalogue.Config{AutoApproveAs: "dev stack (make dev): demo registers approved on announcement"}, deps)
 	})
 	s.run(runCtx, "orchestrator", func(ctx context.Context) error {
-		return orchestrator.Run(ctx, orchestrator.Config{MaxConcurrentActivities: 200}, deps)
+		return orchestrator.Run(ctx, orchestrator.Config{MaxConcurrentActivities: 200, OfficeEmail: "kirjaamo@localhost"}, deps)
 	})
 	s.run(runCtx, "notifier", func(ctx context.Context) error {
-		return notifier.Run(ctx, notifier.Config{From: "kirjaamo@localhost", PortalURL: s.PortalURL, Every: time.Second}, deps)
+		return notifier.Run(ctx, notifier.Config{From: "kirjaamo@localhost", PortalURL: s.PortalURL, OfficeURL: s.OfficeURL, Every: time.Second}, deps)
 	})
 	s.run(runCtx, "portal", func(ctx context.Context) error {
 		return portal.Run(ctx, portal.Config{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL,

@@ -22,8 +22,10 @@ type Config struct {
 	// SMTPAddr is the mail relay, host:port. Empty means dev: capture messages in the mailbox.
 	SMTPAddr string
 	From     string
-	// PortalURL is the portal's public address, for the link in a message.
+	// PortalURL is the portal's public address, for the link in a message to a subject.
 	PortalURL string
+	// OfficeURL is the office's address, for the link in a message to the office.
+	OfficeURL string
 	Every     time.Duration
 }
 
@@ -34,12 +36,16 @@ func LoadConfig() (Config, error) {
 		return Config{}, fmt.Errorf("KIRJAAMO_NOTIFIER_EVERY: %w", err)
 	}
 	return Config{SMTPAddr: platform.Env("KIRJAAMO_SMTP_ADDR", ""), From: platform.Env("KIRJAAMO_MAIL_FROM", "kirjaamo@localhost"),
-		PortalURL: platform.Env("KIRJAAMO_PORTAL_URL", "http://127.0.0.1:8080"), Every: every}, nil
+		PortalURL: platform.Env("KIRJAAMO_PORTAL_URL", "http://127.0.0.1:8080"),
+		OfficeURL: platform.Env("KIRJAAMO_OFFICE_URL", "http://127.0.0.1:8081"), Every: every}, nil
 }
 
 // Run delivers pending messages until ctx ends.
 func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 	send := func(ctx context.Context, tx pgx.Tx, m store.OutboxMessage) error {
+		if m.Recipient == "" {
+			return nil // no address given: the subject reads it on the case page
+		}
 		subject, body, err := compose(cfg, m)
 		if err != nil {
 			return err
@@ -68,15 +74,41 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 	}
 }
 
+// officeTexts go to the registry office; their link opens the case in the office.
+var officeTexts = map[string][2]string{
+	"deadline_reminder": {"Deadline approaching: a data protection request", "The legal deadline of a request is %[2]s. Open the case:\n%[1]s"},
+	"deadline_missed":   {"Deadline missed: a data protection request", "The legal deadline of a request, %[2]s, has passed without a reply. Open the case:\n%[1]s"},
+}
+
 var texts = map[string]map[string][2]string{
 	"reply_ready": {
 		"fi": {"Vastaus tietosuojapyyntöösi on valmis", "Hei,\n\nvastaus tietosuojapyyntöösi on valmis. Voit lukea sen tunnistautumalla palveluun:\n%s\n\nKirjaamo"},
 		"sv": {"Svaret på din dataskyddsbegäran är klart", "Hej,\n\nsvaret på din dataskyddsbegäran är klart. Du kan läsa det genom att identifiera dig i tjänsten:\n%s\n\nKirjaamo"},
 		"en": {"The reply to your data protection request is ready", "Hello,\n\nthe reply to your data protection request is ready. Identify yourself in the service to read it:\n%s\n\nKirjaamo"},
 	},
+	"deadline_extended": {
+		"fi": {"Tietosuojapyyntösi käsittelyaikaa on jatkettu", "Hei,\n\ntietosuojapyyntösi käsittelyaikaa on jatkettu. Perustelut ja uuden määräajan näet tunnistautumalla palveluun:\n%s\n\nKirjaamo"},
+		"sv": {"Tiden för behandlingen av din dataskyddsbegäran har förlängts", "Hej,\n\ntiden för behandlingen av din dataskyddsbegäran har förlängts. Skälen och den nya tidsfristen ser du genom att identifiera dig i tjänsten:\n%s\n\nKirjaamo"},
+		"en": {"The time to handle your data protection request has been extended", "Hello,\n\nthe time to handle your data protection request has been extended. Identify yourself in the service to read the reasons and the new deadline:\n%s\n\nKirjaamo"},
+	},
+	"lift_notice": {
+		"fi": {"Käsittelyn rajoitus poistetaan", "Hei,\n\ntietojesi käsittelyn rajoitus poistetaan pian (tietosuoja-asetuksen 18 artiklan 3 kohta). Lisätiedot:\n%s\n\nKirjaamo"},
+		"sv": {"Begränsningen av behandlingen hävs", "Hej,\n\nbegränsningen av behandlingen av dina uppgifter hävs snart (artikel 18.3 i dataskyddsförordningen). Mer information:\n%s\n\nKirjaamo"},
+		"en": {"The restriction of processing will be lifted", "Hello,\n\nthe restriction of the processing of your data will soon be lifted (GDPR Art 18(3)). More:\n%s\n\nKirjaamo"},
+	},
+	"restriction_lifted": {
+		"fi": {"Käsittelyn rajoitus on poistettu", "Hei,\n\ntietojesi käsittelyn rajoitus on poistettu. Lisätiedot:\n%s\n\nKirjaamo"},
+		"sv": {"Begränsningen av behandlingen har hävts", "Hej,\n\nbegränsningen av behandlingen av dina uppgifter har hävts. Mer information:\n%s\n\nKirjaamo"},
+		"en": {"The restriction of processing has been lifted", "Hello,\n\nthe restriction of the processing of your data has been lifted. More:\n%s\n\nKirjaamo"},
+	},
 }
 
 func compose(cfg Config, m store.OutboxMessage) (subject, body string, err error) {
+	if t, ok := officeTexts[m.Kind]; ok {
+		link := strings.TrimRight(cfg.OfficeURL, "/") + "/cases/" + m.RequestID
+		due, _ := m.Payload["deadline"].(string)
+		return t[0], fmt.Sprintf(t[1], link, due), nil
+	}
 	byLang, ok := texts[m.Kind]
 	if !ok {
 		return "", "", fmt.Errorf("no text for message kind %q", m.Kind)

@@ -17,6 +17,7 @@ import (
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/workflows/request"
 )
 
@@ -24,6 +25,8 @@ import (
 type Config struct {
 	// MaxConcurrentActivities bounds the activities one worker runs at once.
 	MaxConcurrentActivities int
+	// OfficeEmail receives deadline reminders and escalations.
+	OfficeEmail string
 }
 
 // LoadConfig reads KIRJAAMO_ORCHESTRATOR_ACTIVITIES.
@@ -32,7 +35,7 @@ func LoadConfig() (Config, error) {
 	if err != nil || n < 1 {
 		return Config{}, errors.New("KIRJAAMO_ORCHESTRATOR_ACTIVITIES must be a positive integer")
 	}
-	return Config{MaxConcurrentActivities: n}, nil
+	return Config{MaxConcurrentActivities: n, OfficeEmail: platform.Env("KIRJAAMO_OFFICE_EMAIL", "kirjaamo@localhost")}, nil
 }
 
 // Run serves workflows and collects results until ctx ends.
@@ -43,7 +46,7 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 	})
 	w.RegisterWorkflowWithOptions(request.Workflow, workflow.RegisterOptions{Name: request.WorkflowName})
 	w.RegisterActivity(&request.Activities{
-		Cases:     Cases{DB: deps.DB},
+		Cases:     Cases{DB: deps.DB, OfficeEmail: cfg.OfficeEmail},
 		Catalogue: Catalogue{DB: deps.DB},
 		Tasks:     bus.Publisher{JS: deps.JS},
 	})
@@ -69,6 +72,11 @@ func collect(ctx context.Context, deps *platform.Deps, r *contracts.Result) erro
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return bus.ErrDrop
+	}
+	if _, _, followUp, _ := contracts.SplitTaskID(r.TaskID); followUp != "" {
+		// A follow-up's answer (a lifted restriction) goes to the record; no workflow waits for it.
+		return deps.DB.Audit(ctx, store.AuditEvent{Actor: "register " + r.RegisterID, Role: "register", Action: string(followUp),
+			RequestID: r.RequestID, Detail: map[string]any{"status": r.Status, "affected": r.Affected}})
 	}
 	remaining, err := deps.DB.RecordResult(ctx, r.RequestID, r.RegisterID, string(r.Status), raw)
 	if err != nil {

@@ -13,7 +13,11 @@ import (
 )
 
 // Cases implements the workflow's case store over PostgreSQL.
-type Cases struct{ DB *store.DB }
+type Cases struct {
+	DB *store.DB
+	// OfficeEmail is where deadline reminders and escalations go.
+	OfficeEmail string
+}
 
 func (c Cases) Record(ctx context.Context, in request.Input, r request.Receipt) error {
 	ids, err := json.Marshal(in.Subject.Identifiers)
@@ -125,17 +129,70 @@ func (c Cases) SaveReview(ctx context.Context, requestID string, outcomes []rule
 	return c.DB.SaveReview(ctx, requestID, m)
 }
 
-func (c Cases) Reply(ctx context.Context, requestID string, a request.Approval) error {
+func (c Cases) Reply(ctx context.Context, requestID string, a request.Approval, art19 []request.RecipientNotice) error {
 	k, err := c.DB.Case(ctx, requestID)
 	if err != nil {
 		return err
 	}
-	var notice *store.Notification
-	if k.ContactEmail != "" {
-		notice = &store.Notification{DedupKey: "reply-ready/" + requestID, Kind: "reply_ready",
-			Recipient: k.ContactEmail, Language: k.Language, Payload: map[string]any{"request_id": requestID}}
+	notices := make([]store.RecipientNotice, len(art19))
+	for i, n := range art19 {
+		notices[i] = store.RecipientNotice{RegisterID: n.RegisterID, Recipient: n.Recipient}
 	}
-	return c.DB.Reply(ctx, requestID, a.Clerk, a.Note, notice)
+	return c.DB.Reply(ctx, requestID, a.Clerk, a.Note, c.toSubject(k, "reply_ready", ""), notices)
+}
+
+// toSubject is a message to the subject about their request, if they gave an address for it.
+func (c Cases) toSubject(k store.Case, kind, key string) *store.Notification {
+	if k.ContactEmail == "" {
+		return nil
+	}
+	return &store.Notification{DedupKey: kind + "/" + k.RequestID + key, Kind: kind, Recipient: k.ContactEmail,
+		Language: k.Language, Payload: map[string]any{"request_id": k.RequestID}}
+}
+
+func (c Cases) Extend(ctx context.Context, x request.ExtendInput) error {
+	k, err := c.DB.Case(ctx, x.RequestID)
+	if err != nil {
+		return err
+	}
+	return c.DB.Extend(ctx, x.RequestID, x.Extension.Clerk, x.Extension.Reasons, x.NewDeadline, c.toSubject(k, "deadline_extended", ""))
+}
+
+func (c Cases) Raise(ctx context.Context, a request.Alarm) error {
+	day := a.Deadline.Format("2006-01-02")
+	notice := &store.Notification{DedupKey: a.Kind + "/" + a.RequestID + "/" + day, Kind: a.Kind, Recipient: c.OfficeEmail,
+		Language: "en", Payload: map[string]any{"request_id": a.RequestID, "deadline": day}}
+	return c.DB.Event(ctx, a.RequestID, store.AuditEvent{Actor: "system", Role: "system", Action: a.Kind,
+		Detail: map[string]any{"deadline": day}}, "", notice)
+}
+
+func (c Cases) LiftNotice(ctx context.Context, l request.LiftInput) error {
+	k, err := c.DB.Case(ctx, l.RequestID)
+	if err != nil {
+		return err
+	}
+	notice := c.toSubject(k, "lift_notice", "")
+	if notice == nil {
+		// Without an address the notice waits on the subject's case page; the record says so.
+		notice = &store.Notification{DedupKey: "lift_notice/" + l.RequestID, Kind: "lift_notice", Recipient: "",
+			Language: k.Language, Payload: map[string]any{"request_id": l.RequestID, "channel": "portal"}}
+	}
+	return c.DB.Event(ctx, l.RequestID, store.AuditEvent{Actor: l.Clerk, Role: "clerk", Action: "lift_notice_sent"},
+		"lift_notice_sent", notice)
+}
+
+func (c Cases) Lifted(ctx context.Context, l request.LiftInput, registerIDs []string) error {
+	k, err := c.DB.Case(ctx, l.RequestID)
+	if err != nil {
+		return err
+	}
+	notice := c.toSubject(k, "restriction_lifted", "")
+	if notice == nil {
+		notice = &store.Notification{DedupKey: "restriction_lifted/" + l.RequestID, Kind: "restriction_lifted",
+			Language: k.Language, Payload: map[string]any{"request_id": l.RequestID, "channel": "portal"}}
+	}
+	return c.DB.Event(ctx, l.RequestID, store.AuditEvent{Actor: l.Clerk, Role: "clerk", Action: "restriction_lifted",
+		Detail: map[string]any{"registers": registerIDs}}, "lifted", notice)
 }
 
 // Catalogue gives the workflow the declarations in force.

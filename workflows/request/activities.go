@@ -28,8 +28,24 @@ type Cases interface {
 	MarkDispatched(ctx context.Context, requestID string, registerIDs []string) error
 	// SaveReview stores the concluded outcomes and puts the case in review.
 	SaveReview(ctx context.Context, requestID string, outcomes []rules.Outcome) error
-	// Reply records the approval and queues the notice to the subject, in one transaction.
-	Reply(ctx context.Context, requestID string, a Approval) error
+	// Reply records the approval, queues the notice to the subject and logs each Art 19 notice to a
+	// recipient, in one transaction.
+	Reply(ctx context.Context, requestID string, a Approval, art19 []RecipientNotice) error
+	// Extend records an extension with its reasons and queues the notice of it to the subject.
+	Extend(ctx context.Context, x ExtendInput) error
+	// Raise records a deadline alarm and queues it to the office.
+	Raise(ctx context.Context, a Alarm) error
+	// LiftNotice records and queues the Art 18(3) notice to the subject.
+	LiftNotice(ctx context.Context, l LiftInput) error
+	// Lifted records that a restriction was lifted at the given registers.
+	Lifted(ctx context.Context, l LiftInput, registerIDs []string) error
+}
+
+// RecipientNotice is one Art 19 notice: a recipient of a register's data told of the rectification,
+// erasure or restriction.
+type RecipientNotice struct {
+	RegisterID string `json:"register_id"`
+	Recipient  string `json:"recipient"`
 }
 
 // Catalogue gives the register declarations approved and in force at a moment.
@@ -163,10 +179,105 @@ func (a *Activities) Review(ctx context.Context, requestID string) (ReviewResult
 	return res, nil
 }
 
-// Reply records the approved reply and queues the notice to the subject.
+// Reply records the approved reply, queues the notice to the subject, and logs an Art 19 notice to
+// each recipient of each register whose data the request changed.
 func (a *Activities) Reply(ctx context.Context, ri ReplyInput) error {
-	if err := a.Cases.Reply(ctx, ri.RequestID, ri.Approval); err != nil {
+	planned, err := a.Cases.Planned(ctx, ri.RequestID)
+	if err != nil {
 		return fmt.Errorf("reply: %w", err)
+	}
+	var notices []RecipientNotice
+	for _, p := range planned {
+		o := Conclude(p)
+		for _, f := range o.FollowUps {
+			if f.Kind != rules.FollowUpNotifyRecipients {
+				continue
+			}
+			seen := map[string]bool{}
+			for _, r := range f.Recipients {
+				if !seen[r.EN] {
+					seen[r.EN] = true
+					notices = append(notices, RecipientNotice{RegisterID: o.RegisterID, Recipient: r.EN})
+				}
+			}
+			if p.Result != nil {
+				for _, r := range p.Result.Recipients {
+					if !seen[r] {
+						seen[r] = true
+						notices = append(notices, RecipientNotice{RegisterID: o.RegisterID, Recipient: r})
+					}
+				}
+			}
+		}
+	}
+	if err := a.Cases.Reply(ctx, ri.RequestID, ri.Approval, notices); err != nil {
+		return fmt.Errorf("reply: %w", err)
+	}
+	return nil
+}
+
+// Extend records an extension of the deadline and tells the subject, with the reasons.
+func (a *Activities) Extend(ctx context.Context, x ExtendInput) error {
+	if err := a.Cases.Extend(ctx, x); err != nil {
+		return fmt.Errorf("extend: %w", err)
+	}
+	return nil
+}
+
+// Raise records a deadline alarm and tells the office.
+func (a *Activities) Raise(ctx context.Context, al Alarm) error {
+	if err := a.Cases.Raise(ctx, al); err != nil {
+		return fmt.Errorf("raise %s: %w", al.Kind, err)
+	}
+	return nil
+}
+
+// SendLiftNotice tells the subject that the restriction is about to be lifted (Art 18(3)).
+func (a *Activities) SendLiftNotice(ctx context.Context, l LiftInput) error {
+	if err := a.Cases.LiftNotice(ctx, l); err != nil {
+		return fmt.Errorf("lift notice: %w", err)
+	}
+	return nil
+}
+
+// Lift sends a lift_restriction task to each register that restricted the subject's data, with a
+// follow-up task id of its own so that neither the stream nor the adapter takes it for the first.
+func (a *Activities) Lift(ctx context.Context, l LiftInput) error {
+	in, err := a.Cases.Load(ctx, l.RequestID)
+	if err != nil {
+		return fmt.Errorf("lift: %w", err)
+	}
+	planned, err := a.Cases.Planned(ctx, l.RequestID)
+	if err != nil {
+		return fmt.Errorf("lift: %w", err)
+	}
+	d := deadline.Compute(in.ReceivedAt)
+	var tasks []contracts.Task
+	var ids []string
+	for _, p := range planned {
+		if p.Result == nil || p.Result.Status != contracts.StatusApplied {
+			continue
+		}
+		o := p.Outcome
+		var identifiers []contracts.Identifier
+		for _, id := range in.Subject.Identifiers {
+			if slices.Contains(o.Identifiers, id.Type) {
+				identifiers = append(identifiers, id)
+			}
+		}
+		tasks = append(tasks, contracts.Task{Protocol: contracts.TaskProtocol,
+			TaskID:    contracts.FollowUpTaskID(l.RequestID, o.RegisterID, contracts.OpLiftRestriction),
+			RequestID: l.RequestID, RegisterID: o.RegisterID, Operation: contracts.OpLiftRestriction, Right: contracts.RightRestriction,
+			Identifiers: identifiers, ReceivedAt: in.ReceivedAt, Deadline: d.Legal})
+		ids = append(ids, o.RegisterID)
+	}
+	if len(tasks) > 0 {
+		if err := a.Tasks.Publish(ctx, tasks); err != nil {
+			return fmt.Errorf("lift: %w", err)
+		}
+	}
+	if err := a.Cases.Lifted(ctx, l, ids); err != nil {
+		return fmt.Errorf("lift: %w", err)
 	}
 	return nil
 }

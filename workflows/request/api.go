@@ -21,6 +21,12 @@ const (
 	UpdateApproveReply = "approve-reply"
 	// QueryState returns the workflow's State.
 	QueryState = "state"
+	// UpdateExtendDeadline extends the deadline by up to two months, with reasons (Art 12(3)).
+	UpdateExtendDeadline = "extend-deadline"
+	// UpdateSendLiftNotice tells the subject that a restriction is about to be lifted (Art 18(3)).
+	UpdateSendLiftNotice = "send-lift-notice"
+	// UpdateLiftRestriction lifts a restriction, only after the lift notice was sent.
+	UpdateLiftRestriction = "lift-restriction"
 )
 
 // WorkflowID is the request id: the idempotency key everywhere, so a resubmitted request can never
@@ -35,6 +41,10 @@ const (
 	StatusDispatched Status = "dispatched"
 	StatusInReview   Status = "in_review"
 	StatusReplied    Status = "replied"
+	// A restriction request stays open after the reply: restricted, then the Art 18(3) notice, then lifted.
+	StatusRestricted     Status = "restricted"
+	StatusLiftNoticeSent Status = "lift_notice_sent"
+	StatusLifted         Status = "lifted"
 )
 
 // Input starts a request. It holds the subject's identifiers, which is why every payload is
@@ -100,6 +110,41 @@ type Approval struct {
 	Note  string `json:"note,omitempty"`
 }
 
+// Extension is the office's decision to extend the deadline (Art 12(3)).
+type Extension struct {
+	Clerk string `json:"clerk"`
+	// Reasons are told to the subject with the notice of the extension.
+	Reasons string `json:"reasons"`
+	// Months is how much longer: one or two.
+	Months int `json:"months"`
+}
+
+// ExtendInput records an extension and tells the subject.
+type ExtendInput struct {
+	RequestID   string    `json:"request_id"`
+	Extension   Extension `json:"extension"`
+	NewDeadline time.Time `json:"new_deadline"`
+}
+
+// Alarm is a reminder to the office before the deadline falls due, or the escalation once it is missed.
+type Alarm struct {
+	RequestID string    `json:"request_id"`
+	Kind      string    `json:"kind"` // AlarmReminder or AlarmEscalation
+	Deadline  time.Time `json:"deadline"`
+}
+
+// Alarm kinds.
+const (
+	AlarmReminder   = "deadline_reminder"
+	AlarmEscalation = "deadline_missed"
+)
+
+// LiftInput asks for the lift notice or the lift of a restriction.
+type LiftInput struct {
+	RequestID string `json:"request_id"`
+	Clerk     string `json:"clerk"`
+}
+
 // ReplyInput sends the approved reply to the subject.
 type ReplyInput struct {
 	RequestID string   `json:"request_id"`
@@ -113,6 +158,10 @@ type State struct {
 	Plans     []RegisterPlan `json:"plans"`
 	Pending   []string       `json:"pending"`
 	RepliedBy string         `json:"replied_by,omitempty"`
+	// Extended reports that the deadline was extended once; it cannot be extended again.
+	Extended bool `json:"extended,omitempty"`
+	// Alarms are the reminders and escalations already raised.
+	Alarms []string `json:"alarms,omitempty"`
 }
 
 // Result is what a finished workflow returns.

@@ -31,17 +31,19 @@ type Case struct {
 	InternalTarget time.Time       `json:"internal_target"`
 	RepliedAt      *time.Time      `json:"replied_at,omitempty"`
 	RepliedBy      string          `json:"replied_by,omitempty"`
+	// ExtensionReasons are the reasons for an extension of the deadline, told to the subject.
+	ExtensionReasons string `json:"extension_reasons,omitempty"`
 }
 
 const caseColumns = `request_id, received_at, channel, right_invoked, language, subject_id, subject_name,
 	identity_method, identity_level, identifiers, coalesce(contact_email, ''), details, rectification, status,
-	deadline, internal_target, replied_at, coalesce(replied_by, '')`
+	deadline, internal_target, replied_at, coalesce(replied_by, ''), coalesce(extension_reasons, '')`
 
 func scanCase(row pgx.Row) (Case, error) {
 	var c Case
 	err := row.Scan(&c.RequestID, &c.ReceivedAt, &c.Channel, &c.Right, &c.Language, &c.SubjectID, &c.SubjectName,
 		&c.IdentityMethod, &c.IdentityLevel, &c.Identifiers, &c.ContactEmail, &c.Details, &c.Rectification, &c.Status,
-		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy)
+		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy, &c.ExtensionReasons)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, ErrNotFound
 	}
@@ -240,12 +242,19 @@ type Notification struct {
 	Payload   map[string]any
 }
 
-// Reply records the office's approval of the reply, the notice to the subject and the record entry,
-// in one transaction: the reply is either sent and recorded, or neither.
-func (db *DB) Reply(ctx context.Context, requestID, clerk, note string, notice *Notification) error {
+// RecipientNotice is one Art 19 notice to a recipient of a register's data.
+type RecipientNotice struct {
+	RegisterID string
+	Recipient  string
+}
+
+// Reply records the office's approval of the reply, the notice to the subject, the Art 19 notice to
+// each recipient, and the record entries, in one transaction: the reply is either sent and recorded,
+// or neither. A restriction's case goes on as restricted.
+func (db *DB) Reply(ctx context.Context, requestID, clerk, note string, notice *Notification, art19 []RecipientNotice) error {
 	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE cases SET status = 'replied', replied_at = now(), replied_by = $2, updated_at = now()
-			WHERE request_id = $1 AND status = 'in_review'`, requestID, clerk)
+		tag, err := tx.Exec(ctx, `UPDATE cases SET status = CASE WHEN right_invoked = 'restriction' THEN 'restricted' ELSE 'replied' END,
+			replied_at = now(), replied_by = $2, updated_at = now() WHERE request_id = $1 AND status = 'in_review'`, requestID, clerk)
 		if err != nil {
 			return fmt.Errorf("store: reply: %w", err)
 		}
@@ -257,7 +266,60 @@ func (db *DB) Reply(ctx context.Context, requestID, clerk, note string, notice *
 				return err
 			}
 		}
+		for _, n := range art19 {
+			if err := appendAudit(ctx, tx, AuditEvent{Actor: "system", Role: "system", Action: "art19_notice", RequestID: requestID,
+				Detail: map[string]any{"register_id": n.RegisterID, "recipient": n.Recipient}}); err != nil {
+				return err
+			}
+		}
 		return appendAudit(ctx, tx, AuditEvent{Actor: clerk, Role: "clerk", Action: "replied", RequestID: requestID,
 			Detail: map[string]any{"note": note}})
+	})
+}
+
+// Extend records an extension of the deadline with its reasons, and the notice to the subject.
+func (db *DB) Extend(ctx context.Context, requestID, clerk, reasons string, newDeadline time.Time, notice *Notification) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE cases SET deadline = $2, extended_at = now(), extended_by = $3, extension_reasons = $4,
+			updated_at = now() WHERE request_id = $1 AND extended_at IS NULL`, requestID, newDeadline, clerk, reasons)
+		if err != nil {
+			return fmt.Errorf("store: extend: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		if notice != nil {
+			if err := enqueue(ctx, tx, requestID, *notice); err != nil {
+				return err
+			}
+		}
+		return appendAudit(ctx, tx, AuditEvent{Actor: clerk, Role: "clerk", Action: "deadline_extended", RequestID: requestID,
+			Detail: map[string]any{"new_deadline": newDeadline.Format("2006-01-02"), "reasons": reasons}})
+	})
+}
+
+// Event records a step of a case's life in the record, with a message to send if any, in one
+// transaction; the dedup key of the message makes a retried step send nothing twice.
+func (db *DB) Event(ctx context.Context, requestID string, e AuditEvent, status string, notice *Notification) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if notice != nil {
+			tag, err := tx.Exec(ctx, `SELECT 1 FROM outbox WHERE dedup_key = $1`, notice.DedupKey)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() > 0 {
+				return nil // done before: the activity was retried
+			}
+			if err := enqueue(ctx, tx, requestID, *notice); err != nil {
+				return err
+			}
+		}
+		if status != "" {
+			if _, err := tx.Exec(ctx, `UPDATE cases SET status = $2, updated_at = now() WHERE request_id = $1`, requestID, status); err != nil {
+				return fmt.Errorf("store: %s: %w", e.Action, err)
+			}
+		}
+		e.RequestID = requestID
+		return appendAudit(ctx, tx, e)
 	})
 }

@@ -103,7 +103,7 @@ func TestResultsPlansAndReply(t *testing.T) {
 	}
 	notice := &Notification{DedupKey: "reply-ready/" + requestID, Kind: "reply_ready", Recipient: "aino@example.fi", Language: "fi"}
 	for range 2 {
-		if err := db.Reply(ctx, requestID, "Kaisa", "ok", notice); err != nil {
+		if err := db.Reply(ctx, requestID, "Kaisa", "ok", notice, []RecipientNotice{{RegisterID: "koronavilkku", Recipient: "EFGS"}}); err != nil {
 			t.Fatal(err)
 		}
 	}

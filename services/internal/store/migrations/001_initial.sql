@@ -18,6 +18,9 @@ CREATE TABLE cases (
     internal_target date        NOT NULL,
     replied_at      timestamptz,
     replied_by      text,
+    extended_at     timestamptz,
+    extended_by     text,
+    extension_reasons text,
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX cases_by_subject ON cases (subject_id, received_at DESC);
