@@ -19,7 +19,9 @@ func (r instantRegister) Declaration() contracts.Declaration { return r.decl }
 
 func (instantRegister) Setup(context.Context) error { return nil }
 
-func (instantRegister) Lookup(context.Context, sdk.Query) ([]contracts.Record, error) { return nil, nil }
+func (instantRegister) Lookup(context.Context, sdk.Query) ([]contracts.Record, error) {
+	return nil, nil
+}
 
 // instantRegisters makes m registers, each declared like the Kanta processing log (identified by the
 // personal identity code, lookup only), so that every access request is dispatched to all of them.

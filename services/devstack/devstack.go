@@ -56,7 +56,7 @@ type Config struct {
 	// Registers replaces the five demo registers, e.g. with the benchmark's registers. Each gets the
 	// registers database.
 	Registers func(db *pgxpool.Pool) []demo.Register
-	Logger       *slog.Logger
+	Logger    *slog.Logger
 }
 
 // LoadConfig reads KIRJAAMO_DATA_DIR, KIRJAAMO_DATABASE_URL and the dev ports from the environment.
