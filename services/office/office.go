@@ -91,6 +91,7 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("GET /cases/{id}", o.showCase)
 	mux.HandleFunc("POST /cases/{id}/purpose", o.statePurpose)
 	mux.HandleFunc("POST /cases/{id}/approve", o.approve)
+	mux.HandleFunc("POST /cases/{id}/{decision}", o.decide)
 	mux.HandleFunc("GET /registers", o.listRegisters)
 	mux.HandleFunc("GET /registers/{id}", o.showRegister)
 	mux.HandleFunc("POST /registers/{id}/approve", o.approveDeclaration)

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -203,8 +204,12 @@ func (o *office) showCase(w http.ResponseWriter, r *http.Request) {
 		sess.Notice = ""
 		_ = o.sessions.Save(r.Context(), w, sess)
 	}
+	clerk, status := hasRole(sess.Identity, RoleClerk), request.Status(file.Case.Status)
 	o.render(w, http.StatusOK, "case", &web.Session{Identity: sess.Identity, CSRF: sess.CSRF, Notice: notice}, caseView{
-		File: file, Trail: trail, Purpose: grant.Purpose, CanApprove: hasRole(sess.Identity, RoleClerk) && file.Case.Status == string(request.StatusInReview)})
+		File: file, Trail: trail, Purpose: grant.Purpose, CanApprove: clerk && status == request.StatusInReview,
+		CanExtend:     clerk && file.Case.ExtensionReasons == "" && (status == request.StatusReceived || status == request.StatusDispatched || status == request.StatusInReview),
+		CanLiftNotice: clerk && status == request.StatusRestricted,
+		CanLift:       clerk && status == request.StatusLiftNoticeSent})
 }
 
 // recordView writes the view to the record before anything of the case is shown: no record, no view.
@@ -220,10 +225,13 @@ type purposeForm struct {
 }
 
 type caseView struct {
-	File       *casefile.File
-	Trail      []store.AuditEvent
-	Purpose    string
-	CanApprove bool
+	File          *casefile.File
+	Trail         []store.AuditEvent
+	Purpose       string
+	CanApprove    bool
+	CanExtend     bool
+	CanLiftNotice bool
+	CanLift       bool
 }
 
 func (o *office) statePurpose(w http.ResponseWriter, r *http.Request) {
@@ -293,9 +301,13 @@ func (o *office) approve(w http.ResponseWriter, r *http.Request) {
 // approveReply asks the request's workflow to send the reply and waits for it to be done. The
 // workflow's validator refuses an approval out of turn, and that refusal is what the clerk sees.
 func (o *office) approveReply(r *http.Request, id *oidclogin.Identity, requestID, note string) error {
+	return o.update(r, requestID, request.UpdateApproveReply, request.Approval{Clerk: staffName(id), Note: note})
+}
+
+// update sends an update to a request's workflow and waits until it is done.
+func (o *office) update(r *http.Request, requestID, name string, arg any) error {
 	handle, err := o.deps.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
-		WorkflowID: request.WorkflowID(requestID), UpdateName: request.UpdateApproveReply,
-		Args: []any{request.Approval{Clerk: staffName(id), Note: note}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID: request.WorkflowID(requestID), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
 		return errRefused(err)
@@ -305,6 +317,50 @@ func (o *office) approveReply(r *http.Request, id *oidclogin.Identity, requestID
 		return errRefused(err)
 	}
 	return nil
+}
+
+// decide handles the forms that ask a workflow to act: extend the deadline, send the lift notice,
+// lift a restriction. The workflow's validators decide; the clerk sees their reasons.
+func (o *office) decide(w http.ResponseWriter, r *http.Request) {
+	sess, ok := o.staff(w, r)
+	if !ok {
+		return
+	}
+	if !web.ParseForm(w, r, sess) {
+		o.fail(w, http.StatusBadRequest, "The form expired. Open the case again.")
+		return
+	}
+	if !hasRole(sess.Identity, RoleClerk) {
+		o.fail(w, http.StatusForbidden, "Only a clerk can decide on a case.")
+		return
+	}
+	id, clerk := r.PathValue("id"), staffName(sess.Identity)
+	var err error
+	var done string
+	switch r.PathValue("decision") {
+	case "extend":
+		months, convErr := strconv.Atoi(r.PostFormValue("months"))
+		reasons := strings.TrimSpace(r.PostFormValue("reasons"))
+		if convErr != nil || months < 1 || months > 2 || reasons == "" || len(reasons) > 2000 {
+			o.fail(w, http.StatusUnprocessableEntity, "months: one or two; reasons: required, at most 2000 characters (Art 12(3))")
+			return
+		}
+		err, done = o.update(r, id, request.UpdateExtendDeadline, request.Extension{Clerk: clerk, Reasons: reasons, Months: months}),
+			"The deadline was extended and the subject told why."
+	case "lift-notice":
+		err, done = o.update(r, id, request.UpdateSendLiftNotice, request.LiftInput{Clerk: clerk}), "The subject was told the restriction will be lifted."
+	case "lift":
+		err, done = o.update(r, id, request.UpdateLiftRestriction, request.LiftInput{Clerk: clerk}), "The restriction was lifted."
+	default:
+		o.fail(w, http.StatusNotFound, "No such decision.")
+		return
+	}
+	sess.Notice = done
+	if err != nil {
+		sess.Notice = "Not done: " + err.Error()
+	}
+	_ = o.sessions.Save(r.Context(), w, sess)
+	http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
 }
 
 // errRefused gives the workflow's reason without the transport's wrapping.
