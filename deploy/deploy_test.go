@@ -4,18 +4,23 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/conf"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
 // required are the variables compose.yaml insists on; the check sets placeholders for them.
 var required = []string{"POSTGRES_PASSWORD", "KIRJAAMO_PAYLOAD_KEYS", "PORTAL_URL", "CITIZEN_OIDC_ISSUER",
-	"PORTAL_OIDC_CLIENT_SECRET", "OFFICE_URL", "STAFF_OIDC_ISSUER", "OFFICE_OIDC_CLIENT_SECRET", "SMTP_ADDR", "NATS_PLATFORM_PASSWORD"}
+	"PORTAL_OIDC_CLIENT_SECRET", "OFFICE_URL", "STAFF_OIDC_ISSUER", "OFFICE_OIDC_CLIENT_SECRET", "SMTP_ADDR", "NATS_PLATFORM_CREDS"}
 
 func TestComposeFileIsValid(t *testing.T) {
 	for _, v := range required {
@@ -40,6 +45,10 @@ func TestComposeFileIsValid(t *testing.T) {
 		if v := env["KIRJAAMO_NATS_REPLICAS"]; v == nil || *v != "3" {
 			t.Errorf("%s does not run with JetStream replicas 3", svc)
 		}
+		if v := env["KIRJAAMO_NATS_CREDENTIALS"]; v == nil || *v != "/run/secrets/nats-platform-creds" ||
+			!slices.ContainsFunc(project.Services[svc].Secrets, func(s types.ServiceSecretConfig) bool { return s.Source == "nats-platform-creds" }) {
+			t.Errorf("%s does not connect to NATS with the platform's credentials", svc)
+		}
 	}
 }
 
@@ -58,7 +67,6 @@ func TestComposeRefusesMissingSecrets(t *testing.T) {
 
 func TestNATSConfigIsValid(t *testing.T) {
 	t.Setenv("NATS_SERVER_NAME", "nats-1")
-	t.Setenv("NATS_PLATFORM_PASSWORD", "placeholder")
 	opts, err := server.ProcessConfigFile(filepath.Join("nats", "nats.conf"))
 	if err != nil {
 		t.Fatalf("nats.conf: %v", err)
@@ -68,5 +76,87 @@ func TestNATSConfigIsValid(t *testing.T) {
 	}
 	if len(opts.Routes) != 3 || opts.Cluster.Name != "kirjaamo" {
 		t.Errorf("nats.conf is not a three-node cluster named kirjaamo: routes %v, name %q", opts.Routes, opts.Cluster.Name)
+	}
+	if len(opts.TrustedOperators) != 1 || opts.SystemAccount == "" || opts.NoAuthUser != "" || len(opts.Users) > 0 || len(opts.Nkeys) > 0 {
+		t.Errorf("nats.conf does not authenticate every client with an operator-signed user JWT: operators %d, system account %q, no_auth_user %q, users %d, nkeys %d",
+			len(opts.TrustedOperators), opts.SystemAccount, opts.NoAuthUser, len(opts.Users), len(opts.Nkeys))
+	}
+	if _, ok := opts.AccountResolver.(*server.MemAccResolver); !ok {
+		t.Errorf("nats.conf's account resolver is %T, want the MEMORY resolver with the accounts preloaded", opts.AccountResolver)
+	}
+	// The server's own checks of the whole configuration (trust chain, accounts, cluster), short of
+	// listening.
+	opts.StoreDir = t.TempDir()
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("nats.conf: %v", err)
+	}
+	srv.Shutdown()
+}
+
+// TestNATSPermissions checks the register role in the KIRJAAMO account: what a register's adapter may
+// do, with {{name()}} its register id. It is written out here rather than taken from the generating
+// code, so that a change to the permissions is a change to this test too.
+func TestNATSPermissions(t *testing.T) {
+	m, err := conf.ParseFile(filepath.Join("nats", "accounts.conf"))
+	if err != nil {
+		t.Fatalf("accounts.conf: %v", err)
+	}
+	preload, _ := m["resolver_preload"].(map[string]any)
+	operator, err := jwt.DecodeOperatorClaims(fmt.Sprint(m["operator"]))
+	if err != nil {
+		t.Fatalf("accounts.conf: operator: %v", err)
+	}
+	var account *jwt.AccountClaims
+	for pub, v := range preload {
+		ac, err := jwt.DecodeAccountClaims(fmt.Sprint(v))
+		if err != nil || ac.Subject != pub || ac.Issuer != operator.Subject {
+			t.Errorf("accounts.conf: account %s is not one the operator signed (%v)", pub, err)
+			continue
+		}
+		if ac.Name == "KIRJAAMO" {
+			account = ac
+		}
+	}
+	if account == nil {
+		t.Fatal("accounts.conf has no KIRJAAMO account")
+	}
+	if account.Limits.JetStreamLimits.DiskStorage == 0 {
+		t.Error("the KIRJAAMO account has no JetStream")
+	}
+	var role *jwt.UserScope
+	for _, scope := range account.SigningKeys {
+		if us, ok := scope.(*jwt.UserScope); ok && us.Role == "register" {
+			role = us
+		}
+	}
+	if role == nil {
+		t.Fatal("the KIRJAAMO account has no register role: registers' credentials would carry their own permissions")
+	}
+	const id = "{{name()}}"
+	wantPub := []string{
+		"kirjaamo.v1.register." + id + ".result",
+		"kirjaamo.v1.register." + id + ".heartbeat",
+		"kirjaamo.v1.register." + id + ".announce",
+		"$JS.API.CONSUMER.CREATE.KIRJAAMO_TASKS.register-" + id + ".kirjaamo.v1.register." + id + ".task",
+		"$JS.API.CONSUMER.INFO.KIRJAAMO_TASKS.register-" + id,
+		"$JS.API.CONSUMER.MSG.NEXT.KIRJAAMO_TASKS.register-" + id,
+		"$JS.ACK.KIRJAAMO_TASKS.register-" + id + ".>",
+		"$JS.API.STREAM.INFO.KV_register-" + id + "-done",
+		"$JS.API.STREAM.MSG.GET.KV_register-" + id + "-done",
+		"$KV.register-" + id + "-done.>",
+	}
+	perms := role.Template.Permissions
+	if got := []string(perms.Pub.Allow); !slices.Equal(got, wantPub) {
+		t.Errorf("a register may publish on\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantPub, "\n"))
+	}
+	if got := []string(perms.Sub.Allow); !slices.Equal(got, []string{"_INBOX_" + id + ".>"}) {
+		t.Errorf("a register may subscribe to %v, want its own inbox only", got)
+	}
+	if len(perms.Pub.Deny)+len(perms.Sub.Deny) > 0 || perms.Resp != nil {
+		t.Errorf("the register role has deny lists or response permissions, which its allow lists make needless: %+v", perms)
+	}
+	if !slices.Equal([]string(role.Template.AllowedConnectionTypes), []string{jwt.ConnectionTypeStandard}) {
+		t.Errorf("a register may connect as %v, want plain NATS clients only", role.Template.AllowedConnectionTypes)
 	}
 }
