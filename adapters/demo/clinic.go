@@ -22,7 +22,9 @@ func (ClinicInvitations) Declaration() contracts.Declaration {
 func (r ClinicInvitations) Setup(ctx context.Context) error {
 	return setup(ctx, r.DB, "clinic", `CREATE TABLE clinic.invitations (id bigserial PRIMARY KEY, email_sha256 text,
 		phone_sha256 text, event text NOT NULL, invited_at timestamptz NOT NULL, opted_out boolean NOT NULL DEFAULT false,
-		restricted boolean NOT NULL DEFAULT false);`,
+		restricted boolean NOT NULL DEFAULT false);
+		-- erasures keeps one row per erasure carried out, for the count of effects in the crash test.
+		CREATE TABLE clinic.erasures (task_id text NOT NULL, erased int NOT NULL, at timestamptz NOT NULL DEFAULT now());`,
 		func(tx pgx.Tx) error {
 			aino, matti := People[0], People[1]
 			_, err := tx.Exec(context.Background(), `INSERT INTO clinic.invitations (email_sha256, phone_sha256, event, invited_at) VALUES
@@ -53,7 +55,15 @@ func (r ClinicInvitations) Lookup(ctx context.Context, q sdk.Query) ([]contracts
 }
 
 func (r ClinicInvitations) Erase(ctx context.Context, q sdk.Query) (int, error) {
-	return r.apply(ctx, q, `DELETE FROM clinic.invitations WHERE `)
+	where, args := r.match(q)
+	return applyOnce(ctx, r.DB, "clinic", q.TaskID, func(tx pgx.Tx) (int, error) {
+		tag, err := tx.Exec(ctx, `DELETE FROM clinic.invitations WHERE `+where, args...)
+		if err != nil {
+			return 0, err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO clinic.erasures (task_id, erased) VALUES ($1, $2)`, q.TaskID, tag.RowsAffected())
+		return int(tag.RowsAffected()), err
+	})
 }
 
 // Object stops invitations: direct marketing ends on objection, absolutely (Art 21(3)).
@@ -72,14 +82,12 @@ func (r ClinicInvitations) LiftRestriction(ctx context.Context, q sdk.Query) (in
 // Recipients names the delivery provider that sent the subject's invitations, if any were sent.
 func (r ClinicInvitations) Recipients(ctx context.Context, q sdk.Query) ([]string, error) {
 	where, args := r.match(q)
-	var n int
-	if err := r.DB.QueryRow(ctx, `SELECT count(*) FROM clinic.invitations WHERE `+where, args...).Scan(&n); err != nil {
+	rows, _ := r.DB.Query(ctx, `SELECT DISTINCT 'E-mail and SMS delivery provider (processor, EU)' FROM clinic.invitations WHERE `+where, args...)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		return nil, sdk.Unavailable(err)
 	}
-	if n == 0 {
-		return nil, nil
-	}
-	return []string{"E-mail and SMS delivery provider (processor, EU)"}, nil
+	return names, nil
 }
 
 func (r ClinicInvitations) apply(ctx context.Context, q sdk.Query, statement string) (int, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,19 @@ func TestTheSDKRefusesADeclarationItsCodeDoesNotKeep(t *testing.T) {
 	err := sdk.Run(context.Background(), overpromising{}, sdk.Config{NATSURL: "nats://127.0.0.1:1"})
 	if err == nil || !strings.Contains(err.Error(), "erase") {
 		t.Fatalf("Run = %v, want a refusal naming erase", err)
+	}
+}
+
+// TestEachRegisterIsOneFileOfUnder100Lines keeps the demo registers what they are meant to be: the
+// example a register owner copies, one short file each.
+func TestEachRegisterIsOneFileOfUnder100Lines(t *testing.T) {
+	for _, f := range []string{"kanta_client.go", "kanta_log.go", "koronavilkku.go", "kela_statistics.go", "clinic.go"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(data), "\n"); n >= 100 {
+			t.Errorf("%s has %d lines, want under 100", f, n)
+		}
 	}
 }

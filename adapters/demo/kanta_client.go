@@ -20,9 +20,8 @@ func (KantaClientRegister) Declaration() contracts.Declaration {
 }
 
 func (r KantaClientRegister) Setup(ctx context.Context) error {
-	return setup(ctx, r.DB, "kanta_client", `CREATE TABLE kanta_client.contacts (id serial PRIMARY KEY,
-		personal_identity_code text, email text, name text NOT NULL, phone text, organisation text NOT NULL,
-		role text NOT NULL, client_since date NOT NULL, restricted boolean NOT NULL DEFAULT false);`,
+	return setup(ctx, r.DB, "kanta_client", `CREATE TABLE kanta_client.contacts (id serial PRIMARY KEY, personal_identity_code text,
+		email text, name text NOT NULL, phone text, organisation text NOT NULL, role text NOT NULL, client_since date NOT NULL, restricted boolean NOT NULL DEFAULT false);`,
 		func(tx pgx.Tx) error {
 			aino, matti := People[0], People[1]
 			_, err := tx.Exec(context.Background(), `INSERT INTO kanta_client.contacts
@@ -38,10 +37,8 @@ func (r KantaClientRegister) Setup(ctx context.Context) error {
 const kantaClientMatch = `(personal_identity_code = $1 OR ($2 <> '' AND lower(email) = $2))`
 
 func (r KantaClientRegister) Lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
-	hetu, _ := q.Identifier(contracts.IdentifierPersonalIdentityCode)
-	email, _ := q.Identifier(contracts.IdentifierEmail)
 	rows, err := r.DB.Query(ctx, `SELECT name, email, phone, organisation, role, client_since, restricted
-		FROM kanta_client.contacts WHERE `+kantaClientMatch+` ORDER BY id`, hetu, email)
+		FROM kanta_client.contacts WHERE `+kantaClientMatch+` ORDER BY id`, r.who(q)...)
 	if err != nil {
 		return nil, sdk.Unavailable(err)
 	}
@@ -54,10 +51,10 @@ func (r KantaClientRegister) Rectify(ctx context.Context, q sdk.Query, fixes []c
 			return 0, sdk.Refuse("the register holds no field "+f.Field+" that the subject can correct", "GDPR Art 16")
 		}
 	}
-	return r.apply(ctx, q, func(tx pgx.Tx, hetu, email string) (int, error) {
+	return applyOnce(ctx, r.DB, "kanta_client", q.TaskID, func(tx pgx.Tx) (int, error) {
 		n := 0
 		for _, f := range fixes {
-			tag, err := tx.Exec(ctx, `UPDATE kanta_client.contacts SET `+f.Field+` = $3 WHERE `+kantaClientMatch, hetu, email, f.NewValue)
+			tag, err := tx.Exec(ctx, `UPDATE kanta_client.contacts SET `+f.Field+` = $3 WHERE `+kantaClientMatch, append(r.who(q), f.NewValue)...)
 			if err != nil {
 				return 0, err
 			}
@@ -69,24 +66,14 @@ func (r KantaClientRegister) Rectify(ctx context.Context, q sdk.Query, fixes []c
 
 // Recipients names who received a contact's data: invoicing contacts go to Kela's sales invoice register.
 func (r KantaClientRegister) Recipients(ctx context.Context, q sdk.Query) ([]string, error) {
-	hetu, _ := q.Identifier(contracts.IdentifierPersonalIdentityCode)
-	email, _ := q.Identifier(contracts.IdentifierEmail)
-	rows, err := r.DB.Query(ctx, `SELECT DISTINCT CASE WHEN role = 'invoicing contact'
+	rows, _ := r.DB.Query(ctx, `SELECT DISTINCT CASE WHEN role = 'invoicing contact'
 		THEN 'Kela''s client data register for sales invoices' ELSE 'Kanta Services customer communications' END
-		FROM kanta_client.contacts WHERE `+kantaClientMatch, hetu, email)
+		FROM kanta_client.contacts WHERE `+kantaClientMatch, r.who(q)...)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, sdk.Unavailable(err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, sdk.Unavailable(err)
-		}
-		out = append(out, name)
-	}
-	return out, rows.Err()
+	return names, nil
 }
 
 func (r KantaClientRegister) Restrict(ctx context.Context, q sdk.Query) (int, error) {
@@ -98,14 +85,15 @@ func (r KantaClientRegister) LiftRestriction(ctx context.Context, q sdk.Query) (
 }
 
 func (r KantaClientRegister) setRestricted(ctx context.Context, q sdk.Query, on bool) (int, error) {
-	return r.apply(ctx, q, func(tx pgx.Tx, hetu, email string) (int, error) {
-		tag, err := tx.Exec(ctx, `UPDATE kanta_client.contacts SET restricted = $3 WHERE `+kantaClientMatch, hetu, email, on)
+	return applyOnce(ctx, r.DB, "kanta_client", q.TaskID, func(tx pgx.Tx) (int, error) {
+		tag, err := tx.Exec(ctx, `UPDATE kanta_client.contacts SET restricted = $3 WHERE `+kantaClientMatch, append(r.who(q), on)...)
 		return int(tag.RowsAffected()), err
 	})
 }
 
-func (r KantaClientRegister) apply(ctx context.Context, q sdk.Query, effect func(tx pgx.Tx, hetu, email string) (int, error)) (int, error) {
+// who is the subject's identity code and e-mail address, the arguments of kantaClientMatch.
+func (KantaClientRegister) who(q sdk.Query) []any {
 	hetu, _ := q.Identifier(contracts.IdentifierPersonalIdentityCode)
 	email, _ := q.Identifier(contracts.IdentifierEmail)
-	return applyOnce(ctx, r.DB, "kanta_client", q.TaskID, func(tx pgx.Tx) (int, error) { return effect(tx, hetu, email) })
+	return []any{hetu, email}
 }
