@@ -90,6 +90,9 @@ type Stack struct {
 	DatabaseURL string
 	// RegistersURL is the database of the demo registers' own tables.
 	RegistersURL string
+	// NATSCredentials is the platform's .creds file, for tools and tests that connect as the platform:
+	// NATS takes no anonymous clients.
+	NATSCredentials string
 	// PortalClientSecret and OfficeClientSecret are the sites' OpenID client secrets at the dev
 	// identity provider, for tests that call the APIs with an ID token of their own.
 	PortalClientSecret string
@@ -97,6 +100,7 @@ type Stack struct {
 	Deps               *platform.Deps
 
 	registers int // how many demo registers run
+	natsAuth  *natsAuth
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	errMu     sync.Mutex
@@ -127,7 +131,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := s.startDatabase(ctx, cfg); err != nil {
 		return nil, err
 	}
-	nats, err := natsdev.Start(natsdev.Options{StoreDir: filepath.Join(cfg.DataDir, "nats"), Host: cfg.Host, Port: cfg.NATSPort, Logger: log.With("component", "nats")})
+	auth, err := natsCredentials(cfg.DataDir) // per-register NATS credentials (credentials.go)
+	if err != nil {
+		return nil, err
+	}
+	s.natsAuth, s.NATSCredentials = auth, auth.PlatformCreds
+	nats, err := natsdev.Start(natsdev.Options{StoreDir: filepath.Join(cfg.DataDir, "nats"), Host: cfg.Host, Port: cfg.NATSPort, Logger: log.With("component", "nats"),
+		Configure: auth.configure})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: nats: %w", err)
 	}
@@ -146,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	pcfg := platform.Config{DatabaseURL: s.DatabaseURL, NATS: bus.Config{URL: s.NATSURL, Replicas: 1},
+	pcfg := platform.Config{DatabaseURL: s.DatabaseURL, NATS: bus.Config{URL: s.NATSURL, CredentialsFile: s.NATSCredentials, Replicas: 1},
 		Temporal: flow.Config{HostPort: s.Temporal, Namespace: tsrv.Namespace(), PayloadKeys: keys}}
 	deps, err := platform.Connect(ctx, pcfg, "devstack", log)
 	if err != nil {
@@ -154,6 +164,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	s.closers = append(s.closers, deps.Close)
 	s.Deps = deps
+	if err := s.natsAuth.provision(ctx, deps.JS); err != nil {
+		return nil, err
+	}
 
 	portalLn, officeLn, idpLn, err := listen3(cfg)
 	if err != nil {
@@ -253,7 +266,8 @@ func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slo
 			return err
 		}
 		s.run(runCtx, "register "+reg.Declaration().RegisterID, func(ctx context.Context) error {
-			return sdk.Run(ctx, reg, sdk.Config{NATSURL: s.NATSURL, Logger: log.With("component", "adapter")})
+			return sdk.Run(ctx, reg, sdk.Config{NATSURL: s.NATSURL, CredentialsFile: s.natsAuth.RegisterCreds[reg.Declaration().RegisterID],
+				Logger: log.With("component", "adapter")})
 		})
 	}
 	return nil

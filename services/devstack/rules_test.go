@@ -94,7 +94,7 @@ func TestErasureOutcomesThroughThePlatform(t *testing.T) {
 func TestTheCatalogueRefusesAndTheDPOApproves(t *testing.T) {
 	s := startStack(t, t.TempDir(), &syncBuffer{})
 	defer s.Stop()
-	nc, err := nats.Connect(s.NATSURL)
+	nc, err := nats.Connect(s.NATSURL, nats.UserCredentials(s.NATSCredentials))
 	if err != nil {
 		t.Fatal(err)
 	}
