@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,18 +60,32 @@ type Config struct {
 	Logger    *slog.Logger
 }
 
-// LoadConfig reads KIRJAAMO_DATA_DIR, KIRJAAMO_DATABASE_URL and the dev ports from the environment.
-func LoadConfig() Config {
-	return Config{
-		DataDir:      platform.Env("KIRJAAMO_DATA_DIR", ".data"),
-		DatabaseURL:  os.Getenv("KIRJAAMO_DATABASE_URL"),
-		Host:         "127.0.0.1",
-		PortalPort:   8080,
-		OfficePort:   8081,
-		IDPPort:      8090,
-		NATSPort:     4222,
-		TemporalPort: 7233,
+// LoadConfig reads KIRJAAMO_DATA_DIR, KIRJAAMO_DATABASE_URL and the dev ports
+// (KIRJAAMO_DEV_PORTAL_PORT, _OFFICE_PORT, _IDP_PORT, _NATS_PORT, _TEMPORAL_PORT) from the environment.
+func LoadConfig() (Config, error) {
+	cfg := Config{
+		DataDir:     platform.Env("KIRJAAMO_DATA_DIR", ".data"),
+		DatabaseURL: os.Getenv("KIRJAAMO_DATABASE_URL"),
+		Host:        "127.0.0.1",
 	}
+	for _, p := range []struct {
+		env  string
+		port *int
+		def  string
+	}{
+		{"KIRJAAMO_DEV_PORTAL_PORT", &cfg.PortalPort, "8080"},
+		{"KIRJAAMO_DEV_OFFICE_PORT", &cfg.OfficePort, "8081"},
+		{"KIRJAAMO_DEV_IDP_PORT", &cfg.IDPPort, "8090"},
+		{"KIRJAAMO_DEV_NATS_PORT", &cfg.NATSPort, "4222"},
+		{"KIRJAAMO_DEV_TEMPORAL_PORT", &cfg.TemporalPort, "7233"},
+	} {
+		n, err := strconv.Atoi(platform.Env(p.env, p.def))
+		if err != nil || n < 0 || n > 65535 {
+			return cfg, fmt.Errorf("devstack: %s must be a port number", p.env)
+		}
+		*p.port = n
+	}
+	return cfg, nil
 }
 
 // Staff are the dev identity provider's registry office accounts.
@@ -173,7 +188,14 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	s.PortalURL, s.OfficeURL, s.IDPURL = "http://"+portalLn.Addr().String(), "http://"+officeLn.Addr().String(), "http://"+idpLn.Addr().String()
-	portalSecret, officeSecret := randomSecret(), randomSecret()
+	portalSecret, err := keptSecret(filepath.Join(cfg.DataDir, "portal-client-secret"))
+	if err != nil {
+		return nil, err
+	}
+	officeSecret, err := keptSecret(filepath.Join(cfg.DataDir, "office-client-secret"))
+	if err != nil {
+		return nil, err
+	}
 	s.PortalClientSecret, s.OfficeClientSecret = portalSecret, officeSecret
 	idp, err := devidp.New(devidp.Config{Issuer: s.IDPURL, SigningKeyFile: filepath.Join(cfg.DataDir, "idp-signing-key.pem"),
 		Logger: log.With("component", "devidp"), People: idpPeople(),
@@ -347,6 +369,19 @@ func payloadKeys(path string) (string, error) {
 		return "", fmt.Errorf("devstack: payload key: %w", err)
 	}
 	return key, nil
+}
+
+// keptSecret reads a secret from the data directory, or makes and keeps one, so that a restarted
+// stack is the same OpenID client as before.
+func keptSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	secret := randomSecret()
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("devstack: keep secret: %w", err)
+	}
+	return secret, nil
 }
 
 func randomSecret() string {

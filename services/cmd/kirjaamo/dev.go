@@ -23,7 +23,10 @@ func init() {
 }
 
 func dev(ctx context.Context, _ []string, stdout io.Writer) error {
-	cfg := devstack.LoadConfig()
+	cfg, err := devstack.LoadConfig()
+	if err != nil {
+		return err
+	}
 	if os.Getenv("KIRJAAMO_LOG_FORMAT") == "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	} else {
