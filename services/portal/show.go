@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/store"
 )
 
@@ -27,6 +28,48 @@ type registerView struct {
 	Citations   []string
 	NoticeDue   bool
 	Records     int
+	Purposes    []purposeView
+}
+
+// purposeView is the Art 15(1)(a)-(h) information of one purpose, from the register's declaration:
+// why, on what basis, which data, to whom, for how long, and from where.
+type purposeView struct {
+	Name       string
+	Basis      string
+	Categories []string
+	Recipients []string
+	Retention  []string
+	Source     string
+}
+
+func purposesOf(d *contracts.Declaration, lang contracts.Language) []purposeView {
+	if d == nil {
+		return nil
+	}
+	var out []purposeView
+	for _, p := range d.Purposes {
+		v := purposeView{Name: p.Name.In(lang), Basis: "GDPR Art " + string(p.LegalBasis), Source: p.Source.In(lang)}
+		for _, law := range p.BasisLaw {
+			v.Basis += "; " + law.Ref()
+		}
+		names := map[string]string{}
+		for _, c := range p.DataCategories {
+			names[c.ID] = c.Name.In(lang)
+			v.Categories = append(v.Categories, c.Name.In(lang))
+		}
+		for _, r := range p.Recipients {
+			v.Recipients = append(v.Recipients, r.Name.In(lang))
+		}
+		for _, r := range p.Retention {
+			how := r.Period
+			if r.Criteria != nil {
+				how = r.Criteria.In(lang)
+			}
+			v.Retention = append(v.Retention, names[r.Category]+": "+how+" ("+r.Trigger.In(lang)+")")
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +98,8 @@ func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
 		for _, reg := range file.Registers {
 			v.HasData = v.HasData || reg.Records > 0
 			v.Registers = append(v.Registers, registerView{ID: reg.ID, Name: reg.Name.In(lang), Controller: reg.Controller.In(lang),
-				Code: reg.Code, Explanation: reg.Explanation.In(lang), Citations: reg.Citations, NoticeDue: reg.NoticeDue, Records: reg.Records})
+				Code: reg.Code, Explanation: reg.Explanation.In(lang), Citations: reg.Citations, NoticeDue: reg.NoticeDue, Records: reg.Records,
+				Purposes: purposesOf(reg.Declaration, lang)})
 		}
 	}
 	p.render(w, r, http.StatusOK, "show", sess, v)

@@ -34,6 +34,9 @@ type Register struct {
 	Citations   []string       `json:"citations"`
 	NoticeDue   bool           `json:"notice_due"`
 	Dispatched  bool           `json:"dispatched"`
+	// Flags are matters for the clerk to judge, such as a possibly excessive request (Art 12(5)),
+	// with their evidence; they never decide anything by themselves.
+	Flags []rules.Flag `json:"flags,omitempty"`
 	// ResultStatus is what the register answered, or "" if it has not.
 	ResultStatus string                 `json:"result_status,omitempty"`
 	Records      int                    `json:"records"`
@@ -69,7 +72,7 @@ func Load(ctx context.Context, db *store.DB, requestID string) (*File, error) {
 			}
 		}
 		reg := Register{ID: out.RegisterID, Digest: p.Digest, Code: string(out.Code), Explanation: out.Explanation,
-			Citations: Citations(out), NoticeDue: out.NoticeDue, Dispatched: p.Dispatched}
+			Citations: Citations(out), NoticeDue: out.NoticeDue, Dispatched: p.Dispatched, Flags: out.Flags}
 		if p.Result != nil {
 			reg.ResultStatus, reg.Records, reg.Data = string(p.Result.Status), len(p.Result.Records), p.Result.Records
 		}
@@ -107,7 +110,11 @@ func (f *File) ForSubject() SubjectView {
 	v := SubjectView{RequestID: f.Case.RequestID, Right: f.Case.Right, Status: f.Case.Status, ReceivedAt: f.Case.ReceivedAt,
 		Deadline: f.Case.Deadline, RepliedAt: f.Case.RepliedAt}
 	if f.Replied() {
-		v.Registers = f.Registers
+		// The office's flags are its own working notes, not part of the reply.
+		for _, r := range f.Registers {
+			r.Flags = nil
+			v.Registers = append(v.Registers, r)
+		}
 	}
 	return v
 }
