@@ -33,6 +33,7 @@ import (
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/flow"
 	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/services/notifier"
 	"kirjaamo.dev/services/office"
 	"kirjaamo.dev/services/orchestrator"
@@ -231,8 +232,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			ClientID: "kirjaamo-portal", ClientSecret: portalSecret}, deps)
 	})
 	s.run(runCtx, "office", func(ctx context.Context) error {
-		return office.Run(ctx, office.Config{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL,
-			ClientID: "kirjaamo-office", ClientSecret: officeSecret, DevMailbox: true}, deps)
+		return office.Run(ctx, office.Config{SiteConfig: web.SiteConfig{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL,
+			ClientID: "kirjaamo-office", ClientSecret: officeSecret}, DevMailbox: true}, deps)
 	})
 	if err := s.startRegisters(ctx, runCtx, cfg, log); err != nil {
 		return nil, err

@@ -16,21 +16,12 @@ import (
 
 // apiStaff authenticates an API call by its bearer ID token and requires an office role.
 func (o *office) apiStaff(w http.ResponseWriter, r *http.Request) (*oidclogin.Identity, bool) {
-	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "send an ID token as Authorization: Bearer", nil)
-		return nil, false
-	}
-	id, err := o.login.VerifyIDToken(r.Context(), raw)
-	if err != nil {
-		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "the ID token is not valid", nil)
-		return nil, false
-	}
-	if !slices.ContainsFunc(id.Roles, func(role string) bool { return role == RoleClerk || role == RoleDPO || role == RoleAuditor }) {
+	id, ok := web.Bearer(w, r, o.login)
+	if ok && !hasAnyRole(id) {
 		web.WriteProblem(w, http.StatusForbidden, "Forbidden", "no registry office role", nil)
 		return nil, false
 	}
-	return &id, true
+	return id, ok
 }
 
 func (o *office) apiList(w http.ResponseWriter, r *http.Request) {

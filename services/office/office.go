@@ -5,25 +5,21 @@ package office
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
-	"net/url"
+	"strings"
 	"time"
 
 	"kirjaamo.dev/services/auth/oidclogin"
 	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/web"
 )
 
 // Config is the office's own configuration.
 type Config struct {
-	Addr         string
-	PublicURL    string
-	OIDCIssuer   string
-	ClientID     string
-	ClientSecret string
+	web.SiteConfig
 	// DevMailbox shows the messages the dev notifier captured. Only the dev stack turns it on.
 	DevMailbox bool
 }
@@ -31,29 +27,12 @@ type Config struct {
 // LoadConfig reads KIRJAAMO_OFFICE_ADDR, KIRJAAMO_OFFICE_URL, KIRJAAMO_OFFICE_OIDC_ISSUER,
 // KIRJAAMO_OFFICE_OIDC_CLIENT_ID, KIRJAAMO_OFFICE_OIDC_CLIENT_SECRET and KIRJAAMO_OFFICE_DEV_MAILBOX.
 func LoadConfig() (Config, error) {
-	cfg := Config{
-		Addr:         platform.Env("KIRJAAMO_OFFICE_ADDR", "127.0.0.1:8081"),
-		PublicURL:    platform.Env("KIRJAAMO_OFFICE_URL", "http://127.0.0.1:8081"),
-		OIDCIssuer:   platform.Env("KIRJAAMO_OFFICE_OIDC_ISSUER", ""),
-		ClientID:     platform.Env("KIRJAAMO_OFFICE_OIDC_CLIENT_ID", "kirjaamo-office"),
-		ClientSecret: platform.Env("KIRJAAMO_OFFICE_OIDC_CLIENT_SECRET", ""),
-		DevMailbox:   platform.Env("KIRJAAMO_OFFICE_DEV_MAILBOX", "") == "true",
-	}
-	var errs []error
-	if cfg.OIDCIssuer == "" {
-		errs = append(errs, errors.New("KIRJAAMO_OFFICE_OIDC_ISSUER is required"))
-	}
-	if cfg.ClientSecret == "" {
-		errs = append(errs, errors.New("KIRJAAMO_OFFICE_OIDC_CLIENT_SECRET is required"))
-	}
-	if _, err := url.Parse(cfg.PublicURL); err != nil {
-		errs = append(errs, fmt.Errorf("KIRJAAMO_OFFICE_URL: %w", err))
-	}
-	return cfg, errors.Join(errs...)
+	site, err := web.LoadSiteConfig("KIRJAAMO_OFFICE", "127.0.0.1:8081", "kirjaamo-office")
+	return Config{SiteConfig: site, DevMailbox: platform.Env("KIRJAAMO_OFFICE_DEV_MAILBOX", "") == "true"}, err
 }
 
 // CallbackPath is where the identity provider sends the browser back.
-const CallbackPath = "/auth/callback"
+const CallbackPath = web.CallbackPath
 
 // Run serves the office until ctx ends.
 func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
@@ -66,9 +45,17 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 	if err != nil {
 		return fmt.Errorf("office: %w", err)
 	}
-	u, _ := url.Parse(cfg.PublicURL)
 	o := &office{cfg: cfg, deps: deps, login: login, pages: pages,
-		sessions: &web.Sessions{DB: deps.DB, Site: "office", Cookie: "kirjaamo_office", Secure: u.Scheme == "https", TTL: 8 * time.Hour}}
+		sessions: &web.Sessions{DB: deps.DB, Site: "office", Cookie: "kirjaamo_office", Secure: cfg.Secure(), TTL: 8 * time.Hour}}
+	o.signIn = &web.Login{Client: login, Sessions: o.sessions,
+		Admit: func(id oidclogin.Identity) bool { return hasAnyRole(&id) },
+		Fail: func(w http.ResponseWriter, r *http.Request, status int, reason string) {
+			o.fail(w, status, map[string]string{"unavailable": "The office is not available right now. Try again in a moment.",
+				"failed": "Sign-in failed. Start again.", "refused": "Your account has no registry office role."}[reason])
+		},
+		SignedIn: func(r *http.Request, id *oidclogin.Identity) {
+			_ = o.deps.DB.Audit(r.Context(), store.AuditEvent{Actor: staffName(id), Role: strings.Join(id.Roles, ","), Action: "signed_in"})
+		}}
 	srv := &http.Server{Addr: cfg.Addr, Handler: o.routes(), ReadHeaderTimeout: 10 * time.Second}
 	return web.Serve(ctx, srv, deps.Log.With("service", "office"))
 }
@@ -78,6 +65,7 @@ type office struct {
 	deps     *platform.Deps
 	login    *oidclogin.Client
 	sessions *web.Sessions
+	signIn   *web.Login
 	pages    map[string]*template.Template
 }
 
@@ -85,9 +73,9 @@ func (o *office) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/site.css", web.Static())
 	mux.HandleFunc("GET /{$}", o.listCases)
-	mux.HandleFunc("GET /login", o.signIn)
-	mux.HandleFunc("GET "+CallbackPath, o.callback)
-	mux.HandleFunc("POST /logout", o.signOut)
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { o.signIn.Begin(w, r, "/") })
+	mux.HandleFunc("GET "+CallbackPath, o.signIn.Callback)
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) { o.signIn.SignOut(w, r, "/") })
 	mux.HandleFunc("GET /cases/{id}", o.showCase)
 	mux.HandleFunc("POST /cases/{id}/purpose", o.statePurpose)
 	mux.HandleFunc("POST /cases/{id}/approve", o.approve)

@@ -83,61 +83,6 @@ func (o *office) fail(w http.ResponseWriter, status int, msg string) {
 	o.render(w, status, "message", nil, msg)
 }
 
-func (o *office) signIn(w http.ResponseWriter, r *http.Request) {
-	sess, err := o.sessions.Load(r)
-	if err != nil {
-		o.fail(w, http.StatusServiceUnavailable, "The office is not available right now. Try again in a moment.")
-		return
-	}
-	flow, authURL := o.login.Begin()
-	sess.Flow = &flow
-	sess.ReturnTo = "/"
-	if rt := r.URL.Query().Get("return_to"); strings.HasPrefix(rt, "/") && !strings.HasPrefix(rt, "//") {
-		sess.ReturnTo = rt
-	}
-	if err := o.sessions.Save(r.Context(), w, sess); err != nil {
-		o.fail(w, http.StatusServiceUnavailable, "The office is not available right now. Try again in a moment.")
-		return
-	}
-	http.Redirect(w, r, authURL, http.StatusSeeOther)
-}
-
-func (o *office) callback(w http.ResponseWriter, r *http.Request) {
-	sess, err := o.sessions.Load(r)
-	if err != nil || sess.Flow == nil {
-		o.fail(w, http.StatusBadRequest, "Sign-in failed. Start again.")
-		return
-	}
-	flow := *sess.Flow
-	sess.Flow = nil
-	id, err := o.login.Finish(r.Context(), flow, r.URL.Query())
-	if err != nil {
-		_ = o.sessions.Save(r.Context(), w, sess)
-		o.fail(w, http.StatusBadRequest, "Sign-in failed. Start again.")
-		return
-	}
-	if !slices.ContainsFunc(id.Roles, func(role string) bool { return role == RoleClerk || role == RoleDPO || role == RoleAuditor }) {
-		o.fail(w, http.StatusForbidden, "Your account has no registry office role.")
-		return
-	}
-	returnTo := sess.ReturnTo
-	o.sessions.Renew(r.Context(), sess)
-	sess.Identity, sess.ReturnTo = &id, ""
-	if err := o.sessions.Save(r.Context(), w, sess); err != nil {
-		o.fail(w, http.StatusServiceUnavailable, "The office is not available right now. Try again in a moment.")
-		return
-	}
-	_ = o.deps.DB.Audit(r.Context(), store.AuditEvent{Actor: staffName(&id), Role: strings.Join(id.Roles, ","), Action: "signed_in"})
-	http.Redirect(w, r, returnTo, http.StatusSeeOther)
-}
-
-func (o *office) signOut(w http.ResponseWriter, r *http.Request) {
-	if sess, err := o.sessions.Load(r); err == nil && web.ParseForm(w, r, sess) {
-		_ = o.sessions.Destroy(r.Context(), w, sess)
-	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
 // staff returns the session of a signed-in staff member, or sends the browser to sign in.
 func (o *office) staff(w http.ResponseWriter, r *http.Request) (*web.Session, bool) {
 	sess, err := o.sessions.Load(r)
@@ -156,6 +101,11 @@ func (o *office) staff(w http.ResponseWriter, r *http.Request) (*web.Session, bo
 func staffName(id *oidclogin.Identity) string { return id.Name + " <" + id.Subject + ">" }
 
 func hasRole(id *oidclogin.Identity, role string) bool { return slices.Contains(id.Roles, role) }
+
+// hasAnyRole reports whether a person is registry office staff at all.
+func hasAnyRole(id *oidclogin.Identity) bool {
+	return hasRole(id, RoleClerk) || hasRole(id, RoleDPO) || hasRole(id, RoleAuditor)
+}
 
 func (o *office) listCases(w http.ResponseWriter, r *http.Request) {
 	sess, ok := o.staff(w, r)

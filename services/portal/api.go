@@ -15,17 +15,12 @@ import (
 
 // apiSubject authenticates an API call by its bearer ID token, issued to the portal's client.
 func (p *portal) apiSubject(w http.ResponseWriter, r *http.Request) (*oidclogin.Identity, bool) {
-	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "send an ID token as Authorization: Bearer", nil)
+	id, ok := web.Bearer(w, r, p.login)
+	if ok && !contracts.ValidPersonalIdentityCode(id.PersonalIdentityCode) {
+		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "the ID token does not identify a person", nil)
 		return nil, false
 	}
-	id, err := p.login.VerifyIDToken(r.Context(), raw)
-	if err != nil || !contracts.ValidPersonalIdentityCode(id.PersonalIdentityCode) {
-		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "the ID token is not valid or does not identify a person", nil)
-		return nil, false
-	}
-	return &id, true
+	return id, ok
 }
 
 func (p *portal) apiSubmit(w http.ResponseWriter, r *http.Request) {

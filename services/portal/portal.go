@@ -5,11 +5,9 @@ package portal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
-	"net/url"
 	"time"
 
 	"kirjaamo.dev/contracts"
@@ -18,41 +16,17 @@ import (
 	"kirjaamo.dev/services/internal/web"
 )
 
-// Config is the portal's own configuration.
-type Config struct {
-	Addr string
-	// PublicURL is where citizens reach the portal, e.g. https://kirjaamo.example.fi.
-	PublicURL    string
-	OIDCIssuer   string
-	ClientID     string
-	ClientSecret string
-}
+// Config is the portal's own configuration: where it listens and how citizens sign in.
+type Config = web.SiteConfig
 
 // LoadConfig reads KIRJAAMO_PORTAL_ADDR, KIRJAAMO_PORTAL_URL, KIRJAAMO_PORTAL_OIDC_ISSUER,
 // KIRJAAMO_PORTAL_OIDC_CLIENT_ID and KIRJAAMO_PORTAL_OIDC_CLIENT_SECRET.
 func LoadConfig() (Config, error) {
-	cfg := Config{
-		Addr:         platform.Env("KIRJAAMO_PORTAL_ADDR", "127.0.0.1:8080"),
-		PublicURL:    platform.Env("KIRJAAMO_PORTAL_URL", "http://127.0.0.1:8080"),
-		OIDCIssuer:   platform.Env("KIRJAAMO_PORTAL_OIDC_ISSUER", ""),
-		ClientID:     platform.Env("KIRJAAMO_PORTAL_OIDC_CLIENT_ID", "kirjaamo-portal"),
-		ClientSecret: platform.Env("KIRJAAMO_PORTAL_OIDC_CLIENT_SECRET", ""),
-	}
-	var errs []error
-	if cfg.OIDCIssuer == "" {
-		errs = append(errs, errors.New("KIRJAAMO_PORTAL_OIDC_ISSUER is required"))
-	}
-	if cfg.ClientSecret == "" {
-		errs = append(errs, errors.New("KIRJAAMO_PORTAL_OIDC_CLIENT_SECRET is required"))
-	}
-	if _, err := url.Parse(cfg.PublicURL); err != nil {
-		errs = append(errs, fmt.Errorf("KIRJAAMO_PORTAL_URL: %w", err))
-	}
-	return cfg, errors.Join(errs...)
+	return web.LoadSiteConfig("KIRJAAMO_PORTAL", "127.0.0.1:8080", "kirjaamo-portal")
 }
 
 // CallbackPath is where the identity provider sends the browser back.
-const CallbackPath = "/auth/callback"
+const CallbackPath = web.CallbackPath
 
 // Run serves the portal until ctx ends.
 func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
@@ -74,6 +48,7 @@ type portal struct {
 	deps     *platform.Deps
 	login    *oidclogin.Client
 	sessions *web.Sessions
+	signIn   *web.Login
 	pages    map[string]*template.Template
 }
 
@@ -82,22 +57,34 @@ func newPortal(cfg Config, deps *platform.Deps, login *oidclogin.Client) (*porta
 	if err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
-	u, _ := url.Parse(cfg.PublicURL)
-	return &portal{cfg: cfg, deps: deps, login: login, pages: pages,
-		sessions: &web.Sessions{DB: deps.DB, Site: "portal", Cookie: "kirjaamo_portal", Secure: u.Scheme == "https", TTL: 30 * time.Minute}}, nil
+	p := &portal{cfg: cfg, deps: deps, login: login, pages: pages,
+		sessions: &web.Sessions{DB: deps.DB, Site: "portal", Cookie: "kirjaamo_portal", Secure: cfg.Secure(), TTL: 30 * time.Minute}}
+	p.signIn = &web.Login{Client: login, Sessions: p.sessions,
+		// Only strong identification with a personal identity code identifies a data subject here.
+		Admit: func(id oidclogin.Identity) bool { return contracts.ValidPersonalIdentityCode(id.PersonalIdentityCode) },
+		Fail: func(w http.ResponseWriter, r *http.Request, status int, reason string) {
+			if reason == "unavailable" {
+				p.fail(w, r, status, "try_again")
+				return
+			}
+			p.fail(w, r, status, "login_failed")
+		}}
+	return p, nil
 }
 
 func (p *portal) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/site.css", web.Static())
 	mux.HandleFunc("GET /{$}", p.root)
-	mux.HandleFunc("GET "+CallbackPath, p.callback)
+	mux.HandleFunc("GET "+CallbackPath, p.signIn.Callback)
 	// Each language has its own paths, so that a page's address says its language and no cookie has to.
 	for _, l := range contracts.Languages {
 		prefix := "/" + string(l)
 		mux.HandleFunc("GET "+prefix+"/{$}", p.home)
-		mux.HandleFunc("GET "+prefix+"/login", p.signIn)
-		mux.HandleFunc("POST "+prefix+"/logout", p.signOut)
+		mux.HandleFunc("GET "+prefix+"/login", func(w http.ResponseWriter, r *http.Request) {
+			p.signIn.Begin(w, r, prefix+"/requests")
+		})
+		mux.HandleFunc("POST "+prefix+"/logout", func(w http.ResponseWriter, r *http.Request) { p.signIn.SignOut(w, r, prefix+"/") })
 		mux.HandleFunc("GET "+prefix+"/requests", p.listRequests)
 		mux.HandleFunc("GET "+prefix+"/requests/new", p.newRequest)
 		mux.HandleFunc("POST "+prefix+"/requests", p.submitRequest)

@@ -1,0 +1,144 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/platform"
+)
+
+// SiteConfig is what each site needs to listen and to sign people in through OpenID Connect.
+type SiteConfig struct {
+	Addr string
+	// PublicURL is where people reach the site, e.g. https://kirjaamo.example.fi.
+	PublicURL    string
+	OIDCIssuer   string
+	ClientID     string
+	ClientSecret string
+}
+
+// LoadSiteConfig reads <PREFIX>_ADDR, _URL, _OIDC_ISSUER, _OIDC_CLIENT_ID and _OIDC_CLIENT_SECRET.
+func LoadSiteConfig(prefix, addr, clientID string) (SiteConfig, error) {
+	cfg := SiteConfig{
+		Addr:         platform.Env(prefix+"_ADDR", addr),
+		PublicURL:    platform.Env(prefix+"_URL", "http://"+addr),
+		OIDCIssuer:   platform.Env(prefix+"_OIDC_ISSUER", ""),
+		ClientID:     platform.Env(prefix+"_OIDC_CLIENT_ID", clientID),
+		ClientSecret: platform.Env(prefix+"_OIDC_CLIENT_SECRET", ""),
+	}
+	var errs []error
+	if cfg.OIDCIssuer == "" {
+		errs = append(errs, errors.New(prefix+"_OIDC_ISSUER is required"))
+	}
+	if cfg.ClientSecret == "" {
+		errs = append(errs, errors.New(prefix+"_OIDC_CLIENT_SECRET is required"))
+	}
+	if u, err := url.Parse(cfg.PublicURL); err != nil || u.Host == "" {
+		errs = append(errs, fmt.Errorf("%s_URL must be an absolute URL", prefix))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// Secure reports whether the site is served over HTTPS, so that its cookie is marked Secure.
+func (c SiteConfig) Secure() bool { return strings.HasPrefix(c.PublicURL, "https://") }
+
+// CallbackPath is where the identity provider sends the browser back, on both sites.
+const CallbackPath = "/auth/callback"
+
+// Login is a site's sign-in through OpenID Connect, with the flow kept in the server-side session.
+type Login struct {
+	Client   *oidclogin.Client
+	Sessions *Sessions
+	// Admit decides whether a verified identity may use the site; false ends with a 403.
+	Admit func(oidclogin.Identity) bool
+	// Fail renders a failure page with a status and a reason ("unavailable", "failed", "refused").
+	Fail func(w http.ResponseWriter, r *http.Request, status int, reason string)
+	// SignedIn, if set, is told of each sign-in, e.g. for the record.
+	SignedIn func(r *http.Request, id *oidclogin.Identity)
+}
+
+// Begin starts a sign-in and sends the browser to the identity provider. The browser comes back to
+// return_to, if it is a path of this site, or else to fallback.
+func (l *Login) Begin(w http.ResponseWriter, r *http.Request, fallback string) {
+	sess, err := l.Sessions.Load(r)
+	if err != nil {
+		l.Fail(w, r, http.StatusServiceUnavailable, "unavailable")
+		return
+	}
+	flow, authURL := l.Client.Begin()
+	sess.Flow, sess.ReturnTo = &flow, fallback
+	if rt := r.URL.Query().Get("return_to"); strings.HasPrefix(rt, "/") && !strings.HasPrefix(rt, "//") {
+		sess.ReturnTo = rt
+	}
+	if err := l.Sessions.Save(r.Context(), w, sess); err != nil {
+		l.Fail(w, r, http.StatusServiceUnavailable, "unavailable")
+		return
+	}
+	http.Redirect(w, r, authURL, http.StatusSeeOther)
+}
+
+// Callback finishes a sign-in: it verifies the identity provider's answer, admits the person or
+// not, and gives the session a new id, so that an id seen before sign-in is worthless after it.
+func (l *Login) Callback(w http.ResponseWriter, r *http.Request) {
+	sess, err := l.Sessions.Load(r)
+	if err != nil {
+		l.Fail(w, r, http.StatusServiceUnavailable, "unavailable")
+		return
+	}
+	if sess.Flow == nil {
+		l.Fail(w, r, http.StatusBadRequest, "failed")
+		return
+	}
+	flow := *sess.Flow
+	sess.Flow = nil
+	id, err := l.Client.Finish(r.Context(), flow, r.URL.Query())
+	if err != nil {
+		_ = l.Sessions.Save(r.Context(), w, sess)
+		l.Fail(w, r, http.StatusBadRequest, "failed")
+		return
+	}
+	if !l.Admit(id) {
+		_ = l.Sessions.Save(r.Context(), w, sess)
+		l.Fail(w, r, http.StatusForbidden, "refused")
+		return
+	}
+	returnTo := sess.ReturnTo
+	l.Sessions.Renew(r.Context(), sess)
+	sess.Identity, sess.ReturnTo = &id, ""
+	if err := l.Sessions.Save(r.Context(), w, sess); err != nil {
+		l.Fail(w, r, http.StatusServiceUnavailable, "unavailable")
+		return
+	}
+	if l.SignedIn != nil {
+		l.SignedIn(r, &id)
+	}
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+// SignOut ends the session of a posted sign-out form, then sends the browser to next.
+func (l *Login) SignOut(w http.ResponseWriter, r *http.Request, next string) {
+	if sess, err := l.Sessions.Load(r); err == nil && ParseForm(w, r, sess) {
+		_ = l.Sessions.Destroy(r.Context(), w, sess)
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// Bearer authenticates an API call by the ID token it sends as Authorization: Bearer, answering
+// 401 itself when there is none or it does not verify.
+func Bearer(w http.ResponseWriter, r *http.Request, client *oidclogin.Client) (*oidclogin.Identity, bool) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "send an ID token as Authorization: Bearer", nil)
+		return nil, false
+	}
+	id, err := client.VerifyIDToken(r.Context(), raw)
+	if err != nil {
+		WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "the ID token is not valid", nil)
+		return nil, false
+	}
+	return &id, true
+}
