@@ -43,11 +43,11 @@ Kirjaamo is running (data in %s).
   Registry office:    %s
   Dev mailbox:        %s/dev/mailbox
   Identity provider:  %s
-  NATS:               %s
+  NATS:               %s (platform credentials: %s)
   Temporal:           %s
 
 Press Ctrl-C to stop. Running make dev again resumes the same cases.
-`, cfg.DataDir, stack.PortalURL, stack.OfficeURL, stack.OfficeURL, stack.IDPURL, stack.NATSURL, stack.Temporal)
+`, cfg.DataDir, stack.PortalURL, stack.OfficeURL, stack.OfficeURL, stack.IDPURL, stack.NATSURL, stack.NATSCredentials, stack.Temporal)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nStopping…")
 	stack.Stop()
