@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -23,8 +24,8 @@ type natsAuth struct {
 	configure func(*server.Options)
 }
 
-func natsCredentials(dataDir string) (*natsAuth, error) {
-	issued, err := natsauth.Issue(filepath.Join(dataDir, "nats-auth"), demoRegisterIDs())
+func natsCredentials(dataDir string, registerIDs []string) (*natsAuth, error) {
+	issued, err := natsauth.Issue(filepath.Join(dataDir, "nats-auth"), registerIDs)
 	if err != nil {
 		return nil, fmt.Errorf("devstack: nats credentials: %w", err)
 	}
@@ -46,10 +47,10 @@ func (a *natsAuth) provision(ctx context.Context, js jetstream.JetStream) error 
 	return nil
 }
 
-// demoRegisterIDs lists the demo registers from their declarations, which need no database.
-func demoRegisterIDs() []string {
+// registerIDs lists the registers the stack runs, from their declarations, which need no database.
+func registerIDs(newRegisters func(*pgxpool.Pool) []demo.Register) []string {
 	var ids []string
-	for _, reg := range demo.Registers(nil) {
+	for _, reg := range newRegisters(nil) {
 		ids = append(ids, reg.Declaration().RegisterID)
 	}
 	return ids

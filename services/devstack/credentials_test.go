@@ -3,6 +3,7 @@ package devstack
 import (
 	"bytes"
 	"errors"
+	"kirjaamo.dev/adapters/demo"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,11 +20,11 @@ import (
 // which only their owner can read.
 func TestCredentialsAreKeptInTheDataDir(t *testing.T) {
 	dir := t.TempDir()
-	first, err := natsCredentials(dir)
+	first, err := natsCredentials(dir, registerIDs(demo.Registers))
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := natsCredentials(dir)
+	second, err := natsCredentials(dir, registerIDs(demo.Registers))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/adapters/sdk"
+	"kirjaamo.dev/adapters/sqladapter"
 	"kirjaamo.dev/devkit/natsdev"
 	"kirjaamo.dev/devkit/pgcluster"
 	"kirjaamo.dev/services/auth/devidp"
@@ -147,7 +148,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := s.startDatabase(ctx, cfg); err != nil {
 		return nil, err
 	}
-	auth, err := natsCredentials(cfg.DataDir) // per-register NATS credentials (credentials.go)
+	if cfg.Registers == nil {
+		cfg.Registers = demoRegisters
+	}
+	auth, err := natsCredentials(cfg.DataDir, registerIDs(cfg.Registers)) // per-register NATS credentials (credentials.go)
 	if err != nil {
 		return nil, err
 	}
@@ -278,11 +282,7 @@ func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slo
 		return fmt.Errorf("devstack: registers database: %w", err)
 	}
 	s.closers = append(s.closers, pool.Close)
-	newRegisters := demo.Registers
-	if cfg.Registers != nil {
-		newRegisters = cfg.Registers
-	}
-	regs := newRegisters(pool)
+	regs := cfg.Registers(pool)
 	s.registers = len(regs)
 	for _, reg := range regs {
 		if err := reg.Setup(ctx); err != nil {
@@ -294,6 +294,23 @@ func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slo
 		})
 	}
 	return nil
+}
+
+// demoRegisters are the five demo registers, with the Kanta processing log served by the generic
+// SQL adapter from its configuration (adapters/sqladapter/examples) instead of by Go code: the demo
+// package still creates and seeds its table, before the adapter checks it.
+func demoRegisters(db *pgxpool.Pool) []demo.Register {
+	regs := demo.Registers(db)
+	cfg, err := sqladapter.ReadConfigFS(sqladapter.Examples, "examples/kanta-processing-log.json")
+	if err != nil {
+		panic(err) // embedded, and tested in sqladapter
+	}
+	for i, reg := range regs {
+		if reg.Declaration().RegisterID == cfg.RegisterDeclaration().RegisterID {
+			regs[i] = sqladapter.New(cfg, db).BeforeSetup(reg.Setup).Adapter()
+		}
+	}
+	return regs
 }
 
 // waitRegistersInForce returns once every demo register has announced itself and has a version in
