@@ -78,7 +78,6 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) { o.signIn.SignOut(w, r, "/") })
 	mux.HandleFunc("GET /cases/{id}", o.showCase)
 	mux.HandleFunc("POST /cases/{id}/purpose", o.statePurpose)
-	mux.HandleFunc("POST /cases/{id}/approve", o.approve)
 	mux.HandleFunc("POST /cases/{id}/{decision}", o.decide)
 	mux.HandleFunc("GET /registers", o.listRegisters)
 	mux.HandleFunc("GET /registers/{id}", o.showRegister)

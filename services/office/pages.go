@@ -220,34 +220,6 @@ func (o *office) statePurpose(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
 }
 
-func (o *office) approve(w http.ResponseWriter, r *http.Request) {
-	sess, ok := o.staff(w, r)
-	if !ok {
-		return
-	}
-	if !web.ParseForm(w, r, sess) {
-		o.fail(w, http.StatusBadRequest, "The form expired. Open the case again.")
-		return
-	}
-	id := r.PathValue("id")
-	if !hasRole(sess.Identity, RoleClerk) {
-		o.fail(w, http.StatusForbidden, "Only a clerk can approve a reply.")
-		return
-	}
-	note := strings.TrimSpace(r.PostFormValue("note"))
-	if len(note) > 2000 {
-		o.fail(w, http.StatusUnprocessableEntity, "note: at most 2000 characters")
-		return
-	}
-	if err := o.approveReply(r, sess.Identity, id, note); err != nil {
-		sess.Notice = "The reply was not approved: " + err.Error()
-	} else {
-		sess.Notice = "The reply was approved and sent."
-	}
-	_ = o.sessions.Save(r.Context(), w, sess)
-	http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
-}
-
 // approveReply asks the request's workflow to send the reply and waits for it to be done. The
 // workflow's validator refuses an approval out of turn, and that refusal is what the clerk sees.
 func (o *office) approveReply(r *http.Request, id *oidclogin.Identity, requestID, note string) error {
@@ -269,8 +241,8 @@ func (o *office) update(r *http.Request, requestID, name string, arg any) error 
 	return nil
 }
 
-// decide handles the forms that ask a workflow to act: extend the deadline, send the lift notice,
-// lift a restriction. The workflow's validators decide; the clerk sees their reasons.
+// decide handles the forms that ask a workflow to act: approve the reply, extend the deadline, send
+// the lift notice, lift a restriction. The workflow's validators decide; the clerk sees their reasons.
 func (o *office) decide(w http.ResponseWriter, r *http.Request) {
 	sess, ok := o.staff(w, r)
 	if !ok {
@@ -288,6 +260,13 @@ func (o *office) decide(w http.ResponseWriter, r *http.Request) {
 	var err error
 	var done string
 	switch r.PathValue("decision") {
+	case "approve":
+		note := strings.TrimSpace(r.PostFormValue("note"))
+		if len(note) > 2000 {
+			o.fail(w, http.StatusUnprocessableEntity, "note: at most 2000 characters")
+			return
+		}
+		err, done = o.approveReply(r, sess.Identity, id, note), "The reply was approved and sent."
 	case "extend":
 		months, convErr := strconv.Atoi(r.PostFormValue("months"))
 		reasons := strings.TrimSpace(r.PostFormValue("reasons"))
