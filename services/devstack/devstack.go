@@ -165,7 +165,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	s.NATSURL = nats.ClientURL()
 
 	tsrv, err := temporaldev.Start(ctx, temporaldev.Options{DBFile: filepath.Join(cfg.DataDir, "temporal.db"), Host: cfg.Host,
-		Port: cfg.TemporalPort, Logger: log.With("component", "temporal-server")})
+		Port: cfg.TemporalPort, Logger: slog.New(withoutKnownNoise{log.Handler()}).With("component", "temporal-server")})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: temporal: %w", err)
 	}
