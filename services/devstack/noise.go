@@ -11,7 +11,7 @@ import (
 // connections. They say nothing is wrong, and printed at every `make dev` they would hide the lines
 // that do.
 var knownNoise = []string{
-	"error fetching user data from parent", // matching, until membership has settled
+	"error fetching user data from parent",  // matching, until membership has settled
 	"Not enough hosts to serve the request", // the same, from other services
 	"Failed to poll for task",               // the system workers, while the server stops
 }
