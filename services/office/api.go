@@ -39,9 +39,6 @@ func (o *office) apiList(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
 		return
 	}
-	if cases == nil {
-		cases = []store.Case{}
-	}
 	web.WriteJSON(w, http.StatusOK, map[string]any{"cases": cases})
 }
 

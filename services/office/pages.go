@@ -97,6 +97,24 @@ func (o *office) staff(w http.ResponseWriter, r *http.Request) (*web.Session, bo
 	return sess, true
 }
 
+// staffForm admits a posted form of a signed-in staff member with a role, answering the browser
+// itself otherwise: a form without its CSRF token is refused, and so is one without the role.
+func (o *office) staffForm(w http.ResponseWriter, r *http.Request, role, refusal string) (*web.Session, bool) {
+	sess, ok := o.staff(w, r)
+	if !ok {
+		return nil, false
+	}
+	if !web.ParseForm(w, r, sess) {
+		o.fail(w, http.StatusBadRequest, "The form expired. Open the page again.")
+		return nil, false
+	}
+	if !hasRole(sess.Identity, role) {
+		o.fail(w, http.StatusForbidden, refusal)
+		return nil, false
+	}
+	return sess, true
+}
+
 // staffName is how the record names a staff member: their name and their subject identifier.
 func staffName(id *oidclogin.Identity) string { return id.Name + " <" + id.Subject + ">" }
 
@@ -244,16 +262,8 @@ func (o *office) update(r *http.Request, requestID, name string, arg any) error 
 // decide handles the forms that ask a workflow to act: approve the reply, extend the deadline, send
 // the lift notice, lift a restriction. The workflow's validators decide; the clerk sees their reasons.
 func (o *office) decide(w http.ResponseWriter, r *http.Request) {
-	sess, ok := o.staff(w, r)
+	sess, ok := o.staffForm(w, r, RoleClerk, "Only a clerk can decide on a case.")
 	if !ok {
-		return
-	}
-	if !web.ParseForm(w, r, sess) {
-		o.fail(w, http.StatusBadRequest, "The form expired. Open the case again.")
-		return
-	}
-	if !hasRole(sess.Identity, RoleClerk) {
-		o.fail(w, http.StatusForbidden, "Only a clerk can decide on a case.")
 		return
 	}
 	id, clerk := r.PathValue("id"), staffName(sess.Identity)

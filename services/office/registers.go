@@ -9,7 +9,6 @@ import (
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/catalogue"
 	"kirjaamo.dev/services/internal/store"
-	"kirjaamo.dev/services/internal/web"
 )
 
 // registerRow is one register in the catalogue list.
@@ -138,16 +137,8 @@ func (o *office) registerVersions(r *http.Request, id string) (registerPage, err
 }
 
 func (o *office) approveDeclaration(w http.ResponseWriter, r *http.Request) {
-	sess, ok := o.staff(w, r)
+	sess, ok := o.staffForm(w, r, RoleDPO, "Only the data protection officer approves register rules.")
 	if !ok {
-		return
-	}
-	if !web.ParseForm(w, r, sess) {
-		o.fail(w, http.StatusBadRequest, "The form expired. Open the register again.")
-		return
-	}
-	if !hasRole(sess.Identity, RoleDPO) {
-		o.fail(w, http.StatusForbidden, "Only the data protection officer approves register rules.")
 		return
 	}
 	id, digest := r.PathValue("id"), r.PostFormValue("digest")

@@ -79,9 +79,6 @@ func (p *portal) apiList(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
 		return
 	}
-	if cases == nil {
-		cases = []store.Case{}
-	}
 	web.WriteJSON(w, http.StatusOK, map[string]any{"requests": cases})
 }
 

@@ -103,7 +103,7 @@ func (db *DB) Cases(ctx context.Context, f CaseFilter) ([]Case, error) {
 		return nil, fmt.Errorf("store: cases: %w", err)
 	}
 	defer rows.Close()
-	var out []Case
+	out := []Case{} // an empty list, not null, for the APIs that return it
 	for rows.Next() {
 		c, err := scanCase(rows)
 		if err != nil {
