@@ -16,6 +16,9 @@ const (
 	ErrUnavailable ErrorCode = "unavailable"
 	// ErrInternal: an unexpected failure. Retry later.
 	ErrInternal ErrorCode = "internal"
+	// ErrCancelled: the platform cancelled the task (the request was withdrawn) before the register
+	// carried it out. Nothing was done, and nothing will be.
+	ErrCancelled ErrorCode = "cancelled"
 )
 
 // Retryable reports whether an error of this code may succeed if the same message is sent again.
@@ -23,7 +26,7 @@ func (c ErrorCode) Retryable() bool { return c == ErrUnavailable || c == ErrInte
 
 // Error is an error as it travels in a result or a reply.
 type Error struct {
-	Code      ErrorCode    `json:"code" validate:"required,oneof=invalid_message unsupported_operation declaration_refused unavailable internal"`
+	Code      ErrorCode    `json:"code" validate:"required,oneof=invalid_message unsupported_operation declaration_refused unavailable internal cancelled"`
 	Message   string       `json:"message" validate:"required,max=2000"`
 	Retryable bool         `json:"retryable"`
 	Fields    []FieldError `json:"fields,omitempty" validate:"omitempty,dive"`

@@ -28,6 +28,9 @@ type Result struct {
 	Status     ResultStatus `json:"status" validate:"required,oneof=found no_data applied refused failed"`
 	// Records are the data found, for a lookup whose result is small enough to travel inline.
 	Records []Record `json:"records,omitempty" validate:"omitempty,max=1000,dive"`
+	// Package refers to records too large to travel inline, streamed sealed into the register's
+	// package bucket. A result has Records or a Package, never both.
+	Package *PackageRef `json:"package,omitempty" validate:"omitempty"`
 	// Affected counts the records an effect changed.
 	Affected int `json:"affected,omitempty" validate:"min=0"`
 	// Recipients are those who received the data, for Art 19 notices and the access contents.
@@ -66,6 +69,18 @@ func (r *Result) Validate() error {
 	}
 	if r.Status != StatusFound && len(r.Records) > 0 {
 		ve.Add("records", "status", "may only be given with status found")
+	}
+	if r.Package != nil {
+		switch {
+		case r.Status != StatusFound:
+			ve.Add("package", "status", "may only be given with status found")
+		case len(r.Records) > 0:
+			ve.Add("package", "excluded_with", "a result carries records inline or as a package, not both")
+		case r.RegisterID != "" && r.Package.Bucket != PackageBucket(r.RegisterID):
+			ve.Add("package.bucket", "eq", "must be the register's own package bucket, "+PackageBucket(r.RegisterID))
+		case r.TaskID != "" && r.Package.Object != PackageObject(r.TaskID):
+			ve.Add("package.object", "eq", "must be the task id, "+PackageObject(r.TaskID))
+		}
 	}
 	return ve.OrNil()
 }

@@ -58,6 +58,9 @@ type Task struct {
 	ReceivedAt time.Time `json:"received_at" validate:"required"`
 	// Deadline is the legal deadline of the request.
 	Deadline time.Time `json:"deadline" validate:"required"`
+	// Package, in a lookup, says where records too large to travel inline go (see PackageTarget).
+	// A task without it asks for every record inline.
+	Package *PackageTarget `json:"package,omitempty" validate:"omitempty"`
 }
 
 // Correction is one field to correct under Art 16.
