@@ -59,6 +59,12 @@ type Declared struct {
 	Digest      string
 }
 
+// CaseKeys holds each request's key pair for packages. PublicKey returns the request's public key
+// (standard base64), making the pair on first use; the private key never leaves the platform.
+type CaseKeys interface {
+	PublicKey(ctx context.Context, requestID string) (string, error)
+}
+
 // Tasks sends tasks to registers.
 type Tasks interface {
 	Publish(ctx context.Context, tasks []contracts.Task) error
@@ -78,6 +84,9 @@ type Activities struct {
 	Cases     Cases
 	Catalogue Catalogue
 	Tasks     Tasks
+	// Keys, if set, lets lookups deliver large results as packages sealed to the request's key;
+	// without it every record must travel inline.
+	Keys CaseKeys
 }
 
 // Intake takes a request in: it stores the case with its statutory deadlines, evaluates each
@@ -97,6 +106,7 @@ func (a *Activities) Intake(ctx context.Context, in Input) (IntakeResult, error)
 	}
 	var tasks []contracts.Task
 	var to []string
+	var target *contracts.PackageTarget
 	for _, p := range planned {
 		o := p.Outcome
 		res.Plans = append(res.Plans, RegisterPlan{RegisterID: o.RegisterID, Right: o.Right, Operation: o.Operation,
@@ -113,6 +123,16 @@ func (a *Activities) Intake(ctx context.Context, in Input) (IntakeResult, error)
 		tasks = append(tasks, contracts.Task{Protocol: contracts.TaskProtocol, TaskID: contracts.TaskID(in.RequestID, o.RegisterID),
 			RequestID: in.RequestID, RegisterID: o.RegisterID, Operation: o.Operation, Right: o.Right, Identifiers: identifiers,
 			Rectification: in.Request.Rectification, ReceivedAt: in.ReceivedAt, Deadline: d.Legal})
+		if o.Operation == contracts.OpLookup && a.Keys != nil {
+			if target == nil {
+				key, err := a.Keys.PublicKey(ctx, in.RequestID)
+				if err != nil {
+					return res, fmt.Errorf("intake: case key: %w", err)
+				}
+				target = &contracts.PackageTarget{Key: key, InlineLimit: contracts.DefaultInlineLimit}
+			}
+			tasks[len(tasks)-1].Package = target
+		}
 		to = append(to, o.RegisterID)
 	}
 	if len(tasks) == 0 {
