@@ -9,10 +9,13 @@ package codec
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -28,12 +31,13 @@ const (
 // Codec is a converter.PayloadCodec that encrypts and decrypts payloads.
 type Codec struct {
 	activeID string
+	keys     map[string][]byte
 	aeads    map[string]cipher.AEAD
 }
 
 // ParseKeys reads a key list such as "k2:BASE64,k1:BASE64". Each key is 32 random bytes.
 func ParseKeys(spec string) (*Codec, error) {
-	c := &Codec{aeads: map[string]cipher.AEAD{}}
+	c := &Codec{keys: map[string][]byte{}, aeads: map[string]cipher.AEAD{}}
 	for _, part := range strings.Split(spec, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -50,26 +54,85 @@ func ParseKeys(spec string) (*Codec, error) {
 		if len(key) != 32 {
 			return nil, fmt.Errorf("codec: key %s: want 32 bytes, got %d", id, len(key))
 		}
-		block, err := aes.NewCipher(key)
-		if err != nil {
-			return nil, fmt.Errorf("codec: key %s: %w", id, err)
-		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return nil, fmt.Errorf("codec: key %s: %w", id, err)
-		}
 		if _, dup := c.aeads[id]; dup {
 			return nil, fmt.Errorf("codec: key id %s given twice", id)
 		}
-		c.aeads[id] = aead
-		if c.activeID == "" {
-			c.activeID = id
+		if err := c.add(id, key); err != nil {
+			return nil, err
 		}
 	}
 	if c.activeID == "" {
 		return nil, errors.New("codec: no payload key configured")
 	}
 	return c, nil
+}
+
+func (c *Codec) add(id string, key []byte) error {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return fmt.Errorf("codec: key %s: %w", id, err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return fmt.Errorf("codec: key %s: %w", id, err)
+	}
+	c.keys[id], c.aeads[id] = key, aead
+	if c.activeID == "" {
+		c.activeID = id
+	}
+	return nil
+}
+
+// Derive returns a codec for another purpose, such as wrapping each case's private key, whose keys
+// are derived from these by HKDF-SHA256 with the purpose as info. One configured secret serves every
+// purpose, no key is used for two, and rotation works the same: the derived keys keep their ids.
+func (c *Codec) Derive(purpose string) (*Codec, error) {
+	d := &Codec{keys: map[string][]byte{}, aeads: map[string]cipher.AEAD{}}
+	ids := make([]string, 0, len(c.keys))
+	for id := range c.keys {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range append([]string{c.activeID}, ids...) {
+		if _, done := d.keys[id]; done {
+			continue
+		}
+		key, err := hkdf.Key(sha256.New, c.keys[id], nil, "kirjaamo "+purpose, 32)
+		if err != nil {
+			return nil, fmt.Errorf("codec: derive %s: %w", purpose, err)
+		}
+		if err := d.add(id, key); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Seal encrypts plain with the active key, binding aad, and returns the key's id with the
+// ciphertext (nonce first).
+func (c *Codec) Seal(plain, aad []byte) (keyID string, sealed []byte, err error) {
+	aead := c.aeads[c.activeID]
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", nil, fmt.Errorf("codec: nonce: %w", err)
+	}
+	return c.activeID, aead.Seal(nonce, nonce, plain, aad), nil
+}
+
+// Open decrypts what Seal returned, with the key of that id.
+func (c *Codec) Open(keyID string, sealed, aad []byte) ([]byte, error) {
+	aead, ok := c.aeads[keyID]
+	if !ok {
+		return nil, fmt.Errorf("codec: encrypted with unknown key %q", keyID)
+	}
+	if len(sealed) < aead.NonceSize() {
+		return nil, errors.New("codec: ciphertext too short")
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], aad)
+	if err != nil {
+		return nil, fmt.Errorf("codec: decrypt with key %s: %w", keyID, err)
+	}
+	return plain, nil
 }
 
 // NewKey returns a fresh key in the form ParseKeys reads, for setting up a deployment.
@@ -82,19 +145,18 @@ func NewKey(id string) string {
 // Encode encrypts each payload, whole: its metadata, which names its encoding, is sealed with it.
 func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
-	aead := c.aeads[c.activeID]
 	for i, p := range payloads {
 		plain, err := p.Marshal()
 		if err != nil {
 			return nil, fmt.Errorf("codec: encode: %w", err)
 		}
-		nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
-		if _, err := rand.Read(nonce); err != nil {
-			return nil, fmt.Errorf("codec: nonce: %w", err)
+		id, sealed, err := c.Seal(plain, []byte(c.activeID))
+		if err != nil {
+			return nil, err
 		}
 		out[i] = &commonpb.Payload{
-			Metadata: map[string][]byte{metadataEncoding: []byte(encodingName), metadataKeyID: []byte(c.activeID)},
-			Data:     aead.Seal(nonce, nonce, plain, []byte(c.activeID)),
+			Metadata: map[string][]byte{metadataEncoding: []byte(encodingName), metadataKeyID: []byte(id)},
+			Data:     sealed,
 		}
 	}
 	return out, nil
@@ -109,17 +171,9 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 			continue
 		}
 		id := string(p.GetMetadata()[metadataKeyID])
-		aead, ok := c.aeads[id]
-		if !ok {
-			return nil, fmt.Errorf("codec: payload encrypted with unknown key %q", id)
-		}
-		data := p.GetData()
-		if len(data) < aead.NonceSize() {
-			return nil, errors.New("codec: payload too short")
-		}
-		plain, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], []byte(id))
+		plain, err := c.Open(id, p.GetData(), []byte(id))
 		if err != nil {
-			return nil, fmt.Errorf("codec: decrypt with key %s: %w", id, err)
+			return nil, err
 		}
 		var decoded commonpb.Payload
 		if err := decoded.Unmarshal(plain); err != nil {

@@ -64,3 +64,30 @@ func TestBadKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestDerivedKeysAreOwnKeysAndRotate(t *testing.T) {
+	k1 := NewKey("k1")
+	old, _ := ParseKeys(k1)
+	rotated, _ := ParseKeys(NewKey("k2") + "," + k1)
+	wrapOld, err := old.Derive("case keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, sealed, err := wrapOld.Seal([]byte("private"), []byte("request-1"))
+	if err != nil || id != "k1" {
+		t.Fatalf("seal: %v, id %q", err, id)
+	}
+	if _, err := old.Open(id, sealed, []byte("request-1")); err == nil {
+		t.Fatal("the payload key itself opens what its derived key sealed: the purposes share a key")
+	}
+	if _, err := wrapOld.Open(id, sealed, []byte("request-2")); err == nil {
+		t.Fatal("opened with another request's binding")
+	}
+	wrapRotated, _ := rotated.Derive("case keys")
+	if plain, err := wrapRotated.Open(id, sealed, []byte("request-1")); err != nil || string(plain) != "private" {
+		t.Fatalf("after rotation the old key's derived key must still open: %v", err)
+	}
+	if id, _, _ := wrapRotated.Seal([]byte("x"), nil); id != "k2" {
+		t.Fatalf("after rotation the new key seals, got %q", id)
+	}
+}
