@@ -28,13 +28,7 @@ const ainoCode = "150385-9013"
 // stops the adapter (SIGTERM) in its cancellation check, so every check runs, and every one must pass;
 // large-result is the kit's own skip (protocol v1 has no large-result transfer).
 func TestJavaScriptAdapterPassesTheConformanceKit(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("node is not installed: the JavaScript example adapter cannot run (in CI this is a failure)")
-		}
-		t.Fatal("node is not installed, and CI is set: install Node.js 20 or newer to check the JavaScript example adapter")
-	}
+	node := needNode(t)
 	installModules(t)
 	srv := natstest.New(t)
 	report, err := conformance.Check(t.Context(), conformance.Config{
@@ -60,6 +54,33 @@ func TestJavaScriptAdapterPassesTheConformanceKit(t *testing.T) {
 	if len(report.Checks) != 10 {
 		t.Errorf("the kit made %d checks, want 10", len(report.Checks))
 	}
+}
+
+// TestSealingMatchesTheWorkedExample runs sealed.test.mjs under `node --test`: the JavaScript sealing
+// of packages must reproduce contracts/sealed/testdata/vector.json byte for byte from its fixed keys,
+// open it again, and refuse a changed, cut-off, reordered or misnamed package.
+func TestSealingMatchesTheWorkedExample(t *testing.T) {
+	node := needNode(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "sealed.test.mjs").CombinedOutput()
+	t.Logf("node --test sealed.test.mjs:\n%s", out)
+	if err != nil {
+		t.Fatalf("node --test sealed.test.mjs: %v", err)
+	}
+}
+
+// needNode returns the path of node, or skips the test where Node.js is not installed (outside CI).
+func needNode(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skip("node is not installed: the JavaScript example adapter cannot run (in CI this is a failure)")
+		}
+		t.Fatal("node is not installed, and CI is set: install Node.js 20 or newer to check the JavaScript example adapter")
+	}
+	return node
 }
 
 // installModules runs `npm ci` when node_modules is missing, so that CI needs nothing but Node.js.
@@ -101,13 +122,7 @@ func runNode(ctx context.Context, t *testing.T, node, natsURL string) error {
 // TestRefusedDeclarationStopsTheAdapter: a catalogue that refuses the declaration stops the adapter
 // with a non-zero exit and the catalogue's reason, rather than serving tasks under a refused one.
 func TestRefusedDeclarationStopsTheAdapter(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("node is not installed: the JavaScript example adapter cannot run (in CI this is a failure)")
-		}
-		t.Fatal("node is not installed, and CI is set: install Node.js 20 or newer")
-	}
+	node := needNode(t)
 	installModules(t)
 	srv := natstest.New(t)
 	nc, err := nats.Connect(srv.ClientURL())
