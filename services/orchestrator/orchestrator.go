@@ -49,6 +49,7 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 		Cases:     Cases{DB: deps.DB, OfficeEmail: cfg.OfficeEmail},
 		Catalogue: Catalogue{DB: deps.DB},
 		Tasks:     bus.Publisher{JS: deps.JS},
+		Keys:      deps.Packages,
 	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("orchestrator: start worker: %w", err)

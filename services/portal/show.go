@@ -131,14 +131,17 @@ func (p *portal) download(w http.ResponseWriter, r *http.Request, zip bool) {
 	if zip {
 		w.Header().Set("Content-Type", "application/zip")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.zip"`)
-		err = pkg.WriteZIP(w)
+		err = pkg.WriteZIP(r.Context(), w, p.deps.Packages.Opener(file.Case.RequestID))
 	} else {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
-		err = pkg.WriteJSON(w)
+		err = pkg.WriteJSON(r.Context(), w, p.deps.Packages.Opener(file.Case.RequestID))
 	}
 	if err != nil {
-		p.deps.Log.Error("write package", "error", err)
+		// The headers are out, so the download cannot become an error page: it ends cut short, which
+		// the browser reports as a failed download, never as a complete one.
+		p.deps.Log.Error("write package", "request", file.Case.RequestID, "error", err)
+		panic(http.ErrAbortHandler)
 	}
 }
 

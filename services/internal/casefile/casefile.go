@@ -38,10 +38,12 @@ type Register struct {
 	// with their evidence; they never decide anything by themselves.
 	Flags []rules.Flag `json:"flags,omitempty"`
 	// ResultStatus is what the register answered, or "" if it has not.
-	ResultStatus string                 `json:"result_status,omitempty"`
-	Records      int                    `json:"records"`
-	Data         []contracts.Record     `json:"data,omitempty"`
-	Declaration  *contracts.Declaration `json:"-"`
+	ResultStatus string             `json:"result_status,omitempty"`
+	Records      int                `json:"records"`
+	Data         []contracts.Record `json:"data,omitempty"`
+	// Package refers to records the register delivered as a package; Records counts them.
+	Package     *contracts.PackageRef  `json:"package,omitempty"`
+	Declaration *contracts.Declaration `json:"-"`
 }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -75,6 +77,9 @@ func Load(ctx context.Context, db *store.DB, requestID string) (*File, error) {
 			Citations: Citations(out), NoticeDue: out.NoticeDue, Dispatched: p.Dispatched, Flags: out.Flags}
 		if p.Result != nil {
 			reg.ResultStatus, reg.Records, reg.Data = string(p.Result.Status), len(p.Result.Records), p.Result.Records
+			if pkg := p.Result.Package; pkg != nil {
+				reg.Package, reg.Records = pkg, int(pkg.Records)
+			}
 		}
 		if v, err := db.Declaration(ctx, reg.ID, p.Digest); err == nil {
 			var d contracts.Declaration

@@ -6,6 +6,7 @@ package platform
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
@@ -16,7 +17,9 @@ import (
 
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/flow"
+	"kirjaamo.dev/services/internal/packages"
 	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/workflows/codec"
 )
 
 // Config is the shared part of every service's configuration.
@@ -74,6 +77,8 @@ type Deps struct {
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	Temporal client.Client
+	// Packages holds each request's package key and opens the packages registers deliver.
+	Packages *packages.Store
 	Log      *slog.Logger
 }
 
@@ -93,13 +98,25 @@ func Connect(ctx context.Context, cfg Config, name string, log *slog.Logger) (*D
 		db.Close()
 		return nil, err
 	}
+	keys, err := codec.ParseKeys(cfg.Temporal.PayloadKeys)
+	if err != nil {
+		nc.Close()
+		db.Close()
+		return nil, fmt.Errorf("platform: %w", err)
+	}
+	pkgs, err := packages.New(db, js, keys)
+	if err != nil {
+		nc.Close()
+		db.Close()
+		return nil, err
+	}
 	tc, err := flow.Dial(cfg.Temporal, log)
 	if err != nil {
 		nc.Close()
 		db.Close()
 		return nil, err
 	}
-	return &Deps{DB: db, NC: nc, JS: js, Temporal: tc, Log: log}, nil
+	return &Deps{DB: db, NC: nc, JS: js, Temporal: tc, Packages: pkgs, Log: log}, nil
 }
 
 // Close closes every connection.
