@@ -101,11 +101,11 @@ func installModules(t *testing.T) {
 	}
 }
 
-// runNode runs the adapter until ctx ends, then sends it SIGTERM, as a supervisor would, and waits for
-// its drain. A clean exit after the stop is no error.
-func runNode(ctx context.Context, t *testing.T, node, natsURL string) error {
+// runNode runs the adapter, with env added to its environment, until ctx ends, then sends it SIGTERM,
+// as a supervisor would, and waits for its drain. A clean exit after the stop is no error.
+func runNode(ctx context.Context, t *testing.T, node, natsURL string, env ...string) error {
 	cmd := exec.CommandContext(ctx, node, "index.mjs")
-	cmd.Env = append(os.Environ(), "KIRJAAMO_NATS_URL="+natsURL)
+	cmd.Env = append(append(os.Environ(), "KIRJAAMO_NATS_URL="+natsURL), env...)
 	cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 15 * time.Second // then killed
