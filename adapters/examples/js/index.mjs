@@ -315,11 +315,16 @@ async function execute(task) {
 
 // --- Lookups: records inline, or as a sealed package ---
 
+// What a result carries inline at most, as the Go SDK: the result schema's 1000 records, and 900 KiB of
+// their JSON, which leaves room for the rest of the result in NATS's default 1 MiB message.
+const MAX_INLINE_RECORDS = 1000;
+const MAX_INLINE_BYTES = 900 * 1024;
+
 // answerLookup sends the records inline while their JSON stays within the task's inline limit. Past it
 // the records held so far (at most the limit's worth) and the rest of the cursor go into a package,
 // so the adapter never holds more than the inline limit and one sealed chunk of the subject's data.
 async function answerLookup(io, task, signal) {
-  const limit = task.package?.inline_limit ?? Infinity; // a task without package asks for every record inline
+  const limit = Math.min(task.package?.inline_limit ?? Infinity, MAX_INLINE_BYTES);
   const cursor = lookup(task)[Symbol.asyncIterator]();
   const inline = [];
   let size = 2; // the JSON array's brackets
@@ -329,7 +334,19 @@ async function answerLookup(io, task, signal) {
     if (done) break;
     inline.push(value);
     size += Buffer.byteLength(JSON.stringify(value)) + (inline.length > 1 ? 1 : 0);
-    if (size > limit) return { status: "found", package: await writePackage(io, task, inline, cursor, signal) };
+    if (size <= limit && inline.length <= MAX_INLINE_RECORDS) continue;
+    if (!task.package) {
+      return failed("internal", `the register holds more on the subject than a result carries inline (at most ${MAX_INLINE_RECORDS} ` +
+        `records and ${MAX_INLINE_BYTES >> 10} KiB), and the task names no package to stream them into: send the lookup with package set`);
+    }
+    let sealer;
+    try {
+      sealer = new Sealer(Buffer.from(task.package.key, "base64"), task.task_id, PACKAGE_CHUNK_SIZE);
+    } catch (err) {
+      const message = `not a usable X25519 public key: ${err.message}`;
+      return failed("invalid_message", `package.key: ${message}`, [{ field: "package.key", rule: "x25519", message }]);
+    }
+    return { status: "found", package: await writePackage(io, task, sealer, inline, cursor, signal) };
   }
   return inline.length > 0 ? { status: "found", records: inline } : { status: "no_data" };
 }
@@ -342,13 +359,12 @@ class Cancelled extends Error {
   }
 }
 
-// writePackage streams the records as JSON Lines, sealed to the case key for the object named by the
-// task id, into the register's package bucket, and returns the result's reference to it. The plaintext
-// is counted and hashed as it goes; nothing but one chunk is held.
-async function writePackage(io, task, first, cursor, signal) {
+// writePackage streams the records as JSON Lines through the sealer (sealed to the case key, for the
+// object named by the task id) into the register's package bucket, and returns the result's reference
+// to the package. The plaintext is counted and hashed as it goes; nothing but one chunk is held.
+async function writePackage(io, task, sealer, first, cursor, signal) {
   const store = await io.packages();
   const object = task.task_id;
-  const sealer = new Sealer(Buffer.from(task.package.key, "base64"), object, PACKAGE_CHUNK_SIZE);
   const sha = createHash("sha256");
   let records = 0, size = 0, sealedBytes = 0, unflushed = 0;
   const next = async () => (first.length > 0 ? { done: false, value: first.shift() } : cursor.next());

@@ -291,6 +291,14 @@ func TestLargeLookupComesAsASealedPackage(t *testing.T) {
 		}
 		_ = obj.Close()
 	}
+
+	// A key with which no secret can be agreed (a low-order point) is the task's fault: answered
+	// invalid_message, naming the field, not retried.
+	res := p.ask(p.lookup(ainoCode, &contracts.PackageTarget{Key: base64.StdEncoding.EncodeToString(make([]byte, 32)), InlineLimit: 1}))
+	if res.Status != contracts.StatusFailed || res.Error == nil || res.Error.Code != contracts.ErrInvalidMessage || res.Error.Retryable ||
+		len(res.Error.Fields) != 1 || res.Error.Fields[0].Field != "package.key" {
+		t.Errorf("a lookup with an unusable package key was answered %s (%+v), want failed, invalid_message on package.key", res.Status, res.Error)
+	}
 }
 
 func openPackage(t *testing.T, p *platform, caseKey *ecdh.PrivateKey, ref *contracts.PackageRef) []byte {
