@@ -52,3 +52,8 @@ func RegisterIDFromSubject(subject string) string {
 	id, _, _ := strings.Cut(rest, ".")
 	return id
 }
+
+// DoneBucket is the key-value bucket of register registerID's effect record: by task id, the result
+// of a finished task, an adapter instance's claim on a task under way, or the platform's
+// cancellation. The platform provisions it; a register's credentials reach only its own.
+func DoneBucket(registerID string) string { return "register-" + registerID + "-done" }
