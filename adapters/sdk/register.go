@@ -22,9 +22,25 @@ type Register interface {
 }
 
 // Finder answers access and portability requests: it returns what the register holds on the
-// subject. No records means "no data held".
+// subject. No records means "no data held". A register that can hold a lot on one person implements
+// Exporter instead, so that its records never have to be in memory all at once.
 type Finder interface {
 	Lookup(ctx context.Context, q Query) ([]contracts.Record, error)
+}
+
+// Exporter answers access and portability requests by streaming what the register holds on the
+// subject to w, one record at a time, in the order they should reach the subject. Writing nothing
+// means "no data held". The SDK sends the records inline while they are small, and otherwise seals
+// them into a package as they are written (contracts/PROTOCOL.md, "Large results: packages"). A
+// Write error means the task cannot be answered this time; return it.
+type Exporter interface {
+	Export(ctx context.Context, q Query, w RecordWriter) error
+}
+
+// RecordWriter takes an Exporter's records. It checks each one as the platform would and refuses an
+// invalid record, which fails the task.
+type RecordWriter interface {
+	Write(contracts.Record) error
 }
 
 // Eraser erases the subject's data and says how many records it erased.
@@ -57,6 +73,8 @@ type RecipientLister interface {
 func Capabilities(r Register) []contracts.Operation {
 	var ops []contracts.Operation
 	if _, ok := r.(Finder); ok {
+		ops = append(ops, contracts.OpLookup)
+	} else if _, ok := r.(Exporter); ok {
 		ops = append(ops, contracts.OpLookup)
 	}
 	if _, ok := r.(Rectifier); ok {

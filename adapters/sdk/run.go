@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -75,13 +76,19 @@ type adapter struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	done     jetstream.KeyValue
+	packages jetstream.ObjectStore // nil for a register without lookups
 	instance string
 	inFlight sync.WaitGroup
 	busy     chan struct{}
 }
 
 func newAdapter(ctx context.Context, reg Register, decl contracts.Declaration, nc *nats.Conn, cfg Config) (*adapter, error) {
-	js, err := jetstream.New(nc)
+	// A small bound on asynchronous publishes awaiting the server's acknowledgement. The object
+	// store's Put, which publishes a package's chunks asynchronously, makes its own JetStream context
+	// with the default bound (nats.go v1.55.0, object.go), so this does not reach it; Put's memory
+	// stays small because it publishes every chunk from one reused buffer, which
+	// TestALargeExportIsStreamedIntoASealedPackage measures.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(publishAsyncMaxPending))
 	if err != nil {
 		return nil, fmt.Errorf("sdk: jetstream: %w", err)
 	}
@@ -91,30 +98,27 @@ func newAdapter(ctx context.Context, reg Register, decl contracts.Declaration, n
 	if err := a.announce(ctx); err != nil {
 		return nil, err
 	}
-	// The record of effects already applied, by task id. It holds statuses and counts only, never
-	// the subject's data, so keeping it in NATS discloses nothing. The platform provisions it: a
-	// register's credentials do not allow creating or changing streams, since a stream can capture
-	// other subjects or mirror the task stream. Only without such credentials (dev, tests) does the
-	// adapter create it itself.
-	a.done, err = js.KeyValue(ctx, DoneBucketConfig(decl.RegisterID).Bucket)
+	// The effect record and the package bucket are the platform's to provision: a register's
+	// credentials do not allow creating or changing streams, since a stream can capture other
+	// subjects or mirror the task stream. Only without such credentials (dev, tests) does the adapter
+	// create them itself.
+	a.done, err = js.KeyValue(ctx, contracts.DoneBucket(decl.RegisterID))
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		a.done, err = js.CreateKeyValue(ctx, DoneBucketConfig(decl.RegisterID))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sdk: effect record: %w", err)
 	}
-	return a, nil
-}
-
-// DoneBucketConfig is the key-value bucket in which a register's adapters record the effects they
-// applied, by task id: "register-<id>-done".
-func DoneBucketConfig(registerID string) jetstream.KeyValueConfig {
-	return jetstream.KeyValueConfig{
-		Bucket:      "register-" + registerID + "-done",
-		Description: "effects applied by register " + registerID + ", by task id",
-		History:     1,
-		TTL:         400 * 24 * time.Hour, // longer than any request can stay open
+	if slices.Contains(Capabilities(reg), contracts.OpLookup) {
+		a.packages, err = js.ObjectStore(ctx, contracts.PackageBucket(decl.RegisterID))
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			a.packages, err = js.CreateObjectStore(ctx, PackageBucketConfig(decl.RegisterID))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sdk: package bucket: %w", err)
+		}
 	}
+	return a, nil
 }
 
 func (a *adapter) serve(ctx context.Context) error {
@@ -186,29 +190,64 @@ func (a *adapter) handle(msg jetstream.Msg) {
 		return
 	}
 	log = log.With("task", task.TaskID, "operation", task.Operation)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 
-	if task.Operation != contracts.OpLookup && task.Operation != contracts.OpListRecipients {
-		if prior, ok := a.alreadyApplied(&task); ok {
-			log.Info("task seen before: effect not applied again")
+	// An effect is claimed in the effect record first, so that two deliveries of a task cannot both
+	// apply it; a lookup changes nothing and is not claimed, but it too is answered with a recorded
+	// cancellation rather than carried out.
+	var hold *claim
+	if effect(task.Operation) {
+		c, prior, busy, err := a.take(ctx, task.TaskID)
+		switch {
+		case err != nil:
+			log.Warn("the effect record cannot be reached; the task will be redelivered", "error", err)
+			_ = msg.NakWithDelay(backoff(msg))
+			return
+		case prior != nil:
+			log.Info("task seen before: answered from the effect record", "status", prior.Status)
 			a.publish(msg, &task, prior)
+			return
+		case busy:
+			log.Info("another delivery of the task is under way; it will come back")
+			_ = msg.NakWithDelay(backoff(msg))
+			return
+		}
+		hold = c
+	} else {
+		e, err := a.read(ctx, task.TaskID)
+		if err != nil {
+			log.Warn("the effect record cannot be reached; the task will be redelivered", "error", err)
+			_ = msg.NakWithDelay(backoff(msg))
+			return
+		}
+		if e.cancelled() {
+			log.Info("task cancelled by the platform: not carried out")
+			a.publish(msg, &task, e.result())
 			return
 		}
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go a.keepAlive(ctx, msg)
-
+	stop := a.keepAlive(ctx, cancel, msg, &task, hold)
 	started := time.Now()
 	result, retry := a.execute(ctx, &task)
+	stop()
+	if !effect(task.Operation) && errors.Is(context.Cause(ctx), errTaskCancelled) {
+		if e, err := a.read(context.Background(), task.TaskID); err == nil && e.cancelled() {
+			log.Info("task cancelled by the platform while it ran: stopped")
+			result, retry = e.result(), false
+		}
+	}
 	if retry {
 		delay := backoff(msg)
 		log.Warn("task failed, will be redelivered", "after", delay)
+		// The claim stays until it is stale or this instance takes the task again: a retry is not
+		// a result.
 		_ = msg.NakWithDelay(delay)
 		return
 	}
-	if task.Operation != contracts.OpLookup && task.Operation != contracts.OpListRecipients {
-		if err := a.recordApplied(&task, result); err != nil {
+	if hold != nil {
+		if err := hold.finish(context.Background(), result); err != nil {
 			log.Warn("could not record the effect; redelivery will ask the register again", "error", err)
 			_ = msg.NakWithDelay(backoff(msg))
 			return
@@ -218,36 +257,74 @@ func (a *adapter) handle(msg jetstream.Msg) {
 	log.Info("task done", "status", result.Status, "took", time.Since(started).Round(time.Millisecond))
 }
 
+// effect reports whether an operation changes the register's data, and so is claimed first.
+func effect(op contracts.Operation) bool {
+	return op != contracts.OpLookup && op != contracts.OpListRecipients
+}
+
 // keepAlive tells JetStream the task is still being worked on, so a slow lookup is not redelivered
-// to another instance while it runs.
-func (a *adapter) keepAlive(ctx context.Context, msg jetstream.Msg) {
+// to another instance while it runs; renews the claim on an effect; and stops anything else when
+// the platform cancels it. stop ends it and waits until it has.
+func (a *adapter) keepAlive(ctx context.Context, cancel context.CancelCauseFunc, msg jetstream.Msg, task *contracts.Task, hold *claim) (stop func()) {
+	ctx, end := context.WithCancel(ctx)
 	t := time.NewTicker(a.cfg.AckWait / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_ = msg.InProgress()
+	var wg sync.WaitGroup
+	watch := make(chan time.Time)
+	if hold == nil {
+		wg.Go(func() { a.watchCancellation(ctx, cancel, task.TaskID, watch) })
+	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				_ = msg.InProgress()
+				if hold != nil {
+					hold.renew(ctx)
+					continue
+				}
+				select {
+				case watch <- now:
+				default:
+				}
+			}
 		}
+	})
+	return func() {
+		end()
+		wg.Wait()
+		t.Stop()
 	}
 }
 
 func (a *adapter) execute(ctx context.Context, task *contracts.Task) (*contracts.Result, bool) {
 	q := Query{TaskID: task.TaskID, RequestID: task.RequestID, Right: task.Right, ReceivedAt: task.ReceivedAt, ids: task.Identifiers}
 	var (
-		records    []contracts.Record
 		recipients []string
 		affected   int
 		err        error
 	)
 	switch task.Operation {
 	case contracts.OpLookup:
-		f, ok := a.reg.(Finder)
-		if !ok {
+		c := a.newCollector(ctx, task)
+		switch r := a.reg.(type) {
+		case Exporter:
+			err = r.Export(ctx, q, c)
+		case Finder:
+			var records []contracts.Record
+			records, err = r.Lookup(ctx, q)
+			for i := 0; err == nil && i < len(records); i++ {
+				err = c.Write(records[i])
+			}
+		default:
 			return unsupported(task.Operation), false
 		}
-		records, err = f.Lookup(ctx, q)
+		res, err := c.finish(err)
+		if err != nil {
+			return classify(err)
+		}
+		return res, false
 	case contracts.OpErase:
 		e, ok := a.reg.(Eraser)
 		if !ok {
@@ -290,10 +367,7 @@ func (a *adapter) execute(ctx context.Context, task *contracts.Task) (*contracts
 	}
 	res := &contracts.Result{Affected: affected, Recipients: recipients}
 	switch {
-	case len(records) > 0:
-		res.Status, res.Records = contracts.StatusFound, records
-	case task.Operation == contracts.OpLookup, task.Operation == contracts.OpListRecipients && len(recipients) == 0,
-		affected == 0 && task.Operation != contracts.OpListRecipients:
+	case task.Operation == contracts.OpListRecipients && len(recipients) == 0, affected == 0 && task.Operation != contracts.OpListRecipients:
 		res.Status = contracts.StatusNoData
 	case task.Operation == contracts.OpListRecipients:
 		res.Status = contracts.StatusFound
@@ -302,36 +376,6 @@ func (a *adapter) execute(ctx context.Context, task *contracts.Task) (*contracts
 	}
 	return res, false
 }
-
-func (a *adapter) alreadyApplied(task *contracts.Task) (*contracts.Result, bool) {
-	entry, err := a.done.Get(context.Background(), doneKey(task.TaskID))
-	if err != nil {
-		return nil, false
-	}
-	// Anything but a recorded outcome is not one: NATS does not check reply subjects against
-	// permissions, so another client of the account can make a server reply land in this bucket.
-	var prior contracts.Result
-	if json.Unmarshal(entry.Value(), &prior) != nil {
-		return nil, false
-	}
-	switch prior.Status {
-	case contracts.StatusApplied, contracts.StatusNoData, contracts.StatusRefused, contracts.StatusFailed:
-		return &prior, true
-	}
-	return nil, false
-}
-
-func (a *adapter) recordApplied(task *contracts.Task, res *contracts.Result) error {
-	b, err := json.Marshal(contracts.Result{Status: res.Status, Affected: res.Affected, Refusal: res.Refusal, Error: res.Error})
-	if err != nil {
-		return err
-	}
-	_, err = a.done.Put(context.Background(), doneKey(task.TaskID), b)
-	return err
-}
-
-// doneKey makes a task id a valid key: task ids are "<uuid>/<register id>", which KV accepts as is.
-func doneKey(taskID string) string { return taskID }
 
 // publish sends the result and acknowledges the task only once JetStream has stored the result, so
 // a crash in between means a redelivery, never a lost answer.
