@@ -23,10 +23,15 @@ import (
 //   - known-subject: the known person's lookup is found, with records that validate.
 //   - past-deadline: a task whose legal deadline has passed is answered like any other.
 //   - invalid-task: a malformed task is answered failed, invalid_message, not retryable, naming the field.
+//   - large-result: the known person's lookup with an inline limit of 1 byte comes as a package
+//     sealed to the kit's own case key, in the register's package bucket, and arrives whole: size,
+//     SHA-256, record count, each line a valid record, as many records as the ordinary lookup.
+//   - cancellation: a task the platform cancelled in the effect record before sending it (an
+//     erasure of the known person where the kit may change data) is answered failed, cancelled,
+//     and not carried out: the person's data are still there.
 //   - effect-once: the same effect task delivered again, while the first runs and after it was
 //     acknowledged, gets the first answer back rather than a second effect.
-//   - large-result: skipped; protocol v1 has no transfer for results too large to travel inline.
-//   - cancellation: when the kit runs the adapter, a stop leaves no task acknowledged but
+//   - graceful-stop: when the kit runs the adapter, a stop leaves no task acknowledged but
 //     unanswered, nor answered but unacknowledged.
 //   - results-valid: every answer validates, echoes its task and carries Nats-Msg-Id result/<task id>.
 //   - acknowledged: every answered task was acknowledged, so it is not redelivered.
@@ -58,8 +63,10 @@ type checker struct {
 	report  *Report
 	adapter *runningAdapter
 	decl    contracts.Declaration
-	// lookups remembers the status each subject's ordinary lookup got, to compare a late task with.
-	lookups map[string]contracts.ResultStatus
+	// lookups remembers the status each subject's ordinary lookup got, to compare a late task with;
+	// knownRecords, how many records the known subject's had.
+	lookups      map[string]contracts.ResultStatus
+	knownRecords int
 }
 
 func (c *checker) add(name string, outcome Outcome, format string, args ...any) {
@@ -72,7 +79,7 @@ func (c *checker) run(ctx context.Context) {
 	c.lookups = map[string]contracts.ResultStatus{}
 	if !c.checkDeclaration(ctx) {
 		for _, name := range []string{CheckUnknownSubject, CheckKnownSubject, CheckPastDeadline, CheckInvalidTask,
-			CheckEffectOnce, CheckLargeResult, CheckCancellation, CheckResultsValid, CheckAcknowledged} {
+			CheckLargeResult, CheckCancellation, CheckEffectOnce, CheckGracefulStop, CheckResultsValid, CheckAcknowledged} {
 			c.add(name, Skip, "needs an accepted announcement; fix the declaration check first")
 		}
 		return
@@ -81,11 +88,11 @@ func (c *checker) run(ctx context.Context) {
 	c.checkKnownSubject(ctx)
 	c.checkPastDeadline(ctx)
 	c.checkInvalidTask(ctx)
+	c.checkLargeResult(ctx)
+	c.checkCancellation(ctx)
 	// The effect runs after the lookups: it may erase what they look for.
 	c.checkEffectOnce(ctx)
-	c.add(CheckLargeResult, Skip, "protocol v1 has no large-result transfer yet: results travel inline "+
-		"(at most 1000 records), so there is no chunked object reference whose checksum the kit could check")
-	c.checkCancellation(ctx)
+	c.checkGracefulStop(ctx)
 	c.checkResultsValid()
 	c.checkAcknowledged(ctx)
 }
@@ -242,6 +249,7 @@ func (c *checker) checkKnownSubject(ctx context.Context) {
 		return
 	}
 	c.lookups[CheckKnownSubject] = res.Result.Status
+	c.knownRecords = len(res.Result.Records)
 	switch r := res.Result; {
 	case r.Status == contracts.StatusNoData:
 		c.add(CheckKnownSubject, Fail, "a lookup for the known subject was answered no_data. Match the identifiers as the platform "+
@@ -427,7 +435,8 @@ func (c *checker) checkEffectOnce(ctx context.Context) {
 	if b := answers[1].Result; !sameAnswer(a, b) {
 		c.add(CheckEffectOnce, Fail, "%s delivered twice at once was answered %s, then %s: the effect was applied again. "+
 			"Record the task id in the same transaction as the effect, and answer a task seen before with its first result "+
-			"(PROTOCOL.md, step 4); the Go SDK's own record is written after the effect, too late for a delivery running alongside",
+			"(PROTOCOL.md, step 4); claim the task in the effect record before the effect, so that a delivery running alongside "+
+			"waits for the first (PROTOCOL.md, \"The effect record, claims and cancellation\"; the Go SDK does this)",
 			aTask(op), describe(a), describe(b))
 		return
 	}
@@ -463,14 +472,12 @@ func (c *checker) checkEffectOnce(ctx context.Context) {
 		"acknowledgement: one effect reported%s", op, describe(a), note)
 }
 
-// checkCancellation checks the one cancellation that protocol v1 has: the adapter's own stop (SIGTERM,
-// or its context ending in the Go SDK). No message cancels a single task, and a passed deadline does
-// not (see checkPastDeadline). A stop must lose nothing: every task either answered and acknowledged,
-// or left unacknowledged in the stream for another instance to take.
-func (c *checker) checkCancellation(ctx context.Context) {
+// checkGracefulStop stops the adapter (SIGTERM, or its context ending in the Go SDK) while tasks
+// are under way. A stop must lose nothing: every task either answered and acknowledged, or left
+// unacknowledged in the stream for another instance to take.
+func (c *checker) checkGracefulStop(ctx context.Context) {
 	if c.adapter == nil {
-		c.add(CheckCancellation, Skip, "the kit can stop only an adapter it runs itself (Config.Adapter, in a Go test); protocol v1 "+
-			"has no message that cancels a single task, so a stop of the adapter is the only cancellation to check")
+		c.add(CheckGracefulStop, Skip, "the kit can stop only an adapter it runs itself (Config.Adapter, in a Go test)")
 		return
 	}
 	var tasks []contracts.Task
@@ -496,7 +503,7 @@ func (c *checker) checkCancellation(ctx context.Context) {
 	for i, task := range tasks {
 		seq, err := c.p.publish(ctx, task, task.TaskID)
 		if err != nil {
-			c.add(CheckCancellation, Fail, "%v", err)
+			c.add(CheckGracefulStop, Fail, "%v", err)
 			return
 		}
 		seqs[i] = seq
@@ -510,12 +517,12 @@ func (c *checker) checkCancellation(ctx context.Context) {
 	}
 	stop := <-stopping
 	if !stop.ok {
-		c.add(CheckCancellation, Fail, "the adapter did not return within %s of being told to stop: stop taking tasks, finish "+
+		c.add(CheckGracefulStop, Fail, "the adapter did not return within %s of being told to stop: stop taking tasks, finish "+
 			"those under way and return", c.cfg.Timeout)
 		return
 	}
 	if stop.err != nil && !errors.Is(stop.err, context.Canceled) {
-		c.add(CheckCancellation, Fail, "the adapter returned an error when told to stop: %v", stop.err)
+		c.add(CheckGracefulStop, Fail, "the adapter returned an error when told to stop: %v", stop.err)
 		return
 	}
 	// The answers were published before the adapter returned; give the kit's subscription a moment to
@@ -527,7 +534,7 @@ func (c *checker) checkCancellation(ctx context.Context) {
 		for i, task := range tasks {
 			done, err := c.p.acknowledged(ctx, seqs[i])
 			if err != nil {
-				c.add(CheckCancellation, Fail, "%v", err)
+				c.add(CheckGracefulStop, Fail, "%v", err)
 				return
 			}
 			got := len(c.p.results.forTask(task.TaskID)) > 0
@@ -548,16 +555,16 @@ func (c *checker) checkCancellation(ctx context.Context) {
 	}
 	switch {
 	case lost > 0:
-		c.add(CheckCancellation, Fail, "%d of %d tasks were acknowledged but never answered when the adapter stopped: those requests "+
+		c.add(CheckGracefulStop, Fail, "%d of %d tasks were acknowledged but never answered when the adapter stopped: those requests "+
 			"would never be answered. Acknowledge a task only after its result is stored; on a stop, finish the tasks under way "+
 			"or leave them unacknowledged for another instance", lost, len(tasks))
 	case unacked > 0:
-		c.add(CheckCancellation, Fail, "%d of %d tasks were answered but left unacknowledged when the adapter stopped: on a stop, "+
+		c.add(CheckGracefulStop, Fail, "%d of %d tasks were answered but left unacknowledged when the adapter stopped: on a stop, "+
 			"finish each task under way, its acknowledgement included, before exiting, or it is redelivered and answered twice",
 			unacked, len(tasks))
 	default:
-		c.add(CheckCancellation, Pass, "the adapter stopped within %s: %d task(s) under way were answered and acknowledged, %d left "+
-			"in the stream for another instance, none lost. Protocol v1 cannot cancel a single task", stop.took, answered, len(tasks)-answered)
+		c.add(CheckGracefulStop, Pass, "the adapter stopped within %s: %d task(s) under way were answered and acknowledged, %d left "+
+			"in the stream for another instance, none lost", stop.took, answered, len(tasks)-answered)
 	}
 }
 

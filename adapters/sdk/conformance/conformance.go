@@ -58,7 +58,7 @@ type Config struct {
 	AnnounceTimeout time.Duration
 	// Adapter, when set, runs the adapter under test in this process until ctx ends, as sdk.Run does.
 	// The kit starts it once it listens for the announcement, and stops it to check that a stop
-	// drains. Without it the adapter is started by hand, and the drain check is skipped.
+	// drains. Without it the adapter is started by hand, and the graceful-stop check is skipped.
 	Adapter func(ctx context.Context) error
 	// Logger receives the kit's progress. It never logs identifiers or records.
 	Logger *slog.Logger
@@ -116,9 +116,10 @@ const (
 	CheckKnownSubject   = "known-subject"
 	CheckPastDeadline   = "past-deadline"
 	CheckInvalidTask    = "invalid-task"
-	CheckEffectOnce     = "effect-once"
 	CheckLargeResult    = "large-result"
 	CheckCancellation   = "cancellation"
+	CheckEffectOnce     = "effect-once"
+	CheckGracefulStop   = "graceful-stop"
 	CheckResultsValid   = "results-valid"
 	CheckAcknowledged   = "acknowledged"
 )

@@ -1,7 +1,11 @@
 package conformance_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -17,6 +21,7 @@ import (
 	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/adapters/sdk/conformance"
 	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/contracts/sealed"
 	"kirjaamo.dev/devkit/natstest"
 )
 
@@ -89,21 +94,6 @@ func (r failsOnUnknown) Lookup(ctx context.Context, q sdk.Query) ([]contracts.Re
 	return records, err
 }
 
-// erasesTwice trusts the SDK's record of effects alone and counts its erasures in memory: the SDK
-// writes its record after the effect, so a delivery running alongside the first erases again.
-type erasesTwice struct {
-	*invitations
-	erasures *int
-}
-
-func (r erasesTwice) Erase(context.Context, sdk.Query) (int, error) {
-	time.Sleep(200 * time.Millisecond) // a register's erasure takes a while
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	*r.erasures++
-	return *r.erasures, nil
-}
-
 func onSDK(url string, reg sdk.Register) func(context.Context) error {
 	return func(ctx context.Context) error {
 		return sdk.Run(ctx, reg, sdk.Config{NATSURL: url, AckWait: 5 * time.Second, Logger: quiet})
@@ -151,9 +141,10 @@ func TestACorrectAdapterPasses(t *testing.T) {
 	want := map[string]conformance.Outcome{
 		conformance.CheckDeclaration: conformance.Pass, conformance.CheckUnknownSubject: conformance.Pass,
 		conformance.CheckKnownSubject: conformance.Pass, conformance.CheckPastDeadline: conformance.Pass,
-		conformance.CheckInvalidTask: conformance.Pass, conformance.CheckEffectOnce: conformance.Pass,
-		conformance.CheckLargeResult: conformance.Skip, conformance.CheckCancellation: conformance.Pass,
-		conformance.CheckResultsValid: conformance.Pass, conformance.CheckAcknowledged: conformance.Pass,
+		conformance.CheckInvalidTask: conformance.Pass, conformance.CheckLargeResult: conformance.Pass,
+		conformance.CheckCancellation: conformance.Pass, conformance.CheckEffectOnce: conformance.Pass,
+		conformance.CheckGracefulStop: conformance.Pass, conformance.CheckResultsValid: conformance.Pass,
+		conformance.CheckAcknowledged: conformance.Pass,
 	}
 	if len(report.Checks) != len(want) {
 		t.Errorf("%d checks, want %d", len(report.Checks), len(want))
@@ -165,6 +156,47 @@ func TestACorrectAdapterPasses(t *testing.T) {
 	}
 	if c, _ := report.Find(conformance.CheckEffectOnce); !strings.Contains(c.Message, "applied (affected 2)") {
 		t.Errorf("effect-once does not say what the erasure answered: %q", c.Message)
+	}
+	if c, _ := report.Find(conformance.CheckCancellation); !strings.Contains(c.Message, "an erase task") || !strings.Contains(c.Message, "2 record(s) are still there") {
+		t.Errorf("cancellation does not say that a cancelled erasure left the data: %q", c.Message)
+	}
+}
+
+// TestAnAdapterWrittenAgainstNATSPasses: a correct adapter that does not use the SDK, as one in
+// another language, passes every check the kit can make without running it itself.
+func TestAnAdapterWrittenAgainstNATSPasses(t *testing.T) {
+	srv := natstest.New(t)
+	decl := declaration(t)
+	decl.Operations = []contracts.Operation{contracts.OpLookup}
+	report := check(t, srv.ClientURL(), rawAdapter(srv.ClientURL(), decl, decl.Operations, raw{}))
+	if !report.Passed() {
+		t.Fatalf("failures: %+v", report.Failures())
+	}
+	if c, _ := report.Find(conformance.CheckLargeResult); c.Outcome != conformance.Pass {
+		t.Errorf("large-result: %+v", c)
+	}
+}
+
+func TestAnAdapterThatAnswersInlineDespiteTheLimitFails(t *testing.T) {
+	srv := natstest.New(t)
+	decl := declaration(t)
+	decl.Operations = []contracts.Operation{contracts.OpLookup}
+	report := check(t, srv.ClientURL(), rawAdapter(srv.ClientURL(), decl, decl.Operations, raw{inline: true}))
+	onlyFails(t, report, conformance.CheckLargeResult, "came inline, though the task's package.inline_limit is 1 byte",
+		"seal them to package.key", "register-test-invitations-packages", "PROTOCOL.md")
+}
+
+func TestAnAdapterThatIgnoresACancellationFails(t *testing.T) {
+	srv := natstest.New(t)
+	var erasures int
+	report := check(t, srv.ClientURL(), rawAdapter(srv.ClientURL(), declaration(t), declaration(t).Operations,
+		raw{ignoreCancellation: true, erasures: &erasures}))
+	c, _ := report.Find(conformance.CheckCancellation)
+	for _, hint := range []string{"an erase task the platform had cancelled before sending it was answered applied",
+		"read the task id's key in the effect record register-test-invitations-done", "\"code\": \"cancelled\""} {
+		if c.Outcome != conformance.Fail || !strings.Contains(c.Message, hint) {
+			t.Errorf("cancellation: %+v; want a failure saying %q", c, hint)
+		}
 	}
 }
 
@@ -180,10 +212,12 @@ func TestAnErrorForAnUnknownSubjectFails(t *testing.T) {
 	onlyFails(t, report, conformance.CheckUnknownSubject, "answered failed (invalid_message", "answer status no_data")
 }
 
+// TestAnAdapterThatErasesTwiceFails: an adapter that neither claims a task before its effect nor
+// records its effects erases again on each delivery.
 func TestAnAdapterThatErasesTwiceFails(t *testing.T) {
 	srv := natstest.New(t)
 	var erasures int
-	report := check(t, srv.ClientURL(), onSDK(srv.ClientURL(), erasesTwice{newInvitations(t), &erasures}))
+	report := check(t, srv.ClientURL(), rawAdapter(srv.ClientURL(), declaration(t), declaration(t).Operations, raw{erasures: &erasures}))
 	onlyFails(t, report, conformance.CheckEffectOnce, "delivered twice at once", "affected 2", "the effect was applied again", "Record the task id in the same transaction as the effect")
 }
 
@@ -192,7 +226,7 @@ func TestAnInvalidResultFails(t *testing.T) {
 	decl := declaration(t)
 	decl.Operations = []contracts.Operation{contracts.OpLookup}
 	// A hand-written adapter that leaves out finished_at: the SDK would have caught it.
-	adapter := rawAdapter(srv.ClientURL(), decl, decl.Operations, func(res map[string]any) { delete(res, "finished_at") })
+	adapter := rawAdapter(srv.ClientURL(), decl, decl.Operations, raw{spoil: func(res map[string]any) { delete(res, "finished_at") }})
 	report := check(t, srv.ClientURL(), adapter)
 	onlyFails(t, report, conformance.CheckResultsValid, "does not validate", "finished_at: is required")
 }
@@ -200,7 +234,7 @@ func TestAnInvalidResultFails(t *testing.T) {
 func TestADeclaredOperationTheAdapterLacksFails(t *testing.T) {
 	srv := natstest.New(t)
 	decl := declaration(t)
-	adapter := rawAdapter(srv.ClientURL(), decl, []contracts.Operation{contracts.OpLookup}, func(map[string]any) {})
+	adapter := rawAdapter(srv.ClientURL(), decl, []contracts.Operation{contracts.OpLookup}, raw{})
 	report := check(t, srv.ClientURL(), adapter)
 	if c, _ := report.Find(conformance.CheckDeclaration); c.Outcome != conformance.Fail || !strings.Contains(c.Message, "promises erase") {
 		t.Errorf("declaration: %+v, want a failure naming erase", c)
@@ -231,9 +265,21 @@ func TestABadConfigurationIsAnError(t *testing.T) {
 	}
 }
 
-// rawAdapter is an adapter written against NATS directly, as one in another language would be. It
-// answers correctly, then lets spoil change each result before it is sent.
-func rawAdapter(url string, decl contracts.Declaration, capabilities []contracts.Operation, spoil func(map[string]any)) func(context.Context) error {
+// raw is how rawAdapter behaves: correctly, unless told otherwise.
+type raw struct {
+	// spoil changes each result before it is sent.
+	spoil func(map[string]any)
+	// inline answers records inline whatever the task's inline limit.
+	inline bool
+	// ignoreCancellation carries a task out without looking at the effect record.
+	ignoreCancellation bool
+	// erasures, if set, implements erase with no record of effects: each delivery erases again and
+	// counts here.
+	erasures *int
+}
+
+// rawAdapter is an adapter written against NATS directly, as one in another language would be.
+func rawAdapter(url string, decl contracts.Declaration, capabilities []contracts.Operation, how raw) func(context.Context) error {
 	return func(ctx context.Context) error {
 		nc, err := nats.Connect(url)
 		if err != nil {
@@ -254,6 +300,15 @@ func rawAdapter(url string, decl contracts.Declaration, capabilities []contracts
 		if err != nil {
 			return err
 		}
+		// The platform (here the kit) provisions both.
+		done, err := js.KeyValue(ctx, contracts.DoneBucket(decl.RegisterID))
+		if err != nil {
+			return err
+		}
+		packages, err := js.ObjectStore(ctx, contracts.PackageBucket(decl.RegisterID))
+		if err != nil {
+			return err
+		}
 		cons, err := js.CreateOrUpdateConsumer(ctx, contracts.TasksStream, jetstream.ConsumerConfig{
 			Durable: contracts.TaskConsumer(decl.RegisterID), FilterSubject: contracts.TaskSubject(decl.RegisterID),
 			AckPolicy: jetstream.AckExplicitPolicy})
@@ -266,11 +321,26 @@ func rawAdapter(url string, decl contracts.Declaration, capabilities []contracts
 				_ = msg.Term()
 				return
 			}
+			// Not the adapter's context: a task under way when the adapter stops is finished, ack included.
+			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
 			res := contracts.Result{Protocol: contracts.ResultProtocol, TaskID: task.TaskID, RequestID: task.RequestID,
 				RegisterID: task.RegisterID, Operation: task.Operation, Status: contracts.StatusNoData, FinishedAt: time.Now().UTC()}
+			var recorded contracts.Result
+			if task.Validate() == nil && !how.ignoreCancellation {
+				if e, err := done.Get(pctx, task.TaskID); err == nil {
+					_ = json.Unmarshal(e.Value(), &recorded)
+				}
+			}
 			switch email := ""; {
 			case task.Validate() != nil:
 				res.Status, res.Error = contracts.StatusFailed, contracts.ErrorFromValidation(contracts.ErrInvalidMessage, task.Validate())
+			case recorded.Error != nil && recorded.Error.Code == contracts.ErrCancelled:
+				res.Status, res.Error = contracts.StatusFailed, recorded.Error
+			case task.Operation == contracts.OpErase && how.erasures != nil:
+				time.Sleep(200 * time.Millisecond) // a register's erasure takes a while
+				*how.erasures++
+				res.Status, res.Affected = contracts.StatusApplied, *how.erasures
 			case task.Operation != contracts.OpLookup:
 				res.Status, res.Error = contracts.StatusFailed, contracts.NewError(contracts.ErrUnsupportedOperation, "lookup only")
 			default:
@@ -279,19 +349,26 @@ func rawAdapter(url string, decl contracts.Declaration, capabilities []contracts
 						email = contracts.Normalize(id.Type, id.Value)
 					}
 				}
-				if email == knownEmail {
-					res.Status = contracts.StatusFound
-					res.Records = []contracts.Record{{Category: "event invitations", Fields: map[string]string{"event": "Webinar"}}}
+				if email != knownEmail {
+					break
+				}
+				res.Status = contracts.StatusFound
+				res.Records = []contracts.Record{{Category: "event invitations", Fields: map[string]string{"event": "Webinar"}}}
+				if inline, _ := json.Marshal(res.Records); task.Package != nil && len(inline) > task.Package.InlineLimit && !how.inline {
+					if res.Package, err = putPackage(pctx, packages, &task, res.Records); err != nil {
+						_ = msg.Nak()
+						return
+					}
+					res.Records = nil
 				}
 			}
 			var body map[string]any
 			data, _ := json.Marshal(res)
 			_ = json.Unmarshal(data, &body)
-			spoil(body)
+			if how.spoil != nil {
+				how.spoil(body)
+			}
 			data, _ = json.Marshal(body)
-			// Not the adapter's context: a task under way when the adapter stops is finished, ack included.
-			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
 			if _, err := js.Publish(pctx, contracts.ResultSubject(decl.RegisterID), data, jetstream.WithMsgID("result/"+task.TaskID)); err != nil {
 				_ = msg.Nak()
 				return
@@ -309,4 +386,43 @@ func rawAdapter(url string, decl contracts.Declaration, capabilities []contracts
 		}
 		return ctx.Err()
 	}
+}
+
+// putPackage seals records into a package as PROTOCOL.md describes, all in memory: the records of a
+// test are few.
+func putPackage(ctx context.Context, obs jetstream.ObjectStore, task *contracts.Task, records []contracts.Record) (*contracts.PackageRef, error) {
+	var plain bytes.Buffer
+	enc := json.NewEncoder(&plain)
+	for _, rec := range records {
+		if err := enc.Encode(rec); err != nil {
+			return nil, err
+		}
+	}
+	raw, err := base64.StdEncoding.DecodeString(task.Package.Key)
+	if err != nil {
+		return nil, err
+	}
+	key, err := sealed.ParsePublicKey(raw)
+	if err != nil {
+		return nil, err
+	}
+	var box bytes.Buffer
+	w, err := sealed.NewWriter(&box, key, task.TaskID, sealed.DefaultChunkSize)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(plain.Bytes()); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if _, err := obs.PutBytes(ctx, task.TaskID, box.Bytes()); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(plain.Bytes())
+	return &contracts.PackageRef{Bucket: contracts.PackageBucket(task.RegisterID), Object: task.TaskID, Format: contracts.PackageFormat,
+		Records: int64(len(records)), Size: int64(plain.Len()), SHA256: hex.EncodeToString(sum[:]),
+		Sealing: contracts.Sealing{Scheme: contracts.SealingScheme, ChunkSize: sealed.DefaultChunkSize,
+			EphemeralKey: base64.StdEncoding.EncodeToString(w.EphemeralKey())}}, nil
 }

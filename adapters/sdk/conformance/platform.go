@@ -98,8 +98,9 @@ func (p *platform) removeOwnTasks() {
 	}
 }
 
-// ensureStreams creates the task and result streams, and the register's effect record, as the
-// platform does, if they are missing. An existing stream is left as it is: it may be the platform's.
+// ensureStreams creates the task and result streams, and the register's effect record and package
+// bucket, as the platform does, if they are missing. An existing stream is left as it is: it may be
+// the platform's.
 func (p *platform) ensureStreams(ctx context.Context) error {
 	for _, cfg := range []jetstream.StreamConfig{
 		{Name: contracts.TasksStream, Subjects: []string{contracts.AllTasksSubject}, Description: "tasks sent to registers"},
@@ -122,8 +123,9 @@ func (p *platform) ensureStreams(ctx context.Context) error {
 			p.tasks = s
 		}
 	}
-	// The Go SDK's record of effects is the platform's to provision, since a register's own
-	// credentials may not create streams; the SDK creates it itself only where it may.
+	// The register's effect record and package bucket are the platform's to provision, since a
+	// register's own credentials may not create streams; the Go SDK creates them itself only where
+	// it may.
 	bucket := sdk.DoneBucketConfig(p.cfg.RegisterID)
 	_, err := p.js.KeyValue(ctx, bucket.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
@@ -134,6 +136,17 @@ func (p *platform) ensureStreams(ctx context.Context) error {
 	}
 	if err != nil {
 		return fmt.Errorf("conformance: effect record bucket: %w", err)
+	}
+	packages := sdk.PackageBucketConfig(p.cfg.RegisterID)
+	_, err = p.js.ObjectStore(ctx, packages.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = p.js.CreateObjectStore(ctx, packages)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("conformance: package bucket: %w", err)
 	}
 	return nil
 }

@@ -63,7 +63,7 @@ func TestAdapterCheck(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d\n%s%s", code, out, stderr)
 		}
-		for _, want := range []string{"PASS declaration:", "PASS unknown-subject:", "PASS known-subject:", "SKIP large-result:"} {
+		for _, want := range []string{"PASS declaration:", "PASS unknown-subject:", "PASS known-subject:", "PASS large-result:", "PASS cancellation:"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
@@ -74,7 +74,7 @@ func TestAdapterCheck(t *testing.T) {
 		srv := natstest.New(t)
 		startAdapter(t, srv.ClientURL(), processingLog{decl: *decl})
 		code, out, stderr := kirjaamo(t, args(srv.ClientURL())...)
-		if code != 1 || !strings.Contains(stderr, "1 of 10 checks") {
+		if code != 1 || !strings.Contains(stderr, "1 of 11 checks") {
 			t.Fatalf("exit %d, stderr %q; want 1 naming one failed check\n%s", code, stderr, out)
 		}
 		var failures []string
