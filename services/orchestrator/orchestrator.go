@@ -49,6 +49,7 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 		Cases:     Cases{DB: deps.DB, OfficeEmail: cfg.OfficeEmail},
 		Catalogue: Catalogue{DB: deps.DB},
 		Tasks:     bus.Publisher{JS: deps.JS},
+		Cancel:    Canceller{JS: deps.JS},
 		Keys:      deps.Packages,
 	})
 	if err := w.Start(); err != nil {
@@ -79,14 +80,15 @@ func collect(ctx context.Context, deps *platform.Deps, r *contracts.Result) erro
 		return deps.DB.Audit(ctx, store.AuditEvent{Actor: "register " + r.RegisterID, Role: "register", Action: string(followUp),
 			RequestID: r.RequestID, Detail: map[string]any{"status": r.Status, "affected": r.Affected}})
 	}
-	remaining, err := deps.DB.RecordResult(ctx, r.RequestID, r.RegisterID, string(r.Status), raw)
+	remaining, answered, err := deps.DB.RecordAnswer(ctx, r.RequestID, r.RegisterID, string(r.Status), raw)
 	if err != nil {
 		return err
 	}
 	if remaining > 0 {
 		return nil
 	}
-	err = deps.Temporal.SignalWorkflow(ctx, request.WorkflowID(r.RequestID), "", request.SignalRegistersAnswered, request.Answered{})
+	err = deps.Temporal.SignalWorkflow(ctx, request.WorkflowID(r.RequestID), "", request.SignalRegistersAnswered,
+		request.Answered{Registers: answered})
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		// The request is closed or unknown: its record keeps the late answer; nothing waits for it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"kirjaamo.dev/contracts"
@@ -58,6 +59,14 @@ func InputOf(k store.Case) (request.Input, error) {
 	if len(k.Rectification) > 0 {
 		if err := json.Unmarshal(k.Rectification, &in.Request.Rectification); err != nil {
 			return in, fmt.Errorf("case %s: rectification: %w", k.RequestID, err)
+		}
+	}
+	// Identifiers the subject supplied later count as supplied, as a phone number given with the
+	// request does; the case keeps them marked unverified for the office.
+	for _, s := range k.SuppliedIdentifiers() {
+		id := contracts.Identifier{Type: contracts.IdentifierType(s.Type), Value: s.Value}
+		if !slices.Contains(in.Subject.Identifiers, id) {
+			in.Subject.Identifiers = append(in.Subject.Identifiers, id)
 		}
 	}
 	return in, nil
@@ -195,8 +204,75 @@ func (c Cases) Lifted(ctx context.Context, l request.LiftInput, registerIDs []st
 		Detail: map[string]any{"registers": registerIDs}}, "lifted", notice)
 }
 
+func (c Cases) AskForInformation(ctx context.Context, r request.InformationRequest) error {
+	k, err := c.DB.Case(ctx, r.RequestID)
+	if err != nil {
+		return err
+	}
+	return c.DB.AwaitInformation(ctx, r.RequestID, r.Registers, c.toSubject(k, "information_needed", ""))
+}
+
+func (c Cases) Supplied(ctx context.Context, requestID string, id contracts.Identifier, channel string) error {
+	return c.DB.SupplyIdentifier(ctx, requestID, store.SuppliedIdentifier{Type: string(id.Type), Value: id.Value, Channel: channel,
+		SuppliedAt: time.Now().UTC()})
+}
+
+func (c Cases) Replan(ctx context.Context, requestID string, plans []request.PlannedRegister, status request.Status) error {
+	rows := make([]store.CaseRegister, len(plans))
+	outcomes := make(map[string]string, len(plans))
+	for i, p := range plans {
+		raw, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		rows[i] = store.CaseRegister{RegisterID: p.Outcome.RegisterID, Plan: raw, Awaited: p.Outcome.Dispatch}
+		outcomes[p.Outcome.RegisterID] = string(p.Outcome.Code)
+	}
+	return c.DB.Replan(ctx, requestID, rows, outcomes, string(status))
+}
+
+func (c Cases) Withdrawn(ctx context.Context, in request.WithdrawInput, res request.WithdrawResult) error {
+	k, err := c.DB.Case(ctx, in.RequestID)
+	if err != nil {
+		return err
+	}
+	rows, err := c.DB.CaseRegisters(ctx, in.RequestID)
+	if err != nil {
+		return err
+	}
+	// The record says which effects were applied before the withdrawal: they stay applied.
+	applied := []string{}
+	for _, r := range rows {
+		if r.ResultStatus == string(contracts.StatusApplied) {
+			applied = append(applied, r.RegisterID)
+		}
+	}
+	detail := map[string]any{"cancelled": nonNil(res.Cancelled), "under_way": nonNil(res.UnderWay), "answered": nonNil(res.Answered),
+		"applied": applied}
+	return c.DB.Withdraw(ctx, in.RequestID, in.Channel, res.Cancelled, detail, c.toSubject(k, "request_withdrawn", ""))
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 // Catalogue gives the workflow the declarations in force.
 type Catalogue struct{ DB *store.DB }
+
+func (c Catalogue) Version(ctx context.Context, registerID, digest string) (contracts.Declaration, error) {
+	v, err := c.DB.Declaration(ctx, registerID, digest)
+	if err != nil {
+		return contracts.Declaration{}, err
+	}
+	var d contracts.Declaration
+	if err := json.Unmarshal(v.Declaration, &d); err != nil {
+		return d, fmt.Errorf("register %s: declaration %s: %w", registerID, digest, err)
+	}
+	return d, nil
+}
 
 func (c Catalogue) InForce(ctx context.Context, at time.Time) ([]request.Declared, error) {
 	versions, err := c.DB.DeclarationsInForce(ctx, at)

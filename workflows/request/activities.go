@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/rules"
 	"kirjaamo.dev/rules/deadline"
@@ -39,6 +41,19 @@ type Cases interface {
 	LiftNotice(ctx context.Context, l LiftInput) error
 	// Lifted records that a restriction was lifted at the given registers.
 	Lifted(ctx context.Context, l LiftInput, registerIDs []string) error
+	// AskForInformation puts the case in awaiting_information, records which registers wait for
+	// which identifier types, and queues the notice asking the subject for one; asking again for
+	// the same request changes nothing.
+	AskForInformation(ctx context.Context, r InformationRequest) error
+	// Supplied stores an identifier with the case as supplied by the subject and not verified, and
+	// records it (its type, never its value); supplying the same one again changes nothing.
+	Supplied(ctx context.Context, requestID string, id contracts.Identifier, channel string) error
+	// Replan replaces the rules' decision for registers no task has gone to yet, marking those a
+	// task goes to as awaited, and sets the case's status (awaiting_information or dispatched).
+	Replan(ctx context.Context, requestID string, plans []PlannedRegister, status Status) error
+	// Withdrawn records the withdrawal and what became of each task, closes the case as withdrawn
+	// and queues the notice to the subject, in one transaction.
+	Withdrawn(ctx context.Context, in WithdrawInput, res WithdrawResult) error
 }
 
 // RecipientNotice is one Art 19 notice: a recipient of a register's data told of the rectification,
@@ -51,6 +66,8 @@ type RecipientNotice struct {
 // Catalogue gives the register declarations approved and in force at a moment.
 type Catalogue interface {
 	InForce(ctx context.Context, at time.Time) ([]Declared, error)
+	// Version returns one version of a register's declaration by its digest.
+	Version(ctx context.Context, registerID, digest string) (contracts.Declaration, error)
 }
 
 // Declared is a declaration version in force, with its digest for the record.
@@ -70,6 +87,26 @@ type Tasks interface {
 	Publish(ctx context.Context, tasks []contracts.Task) error
 }
 
+// Canceller cancels a task through the register's effect record (contracts/PROTOCOL.md, "The effect
+// record, claims and cancellation"). Cancelling the same task again gives the same answer.
+type Canceller interface {
+	Cancel(ctx context.Context, registerID, taskID string) (CancelState, error)
+}
+
+// CancelState is what became of a task the platform tried to cancel.
+type CancelState string
+
+const (
+	// CancelDone: the cancellation was recorded before any instance claimed the task; it will
+	// never be carried out.
+	CancelDone CancelState = "cancelled"
+	// CancelUnderWay: an instance had claimed the task (or there is no effect record to write the
+	// cancellation to); its answer comes as usual.
+	CancelUnderWay CancelState = "under_way"
+	// CancelFinished: the effect record already holds the task's result.
+	CancelFinished CancelState = "finished"
+)
+
 // PlannedRegister is one register's part of a case: the rules' decision, the declaration version it
 // rests on, and the register's answer once it came.
 type PlannedRegister struct {
@@ -87,6 +124,8 @@ type Activities struct {
 	// Keys, if set, lets lookups deliver large results as packages sealed to the request's key;
 	// without it every record must travel inline.
 	Keys CaseKeys
+	// Cancel cancels the tasks of a withdrawn request.
+	Cancel Canceller
 }
 
 // Intake takes a request in: it stores the case with its statutory deadlines, evaluates each
@@ -104,36 +143,15 @@ func (a *Activities) Intake(ctx context.Context, in Input) (IntakeResult, error)
 	if err != nil {
 		return res, fmt.Errorf("intake: %w", err)
 	}
-	var tasks []contracts.Task
-	var to []string
-	var target *contracts.PackageTarget
+	outcomes := make([]rules.Outcome, 0, len(planned))
 	for _, p := range planned {
 		o := p.Outcome
-		res.Plans = append(res.Plans, RegisterPlan{RegisterID: o.RegisterID, Right: o.Right, Operation: o.Operation,
-			Outcome: string(o.Code), Dispatch: o.Dispatch})
-		if !o.Dispatch {
-			continue
-		}
-		var identifiers []contracts.Identifier
-		for _, id := range in.Subject.Identifiers {
-			if slices.Contains(o.Identifiers, id.Type) {
-				identifiers = append(identifiers, id)
-			}
-		}
-		tasks = append(tasks, contracts.Task{Protocol: contracts.TaskProtocol, TaskID: contracts.TaskID(in.RequestID, o.RegisterID),
-			RequestID: in.RequestID, RegisterID: o.RegisterID, Operation: o.Operation, Right: o.Right, Identifiers: identifiers,
-			Rectification: in.Request.Rectification, ReceivedAt: in.ReceivedAt, Deadline: d.Legal})
-		if o.Operation == contracts.OpLookup && a.Keys != nil {
-			if target == nil {
-				key, err := a.Keys.PublicKey(ctx, in.RequestID)
-				if err != nil {
-					return res, fmt.Errorf("intake: case key: %w", err)
-				}
-				target = &contracts.PackageTarget{Key: key, InlineLimit: contracts.DefaultInlineLimit}
-			}
-			tasks[len(tasks)-1].Package = target
-		}
-		to = append(to, o.RegisterID)
+		res.Plans = append(res.Plans, planOf(o))
+		outcomes = append(outcomes, o)
+	}
+	tasks, to, err := a.tasks(ctx, in, d.Legal, outcomes)
+	if err != nil {
+		return res, fmt.Errorf("intake: %w", err)
 	}
 	if len(tasks) == 0 {
 		return res, nil
@@ -146,6 +164,47 @@ func (a *Activities) Intake(ctx context.Context, in Input) (IntakeResult, error)
 	}
 	res.Dispatched = len(tasks)
 	return res, nil
+}
+
+// planOf is the workflow's view of a rules outcome.
+func planOf(o rules.Outcome) RegisterPlan {
+	return RegisterPlan{RegisterID: o.RegisterID, Right: o.Right, Operation: o.Operation, Outcome: string(o.Code),
+		Dispatch: o.Dispatch, Identifiers: o.Identifiers}
+}
+
+// tasks builds one task for each outcome that dispatches, carrying only the identifiers that
+// register matches; a lookup carries the package target sealed to the request's key, if the
+// platform has keys. It returns the tasks and their registers.
+func (a *Activities) tasks(ctx context.Context, in Input, legal time.Time, outcomes []rules.Outcome) ([]contracts.Task, []string, error) {
+	var tasks []contracts.Task
+	var to []string
+	var target *contracts.PackageTarget
+	for _, o := range outcomes {
+		if !o.Dispatch {
+			continue
+		}
+		var identifiers []contracts.Identifier
+		for _, id := range in.Subject.Identifiers {
+			if slices.Contains(o.Identifiers, id.Type) {
+				identifiers = append(identifiers, id)
+			}
+		}
+		tasks = append(tasks, contracts.Task{Protocol: contracts.TaskProtocol, TaskID: contracts.TaskID(in.RequestID, o.RegisterID),
+			RequestID: in.RequestID, RegisterID: o.RegisterID, Operation: o.Operation, Right: o.Right, Identifiers: identifiers,
+			Rectification: in.Request.Rectification, ReceivedAt: in.ReceivedAt, Deadline: legal})
+		if o.Operation == contracts.OpLookup && a.Keys != nil {
+			if target == nil {
+				key, err := a.Keys.PublicKey(ctx, in.RequestID)
+				if err != nil {
+					return nil, nil, fmt.Errorf("case key: %w", err)
+				}
+				target = &contracts.PackageTarget{Key: key, InlineLimit: contracts.DefaultInlineLimit}
+			}
+			tasks[len(tasks)-1].Package = target
+		}
+		to = append(to, o.RegisterID)
+	}
+	return tasks, to, nil
 }
 
 // plan returns the stored plan of a request, or makes and stores it: the rules are evaluated once.
@@ -316,4 +375,128 @@ func RulesRequest(in Input, prior []rules.PriorRequest) rules.Request {
 	}
 	return rules.Request{Right: in.Request.Right, IdentityLevel: rules.IdentityLevel(in.Subject.IdentityLevel),
 		Supplied: supplied, History: prior, ReceivedAt: in.ReceivedAt}
+}
+
+// AskForInformation tells the subject that an identifier they have not given would let more
+// registers be searched, and puts the case in awaiting_information.
+func (a *Activities) AskForInformation(ctx context.Context, r InformationRequest) error {
+	if err := a.Cases.AskForInformation(ctx, r); err != nil {
+		return fmt.Errorf("ask for information: %w", err)
+	}
+	return nil
+}
+
+// SupplyIdentifier stores an identifier the subject supplied, re-evaluates the registers that were
+// waiting for it under the declaration versions their case records, and dispatches a task to each
+// register the rules now reach, built as Intake builds its tasks. Those registers never had a task,
+// so their task ids are free. Each step is idempotent: the identifier is stored once, a register
+// already dispatched keeps its plan, and a re-published task is dropped by its id.
+func (a *Activities) SupplyIdentifier(ctx context.Context, s SupplyInput) (SupplyResult, error) {
+	var res SupplyResult
+	if ve := CheckSupplied(s.Identifier); ve != nil {
+		return res, temporal.NewNonRetryableApplicationError("supply: invalid identifier", "invalid_identifier", ve)
+	}
+	if err := a.Cases.Supplied(ctx, s.RequestID, s.Identifier, s.Channel); err != nil {
+		return res, fmt.Errorf("supply: %w", err)
+	}
+	in, err := a.Cases.Load(ctx, s.RequestID)
+	if err != nil {
+		return res, fmt.Errorf("supply: %w", err)
+	}
+	planned, err := a.Cases.Planned(ctx, s.RequestID)
+	if err != nil {
+		return res, fmt.Errorf("supply: %w", err)
+	}
+	prior, err := a.Cases.Prior(ctx, in.Subject.ID, in.ReceivedAt)
+	if err != nil {
+		return res, fmt.Errorf("supply: %w", err)
+	}
+	req := RulesRequest(in, prior)
+	var replanned []PlannedRegister
+	var outcomes []rules.Outcome
+	for _, p := range planned {
+		if !slices.Contains(s.Registers, p.Outcome.RegisterID) {
+			continue
+		}
+		if p.Dispatched {
+			// Dispatched by an earlier attempt of this activity, on the plan that attempt stored.
+			outcomes = append(outcomes, p.Outcome)
+			continue
+		}
+		decl, err := a.Catalogue.Version(ctx, p.Outcome.RegisterID, p.Digest)
+		if err != nil {
+			return res, fmt.Errorf("supply: register %s: %w", p.Outcome.RegisterID, err)
+		}
+		out, err := rules.Evaluate(req, &decl)
+		if err != nil {
+			return res, fmt.Errorf("supply: register %s: %w", p.Outcome.RegisterID, err)
+		}
+		replanned = append(replanned, PlannedRegister{Outcome: out, Digest: p.Digest})
+		outcomes = append(outcomes, out)
+	}
+	status := StatusDispatched
+	if s.StillWaiting {
+		status = StatusAwaitingInformation
+	}
+	// The new plan is stored, its registers awaited, before any task goes out: the result collector
+	// then counts them as awaited from the moment one could answer.
+	if err := a.Cases.Replan(ctx, s.RequestID, replanned, status); err != nil {
+		return res, fmt.Errorf("supply: %w", err)
+	}
+	d := deadline.Compute(in.ReceivedAt)
+	tasks, to, err := a.tasks(ctx, in, d.Legal, outcomes)
+	if err != nil {
+		return res, fmt.Errorf("supply: %w", err)
+	}
+	if len(tasks) > 0 {
+		if err := a.Tasks.Publish(ctx, tasks); err != nil {
+			return res, fmt.Errorf("supply: %w", err)
+		}
+		if err := a.Cases.MarkDispatched(ctx, s.RequestID, to); err != nil {
+			return res, fmt.Errorf("supply: %w", err)
+		}
+	}
+	for _, o := range outcomes {
+		res.Plans = append(res.Plans, planOf(o))
+	}
+	res.Dispatched = len(tasks)
+	return res, nil
+}
+
+// Withdraw cancels every task of the request that has not been answered, through each register's
+// effect record, and records the withdrawal with what became of each task: a register that had not
+// begun never will; one that had begun or finished answers as usual, and an effect already applied
+// stays applied.
+func (a *Activities) Withdraw(ctx context.Context, w WithdrawInput) (WithdrawResult, error) {
+	var res WithdrawResult
+	planned, err := a.Cases.Planned(ctx, w.RequestID)
+	if err != nil {
+		return res, fmt.Errorf("withdraw: %w", err)
+	}
+	for _, p := range planned {
+		id := p.Outcome.RegisterID
+		switch {
+		case !p.Dispatched:
+			continue
+		case p.Result != nil:
+			res.Answered = append(res.Answered, id)
+			continue
+		case a.Cancel == nil:
+			res.UnderWay = append(res.UnderWay, id)
+			continue
+		}
+		state, err := a.Cancel.Cancel(ctx, id, contracts.TaskID(w.RequestID, id))
+		if err != nil {
+			return res, fmt.Errorf("withdraw: cancel the task of %s: %w", id, err)
+		}
+		if state == CancelDone {
+			res.Cancelled = append(res.Cancelled, id)
+		} else {
+			res.UnderWay = append(res.UnderWay, id)
+		}
+	}
+	if err := a.Cases.Withdrawn(ctx, w, res); err != nil {
+		return res, fmt.Errorf("withdraw: %w", err)
+	}
+	return res, nil
 }

@@ -3,9 +3,12 @@
 package request
 
 import (
+	"regexp"
+	"slices"
 	"time"
 
 	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/rules"
 )
 
 // Names that clients, workers and tests share.
@@ -27,6 +30,11 @@ const (
 	UpdateSendLiftNotice = "send-lift-notice"
 	// UpdateLiftRestriction lifts a restriction, only after the lift notice was sent.
 	UpdateLiftRestriction = "lift-restriction"
+	// UpdateSupplyIdentifier adds an identifier the subject supplies (a phone number or an e-mail
+	// address) so that registers waiting for it can be searched (Art 11(2), 12(6)).
+	UpdateSupplyIdentifier = "supply-identifier"
+	// UpdateWithdraw is the subject's withdrawal of the request before the reply.
+	UpdateWithdraw = "withdraw"
 )
 
 // WorkflowID is the request id: the idempotency key everywhere, so a resubmitted request can never
@@ -45,7 +53,22 @@ const (
 	StatusRestricted     Status = "restricted"
 	StatusLiftNoticeSent Status = "lift_notice_sent"
 	StatusLifted         Status = "lifted"
+	// StatusAwaitingInformation: some registers could find the subject's data with an identifier the
+	// subject has not given (Art 11(2), 12(6)); the subject has been asked for it.
+	StatusAwaitingInformation Status = "awaiting_information"
+	// StatusWithdrawn: the subject withdrew the request before the reply. The request is closed.
+	StatusWithdrawn Status = "withdrawn"
 )
+
+// Open reports whether a request in this status has not been replied to or withdrawn: only then may
+// the subject add information or withdraw it.
+func (s Status) Open() bool {
+	switch s {
+	case StatusReceived, StatusDispatched, StatusInReview, StatusAwaitingInformation:
+		return true
+	}
+	return false
+}
 
 // Input starts a request. It holds the subject's identifiers, which is why every payload is
 // encrypted by the codec before it reaches the Temporal server.
@@ -91,10 +114,135 @@ type RegisterPlan struct {
 	Operation  contracts.Operation `json:"operation"`
 	Outcome    string              `json:"outcome"`
 	Dispatch   bool                `json:"dispatch"`
+	// Identifiers are the identifier types the rules name for the register: those it is sent when
+	// the right applies, or those the subject could add while it cannot be searched.
+	Identifiers []contracts.IdentifierType `json:"identifiers,omitempty"`
+}
+
+// Waits returns the identifier types the subject could supply so that the register can be searched:
+// some, when the rules could not search it for want of an identifier (cannot_identify under Art
+// 11(2), or waiting for an identifier it matches) and it matches one a subject may supply; none
+// otherwise.
+func (p RegisterPlan) Waits() []contracts.IdentifierType {
+	return Suppliable(p.Outcome, p.Identifiers)
+}
+
+// SuppliableTypes are the identifier types a subject may add to a request. The personal identity
+// code is never among them: it comes only from strong identification at sign-in.
+var SuppliableTypes = []contracts.IdentifierType{contracts.IdentifierPhone, contracts.IdentifierEmail}
+
+// Suppliable is, for a rules outcome code and its identifier types, the types a subject could add to
+// have the register searched. A register waits for information when the rules stopped at the
+// identifiability gate (cannot_identify, Art 11(2)) or asked for an identifier it can find data by
+// (waiting_for_identity with identifiers); waiting for a stronger identification names none.
+func Suppliable(code string, types []contracts.IdentifierType) []contracts.IdentifierType {
+	if code != string(rules.CodeCannotIdentify) && code != string(rules.CodeWaitingForIdentity) {
+		return nil
+	}
+	var out []contracts.IdentifierType
+	for _, t := range types {
+		if slices.Contains(SuppliableTypes, t) && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// WaitingRegister is a register that could be searched if the subject supplied one of Identifiers.
+type WaitingRegister struct {
+	RegisterID  string                     `json:"register_id"`
+	Identifiers []contracts.IdentifierType `json:"identifiers"`
+}
+
+// InformationRequest asks the subject for an identifier that would let more registers be searched.
+type InformationRequest struct {
+	RequestID string            `json:"request_id"`
+	Registers []WaitingRegister `json:"registers"`
+}
+
+// Supply is the subject's addition of an identifier to the request. It is stored with the case as
+// supplied by the subject and not verified.
+type Supply struct {
+	Identifier contracts.Identifier `json:"identifier"`
+	// Channel is where it was supplied: "web" or "api".
+	Channel string `json:"channel"`
+}
+
+// SupplyInput re-evaluates the given registers with a supplied identifier and dispatches to those
+// the rules now reach.
+type SupplyInput struct {
+	RequestID  string               `json:"request_id"`
+	Identifier contracts.Identifier `json:"identifier"`
+	Channel    string               `json:"channel"`
+	Registers  []string             `json:"registers"`
+	// StillWaiting reports that other registers go on waiting for information, so the case stays
+	// awaiting information; otherwise it is collecting answers again.
+	StillWaiting bool `json:"still_waiting,omitempty"`
+}
+
+// SupplyResult is the rules' new decision for each register re-evaluated, and how many of them a
+// task went to.
+type SupplyResult struct {
+	Plans      []RegisterPlan `json:"plans"`
+	Dispatched int            `json:"dispatched"`
+}
+
+// CheckSupplied checks an identifier a subject supplies: a phone number in international form or an
+// e-mail address, never a personal identity code. Field names are "type" and "value".
+func CheckSupplied(id contracts.Identifier) *contracts.ValidationError {
+	ve := &contracts.ValidationError{}
+	switch id.Type {
+	case contracts.IdentifierPhone:
+		if !phonePattern.MatchString(id.Value) {
+			ve.Add("value", "e164", "must be a phone number in international form, e.g. +358401234567")
+		}
+	case contracts.IdentifierEmail:
+		if len(id.Value) > 254 || !emailPattern.MatchString(id.Value) {
+			ve.Add("value", "email", "must be an e-mail address")
+		}
+	case contracts.IdentifierPersonalIdentityCode:
+		ve.Add("type", "oneof", "a personal identity code comes only from identification at sign-in; add a phone number or an e-mail address")
+	default:
+		ve.Add("type", "oneof", "must be one of: phone, email")
+	}
+	if len(ve.Fields) == 0 {
+		return nil
+	}
+	return ve
+}
+
+var (
+	phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+)
+
+// Withdrawal is the subject's withdrawal of the request.
+type Withdrawal struct {
+	// Channel is where it was withdrawn: "web" or "api".
+	Channel string `json:"channel"`
+}
+
+// WithdrawInput cancels a request's unanswered tasks and records the withdrawal.
+type WithdrawInput struct {
+	RequestID string `json:"request_id"`
+	Channel   string `json:"channel"`
+}
+
+// WithdrawResult says what became of each register's task when the request was withdrawn.
+type WithdrawResult struct {
+	// Cancelled registers had not begun the task: it will never be carried out.
+	Cancelled []string `json:"cancelled,omitempty"`
+	// UnderWay registers had already begun (or finished) the task; their answer is recorded when it comes.
+	UnderWay []string `json:"under_way,omitempty"`
+	// Answered registers had answered before the withdrawal; an effect they applied stays applied.
+	Answered []string `json:"answered,omitempty"`
 }
 
 // Answered is the signal that every dispatched register has answered.
 type Answered struct {
+	// Registers is how many of the request's awaited registers have answered. Registers dispatched
+	// after an identifier was supplied make a request await answers again, so the workflow compares
+	// it with the number it dispatched; zero, from a sender that does not count, means all.
 	Registers int `json:"registers"`
 }
 
@@ -162,6 +310,10 @@ type State struct {
 	Extended bool `json:"extended,omitempty"`
 	// Alarms are the reminders and escalations already raised.
 	Alarms []string `json:"alarms,omitempty"`
+	// Waiting are the registers that could be searched if the subject supplied an identifier.
+	Waiting []WaitingRegister `json:"waiting,omitempty"`
+	// Withdrawal is what became of the tasks when the subject withdrew the request.
+	Withdrawal *WithdrawResult `json:"withdrawal,omitempty"`
 }
 
 // Result is what a finished workflow returns.

@@ -27,6 +27,10 @@ var activityOptions = workflow.ActivityOptions{
 const (
 	changeLifecycle = "lifecycle" // deadline alarms, extension, restriction lift
 	lifecycleV1     = 1
+	// changeInformation: registers waiting for an identifier the subject may supply (Art 11(2),
+	// 12(6)), collection that may reopen, and withdrawal.
+	changeInformation = "information-and-withdrawal"
+	informationV1     = 1
 )
 
 // Workflow carries one request through receipt, the rules, dispatch to the registers, collection,
@@ -41,6 +45,7 @@ func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	}
 	ctx = workflow.WithActivityOptions(ctx, activityOptions)
 	lifecycle := workflow.GetVersion(ctx, changeLifecycle, workflow.DefaultVersion, lifecycleV1) >= lifecycleV1
+	information := workflow.GetVersion(ctx, changeInformation, workflow.DefaultVersion, informationV1) >= informationV1
 
 	var intake IntakeResult
 	if err := workflow.ExecuteActivity(ctx, activities.Intake, in).Get(ctx, &intake); err != nil {
@@ -54,6 +59,10 @@ func Workflow(ctx workflow.Context, in Input) (Result, error) {
 		}
 		workflow.Go(ctx, func(ctx workflow.Context) { watchDeadline(ctx, in.RequestID, st, deadlineMoved) })
 	}
+	if information {
+		return (&run{in: in, st: st, lifecycle: lifecycle, internalTarget: intake.InternalTarget, total: intake.Dispatched}).
+			finish(ctx, intake)
+	}
 	if intake.Dispatched > 0 {
 		st.Status = StatusDispatched
 		if !awaitAnswers(ctx, intake.InternalTarget) {
@@ -66,7 +75,7 @@ func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	}
 	st.Status, st.Pending = StatusInReview, review.Pending
 
-	if err := handleApproval(ctx, in, st); err != nil {
+	if err := handleApproval(ctx, in, st, &guards{}); err != nil {
 		return Result{}, err
 	}
 	if err := workflow.Await(ctx, func() bool { return st.Status == StatusReplied }); err != nil {
@@ -83,16 +92,21 @@ func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	return Result{Status: st.Status, RepliedBy: st.RepliedBy}, nil
 }
 
+// guards are the steps under way that other steps must not overlap: the reply, an identifier being
+// supplied, the withdrawal.
+type guards struct {
+	replying, supplying, withdrawing bool
+}
+
 // handleApproval takes the office's approval of the reply, once, while the request is in review.
-func handleApproval(ctx workflow.Context, in Input, st *State) error {
-	replying := false
+func handleApproval(ctx workflow.Context, in Input, st *State, g *guards) error {
 	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApproveReply,
 		func(ctx workflow.Context, a Approval) (State, error) {
 			ctx = workflow.WithActivityOptions(ctx, activityOptions)
-			replying = true
+			g.replying = true
 			err := workflow.ExecuteActivity(ctx, activities.Reply, ReplyInput{RequestID: in.RequestID, Approval: a}).Get(ctx, nil)
 			if err != nil {
-				replying = false
+				g.replying = false
 				return State{}, fmt.Errorf("reply: %w", err)
 			}
 			st.Status, st.RepliedBy = StatusReplied, a.Clerk
@@ -102,8 +116,12 @@ func handleApproval(ctx workflow.Context, in Input, st *State) error {
 			switch {
 			case a.Clerk == "":
 				return errors.New("approval: the approving clerk is required")
-			case replying || st.Status == StatusReplied:
+			case g.replying || st.Status == StatusReplied:
 				return errors.New("approval: the reply has already been approved")
+			case g.withdrawing:
+				return errors.New("approval: the subject is withdrawing the request")
+			case g.supplying:
+				return errors.New("approval: the subject is adding an identifier; more registers may be searched")
 			case st.Status != StatusInReview:
 				return fmt.Errorf("approval: the request is %s, not in review", st.Status)
 			}
@@ -147,6 +165,8 @@ func handleExtension(ctx workflow.Context, in Input, st *State, deadlineMoved wo
 				return errors.New("extension: the deadline has already been extended")
 			case st.Status == StatusReplied || st.Status == StatusRestricted || st.Status == StatusLiftNoticeSent || st.Status == StatusLifted:
 				return errors.New("extension: the request has been replied to")
+			case st.Status == StatusWithdrawn:
+				return errors.New("extension: the request was withdrawn")
 			case deadline.Date(workflow.Now(ctx)).After(decideBy):
 				return fmt.Errorf("extension: too late; an extension must be decided within the first month, by %s (Art 12(3))",
 					decideBy.Format("2 January 2006"))
@@ -174,7 +194,8 @@ func ExtendedDeadline(received time.Time, months int) time.Time {
 func watchDeadline(ctx workflow.Context, requestID string, st *State, deadlineMoved workflow.Channel) {
 	raised := map[string]bool{}
 	for {
-		if st.Status == StatusReplied || st.Status == StatusRestricted || st.Status == StatusLiftNoticeSent || st.Status == StatusLifted {
+		if st.Status == StatusReplied || st.Status == StatusRestricted || st.Status == StatusLiftNoticeSent || st.Status == StatusLifted ||
+			st.Status == StatusWithdrawn {
 			return
 		}
 		now := workflow.Now(ctx)
@@ -210,7 +231,7 @@ func watchDeadline(ctx workflow.Context, requestID string, st *State, deadlineMo
 			continue // the deadline moved: arm the alarms again
 		}
 		raised[next.key] = true
-		if st.Status == StatusReplied {
+		if st.Status == StatusReplied || st.Status == StatusWithdrawn {
 			return
 		}
 		st.Alarms = append(st.Alarms, next.kind+" "+next.at.Format("2006-01-02"))

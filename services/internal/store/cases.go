@@ -33,17 +33,41 @@ type Case struct {
 	RepliedBy      string          `json:"replied_by,omitempty"`
 	// ExtensionReasons are the reasons for an extension of the deadline, told to the subject.
 	ExtensionReasons string `json:"extension_reasons,omitempty"`
+	// Supplied are the identifiers the subject added after sending the request, as a JSON array of
+	// SuppliedIdentifier: not verified by anyone.
+	Supplied    json.RawMessage `json:"-"`
+	WithdrawnAt *time.Time      `json:"withdrawn_at,omitempty"`
+}
+
+// SuppliedIdentifier is an identifier the subject added to a request after sending it. Nobody has
+// verified that it is the subject's: the office sees it marked so.
+type SuppliedIdentifier struct {
+	Type       string    `json:"type"`
+	Value      string    `json:"value"`
+	Channel    string    `json:"channel"`
+	SuppliedAt time.Time `json:"supplied_at"`
+	Verified   bool      `json:"verified"`
+}
+
+// SuppliedIdentifiers decodes the identifiers the subject added to the case.
+func (c Case) SuppliedIdentifiers() []SuppliedIdentifier {
+	var out []SuppliedIdentifier
+	if len(c.Supplied) > 0 {
+		_ = json.Unmarshal(c.Supplied, &out)
+	}
+	return out
 }
 
 const caseColumns = `request_id, received_at, channel, right_invoked, language, subject_id, subject_name,
 	identity_method, identity_level, identifiers, coalesce(contact_email, ''), details, rectification, status,
-	deadline, internal_target, replied_at, coalesce(replied_by, ''), coalesce(extension_reasons, '')`
+	deadline, internal_target, replied_at, coalesce(replied_by, ''), coalesce(extension_reasons, ''),
+	supplied_identifiers, withdrawn_at`
 
 func scanCase(row pgx.Row) (Case, error) {
 	var c Case
 	err := row.Scan(&c.RequestID, &c.ReceivedAt, &c.Channel, &c.Right, &c.Language, &c.SubjectID, &c.SubjectName,
 		&c.IdentityMethod, &c.IdentityLevel, &c.Identifiers, &c.ContactEmail, &c.Details, &c.Rectification, &c.Status,
-		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy, &c.ExtensionReasons)
+		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy, &c.ExtensionReasons, &c.Supplied, &c.WithdrawnAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, ErrNotFound
 	}
@@ -144,6 +168,10 @@ type CaseRegister struct {
 	ResultAt          *time.Time      `json:"result_at,omitempty"`
 	Result            json.RawMessage `json:"result,omitempty"`
 	Outcome           json.RawMessage `json:"outcome,omitempty"`
+	// ReplannedAt is when the rules were evaluated again with an identifier the subject supplied.
+	ReplannedAt *time.Time `json:"replanned_at,omitempty"`
+	// CancelledAt is when the register's task was cancelled, before any instance of it began.
+	CancelledAt *time.Time `json:"cancelled_at,omitempty"`
 }
 
 // SavePlan stores the rules' decision for each register. A plan is made once: saving it again,
@@ -163,7 +191,7 @@ func (db *DB) SavePlan(ctx context.Context, requestID string, plans []CaseRegist
 // CaseRegisters returns a case's registers in a stable order.
 func (db *DB) CaseRegisters(ctx context.Context, requestID string) ([]CaseRegister, error) {
 	rows, err := db.Pool.Query(ctx, `SELECT register_id, declaration_digest, plan, awaited, dispatched_at, coalesce(result_status, ''),
-		result_at, result, outcome FROM case_registers WHERE request_id = $1 ORDER BY register_id`, requestID)
+		result_at, result, outcome, replanned_at, cancelled_at FROM case_registers WHERE request_id = $1 ORDER BY register_id`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("store: case registers: %w", err)
 	}
@@ -171,7 +199,8 @@ func (db *DB) CaseRegisters(ctx context.Context, requestID string) ([]CaseRegist
 	var out []CaseRegister
 	for rows.Next() {
 		var r CaseRegister
-		if err := rows.Scan(&r.RegisterID, &r.DeclarationDigest, &r.Plan, &r.Awaited, &r.DispatchedAt, &r.ResultStatus, &r.ResultAt, &r.Result, &r.Outcome); err != nil {
+		if err := rows.Scan(&r.RegisterID, &r.DeclarationDigest, &r.Plan, &r.Awaited, &r.DispatchedAt, &r.ResultStatus, &r.ResultAt, &r.Result, &r.Outcome,
+			&r.ReplannedAt, &r.CancelledAt); err != nil {
 			return nil, fmt.Errorf("store: case registers: %w", err)
 		}
 		out = append(out, r)
@@ -196,6 +225,14 @@ func (db *DB) MarkDispatched(ctx context.Context, requestID string, registerIDs 
 // two answers stored at once cannot both count the other as missing: the one that stores the last
 // answer always sees zero.
 func (db *DB) RecordResult(ctx context.Context, requestID, registerID, status string, result json.RawMessage) (remaining int, err error) {
+	remaining, _, err = db.RecordAnswer(ctx, requestID, registerID, status, result)
+	return remaining, err
+}
+
+// RecordAnswer is RecordResult that also counts the awaited registers that have answered, which the
+// workflow compares with the number it dispatched to: registers dispatched after the subject
+// supplied an identifier make a case await answers again.
+func (db *DB) RecordAnswer(ctx context.Context, requestID, registerID, status string, result json.RawMessage) (remaining, answered int, err error) {
 	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM cases WHERE request_id = $1 FOR UPDATE`, requestID); err != nil {
 			return err
@@ -204,13 +241,13 @@ func (db *DB) RecordResult(ctx context.Context, requestID, registerID, status st
 			WHERE request_id = $1 AND register_id = $2 AND result_status IS NULL`, requestID, registerID, status, result); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `SELECT count(*) FROM case_registers WHERE request_id = $1 AND awaited AND result_status IS NULL`,
-			requestID).Scan(&remaining)
+		return tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE result_status IS NULL), count(*) FILTER (WHERE result_status IS NOT NULL)
+			FROM case_registers WHERE request_id = $1 AND awaited`, requestID).Scan(&remaining, &answered)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: record result: %w", err)
+		return 0, 0, fmt.Errorf("store: record result: %w", err)
 	}
-	return remaining, nil
+	return remaining, answered, nil
 }
 
 // SaveReview stores each register's concluded outcome and puts the case in review.
@@ -222,7 +259,8 @@ func (db *DB) SaveReview(ctx context.Context, requestID string, outcomes map[str
 				return fmt.Errorf("store: save review: %w", err)
 			}
 		}
-		tag, err := tx.Exec(ctx, `UPDATE cases SET status = 'in_review', updated_at = now() WHERE request_id = $1 AND status IN ('received', 'dispatched')`, requestID)
+		tag, err := tx.Exec(ctx, `UPDATE cases SET status = 'in_review', updated_at = now() WHERE request_id = $1
+			AND status IN ('received', 'dispatched', 'awaiting_information')`, requestID)
 		if err != nil {
 			return fmt.Errorf("store: save review: %w", err)
 		}
@@ -321,5 +359,121 @@ func (db *DB) Event(ctx context.Context, requestID string, e AuditEvent, status 
 		}
 		e.RequestID = requestID
 		return appendAudit(ctx, tx, e)
+	})
+}
+
+// openStatuses are the statuses of a case that has been neither replied to nor withdrawn.
+const openStatuses = `('received', 'dispatched', 'awaiting_information', 'in_review')`
+
+// AwaitInformation puts a case that is still collecting in awaiting_information, queues the notice
+// asking the subject for an identifier, and records which registers wait for which types, in one
+// transaction. Asking again changes nothing.
+func (db *DB) AwaitInformation(ctx context.Context, requestID string, waiting any, notice *Notification) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE cases SET status = 'awaiting_information', updated_at = now() WHERE request_id = $1
+			AND status IN ('received', 'dispatched')`, requestID)
+		if err != nil {
+			return fmt.Errorf("store: await information: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // asked before: the activity was retried
+		}
+		if notice != nil {
+			if err := enqueue(ctx, tx, requestID, *notice); err != nil {
+				return err
+			}
+		}
+		return appendAudit(ctx, tx, AuditEvent{Actor: "system", Role: "system", Action: "information_requested", RequestID: requestID,
+			Detail: map[string]any{"waiting": waiting}})
+	})
+}
+
+// SupplyIdentifier adds an identifier the subject supplied to an open case, marked unverified, and
+// records its type (never its value). Supplying the same identifier again changes nothing.
+func (db *DB) SupplyIdentifier(ctx context.Context, requestID string, id SuppliedIdentifier) error {
+	id.Verified = false
+	entry, err := json.Marshal([]SuppliedIdentifier{id})
+	if err != nil {
+		return err
+	}
+	same, err := json.Marshal([]map[string]string{{"type": id.Type, "value": id.Value}})
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE cases SET supplied_identifiers = supplied_identifiers || $2::jsonb, updated_at = now()
+			WHERE request_id = $1 AND NOT supplied_identifiers @> $3::jsonb`, requestID, entry, same)
+		if err != nil {
+			return fmt.Errorf("store: supply identifier: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		return appendAudit(ctx, tx, AuditEvent{Actor: "data subject", Role: "subject", Action: "identifier_supplied", RequestID: requestID,
+			Detail: map[string]any{"type": id.Type, "channel": id.Channel, "verified": false}})
+	})
+}
+
+// Replan replaces the rules' decision for registers no task has gone to yet, marks those a task
+// goes to as awaited, and sets an open case's status, in one transaction. The record names the
+// registers and their new outcomes the first time.
+func (db *DB) Replan(ctx context.Context, requestID string, plans []CaseRegister, outcomes map[string]string, status string) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		ids := make([]string, len(plans))
+		for i, p := range plans {
+			ids[i] = p.RegisterID
+		}
+		var fresh int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM case_registers WHERE request_id = $1 AND register_id = ANY($2)
+			AND replanned_at IS NULL`, requestID, ids).Scan(&fresh); err != nil {
+			return fmt.Errorf("store: replan: %w", err)
+		}
+		for _, p := range plans {
+			if _, err := tx.Exec(ctx, `UPDATE case_registers SET plan = $3, awaited = $4, replanned_at = coalesce(replanned_at, now())
+				WHERE request_id = $1 AND register_id = $2 AND dispatched_at IS NULL`, requestID, p.RegisterID, p.Plan, p.Awaited); err != nil {
+				return fmt.Errorf("store: replan: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE cases SET status = $2, updated_at = now() WHERE request_id = $1 AND status IN `+openStatuses,
+			requestID, status); err != nil {
+			return fmt.Errorf("store: replan: %w", err)
+		}
+		if fresh == 0 {
+			return nil // replanned before: the activity was retried
+		}
+		return appendAudit(ctx, tx, AuditEvent{Actor: "system", Role: "system", Action: "replanned", RequestID: requestID,
+			Detail: map[string]any{"outcomes": outcomes}})
+	})
+}
+
+// Withdraw closes an open case as withdrawn: it records the withdrawal and what became of each
+// register's task, marks the cancelled ones, and queues the notice to the subject, in one
+// transaction. A case already withdrawn is left as it is.
+func (db *DB) Withdraw(ctx context.Context, requestID, channel string, cancelled []string, detail map[string]any, notice *Notification) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE cases SET status = 'withdrawn', withdrawn_at = now(), updated_at = now()
+			WHERE request_id = $1 AND status IN `+openStatuses, requestID)
+		if err != nil {
+			return fmt.Errorf("store: withdraw: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // withdrawn before: the activity was retried
+		}
+		if len(cancelled) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE case_registers SET cancelled_at = now() WHERE request_id = $1 AND register_id = ANY($2)`,
+				requestID, cancelled); err != nil {
+				return fmt.Errorf("store: withdraw: %w", err)
+			}
+		}
+		if notice != nil {
+			if err := enqueue(ctx, tx, requestID, *notice); err != nil {
+				return err
+			}
+		}
+		if detail == nil {
+			detail = map[string]any{}
+		}
+		detail["channel"] = channel
+		return appendAudit(ctx, tx, AuditEvent{Actor: "data subject", Role: "subject", Action: "withdrawn", RequestID: requestID, Detail: detail})
 	})
 }

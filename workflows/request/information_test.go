@@ -1,0 +1,333 @@
+package request
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/testsuite"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/rules"
+)
+
+var (
+	phone   = contracts.Identifier{Type: contracts.IdentifierPhone, Value: "+358401110001"}
+	waiting = RegisterPlan{RegisterID: "koronavilkku", Right: contracts.RightAccess, Outcome: string(rules.CodeCannotIdentify),
+		Identifiers: []contracts.IdentifierType{contracts.IdentifierPhone}}
+	clinic = RegisterPlan{RegisterID: "clinic", Right: contracts.RightAccess, Operation: contracts.OpLookup,
+		Outcome: string(rules.CodeDispatch), Dispatch: true, Identifiers: []contracts.IdentifierType{contracts.IdentifierEmail}}
+)
+
+// envWith is a workflow test environment whose intake planned the given registers.
+func envWith(t *testing.T, plans ...RegisterPlan) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	e := s.NewTestWorkflowEnvironment()
+	e.SetStartTime(received)
+	e.RegisterWorkflow(Workflow)
+	e.RegisterActivity(&Activities{})
+	dispatched := 0
+	for _, p := range plans {
+		if p.Dispatch {
+			dispatched++
+		}
+	}
+	e.OnActivity(activities.Intake, mock.Anything, mock.Anything).Return(IntakeResult{Deadline: legalDeadline,
+		InternalTarget: internalTarget, Plans: plans, Dispatched: dispatched}, nil)
+	raised = nil
+	e.OnActivity(activities.Raise, mock.Anything, mock.Anything).Return(func(_ context.Context, a Alarm) error {
+		raised = append(raised, a.Kind+" "+e.Now().Format("2006-01-02"))
+		return nil
+	})
+	return e
+}
+
+// raised are the alarms the last environment of envWith raised, with the day each was raised.
+var raised []string
+
+// stateOf queries the workflow's state.
+func stateOf(t *testing.T, e *testsuite.TestWorkflowEnvironment) State {
+	t.Helper()
+	var st State
+	v, err := e.QueryWorkflow(QueryState)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// reviews records when each review began.
+func reviews(e *testsuite.TestWorkflowEnvironment, pending ...string) *[]time.Time {
+	var at []time.Time
+	e.OnActivity(activities.Review, mock.Anything, mock.Anything).Return(func(context.Context, string) (ReviewResult, error) {
+		at = append(at, e.Now())
+		return ReviewResult{Pending: pending}, nil
+	})
+	return &at
+}
+
+// supplied answers the supply activity as if the register had been dispatched to.
+func supplied(e *testsuite.TestWorkflowEnvironment) *[]SupplyInput {
+	var got []SupplyInput
+	e.OnActivity(activities.SupplyIdentifier, mock.Anything, mock.Anything).Return(func(_ context.Context, s SupplyInput) (SupplyResult, error) {
+		got = append(got, s)
+		p := waiting
+		p.Outcome, p.Dispatch, p.Operation = string(rules.CodeDispatch), true, contracts.OpLookup
+		return SupplyResult{Plans: []RegisterPlan{p}, Dispatched: 1}, nil
+	})
+	return &got
+}
+
+func TestAWaitingRegisterIsSearchedOnceTheSubjectSuppliesTheIdentifier(t *testing.T) {
+	e := envWith(t, clinic, waiting)
+	var asked []InformationRequest
+	e.OnActivity(activities.AskForInformation, mock.Anything, mock.Anything).Return(func(_ context.Context, r InformationRequest) error {
+		asked = append(asked, r)
+		return nil
+	})
+	reviewed := reviews(e)
+	supplies := supplied(e)
+	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
+
+	e.RegisterDelayedCallback(func() {
+		if st := stateOf(t, e); st.Status != StatusAwaitingInformation || len(st.Waiting) != 1 || st.Waiting[0].RegisterID != "koronavilkku" {
+			t.Errorf("state after intake = %+v, want awaiting information from koronavilkku", st)
+		}
+		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) // the clinic answers; Koronavilkku still waits
+	}, time.Hour)
+	e.RegisterDelayedCallback(func() {
+		for _, bad := range []Supply{
+			{Identifier: contracts.Identifier{Type: contracts.IdentifierPersonalIdentityCode, Value: "150385-9013"}},
+			{Identifier: contracts.Identifier{Type: contracts.IdentifierPhone, Value: "040 123"}},
+			{Identifier: contracts.Identifier{Type: contracts.IdentifierEmail, Value: "aino@example.fi"}}, // nobody waits for an address
+		} {
+			expectUpdate(t, e, UpdateSupplyIdentifier, bad, true)
+		}
+		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone, Channel: "web"}, false)
+	}, 2*time.Hour)
+	e.RegisterDelayedCallback(func() {
+		if st := stateOf(t, e); st.Status != StatusDispatched || len(st.Waiting) != 0 {
+			t.Errorf("state after the supply = %+v, want dispatched, nothing waiting", st)
+		}
+		approve(t, e, "Kaisa", true)                                      // collecting again: not in review
+		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) // the clinic's signal, late: Koronavilkku has not answered
+	}, 3*time.Hour)
+	e.RegisterDelayedCallback(func() {
+		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 2})
+	}, 4*time.Hour)
+	e.RegisterDelayedCallback(func() {
+		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone}, true) // nothing waits any more
+		approve(t, e, "Kaisa", false)
+	}, 5*time.Hour)
+
+	e.ExecuteWorkflow(Workflow, input())
+	if err := e.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 1 || len(asked[0].Registers) != 1 || asked[0].Registers[0].RegisterID != "koronavilkku" {
+		t.Errorf("the subject was asked %+v, want once, for koronavilkku", asked)
+	}
+	if len(*supplies) != 1 || !slices.Equal((*supplies)[0].Registers, []string{"koronavilkku"}) || (*supplies)[0].StillWaiting {
+		t.Errorf("supplies %+v, want one for koronavilkku with nothing else waiting", *supplies)
+	}
+	if want := received.Add(4 * time.Hour); len(*reviewed) != 1 || !(*reviewed)[0].Equal(want) {
+		t.Errorf("reviews began at %v, want once, when Koronavilkku had answered too, %v", *reviewed, want)
+	}
+}
+
+func TestWithoutASupplyTheRequestGoesOnAtTheInternalTargetAndNothingIsAddedAfterTheReply(t *testing.T) {
+	e := envWith(t, clinic, waiting)
+	in := input()
+	in.Request.Right = contracts.RightRestriction // stays open after the reply
+	e.OnActivity(activities.AskForInformation, mock.Anything, mock.Anything).Return(nil)
+	reviewed := reviews(e)
+	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
+	e.OnActivity(activities.SupplyIdentifier, mock.Anything, mock.Anything).Return(SupplyResult{}, nil)
+	e.OnActivity(activities.Withdraw, mock.Anything, mock.Anything).Return(WithdrawResult{}, nil)
+	e.OnActivity(activities.SendLiftNotice, mock.Anything, mock.Anything).Return(nil)
+	e.OnActivity(activities.Lift, mock.Anything, mock.Anything).Return(nil)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) }, time.Hour)
+	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, 30*24*time.Hour)
+	e.RegisterDelayedCallback(func() {
+		if st := stateOf(t, e); st.Status != StatusRestricted {
+			t.Errorf("status after the reply = %s, want restricted", st.Status)
+		}
+		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone}, true)
+		expectUpdate(t, e, UpdateWithdraw, Withdrawal{Channel: "web"}, true)
+		expectUpdate(t, e, UpdateSendLiftNotice, LiftInput{Clerk: "Kaisa"}, false)
+	}, 31*24*time.Hour)
+	e.RegisterDelayedCallback(func() { expectUpdate(t, e, UpdateLiftRestriction, LiftInput{Clerk: "Kaisa"}, false) }, 32*24*time.Hour)
+
+	e.ExecuteWorkflow(Workflow, in)
+	if err := e.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(*reviewed) != 1 || !(*reviewed)[0].Equal(internalTarget) {
+		t.Errorf("reviews began at %v, want once, at the internal target %v", *reviewed, internalTarget)
+	}
+	e.AssertNotCalled(t, "SupplyIdentifier", mock.Anything, mock.Anything)
+	e.AssertNotCalled(t, "Withdraw", mock.Anything, mock.Anything)
+}
+
+func TestASupplyDuringReviewSendsTheCaseBackToCollecting(t *testing.T) {
+	e := envWith(t, clinic, waiting)
+	e.OnActivity(activities.AskForInformation, mock.Anything, mock.Anything).Return(nil)
+	reviewed := reviews(e)
+	supplies := supplied(e)
+	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
+	afterTarget := internalTarget.Sub(received)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) }, time.Hour)
+	e.RegisterDelayedCallback(func() {
+		if st := stateOf(t, e); st.Status != StatusInReview || len(st.Waiting) != 1 {
+			t.Errorf("state at the internal target = %+v, want in review with koronavilkku still waiting", st)
+		}
+		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone, Channel: "api"}, false)
+	}, afterTarget+time.Hour)
+	e.RegisterDelayedCallback(func() {
+		if st := stateOf(t, e); st.Status != StatusDispatched {
+			t.Errorf("status after a supply in review = %s, want dispatched", st.Status)
+		}
+		approve(t, e, "Kaisa", true)
+		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 2})
+	}, afterTarget+2*time.Hour)
+	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, afterTarget+3*time.Hour)
+
+	e.ExecuteWorkflow(Workflow, input())
+	if err := e.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{internalTarget, internalTarget.Add(2 * time.Hour)}
+	if !slices.EqualFunc(*reviewed, want, time.Time.Equal) {
+		t.Errorf("reviews began at %v, want %v", *reviewed, want)
+	}
+	if len(*supplies) != 1 || (*supplies)[0].Channel != "api" {
+		t.Errorf("supplies %+v", *supplies)
+	}
+}
+
+func TestARegisterDispatchedLateHasUntilTheDayBeforeTheDeadline(t *testing.T) {
+	e := envWith(t, waiting)
+	e.OnActivity(activities.AskForInformation, mock.Anything, mock.Anything).Return(nil)
+	reviewed := reviews(e, "koronavilkku")
+	supplied(e)
+	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
+	e.RegisterDelayedCallback(func() {
+		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone}, false)
+	}, internalTarget.Sub(received)+time.Hour)
+	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, 40*24*time.Hour)
+	e.ExecuteWorkflow(Workflow, input())
+	if err := e.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{internalTarget, legalDeadline.AddDate(0, 0, -1)}
+	if !slices.EqualFunc(*reviewed, want, time.Time.Equal) {
+		t.Errorf("reviews began at %v, want %v", *reviewed, want)
+	}
+}
+
+func TestWithdrawalStopsCollectionAndTheAlarms(t *testing.T) {
+	e := envWith(t, clinic)
+	var withdrawn []WithdrawInput
+	e.OnActivity(activities.Withdraw, mock.Anything, mock.Anything).Return(func(_ context.Context, w WithdrawInput) (WithdrawResult, error) {
+		withdrawn = append(withdrawn, w)
+		return WithdrawResult{Cancelled: []string{"clinic"}}, nil
+	})
+	var state State
+	e.RegisterDelayedCallback(func() {
+		e.UpdateWorkflow(UpdateWithdraw, "withdraw", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("withdrawal refused: %v", err) },
+			OnAccept: func() {},
+			OnComplete: func(v any, err error) {
+				if err != nil {
+					t.Errorf("withdrawal failed: %v", err)
+				} else {
+					state = v.(State)
+				}
+			},
+		}, Withdrawal{Channel: "web"})
+	}, 26*24*time.Hour) // after the first reminder, 25 May
+	e.ExecuteWorkflow(Workflow, input())
+	if err := e.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	if err := e.GetWorkflowResult(&res); err != nil || res.Status != StatusWithdrawn {
+		t.Fatalf("result %+v, %v; want withdrawn", res, err)
+	}
+	if len(withdrawn) != 1 || withdrawn[0].Channel != "web" || withdrawn[0].RequestID != input().RequestID {
+		t.Errorf("withdrawals %+v", withdrawn)
+	}
+	if !slices.Equal(raised, []string{"deadline_reminder 2026-05-25"}) {
+		t.Errorf("alarms %v, want only the one before the withdrawal", raised)
+	}
+	if state.Status != StatusWithdrawn || state.Withdrawal == nil || !slices.Equal(state.Withdrawal.Cancelled, []string{"clinic"}) {
+		t.Errorf("state after the withdrawal = %+v", state)
+	}
+	e.AssertNotCalled(t, "Review", mock.Anything, mock.Anything)
+	e.AssertNotCalled(t, "Reply", mock.Anything, mock.Anything)
+}
+
+func TestWithdrawalInReviewAndRefusedAfterTheReply(t *testing.T) {
+	t.Run("in review", func(t *testing.T) {
+		e := envWith(t, clinic)
+		reviews(e)
+		e.OnActivity(activities.Withdraw, mock.Anything, mock.Anything).Return(WithdrawResult{Answered: []string{"clinic"}}, nil)
+		e.RegisterDelayedCallback(func() { e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) }, time.Hour)
+		e.RegisterDelayedCallback(func() {
+			expectUpdate(t, e, UpdateWithdraw, Withdrawal{Channel: "api"}, false)
+		}, 2*time.Hour)
+		e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", true) }, 3*time.Hour)
+		e.ExecuteWorkflow(Workflow, input())
+		var res Result
+		if err := e.GetWorkflowResult(&res); err != nil || res.Status != StatusWithdrawn {
+			t.Fatalf("result %+v, %v; want withdrawn", res, err)
+		}
+		e.AssertNotCalled(t, "Reply", mock.Anything, mock.Anything)
+	})
+	t.Run("refused after the reply", func(t *testing.T) {
+		e := envWith(t)
+		in := input()
+		in.Request.Right = contracts.RightRestriction
+		reviews(e)
+		e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
+		e.OnActivity(activities.Withdraw, mock.Anything, mock.Anything).Return(WithdrawResult{}, nil)
+		e.OnActivity(activities.SendLiftNotice, mock.Anything, mock.Anything).Return(nil)
+		e.OnActivity(activities.Lift, mock.Anything, mock.Anything).Return(nil)
+		e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, time.Hour)
+		e.RegisterDelayedCallback(func() {
+			expectUpdate(t, e, UpdateWithdraw, Withdrawal{Channel: "web"}, true)
+			expectUpdate(t, e, UpdateSendLiftNotice, LiftInput{Clerk: "Kaisa"}, false)
+		}, 2*time.Hour)
+		e.RegisterDelayedCallback(func() { expectUpdate(t, e, UpdateLiftRestriction, LiftInput{Clerk: "Kaisa"}, false) }, 3*time.Hour)
+		e.ExecuteWorkflow(Workflow, in)
+		var res Result
+		if err := e.GetWorkflowResult(&res); err != nil || res.Status != StatusLifted {
+			t.Fatalf("result %+v, %v; want lifted", res, err)
+		}
+		e.AssertNotCalled(t, "Withdraw", mock.Anything, mock.Anything)
+	})
+	t.Run("a failed withdrawal can be asked again", func(t *testing.T) {
+		e := envWith(t, clinic)
+		calls := 0
+		e.OnActivity(activities.Withdraw, mock.Anything, mock.Anything).Return(func(context.Context, WithdrawInput) (WithdrawResult, error) {
+			calls++
+			if calls == 1 {
+				return WithdrawResult{}, errors.New("store down")
+			}
+			return WithdrawResult{}, nil
+		})
+		e.SetTestTimeout(time.Minute)
+		e.RegisterDelayedCallback(func() { expectUpdate(t, e, UpdateWithdraw, Withdrawal{Channel: "web"}, false) }, time.Hour)
+		e.ExecuteWorkflow(Workflow, input())
+		var res Result
+		if err := e.GetWorkflowResult(&res); err != nil || res.Status != StatusWithdrawn || calls != 2 {
+			t.Fatalf("result %+v, %v after %d calls; want withdrawn after a retry", res, err, calls)
+		}
+	})
+}
