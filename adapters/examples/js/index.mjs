@@ -582,13 +582,15 @@ async function main() {
   });
   const digest = await announce(nc, stopping);
 
-  const jsm = await nc.jetstreamManager();
+  // checkAPI false: nats.js otherwise asks $JS.API.INFO (the account's JetStream usage) first, which a
+  // register's credentials do not allow. So do the KV and object store views, through the client's options.
+  const jsm = await nc.jetstreamManager({ checkAPI: false });
   const durable = `register-${REGISTER}`;
   await jsm.consumers.add("KIRJAAMO_TASKS", {
     durable_name: durable, filter_subject: `${SUBJECT}.task`, ack_policy: AckPolicy.Explicit,
     ack_wait: Math.round(ACK_WAIT_MS * 1_000_000), max_deliver: -1, max_ack_pending: CONCURRENCY * 4,
   }, ""); // action "": create the consumer, or update it if it exists
-  const js = nc.jetstream();
+  const js = nc.jetstream({ checkAPI: false });
   const io = { nc, js, done: await bindDone(jsm, js), packages: packageStore(jsm, js) };
   const tasks = await (await js.consumers.get("KIRJAAMO_TASKS", durable)).consume({ max_messages: CONCURRENCY });
   log("info", "register adapter serving", { operations: CAPABILITIES, instance });
