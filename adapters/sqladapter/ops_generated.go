@@ -14,8 +14,8 @@ import (
 
 type finder struct{ r *Register }
 
-func (f finder) Lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
-	return f.r.lookup(ctx, q)
+func (f finder) Export(ctx context.Context, q sdk.Query, w sdk.RecordWriter) error {
+	return f.r.export(ctx, q, w)
 }
 
 type rectifier struct{ r *Register }

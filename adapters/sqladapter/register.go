@@ -253,11 +253,12 @@ func quoteTable(name string) string {
 	return pgx.Identifier{schema, table}.Sanitize()
 }
 
-func (r *Register) lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
+// export streams each matching row to w as it is read: a register may hold more on one person than
+// fits in memory, and the SDK seals what does not travel inline into a package as it goes.
+func (r *Register) export(ctx context.Context, q sdk.Query, w sdk.RecordWriter) error {
 	if err := r.ready(); err != nil {
-		return nil, err
+		return err
 	}
-	var out []contracts.Record
 	for i := range r.cfg.Tables {
 		t := &r.cfg.Tables[i]
 		if t.Lookup == nil {
@@ -286,37 +287,47 @@ func (r *Register) lookup(ctx context.Context, q sdk.Query) ([]contracts.Record,
 			}
 			stmt += ` ORDER BY ` + strings.Join(order, ", ")
 		}
-		rows, err := r.db.Query(ctx, stmt, args...)
-		if err != nil {
-			return nil, sdk.Unavailable(err)
-		}
-		for rows.Next() {
-			values, err := rows.Values()
-			if err != nil {
-				rows.Close()
-				return nil, sdk.Unavailable(err)
-			}
-			fields := make(map[string]string, len(values))
-			for j, c := range t.Lookup.Columns {
-				switch v := values[j].(type) {
-				case nil:
-					fields[c] = ""
-				case time.Time:
-					fields[c] = v.Format(time.RFC3339)
-				case string:
-					fields[c] = v
-				default:
-					fields[c] = fmt.Sprint(v)
-				}
-			}
-			out = append(out, contracts.Record{Category: t.Lookup.Category, Fields: fields})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, sdk.Unavailable(err)
+		if err := exportRows(ctx, r.db, stmt, args, t.Lookup, w); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// exportRows writes the rows of one table's query as records. A failure of the database is passing
+// (the task is retried); the writer's own error is returned as it is, since it says what to do.
+func exportRows(ctx context.Context, db *pgxpool.Pool, stmt string, args []any, l *Lookup, w sdk.RecordWriter) error {
+	rows, err := db.Query(ctx, stmt, args...)
+	if err != nil {
+		return sdk.Unavailable(fmt.Errorf("sqladapter: lookup: %w", err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		values, err := rows.Values()
+		if err != nil {
+			return sdk.Unavailable(fmt.Errorf("sqladapter: lookup: %w", err))
+		}
+		fields := make(map[string]string, len(values))
+		for j, c := range l.Columns {
+			switch v := values[j].(type) {
+			case nil:
+				fields[c] = ""
+			case time.Time:
+				fields[c] = v.Format(time.RFC3339)
+			case string:
+				fields[c] = v
+			default:
+				fields[c] = fmt.Sprint(v)
+			}
+		}
+		if err := w.Write(contracts.Record{Category: l.Category, Fields: fields}); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return sdk.Unavailable(fmt.Errorf("sqladapter: lookup: %w", err))
+	}
+	return nil
 }
 
 func (r *Register) recipients(ctx context.Context, q sdk.Query) ([]string, error) {
