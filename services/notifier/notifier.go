@@ -96,6 +96,16 @@ var texts = map[string]map[string][2]string{
 		"sv": {"Begränsningen av behandlingen hävs", "Hej,\n\nbegränsningen av behandlingen av dina uppgifter hävs snart (artikel 18.3 i dataskyddsförordningen). Mer information:\n%s\n\nKirjaamo"},
 		"en": {"The restriction of processing will be lifted", "Hello,\n\nthe restriction of the processing of your data will soon be lifted (GDPR Art 18(3)). More:\n%s\n\nKirjaamo"},
 	},
+	"information_needed": {
+		"fi": {"Lisätiedoilla voimme hakea useammasta rekisteristä", "Hei,\n\nosa rekistereistämme ei voi yhdistää tietoja sinuun niillä tunnisteilla, jotka meillä on (tietosuoja-asetuksen 11 artiklan 2 kohta). Jos lisäät pyyntöösi esimerkiksi puhelinnumeron, haemme myös niistä. Näet, mitä tarvitaan, tunnistautumalla palveluun:\n%s\n\nKirjaamo"},
+		"sv": {"Med fler uppgifter kan vi söka i fler register", "Hej,\n\nen del av våra register kan inte koppla uppgifter till dig med de identifierare vi har (artikel 11.2 i dataskyddsförordningen). Om du lägger till till exempel ett telefonnummer i din begäran söker vi också i dem. Vad som behövs ser du genom att identifiera dig i tjänsten:\n%s\n\nKirjaamo"},
+		"en": {"With more information we can search more registers", "Hello,\n\nsome of our registers cannot link data to you by the identifiers we have (GDPR Art 11(2)). If you add, for example, a phone number to your request, we search them too. Identify yourself in the service to see what is needed:\n%s\n\nKirjaamo"},
+	},
+	"request_withdrawn": {
+		"fi": {"Tietosuojapyyntösi on peruttu", "Hei,\n\ntietosuojapyyntösi on peruttu. Näet tunnistautumalla palveluun, mitkä rekisterit ehtivät jo toteuttaa sen:\n%s\n\nKirjaamo"},
+		"sv": {"Din dataskyddsbegäran har återkallats", "Hej,\n\ndin dataskyddsbegäran har återkallats. Vilka register som redan hann verkställa den ser du genom att identifiera dig i tjänsten:\n%s\n\nKirjaamo"},
+		"en": {"Your data protection request has been withdrawn", "Hello,\n\nyour data protection request has been withdrawn. Identify yourself in the service to see which registers had already carried it out:\n%s\n\nKirjaamo"},
+	},
 	"restriction_lifted": {
 		"fi": {"Käsittelyn rajoitus on poistettu", "Hei,\n\ntietojesi käsittelyn rajoitus on poistettu. Lisätiedot:\n%s\n\nKirjaamo"},
 		"sv": {"Begränsningen av behandlingen har hävts", "Hej,\n\nbegränsningen av behandlingen av dina uppgifter har hävts. Mer information:\n%s\n\nKirjaamo"},

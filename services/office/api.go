@@ -29,9 +29,10 @@ func (o *office) apiList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := r.URL.Query().Get("status")
-	if status != "" && !slices.Contains([]string{"received", "dispatched", "in_review", "replied"}, status) {
+	statuses := []string{"received", "awaiting_information", "dispatched", "in_review", "replied", "restricted", "lift_notice_sent", "lifted", "withdrawn"}
+	if status != "" && !slices.Contains(statuses, status) {
 		web.WriteProblem(w, http.StatusBadRequest, "Invalid query", "", []contracts.FieldError{{Field: "status", Rule: "oneof",
-			Message: "must be one of: received, dispatched, in_review, replied"}})
+			Message: "must be one of: " + strings.Join(statuses, ", ")}})
 		return
 	}
 	cases, err := o.deps.DB.Cases(r.Context(), store.CaseFilter{Status: status})

@@ -173,11 +173,17 @@ func (o *office) showCase(w http.ResponseWriter, r *http.Request) {
 		_ = o.sessions.Save(r.Context(), w, sess)
 	}
 	clerk, status := hasRole(sess.Identity, RoleClerk), request.Status(file.Case.Status)
-	o.render(w, http.StatusOK, "case", &web.Session{Identity: sess.Identity, CSRF: sess.CSRF, Notice: notice}, caseView{
+	v := caseView{
 		File: file, Trail: trail, Purpose: grant.Purpose, CanApprove: clerk && status == request.StatusInReview,
-		CanExtend:     clerk && file.Case.ExtensionReasons == "" && (status == request.StatusReceived || status == request.StatusDispatched || status == request.StatusInReview),
+		CanExtend:     clerk && file.Case.ExtensionReasons == "" && status.Open(),
 		CanLiftNotice: clerk && status == request.StatusRestricted,
-		CanLift:       clerk && status == request.StatusLiftNoticeSent})
+		CanLift:       clerk && status == request.StatusLiftNoticeSent}
+	if err := o.subjectSteps(r, &v); err != nil {
+		o.deps.Log.Error("load case", "error", err)
+		o.fail(w, http.StatusServiceUnavailable, "The case is not available right now.")
+		return
+	}
+	o.render(w, http.StatusOK, "case", &web.Session{Identity: sess.Identity, CSRF: sess.CSRF, Notice: notice}, v)
 }
 
 // recordView writes the view to the record before anything of the case is shown: no record, no view.
@@ -200,6 +206,12 @@ type caseView struct {
 	CanExtend     bool
 	CanLiftNotice bool
 	CanLift       bool
+	// The subject's own steps (steps.go).
+	StatusText string
+	Waiting    []request.WaitingRegister
+	Supplied   []store.SuppliedIdentifier
+	Cancelled  map[string]bool
+	Replanned  map[string]bool
 }
 
 func (o *office) statePurpose(w http.ResponseWriter, r *http.Request) {

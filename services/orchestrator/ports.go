@@ -288,3 +288,26 @@ func (c Catalogue) InForce(ctx context.Context, at time.Time) ([]request.Declare
 	}
 	return out, nil
 }
+
+// Waiting lists the registers of a case that could be searched if the subject supplied an
+// identifier, with the types each would accept: those no task went to whose plan stopped for want
+// of an identifier (request.Suppliable). A case that was replied to or withdrawn waits for nothing.
+func Waiting(k store.Case, rows []store.CaseRegister) ([]request.WaitingRegister, error) {
+	if !request.Status(k.Status).Open() {
+		return nil, nil
+	}
+	planned, err := PlannedOf(rows)
+	if err != nil {
+		return nil, err
+	}
+	var out []request.WaitingRegister
+	for _, p := range planned {
+		if p.Dispatched {
+			continue
+		}
+		if types := request.Suppliable(string(p.Outcome.Code), p.Outcome.Identifiers); len(types) > 0 {
+			out = append(out, request.WaitingRegister{RegisterID: p.Outcome.RegisterID, Identifiers: types})
+		}
+	}
+	return out, nil
+}

@@ -17,6 +17,14 @@ type caseView struct {
 	Replied   bool
 	HasData   bool
 	Registers []registerView
+	// The subject's own steps (subject.go): registers waiting for an identifier, the form to supply
+	// one, whether the request can be withdrawn, and once withdrawn what became of each register.
+	Waiting     []waitingView
+	SupplyTypes []string
+	Supply      supplyForm
+	CanWithdraw bool
+	Cancelled   []string
+	Applied     []string
 }
 
 type registerView struct {
@@ -101,6 +109,17 @@ func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
 				Code: reg.Code, Explanation: reg.Explanation.In(lang), Citations: reg.Citations, NoticeDue: reg.NoticeDue, Records: reg.Records,
 				Purposes: purposesOf(reg.Declaration, lang)})
 		}
+	}
+	if err := p.subjectSteps(r.Context(), &v, file, lang); err != nil {
+		p.deps.Log.Error("show request", "error", err)
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	}
+	if sess.Notice != "" {
+		shown := *sess
+		sess.Notice = ""
+		_ = p.sessions.Save(r.Context(), w, sess)
+		sess = &shown
 	}
 	p.render(w, r, http.StatusOK, "show", sess, v)
 }

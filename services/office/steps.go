@@ -1,0 +1,46 @@
+package office
+
+import (
+	"net/http"
+
+	"kirjaamo.dev/services/orchestrator"
+	"kirjaamo.dev/workflows/request"
+)
+
+// statusTexts say where a case stands, for staff.
+var statusTexts = map[request.Status]string{
+	request.StatusReceived:            "Received",
+	request.StatusAwaitingInformation: "Awaiting information from the subject: some registers could be searched with an identifier the subject has not given (Art 11(2), 12(6))",
+	request.StatusDispatched:          "Dispatched to the registers",
+	request.StatusInReview:            "In review",
+	request.StatusReplied:             "Replied",
+	request.StatusRestricted:          "Restricted",
+	request.StatusLiftNoticeSent:      "Lift notice sent (Art 18(3))",
+	request.StatusLifted:              "Restriction lifted",
+	request.StatusWithdrawn:           "Withdrawn by the subject: closed",
+}
+
+// subjectSteps adds to the case page what the subject did on the request: the identifiers they
+// supplied (unverified), the registers still waiting for one, the registers re-evaluated with one,
+// and the tasks cancelled by a withdrawal.
+func (o *office) subjectSteps(r *http.Request, v *caseView) error {
+	k := v.File.Case
+	v.StatusText = statusTexts[request.Status(k.Status)]
+	if v.StatusText == "" {
+		v.StatusText = k.Status
+	}
+	v.Supplied = k.SuppliedIdentifiers()
+	rows, err := o.deps.DB.CaseRegisters(r.Context(), k.RequestID)
+	if err != nil {
+		return err
+	}
+	if v.Waiting, err = orchestrator.Waiting(k, rows); err != nil {
+		return err
+	}
+	v.Cancelled, v.Replanned = map[string]bool{}, map[string]bool{}
+	for _, row := range rows {
+		v.Cancelled[row.RegisterID] = row.CancelledAt != nil
+		v.Replanned[row.RegisterID] = row.ReplannedAt != nil
+	}
+	return nil
+}
