@@ -145,13 +145,17 @@ func TestNATSPermissions(t *testing.T) {
 		"$JS.API.STREAM.INFO.KV_register-" + id + "-done",
 		"$JS.API.STREAM.MSG.GET.KV_register-" + id + "-done",
 		"$KV.register-" + id + "-done.>",
+		"$JS.API.STREAM.INFO.OBJ_register-" + id + "-packages",
+		"$JS.API.STREAM.MSG.GET.OBJ_register-" + id + "-packages",
+		"$JS.API.STREAM.PURGE.OBJ_register-" + id + "-packages",
+		"$O.register-" + id + "-packages.>",
 	}
 	perms := role.Template.Permissions
 	if got := []string(perms.Pub.Allow); !slices.Equal(got, wantPub) {
 		t.Errorf("a register may publish on\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantPub, "\n"))
 	}
-	if got := []string(perms.Sub.Allow); !slices.Equal(got, []string{"_INBOX_" + id + ".>"}) {
-		t.Errorf("a register may subscribe to %v, want its own inbox only", got)
+	if got := []string(perms.Sub.Allow); !slices.Equal(got, []string{"_INBOX_" + id + ".>", "$KV.register-" + id + "-done.>"}) {
+		t.Errorf("a register may subscribe to %v, want its own inbox and effect record only", got)
 	}
 	if len(perms.Pub.Deny)+len(perms.Sub.Deny) > 0 || perms.Resp != nil {
 		t.Errorf("the register role has deny lists or response permissions, which its allow lists make needless: %+v", perms)

@@ -36,8 +36,8 @@ func natsCredentials(dataDir string, registerIDs []string) (*natsAuth, error) {
 	return &natsAuth{Issued: issued, configure: configure}, nil
 }
 
-// provision creates the demo registers' effect records as the platform: their own credentials may
-// not create streams.
+// provision creates the demo registers' effect records and package buckets as the platform: their
+// own credentials may not create streams.
 func (a *natsAuth) provision(ctx context.Context, js jetstream.JetStream) error {
 	for id := range a.RegisterCreds {
 		if err := natsauth.ProvisionRegister(ctx, js, id, 1); err != nil {

@@ -16,15 +16,19 @@
 // One account, KIRJAAMO, holds the streams, so the platform and the registers share them without
 // imports. The platform's user may do anything in it. A register's user may publish its results and
 // heartbeats, send its announcement, create, read and pull its own task consumer and ack its tasks,
-// read and write its own effect record, and subscribe to replies under its own inbox prefix
-// _INBOX_<id>, so that no adapter reads another's replies, which carry tasks and acknowledgements.
+// read and write its own effect record and listen on its subjects (how the SDK sees a cancellation
+// at once), put packages into its own package bucket, and subscribe to replies under its own inbox
+// prefix _INBOX_<id>, so that no adapter reads another's replies, which carry tasks and
+// acknowledgements.
 //
 // NATS does not check a message's reply subject against the sender's permissions: inside one
 // account, a register can have a server or platform reply (an acknowledgement, an announce reply,
 // its own tasks) sent to any subject. It cannot choose what such a reply says, which is why a
 // register gets no direct get (that would send back a value it wrote), no stream creation or
-// update (a stream can capture another register's subjects or mirror the task stream), and why the
-// platform validates everything it receives.
+// update (a stream can capture another register's subjects or mirror the task stream), no consumer
+// on its effect record or package bucket (a push consumer delivers the values it wrote to any
+// subject it names, another register's results among them), and why the platform validates
+// everything it receives.
 package natsauth
 
 import (
@@ -75,8 +79,10 @@ func InboxPrefix(registerID string) string { return "_INBOX_" + registerID }
 // them with registerID = "{{name()}}", which the server fills in from the user's JWT.
 func RegisterPermissions(registerID string) jwt.Permissions {
 	consumer := contracts.TaskConsumer(registerID)
-	bucket := sdk.DoneBucketConfig(registerID).Bucket
+	bucket := contracts.DoneBucket(registerID)
 	kvStream := "KV_" + bucket
+	packages := contracts.PackageBucket(registerID)
+	objStream := "OBJ_" + packages
 	var p jwt.Permissions
 	p.Pub.Allow = jwt.StringList{
 		contracts.ResultSubject(registerID),
@@ -92,8 +98,16 @@ func RegisterPermissions(registerID string) jwt.Permissions {
 		"$JS.API.STREAM.INFO." + kvStream,
 		"$JS.API.STREAM.MSG.GET." + kvStream,
 		"$KV." + bucket + ".>",
+		// The package bucket: bind, publish chunks and the object's description, read an object's
+		// description before replacing it, and purge the chunks of the package it replaces or of one
+		// that failed half-way; what the object store's Put needs, and no more. Packages are sealed
+		// to the case's key, so even its own bucket tells the register nothing it did not write.
+		"$JS.API.STREAM.INFO." + objStream,
+		"$JS.API.STREAM.MSG.GET." + objStream,
+		"$JS.API.STREAM.PURGE." + objStream,
+		"$O." + packages + ".>",
 	}
-	p.Sub.Allow = jwt.StringList{InboxPrefix(registerID) + ".>"}
+	p.Sub.Allow = jwt.StringList{InboxPrefix(registerID) + ".>", "$KV." + bucket + ".>"}
 	return p
 }
 
@@ -201,7 +215,7 @@ func (a *Authority) ServerConfig() (string, error) {
 	scope := jwt.NewUserScope()
 	scope.Key = regPub
 	scope.Role = RegisterRole
-	scope.Description = "a register's adapter: its own subjects, task consumer, effect record and inbox"
+	scope.Description = "a register's adapter: its own subjects, task consumer, effect record, package bucket and inbox"
 	scope.Template.Permissions = RegisterPermissions(nameTemplate)
 	scope.Template.AllowedConnectionTypes = jwt.StringList{jwt.ConnectionTypeStandard}
 	acc.SigningKeys.AddScopedSigner(scope)
@@ -369,27 +383,47 @@ func ServerOptions(conf string) (func(*server.Options), error) {
 	}, nil
 }
 
-// ProvisionRegister creates a register's effect record if it is missing, as the platform: the
-// register's own credentials may not create streams. Direct get is turned off, since a direct get
-// answers with the stored value itself to any reply subject; registers read with STREAM.MSG.GET.
+// ProvisionRegister creates a register's effect record and package bucket if they are missing, as
+// the platform: the register's own credentials may not create streams. Direct get is turned off on
+// both, since a direct get answers with the stored value itself to any reply subject; registers
+// read with STREAM.MSG.GET.
 func ProvisionRegister(ctx context.Context, js jetstream.JetStream, registerID string, replicas int) error {
-	cfg := sdk.DoneBucketConfig(registerID)
-	cfg.Replicas = max(replicas, 1)
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	done := sdk.DoneBucketConfig(registerID)
+	done.Replicas = max(replicas, 1)
+	_, err := js.KeyValue(ctx, done.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, cfg)
+		_, err = js.CreateKeyValue(ctx, done)
+	}
+	if err == nil {
+		err = noDirectGet(ctx, js, "KV_"+done.Bucket)
 	}
 	if err != nil {
 		return fmt.Errorf("natsauth: effect record of %s: %w", registerID, err)
 	}
-	stream, err := js.Stream(ctx, "KV_"+kv.Bucket())
+	packages := sdk.PackageBucketConfig(registerID)
+	packages.Replicas = max(replicas, 1)
+	_, err = js.ObjectStore(ctx, packages.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = js.CreateObjectStore(ctx, packages)
+	}
+	if err == nil {
+		err = noDirectGet(ctx, js, "OBJ_"+packages.Bucket)
+	}
 	if err != nil {
-		return fmt.Errorf("natsauth: effect record of %s: %w", registerID, err)
+		return fmt.Errorf("natsauth: package bucket of %s: %w", registerID, err)
+	}
+	return nil
+}
+
+func noDirectGet(ctx context.Context, js jetstream.JetStream, streamName string) error {
+	stream, err := js.Stream(ctx, streamName)
+	if err != nil {
+		return err
 	}
 	if sc := stream.CachedInfo().Config; sc.AllowDirect {
 		sc.AllowDirect = false
 		if _, err := js.UpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("natsauth: effect record of %s: no direct get: %w", registerID, err)
+			return fmt.Errorf("no direct get: %w", err)
 		}
 	}
 	return nil

@@ -3,9 +3,11 @@ package natsauth_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -23,6 +25,7 @@ import (
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/contracts/sealed"
 	"kirjaamo.dev/devkit/natsdev"
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/natsauth"
@@ -149,6 +152,9 @@ func TestARegisterCannotReachAnotherRegister(t *testing.T) {
 	if _, err := a.Subscribe(natsauth.InboxPrefix(regA)+".control", func(*nats.Msg) {}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := a.Subscribe("$KV.register-"+regA+"-done.>", func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
 	if err := a.Publish(contracts.HeartbeatSubject(regA), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +166,7 @@ func TestARegisterCannotReachAnotherRegister(t *testing.T) {
 		t.Fatalf("A's own inbox and heartbeat: %v", err)
 	case <-time.After(300 * time.Millisecond):
 	}
+	packagesB := "register-" + regB + "-packages"
 	for _, subject := range []string{
 		contracts.TaskSubject(regB), contracts.ResultSubject(regB), contracts.AnnounceSubject(regB), contracts.HeartbeatSubject(regB),
 		// A's own tasks come through its consumer, not as plain messages.
@@ -168,6 +175,8 @@ func TestARegisterCannotReachAnotherRegister(t *testing.T) {
 		// Other inboxes carry other clients' replies: B's tasks, acknowledgements and announce replies.
 		"_INBOX.>", natsauth.InboxPrefix(regB) + ".>", "_INBOX_*.>",
 		"$KV.register-" + regB + "-done.>", "$JS.ACK.KIRJAAMO_TASKS.register-" + regB + ".>",
+		// B's packages are sealed, but not even their chunks pass by A; nor need A's own.
+		"$O." + packagesB + ".>", "$O.register-" + regA + "-packages.>",
 	} {
 		if _, err := a.Subscribe(subject, func(*nats.Msg) { t.Errorf("A received a message on %s", subject) }); err != nil {
 			t.Fatal(err)
@@ -194,6 +203,18 @@ func TestARegisterCannotReachAnotherRegister(t *testing.T) {
 		"$JS.API.STREAM.INFO.KV_register-" + regB + "-done",
 		"$JS.API.STREAM.MSG.GET.KV_register-" + regB + "-done",
 		"$JS.API.DIRECT.GET.KV_register-" + regB + "-done",
+		"$O." + packagesB + ".C.x", "$O." + packagesB + ".M.eA",
+		"$JS.API.STREAM.INFO.OBJ_" + packagesB,
+		"$JS.API.STREAM.MSG.GET.OBJ_" + packagesB,
+		"$JS.API.STREAM.PURGE.OBJ_" + packagesB,
+		"$JS.API.DIRECT.GET.OBJ_" + packagesB,
+		// Nor consumers on its own record or bucket: a push consumer would deliver what A wrote to
+		// any subject A names, B's results among them.
+		"$JS.API.CONSUMER.CREATE.KV_register-" + regA + "-done",
+		"$JS.API.CONSUMER.CREATE.KV_register-" + regA + "-done.x.$KV.register-" + regA + "-done.>",
+		"$JS.API.CONSUMER.CREATE.OBJ_register-" + regA + "-packages.x.$O.register-" + regA + "-packages.>",
+		"$JS.API.DIRECT.GET.OBJ_register-" + regA + "-packages",
+		"$JS.API.STREAM.DELETE.OBJ_register-" + regA + "-packages",
 		// Its own record answers no direct get, and no register creates or changes streams: a stream
 		// could capture B's announcements or mirror everyone's tasks.
 		"$JS.API.DIRECT.GET.KV_register-" + regA + "-done.$KV.register-" + regA + "-done.x",
@@ -228,6 +249,12 @@ func TestARegisterCannotReachAnotherRegister(t *testing.T) {
 	if _, err := jsA.KeyValue(short(), "register-"+regB+"-done"); err == nil {
 		t.Error("A opened B's effect record")
 	}
+	if _, err := jsA.ObjectStore(short(), packagesB); err == nil {
+		t.Error("A opened B's package bucket")
+	}
+	if _, err := jsA.CreateObjectStore(short(), jetstream.ObjectStoreConfig{Bucket: "register-" + regA + "-more"}); err == nil {
+		t.Error("A created a bucket")
+	}
 	if _, err := jsA.CreateStream(short(), jetstream.StreamConfig{Name: "MIRROR", Mirror: &jetstream.StreamSource{Name: contracts.TasksStream}}); err == nil {
 		t.Error("A created a stream mirroring the tasks")
 	}
@@ -250,6 +277,11 @@ func TestARegisterCannotReachAnotherRegister(t *testing.T) {
 		t.Fatal(err)
 	} else if st, err := kv.Status(ctx); err != nil || st.Values() != 0 {
 		t.Errorf("B's effect record has %d values after A's attempts (%v)", st.Values(), err)
+	}
+	if info, err := e.js.Stream(ctx, "OBJ_"+packagesB); err != nil {
+		t.Fatal(err)
+	} else if n := info.CachedInfo().State.Msgs; n != 0 {
+		t.Errorf("B's package bucket holds %d messages after A's attempts", n)
 	}
 	if msg, err := leaked.NextMsg(300 * time.Millisecond); err == nil {
 		t.Errorf("A's message reached B's subject %s", msg.Subject)
@@ -320,12 +352,13 @@ func userCreds(t *testing.T, signer nkeys.KeyPair, edit func(*jwt.UserClaims)) s
 	return path
 }
 
-// testRegister answers every task with no data, and applies every effect to one record.
+// testRegister finds two records on anyone, and applies every effect to one record.
 type testRegister struct{ decl contracts.Declaration }
 
 func (r testRegister) Declaration() contracts.Declaration { return r.decl }
 func (testRegister) Lookup(context.Context, sdk.Query) ([]contracts.Record, error) {
-	return nil, nil
+	return []contracts.Record{{Category: "client details", Fields: map[string]string{"municipality": "Esimerkkilä"}},
+		{Category: "client details", Fields: map[string]string{"language": "fi"}}}, nil
 }
 func (testRegister) Rectify(context.Context, sdk.Query, []contracts.Correction) (int, error) {
 	return 1, nil
@@ -336,7 +369,9 @@ func (testRegister) Recipients(context.Context, sdk.Query) ([]string, error) { r
 
 // TestARegisterDoesItsWorkWithItsOwnCredentials runs the SDK's adapter with register A's
 // credentials against the platform's side of the protocol: it announces, sends heartbeats, takes
-// tasks from its consumer, records an effect and answers from the record on a redelivery.
+// tasks from its consumer, puts a package into its bucket, answers a cancelled task, claims and
+// records an effect and answers from the record on a redelivery, without once touching the edge of
+// its permissions.
 func TestARegisterDoesItsWorkWithItsOwnCredentials(t *testing.T) {
 	e := start(t)
 	ctx := t.Context()
@@ -398,11 +433,14 @@ func TestARegisterDoesItsWorkWithItsOwnCredentials(t *testing.T) {
 	}
 
 	aino := demo.People[0]
-	ask := func(op contracts.Operation, right contracts.Right, requestID, msgID string) contracts.Result {
+	ask := func(op contracts.Operation, right contracts.Right, requestID, msgID string, pkg ...*contracts.PackageTarget) contracts.Result {
 		t.Helper()
 		task := contracts.Task{Protocol: contracts.TaskProtocol, TaskID: contracts.TaskID(requestID, regA), RequestID: requestID,
 			RegisterID: regA, Operation: op, Right: right, ReceivedAt: time.Now().UTC(), Deadline: time.Now().Add(30 * 24 * time.Hour),
 			Identifiers: []contracts.Identifier{{Type: contracts.IdentifierPersonalIdentityCode, Value: aino.PersonalIdentityCode}}}
+		if len(pkg) > 0 {
+			task.Package = pkg[0]
+		}
 		data, _ := json.Marshal(task)
 		if _, err := e.js.Publish(ctx, contracts.TaskSubject(regA), data, jetstream.WithMsgID(msgID)); err != nil {
 			t.Fatal(err)
@@ -422,8 +460,64 @@ func TestARegisterDoesItsWorkWithItsOwnCredentials(t *testing.T) {
 		return res
 	}
 
-	if res := ask(contracts.OpLookup, contracts.RightAccess, "0195d5c8-8d3e-7c1a-9f00-00000000b001", "t1"); res.Status != contracts.StatusNoData {
-		t.Errorf("lookup: %s %+v", res.Status, res.Error)
+	if res := ask(contracts.OpLookup, contracts.RightAccess, "0195d5c8-8d3e-7c1a-9f00-00000000b001", "t1"); res.Status != contracts.StatusFound || len(res.Records) != 2 {
+		t.Errorf("lookup: %s with %d records %+v", res.Status, len(res.Records), res.Error)
+	}
+	// The same records above an inline limit of 1 byte: a package, put with A's own credentials.
+	caseKey, err := sealed.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := &contracts.PackageTarget{Key: base64.StdEncoding.EncodeToString(caseKey.PublicKey().Bytes()), InlineLimit: 1}
+	res := ask(contracts.OpLookup, contracts.RightAccess, "0195d5c8-8d3e-7c1a-9f00-00000000b003", "t3", target)
+	if res.Status != contracts.StatusFound || res.Package == nil || res.Package.Records != 2 {
+		t.Fatalf("lookup with a package: %s, package %+v, error %+v", res.Status, res.Package, res.Error)
+	}
+	obs, err := e.js.ObjectStore(ctx, res.Package.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := obs.Get(ctx, res.Package.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ephemeral, _ := base64.StdEncoding.DecodeString(res.Package.Sealing.EphemeralKey)
+	opened, err := sealed.NewReader(stored, caseKey, ephemeral, res.Package.Object, res.Package.Sealing.ChunkSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, err := io.ReadAll(opened); err != nil || int64(len(plain)) != res.Package.Size || bytes.Count(plain, []byte("\n")) != 2 {
+		t.Errorf("the package opens to %d bytes (%v), want %d in 2 lines", len(plain), err, res.Package.Size)
+	}
+	// The same lookup again, as a redelivery: the new package replaces the old, whose chunks A purges.
+	again := contracts.Task{Protocol: contracts.TaskProtocol, TaskID: res.TaskID, RequestID: res.RequestID, RegisterID: regA,
+		Operation: contracts.OpLookup, Right: contracts.RightAccess, ReceivedAt: time.Now().UTC(), Deadline: time.Now().Add(30 * 24 * time.Hour),
+		Identifiers: []contracts.Identifier{{Type: contracts.IdentifierPersonalIdentityCode, Value: aino.PersonalIdentityCode}}, Package: target}
+	data, _ := json.Marshal(again)
+	if _, err := e.js.Publish(ctx, contracts.TaskSubject(regA), data); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		// One object of one chunk: its chunk and its description.
+		tasks, err1 := e.js.Stream(ctx, contracts.TasksStream)
+		objects, err2 := e.js.Stream(ctx, "OBJ_"+res.Package.Bucket)
+		if err1 == nil && err2 == nil && tasks.CachedInfo().State.Msgs == 0 && objects.CachedInfo().State.Msgs == 2 &&
+			objects.CachedInfo().State.LastSeq == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the redelivered lookup did not replace its package: %v %v", err1, err2)
+		}
+	}
+
+	// A task the platform cancelled is answered with the cancellation.
+	cancelled := "0195d5c8-8d3e-7c1a-9f00-00000000b004"
+	if ok, err := sdk.CancelTask(ctx, e.js, regA, contracts.TaskID(cancelled, regA), "withdrawn"); err != nil || !ok {
+		t.Fatalf("CancelTask = %t, %v", ok, err)
+	}
+	if res := ask(contracts.OpRestrict, contracts.RightRestriction, cancelled, "t4"); res.Status != contracts.StatusFailed ||
+		res.Error == nil || res.Error.Code != contracts.ErrCancelled {
+		t.Errorf("a cancelled task: %s %+v", res.Status, res.Error)
 	}
 	restrictID := "0195d5c8-8d3e-7c1a-9f00-00000000b002"
 	if res := ask(contracts.OpRestrict, contracts.RightRestriction, restrictID, "t2"); res.Status != contracts.StatusApplied || res.Affected != 1 {
@@ -442,7 +536,7 @@ func TestARegisterDoesItsWorkWithItsOwnCredentials(t *testing.T) {
 		RegisterID: regA, Operation: contracts.OpRestrict, Right: contracts.RightRestriction, ReceivedAt: time.Now().UTC(),
 		Deadline:    time.Now().Add(30 * 24 * time.Hour),
 		Identifiers: []contracts.Identifier{{Type: contracts.IdentifierPersonalIdentityCode, Value: aino.PersonalIdentityCode}}}
-	data, _ := json.Marshal(task)
+	data, _ = json.Marshal(task)
 	if _, err := e.js.Publish(ctx, contracts.TaskSubject(regA), data, jetstream.WithMsgID("t2-again")); err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Command kirjaamo-nats-auth issues Kirjaamo's NATS credentials and the server configuration that
-// checks them, and provisions registers' effect records on a running cluster.
+// checks them, and provisions registers' effect records and package buckets on a running cluster.
 //
 //	kirjaamo-nats-auth issue -dir /secure/kirjaamo-nats [-conf deploy/nats/accounts.conf] [register-id ...]
 //	kirjaamo-nats-auth provision -url nats://nats-1:4222 -creds platform.creds [-replicas 3] register-id ...
@@ -10,8 +10,8 @@
 // configuration, which holds public keys and signed claims only, to -conf or standard output.
 // Adding a register is issuing its credentials: the servers need no change.
 //
-// provision creates each register's effect record as the platform, before its adapter first runs:
-// a register's credentials may not create streams.
+// provision creates each register's effect record and package bucket as the platform, before its
+// adapter first runs: a register's credentials may not create streams.
 package main
 
 import (
@@ -79,7 +79,7 @@ func provision(args []string) error {
 	fs := flag.NewFlagSet("provision", flag.ExitOnError)
 	url := fs.String("url", "nats://127.0.0.1:4222", "the NATS cluster")
 	creds := fs.String("creds", "", "the platform's .creds file")
-	replicas := fs.Int("replicas", 3, "JetStream replicas of each effect record")
+	replicas := fs.Int("replicas", 3, "JetStream replicas of each effect record and package bucket")
 	_ = fs.Parse(args)
 	nc, js, err := bus.Connect(bus.Config{URL: *url, CredentialsFile: *creds}, "kirjaamo-nats-auth")
 	if err != nil {
@@ -92,7 +92,7 @@ func provision(args []string) error {
 		if err := natsauth.ProvisionRegister(ctx, js, id, *replicas); err != nil {
 			return fmt.Errorf("provision: %w", err)
 		}
-		slog.Info("effect record ready", "register", id)
+		slog.Info("effect record and package bucket ready", "register", id)
 	}
 	return nil
 }
