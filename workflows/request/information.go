@@ -123,10 +123,14 @@ func (r *run) takeAnswers(ctx workflow.Context) {
 	}
 }
 
-// collect waits until every dispatched register has answered and no register waits for
-// information, or until the internal target: a register still waiting is then concluded as the
-// rules decided at intake (cannot identify), and one that has not answered is named as pending.
-// Registers dispatched after the internal target have until the day before the deadline.
+// collect waits until every dispatched register has answered, or until the internal target, when a
+// register that has not answered is named as pending. Registers dispatched after the internal
+// target (the subject supplied an identifier late) have until the day before the deadline.
+//
+// It does not hold the reply for registers waiting for information: the reply is owed without undue
+// delay (Art 12(3)), and the subject may still supply an identifier while the case is in review,
+// which sends it back here. Without one, those registers are concluded as the rules decided at
+// intake (cannot identify, Art 11(2)).
 func (r *run) collect(ctx workflow.Context) error {
 	for !r.withdrawn {
 		if r.g.supplying {
@@ -139,7 +143,7 @@ func (r *run) collect(ctx workflow.Context) error {
 		now := workflow.Now(ctx)
 		past := !now.Before(r.internalTarget)
 		outstanding := r.answered < r.total
-		if !outstanding && (len(r.st.Waiting) == 0 || past) {
+		if !outstanding {
 			return nil
 		}
 		if len(r.st.Waiting) > 0 && !past {

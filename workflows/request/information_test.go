@@ -99,9 +99,6 @@ func TestAWaitingRegisterIsSearchedOnceTheSubjectSuppliesTheIdentifier(t *testin
 		if st := stateOf(t, e); st.Status != StatusAwaitingInformation || len(st.Waiting) != 1 || st.Waiting[0].RegisterID != "koronavilkku" {
 			t.Errorf("state after intake = %+v, want awaiting information from koronavilkku", st)
 		}
-		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) // the clinic answers; Koronavilkku still waits
-	}, time.Hour)
-	e.RegisterDelayedCallback(func() {
 		for _, bad := range []Supply{
 			{Identifier: contracts.Identifier{Type: contracts.IdentifierPersonalIdentityCode, Value: "150385-9013"}},
 			{Identifier: contracts.Identifier{Type: contracts.IdentifierPhone, Value: "040 123"}},
@@ -110,21 +107,21 @@ func TestAWaitingRegisterIsSearchedOnceTheSubjectSuppliesTheIdentifier(t *testin
 			expectUpdate(t, e, UpdateSupplyIdentifier, bad, true)
 		}
 		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone, Channel: "web"}, false)
+	}, time.Hour)
+	e.RegisterDelayedCallback(func() {
+		if st := stateOf(t, e); st.Status != StatusDispatched || len(st.Waiting) != 0 || !st.Plans[1].Dispatch {
+			t.Errorf("state after the supply = %+v, want dispatched to koronavilkku, nothing waiting", st)
+		}
+		approve(t, e, "Kaisa", true)                                      // collecting: not in review
+		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) // the clinic's answer, counted before Koronavilkku was dispatched
 	}, 2*time.Hour)
 	e.RegisterDelayedCallback(func() {
-		if st := stateOf(t, e); st.Status != StatusDispatched || len(st.Waiting) != 0 {
-			t.Errorf("state after the supply = %+v, want dispatched, nothing waiting", st)
-		}
-		approve(t, e, "Kaisa", true)                                      // collecting again: not in review
-		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) // the clinic's signal, late: Koronavilkku has not answered
-	}, 3*time.Hour)
-	e.RegisterDelayedCallback(func() {
 		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 2})
-	}, 4*time.Hour)
+	}, 3*time.Hour)
 	e.RegisterDelayedCallback(func() {
 		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone}, true) // nothing waits any more
 		approve(t, e, "Kaisa", false)
-	}, 5*time.Hour)
+	}, 4*time.Hour)
 
 	e.ExecuteWorkflow(Workflow, input())
 	if err := e.GetWorkflowError(); err != nil {
@@ -136,12 +133,14 @@ func TestAWaitingRegisterIsSearchedOnceTheSubjectSuppliesTheIdentifier(t *testin
 	if len(*supplies) != 1 || !slices.Equal((*supplies)[0].Registers, []string{"koronavilkku"}) || (*supplies)[0].StillWaiting {
 		t.Errorf("supplies %+v, want one for koronavilkku with nothing else waiting", *supplies)
 	}
-	if want := received.Add(4 * time.Hour); len(*reviewed) != 1 || !(*reviewed)[0].Equal(want) {
+	if want := received.Add(3 * time.Hour); len(*reviewed) != 1 || !(*reviewed)[0].Equal(want) {
 		t.Errorf("reviews began at %v, want once, when Koronavilkku had answered too, %v", *reviewed, want)
 	}
 }
 
-func TestWithoutASupplyTheRequestGoesOnAtTheInternalTargetAndNothingIsAddedAfterTheReply(t *testing.T) {
+// Without a supply the request goes on as before: to review once the dispatched registers have
+// answered (or at the internal target), the waiting register concluded as the rules decided.
+func TestWithoutASupplyTheRequestGoesOnAndNothingIsAddedAfterTheReply(t *testing.T) {
 	e := envWith(t, clinic, waiting)
 	in := input()
 	in.Request.Right = contracts.RightRestriction // stays open after the reply
@@ -153,7 +152,12 @@ func TestWithoutASupplyTheRequestGoesOnAtTheInternalTargetAndNothingIsAddedAfter
 	e.OnActivity(activities.SendLiftNotice, mock.Anything, mock.Anything).Return(nil)
 	e.OnActivity(activities.Lift, mock.Anything, mock.Anything).Return(nil)
 	e.RegisterDelayedCallback(func() { e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) }, time.Hour)
-	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, 30*24*time.Hour)
+	e.RegisterDelayedCallback(func() {
+		if st := stateOf(t, e); st.Status != StatusInReview || len(st.Waiting) != 1 {
+			t.Errorf("state once the clinic answered = %+v, want in review, koronavilkku still waiting", st)
+		}
+		approve(t, e, "Kaisa", false)
+	}, 30*24*time.Hour)
 	e.RegisterDelayedCallback(func() {
 		if st := stateOf(t, e); st.Status != StatusRestricted {
 			t.Errorf("status after the reply = %s, want restricted", st.Status)
@@ -168,8 +172,8 @@ func TestWithoutASupplyTheRequestGoesOnAtTheInternalTargetAndNothingIsAddedAfter
 	if err := e.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if len(*reviewed) != 1 || !(*reviewed)[0].Equal(internalTarget) {
-		t.Errorf("reviews began at %v, want once, at the internal target %v", *reviewed, internalTarget)
+	if want := received.Add(time.Hour); len(*reviewed) != 1 || !(*reviewed)[0].Equal(want) {
+		t.Errorf("reviews began at %v, want once, when the clinic answered, %v", *reviewed, want)
 	}
 	e.AssertNotCalled(t, "SupplyIdentifier", mock.Anything, mock.Anything)
 	e.AssertNotCalled(t, "Withdraw", mock.Anything, mock.Anything)
@@ -181,28 +185,27 @@ func TestASupplyDuringReviewSendsTheCaseBackToCollecting(t *testing.T) {
 	reviewed := reviews(e)
 	supplies := supplied(e)
 	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
-	afterTarget := internalTarget.Sub(received)
 	e.RegisterDelayedCallback(func() { e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) }, time.Hour)
 	e.RegisterDelayedCallback(func() {
 		if st := stateOf(t, e); st.Status != StatusInReview || len(st.Waiting) != 1 {
-			t.Errorf("state at the internal target = %+v, want in review with koronavilkku still waiting", st)
+			t.Errorf("state in review = %+v, want in review with koronavilkku still waiting", st)
 		}
 		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone, Channel: "api"}, false)
-	}, afterTarget+time.Hour)
+	}, 2*time.Hour)
 	e.RegisterDelayedCallback(func() {
 		if st := stateOf(t, e); st.Status != StatusDispatched {
 			t.Errorf("status after a supply in review = %s, want dispatched", st.Status)
 		}
 		approve(t, e, "Kaisa", true)
 		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 2})
-	}, afterTarget+2*time.Hour)
-	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, afterTarget+3*time.Hour)
+	}, 3*time.Hour)
+	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, 4*time.Hour)
 
 	e.ExecuteWorkflow(Workflow, input())
 	if err := e.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	want := []time.Time{internalTarget, internalTarget.Add(2 * time.Hour)}
+	want := []time.Time{received.Add(time.Hour), received.Add(3 * time.Hour)}
 	if !slices.EqualFunc(*reviewed, want, time.Time.Equal) {
 		t.Errorf("reviews began at %v, want %v", *reviewed, want)
 	}
@@ -225,7 +228,7 @@ func TestARegisterDispatchedLateHasUntilTheDayBeforeTheDeadline(t *testing.T) {
 	if err := e.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	want := []time.Time{internalTarget, legalDeadline.AddDate(0, 0, -1)}
+	want := []time.Time{received, legalDeadline.AddDate(0, 0, -1)}
 	if !slices.EqualFunc(*reviewed, want, time.Time.Equal) {
 		t.Errorf("reviews began at %v, want %v", *reviewed, want)
 	}
