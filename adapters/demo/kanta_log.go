@@ -10,6 +10,9 @@ import (
 	"kirjaamo.dev/contracts"
 )
 
+// LongLogEntries is how many generated entries Liisa's processing log holds besides her two own.
+const LongLogEntries = 3000
+
 // KantaProcessingLog is the Kanta Services log of who processed a person's data and why (seed 001).
 // An access request returns the organisations, dates and purposes. Log data is protected against
 // editing and deletion, so the register implements lookup only.
@@ -32,6 +35,18 @@ func (r KantaProcessingLog) Setup(ctx context.Context) error {
 				($2, '2025-11-21 14:02+02', 'Esimerkkilän sosiaalitoimi', 'social welfare client relationship', 'Client Data Repository for Social Welfare'),
 				($2, '2026-01-08 10:45+02', 'Kela', 'fault investigation requested by the client', 'Kanta Services maintenance')`,
 				aino, liisa)
+			if err != nil {
+				return err
+			}
+			// Years of home care: Liisa's log is too long to travel inline, so her access package
+			// shows the large-result path (a sealed package) in the dev stack.
+			_, err = tx.Exec(context.Background(), `INSERT INTO kanta_log.entries
+				(personal_identity_code, processed_at, organisation, purpose, service)
+				SELECT $1, timestamptz '2021-01-04 08:00+02' + n * interval '13 hours 7 minutes',
+					(ARRAY['Esimerkkilän kotihoito', 'Esimerkkilän terveyskeskus', 'Apteekki Esimerkki'])[n % 3 + 1],
+					(ARRAY['care relationship: home care visit', 'care relationship: nurse consultation', 'dispensing a prescription'])[n % 3 + 1],
+					(ARRAY['Patient Data Repository', 'Patient Data Repository', 'Prescription Centre'])[n % 3 + 1]
+				FROM generate_series(1, $2) n`, liisa, LongLogEntries)
 			return err
 		})
 }

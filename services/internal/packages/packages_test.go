@@ -1,4 +1,4 @@
-package packages
+package packages_test
 
 import (
 	"bytes"
@@ -20,28 +20,43 @@ import (
 	"kirjaamo.dev/contracts/sealed"
 	"kirjaamo.dev/devkit/natstest"
 	"kirjaamo.dev/devkit/pgtest"
+	"kirjaamo.dev/services/internal/packages"
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/workflows/codec"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 const register = "kanta-processing-log"
 
 type fixture struct {
-	store *Store
+	store *packages.Store
 	db    *store.DB
 	js    jetstream.JetStream
+}
+
+func newFixtureDB(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), pgtest.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+func mustStore(t *testing.T, db *store.DB, js jetstream.JetStream) *packages.Store {
+	t.Helper()
+	keys, _ := codec.ParseKeys(codec.NewKey("k1"))
+	s, err := packages.New(db, js, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, pgtest.New(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db := newFixtureDB(t)
 	nc, err := nats.Connect(natstest.New(t).ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -51,12 +66,7 @@ func newFixture(t *testing.T) fixture {
 	if _, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: contracts.PackageBucket(register)}); err != nil {
 		t.Fatal(err)
 	}
-	keys, _ := codec.ParseKeys(codec.NewKey("k1"))
-	s, err := New(db, js, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fixture{store: s, db: db, js: js}
+	return fixture{store: mustStore(t, db, js), db: db, js: js}
 }
 
 func (f fixture) newCase(t *testing.T) string {
@@ -129,7 +139,7 @@ func TestTheCaseKeyIsMadeOnceAndKeptSealed(t *testing.T) {
 		t.Fatal("two requests share a key")
 	}
 	k, _ := f.db.StoredCaseKey(ctx, id)
-	priv, _ := f.store.privateKey(ctx, id)
+	priv, _ := packages.PrivateKey(f.store, ctx, id)
 	if bytes.Contains(k.SealedPrivateKey, priv.Bytes()) {
 		t.Fatal("the private key is stored in clear")
 	}
@@ -168,8 +178,8 @@ func TestAPackageOpensWholeAndChecked(t *testing.T) {
 			_, err = io.ReadAll(rc)
 			rc.Close()
 		}
-		if !errors.Is(err, ErrIncomplete) {
-			t.Errorf("a package whose %s differs from its result: got %v, want ErrIncomplete", name, err)
+		if !errors.Is(err, packages.ErrIncomplete) {
+			t.Errorf("a package whose %s differs from its result: got %v, want packages.ErrIncomplete", name, err)
 		}
 	}
 }
@@ -197,7 +207,7 @@ func TestAPackageOpensOnlyForItsOwnRequestAndRegister(t *testing.T) {
 		_, err = io.ReadAll(rc)
 		rc.Close()
 	}
-	if !errors.Is(err, ErrIncomplete) {
+	if !errors.Is(err, packages.ErrIncomplete) {
 		t.Fatalf("a package copied to another task opened: %v", err)
 	}
 }
