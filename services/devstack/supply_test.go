@@ -1,0 +1,145 @@
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"kirjaamo.dev/adapters/demo"
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/rules"
+)
+
+// TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched sends Aino's access request without a phone
+// number through the portal's API: Koronavilkku cannot identify her (Art 11(2)) and waits for one.
+// She adds it, Koronavilkku is searched and answers, and the reply carries its data.
+func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
+	s := startStack(t, t.TempDir(), &syncBuffer{})
+	defer s.Stop()
+	ctx := context.Background()
+	aino := demo.People[0]
+	token := idToken(t, s, aino.Subject)
+	status, created := api(t, "POST", s.PortalURL+"/api/v1/requests", token, "application/json",
+		`{"right":"access","language":"en","contact_email":"`+aino.Email+`"}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("submit: %d %v", status, created)
+	}
+	id := created["request_id"].(string)
+	waitStatus(t, s.Deps.DB, id, "in_review")
+	outcome := func(register string) (rules.Outcome, bool) {
+		regs, err := s.Deps.DB.CaseRegisters(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range regs {
+			if r.RegisterID == register {
+				var plan struct {
+					Outcome rules.Outcome `json:"outcome"`
+				}
+				_ = json.Unmarshal(r.Plan, &plan)
+				return plan.Outcome, r.DispatchedAt != nil
+			}
+		}
+		return rules.Outcome{}, false
+	}
+	if o, dispatched := outcome("koronavilkku"); o.Code != rules.CodeCannotIdentify || dispatched {
+		t.Fatalf("koronavilkku before the supply: %s (dispatched %v), want cannot_identify", o.Code, dispatched)
+	}
+
+	supply := func(body string) (int, map[string]any) {
+		return api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/identifiers", token, "application/json", body)
+	}
+	for _, bad := range []struct{ body, field string }{
+		{`{"type":"personal_identity_code","value":"` + aino.PersonalIdentityCode + `"}`, "type"},
+		{`{"type":"phone","value":"12"}`, "value"},
+		{`{"type":"email","value":"not an address"}`, "value"},
+		{`{"type":"email","value":"aino@example.org"}`, "type"}, // no register of the request waits for an address
+	} {
+		if status, p := supply(bad.body); status != http.StatusUnprocessableEntity || strings.Join(fieldsOf(p), ",") != bad.field {
+			t.Errorf("%s: %d %v, want 422 naming %s", bad.body, status, p, bad.field)
+		}
+	}
+	if status, _ := supply(`{"type":"phone","value":"040 111 0001","extra":1}`); status != http.StatusBadRequest {
+		t.Errorf("an unknown field: %d, want 400", status)
+	}
+	if status, _ := api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/identifiers", idToken(t, s, "demo-matti"), "application/json",
+		`{"type":"phone","value":"+358401110001"}`); status != http.StatusNotFound {
+		t.Errorf("another person's request: %d, want 404", status)
+	}
+	status, res := supply(`{"type":"phone","value":"040 111 0001"}`) // Aino's number, as she would type it
+	if status != http.StatusOK {
+		t.Fatalf("supply: %d %v", status, res)
+	}
+	if o, dispatched := outcome("koronavilkku"); !o.Dispatch || !dispatched {
+		t.Fatalf("koronavilkku after the supply: %s (dispatched %v), want dispatched", o.Code, dispatched)
+	}
+	waitStatus(t, s.Deps.DB, id, "in_review")
+	if status, _ := supply(`{"type":"phone","value":"040 111 0001"}`); status != http.StatusUnprocessableEntity {
+		t.Errorf("a second supply with nothing waiting: %d, want 422", status)
+	}
+
+	// The office sees the number as supplied by the subject and not verified, and approves the reply.
+	c, _ := s.Deps.DB.Case(ctx, id)
+	if sup := c.SuppliedIdentifiers(); len(sup) != 1 || sup[0].Type != "phone" || sup[0].Value != aino.Phone || sup[0].Verified {
+		t.Errorf("supplied identifiers on the case: %+v", sup)
+	}
+	clerk := browser(t)
+	signIn(t, clerk, s.OfficeURL, "/login", "staff-kaisa")
+	_, _, csrf := page(t, clerk, s.OfficeURL+"/cases/"+id)
+	post(t, clerk, s.OfficeURL+"/cases/"+id+"/purpose", url.Values{"csrf": {csrf}, "purpose": {"handling the request"}})
+	_, body, _ := page(t, clerk, s.OfficeURL+"/cases/"+id)
+	if !strings.Contains(body, `data-type="phone" data-verified="false"`) || !strings.Contains(body, `data-replanned="koronavilkku"`) {
+		t.Errorf("the office's case page does not show the supplied, unverified number:\n%s", body)
+	}
+	if status, _ := post(t, clerk, s.OfficeURL+"/cases/"+id+"/approve", url.Values{"csrf": {csrf}}); status != http.StatusSeeOther {
+		t.Fatalf("approve: %d", status)
+	}
+	waitStatus(t, s.Deps.DB, id, "replied")
+	status, view := api(t, "GET", s.PortalURL+"/api/v1/requests/"+id, token, "", "")
+	if status != http.StatusOK {
+		t.Fatalf("show: %d", status)
+	}
+	found := false
+	for _, r := range view["registers"].([]any) {
+		reg := r.(map[string]any)
+		if reg["register_id"] == "koronavilkku" {
+			found = reg["outcome"] == string(rules.CodeGranted) && reg["records"].(float64) == 2
+		}
+	}
+	if !found {
+		t.Errorf("the reply does not give Koronavilkku's two records: %v", view["registers"])
+	}
+	if status, _ := supply(`{"type":"phone","value":"+358401110001"}`); status != http.StatusConflict {
+		t.Errorf("a supply after the reply: %d, want 409", status)
+	}
+
+	trail, _ := s.Deps.DB.AuditTrail(ctx, id)
+	var actions []string
+	for _, e := range trail {
+		actions = append(actions, e.Action)
+	}
+	for _, want := range []string{"information_requested", "identifier_supplied", "replanned", "replied"} {
+		if !strings.Contains(strings.Join(actions, " "), want) {
+			t.Errorf("the record lacks %q: %v", want, actions)
+		}
+	}
+	var kinds []string
+	rows, err := s.Deps.DB.Pool.Query(ctx, `SELECT kind FROM outbox WHERE request_id = $1 ORDER BY id`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		_ = rows.Scan(&k)
+		kinds = append(kinds, k)
+	}
+	rows.Close()
+	if strings.Join(kinds, ",") != "information_needed,reply_ready" {
+		t.Errorf("notices to the subject: %v, want information_needed then reply_ready", kinds)
+	}
+	assertNoPersonalData(t, rawHistory(t, s, id), aino.Phone, aino.PersonalIdentityCode, aino.Email,
+		contracts.Normalize(contracts.IdentifierPhone, "040 111 0001"))
+}
