@@ -103,9 +103,9 @@ func (a *adapter) claimValue() []byte {
 func (a *adapter) staleClaim() time.Duration { return 5 * a.cfg.AckWait }
 
 // take claims a task before its effect. It returns the claim; or the result already recorded (the
-// task is finished, or was cancelled); or busy, when another delivery holds a live claim and the
-// task should come back later.
-func (a *adapter) take(ctx context.Context, taskID string) (c *claim, prior *contracts.Result, busy bool, err error) {
+// task is finished, or was cancelled); or, when another delivery holds a live claim, how long until
+// that claim goes stale, after which the task should come back.
+func (a *adapter) take(ctx context.Context, taskID string) (c *claim, prior *contracts.Result, busy time.Duration, err error) {
 	key := doneKey(taskID)
 	// Two rounds are enough for any race: a key that appears between the read and the create is read
 	// again, and one that changes between the read and a takeover is another instance's fresh claim.
@@ -117,33 +117,33 @@ func (a *adapter) take(ctx context.Context, taskID string) (c *claim, prior *con
 				continue
 			}
 			if err != nil {
-				return nil, nil, false, fmt.Errorf("sdk: claim the task: %w", err)
+				return nil, nil, 0, fmt.Errorf("sdk: claim the task: %w", err)
 			}
-			return &claim{a: a, key: key, rev: rev}, nil, false, nil
+			return &claim{a: a, key: key, rev: rev}, nil, 0, nil
 		}
 		if err != nil {
-			return nil, nil, false, fmt.Errorf("sdk: read the effect record: %w", err)
+			return nil, nil, 0, fmt.Errorf("sdk: read the effect record: %w", err)
 		}
 		e := decodeEntry(current.Value())
 		if res := e.result(); res != nil {
-			return nil, res, false, nil
+			return nil, res, 0, nil
 		}
 		// The server's time of the claim, not the claimant's clock, says whether it is stale. A value
 		// that is neither a result nor a claim is taken over like a stale claim.
-		if e.ClaimedBy != "" && time.Since(current.Created()) < a.staleClaim() {
-			return nil, nil, true, nil
+		if left := a.staleClaim() - time.Since(current.Created()); e.ClaimedBy != "" && left > 0 {
+			return nil, nil, left, nil
 		}
 		rev, err := a.done.Update(ctx, key, a.claimValue(), current.Revision())
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			continue
 		}
 		if err != nil {
-			return nil, nil, false, fmt.Errorf("sdk: take over a stale claim: %w", err)
+			return nil, nil, 0, fmt.Errorf("sdk: take over a stale claim: %w", err)
 		}
 		a.cfg.Logger.Warn("took over a stale claim: the instance that held it stopped", "register", a.decl.RegisterID, "task", taskID)
-		return &claim{a: a, key: key, rev: rev}, nil, false, nil
+		return &claim{a: a, key: key, rev: rev}, nil, 0, nil
 	}
-	return nil, nil, true, nil
+	return nil, nil, time.Second, nil
 }
 
 // renew rewrites the claim, so that it stays fresh while the effect runs. A failure is logged only:

@@ -208,9 +208,11 @@ func (a *adapter) handle(msg jetstream.Msg) {
 			log.Info("task seen before: answered from the effect record", "status", prior.Status)
 			a.publish(msg, &task, prior)
 			return
-		case busy:
+		case busy > 0:
+			// Back when the other delivery has likely finished, and at the latest when its claim
+			// would be stale, so that a crashed instance's task is taken over without delay.
 			log.Info("another delivery of the task is under way; it will come back")
-			_ = msg.NakWithDelay(backoff(msg))
+			_ = msg.NakWithDelay(min(backoff(msg), busy+time.Second))
 			return
 		}
 		hold = c
