@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,6 +75,32 @@ func TestTwoDeliveriesAtOnceApplyTheEffectOnce(t *testing.T) {
 	}
 	if n := reg.erasures.Load(); n != 1 {
 		t.Errorf("%d erasures, want 1", n)
+	}
+}
+
+// flaky fails its first erasure in passing, as when its database is briefly down.
+type flaky struct {
+	*counting
+	failed atomic.Bool
+}
+
+func (r *flaky) Erase(ctx context.Context, q sdk.Query) (int, error) {
+	if !r.failed.Swap(true) {
+		return 0, sdk.Unavailable(errors.New("connection refused"))
+	}
+	return r.counting.Erase(ctx, q)
+}
+
+// TestAFailedEffectIsRetriedAtOnce: an effect that fails in passing gives its claim up, so its retry
+// (after a second, not after the claim would go stale, 2.5 minutes here) carries it out.
+func TestAFailedEffectIsRetriedAtOnce(t *testing.T) {
+	p := newPlatform(t)
+	reg := &flaky{counting: newCounting(t)}
+	p.run(reg, 30*time.Second)
+	task := p.task(contracts.OpErase, contracts.RightErasure)
+	p.send(task, task.TaskID)
+	if res := p.result(task.TaskID, 20*time.Second); res.Status != contracts.StatusApplied || reg.erasures.Load() != 1 {
+		t.Errorf("answer %s after %d erasures, want applied once", res.Status, reg.erasures.Load())
 	}
 }
 

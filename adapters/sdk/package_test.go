@@ -86,7 +86,10 @@ func caseKey(t *testing.T) (*ecdh.PrivateKey, *contracts.PackageTarget) {
 // it returns the records' "seq" fields in order.
 func openPackage(t *testing.T, p *platform, key *ecdh.PrivateKey, ref *contracts.PackageRef) []string {
 	t.Helper()
-	ctx := t.Context()
+	// Without a deadline of its own, the object store's Get gives the whole read nats.go's default
+	// API timeout, 5 s, too short for a large package.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
 	obs, err := p.js.ObjectStore(ctx, ref.Bucket)
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +113,9 @@ func openPackage(t *testing.T, p *platform, key *ecdh.PrivateKey, ref *contracts
 	var seqs []string
 	for {
 		line, err := lines.ReadBytes('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			t.Fatalf("after %d records and %d bytes: %v", len(seqs), size, err)
+		}
 		size += int64(len(line))
 		if len(line) > 0 {
 			var rec contracts.Record
@@ -123,9 +129,6 @@ func openPackage(t *testing.T, p *platform, key *ecdh.PrivateKey, ref *contracts
 		}
 		if errors.Is(err, io.EOF) {
 			break
-		}
-		if err != nil {
-			t.Fatal(err)
 		}
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != ref.SHA256 || size != ref.Size || int64(len(seqs)) != ref.Records {

@@ -160,6 +160,17 @@ func (c *claim) renew(ctx context.Context) {
 	c.rev = rev
 }
 
+// release gives the claim up when the effect failed in passing, so that the retry claims the task
+// at once rather than waiting for this claim to go stale.
+func (c *claim) release(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.a.done.Delete(ctx, c.key, jetstream.LastRevision(c.rev)); err != nil {
+		c.a.cfg.Logger.Warn("could not release the claim on a task; its retry waits until the claim is stale",
+			"register", c.a.decl.RegisterID, "task", c.key, "error", err)
+	}
+}
+
 // finish replaces the claim with the task's result.
 func (c *claim) finish(ctx context.Context, res *contracts.Result) error {
 	data, err := json.Marshal(entry{Status: res.Status, Affected: res.Affected, Refusal: res.Refusal, Error: res.Error})

@@ -243,8 +243,9 @@ func (a *adapter) handle(msg jetstream.Msg) {
 	if retry {
 		delay := backoff(msg)
 		log.Warn("task failed, will be redelivered", "after", delay)
-		// The claim stays until it is stale or this instance takes the task again: a retry is not
-		// a result.
+		if hold != nil {
+			hold.release(context.Background())
+		}
 		_ = msg.NakWithDelay(delay)
 		return
 	}

@@ -107,6 +107,10 @@ func (p *platform) readPackage(ctx context.Context, key *ecdh.PrivateKey, task c
 	if len(wrong) > 0 {
 		return 0, "the result's package reference is wrong: " + strings.Join(wrong, "; ")
 	}
+	// Without a deadline of its own, the object store's Get gives the whole read nats.go's default
+	// API timeout, 5 s.
+	ctx, cancel := context.WithTimeout(ctx, max(p.cfg.Timeout, time.Minute))
+	defer cancel()
 	obs, err := p.js.ObjectStore(ctx, bucket)
 	var stored jetstream.ObjectResult
 	if err == nil {
