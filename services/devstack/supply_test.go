@@ -17,7 +17,8 @@ import (
 // number through the portal's API: Koronavilkku cannot identify her (Art 11(2)) and waits for one.
 // She adds it, Koronavilkku is searched and answers, and the reply carries its data.
 func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
-	s := startStack(t, t.TempDir(), &syncBuffer{})
+	dir := t.TempDir()
+	s := startStack(t, dir, &syncBuffer{})
 	defer s.Stop()
 	ctx := context.Background()
 	aino := demo.People[0]
@@ -140,6 +141,8 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 	if strings.Join(kinds, ",") != "information_needed,reply_ready" {
 		t.Errorf("notices to the subject: %v, want information_needed then reply_ready", kinds)
 	}
-	assertNoPersonalData(t, rawHistory(t, s, id), aino.Phone, aino.PersonalIdentityCode, aino.Email,
+	history := rawHistory(t, s, id)
+	assertNoPersonalData(t, history, aino.Phone, aino.PersonalIdentityCode, aino.Email,
 		contracts.Normalize(contracts.IdentifierPhone, "040 111 0001"))
+	saveForReplay(t, s, dir, history)
 }

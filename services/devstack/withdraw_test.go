@@ -27,7 +27,8 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	logs := &syncBuffer{}
-	s, err := Start(ctx, Config{DataDir: t.TempDir(), FastPostgres: true, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	dir := t.TempDir()
+	s, err := Start(ctx, Config{DataDir: dir, FastPostgres: true, Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Registers: func(db *pgxpool.Pool) []demo.Register {
 			var others []demo.Register
 			for _, reg := range demoRegisters(db) {
@@ -179,6 +180,9 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 	if !withdrawn {
 		t.Error("the record has no withdrawal")
 	}
+	history := rawHistory(t, s, id)
+	assertNoPersonalData(t, history, aino.PersonalIdentityCode, aino.Email, aino.Name())
+	saveForReplay(t, s, dir, history)
 }
 
 func contains(list any, s string) bool {
