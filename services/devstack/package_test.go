@@ -9,11 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"testing"
 
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/casefile"
+	"kirjaamo.dev/services/internal/store"
 )
 
 // TestALargeResultArrivesAsAPackage: Liisa's Kanta processing log is too long to travel inline, so
@@ -60,6 +63,21 @@ func TestALargeResultArrivesAsAPackage(t *testing.T) {
 	signIn(t, clerk, s.OfficeURL, "/login", "staff-kaisa")
 	_, _, csrf := page(t, clerk, s.OfficeURL+"/cases/"+id)
 	post(t, clerk, s.OfficeURL+"/cases/"+id+"/purpose", url.Values{"csrf": {csrf}, "purpose": {"handling the request"}})
+	// The clerk can read the package before replying, and the record says who read which register's.
+	_, casePage, _ := page(t, clerk, s.OfficeURL+"/cases/"+id)
+	if !strings.Contains(casePage, `id="records-`+register+`"`) {
+		t.Fatal("the office's case page has no link to the log's records")
+	}
+	status, records, _ := page(t, clerk, s.OfficeURL+"/cases/"+id+"/registers/"+register+"/records")
+	if n := strings.Count(records, "\n"); status != http.StatusOK || n != want {
+		t.Fatalf("the clerk's view of the log: %d with %d records, want %d", status, n, want)
+	}
+	trail, _ := s.Deps.DB.AuditTrail(ctx, id)
+	if !slices.ContainsFunc(trail, func(e store.AuditEvent) bool {
+		return e.Action == "viewed_records" && e.Detail["register_id"] == register && e.Purpose != "" && strings.Contains(e.Actor, "staff-kaisa")
+	}) {
+		t.Error("the record does not say that the clerk read the log's records, and why")
+	}
 	if status, body := post(t, clerk, s.OfficeURL+"/cases/"+id+"/approve", url.Values{"csrf": {csrf}}); status != http.StatusSeeOther {
 		t.Fatalf("approve: %d %s", status, body)
 	}

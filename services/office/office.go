@@ -78,6 +78,7 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) { o.signIn.SignOut(w, r, "/") })
 	mux.HandleFunc("GET /cases/{id}", o.showCase)
 	mux.HandleFunc("POST /cases/{id}/purpose", o.statePurpose)
+	mux.HandleFunc("GET /cases/{id}/registers/{register}/records", o.showRecords)
 	mux.HandleFunc("POST /cases/{id}/{decision}", o.decide)
 	mux.HandleFunc("GET /registers", o.listRegisters)
 	mux.HandleFunc("GET /registers/{id}", o.showRegister)
