@@ -39,14 +39,17 @@ type Case struct {
 	WithdrawnAt *time.Time      `json:"withdrawn_at,omitempty"`
 }
 
-// SuppliedIdentifier is an identifier the subject added to a request after sending it. Nobody has
-// verified that it is the subject's: the office sees it marked so.
+// SuppliedIdentifier is an identifier the subject added to a request after sending it. Verified
+// says that the subject proved it theirs (VerifiedBy: how, VerifiedAt: when); one supplied before
+// one-time codes existed is not verified, and the office sees it marked so.
 type SuppliedIdentifier struct {
-	Type       string    `json:"type"`
-	Value      string    `json:"value"`
-	Channel    string    `json:"channel"`
-	SuppliedAt time.Time `json:"supplied_at"`
-	Verified   bool      `json:"verified"`
+	Type       string     `json:"type"`
+	Value      string     `json:"value"`
+	Channel    string     `json:"channel"`
+	SuppliedAt time.Time  `json:"supplied_at"`
+	Verified   bool       `json:"verified"`
+	VerifiedBy string     `json:"verified_by,omitempty"`
+	VerifiedAt *time.Time `json:"verified_at,omitempty"`
 }
 
 // SuppliedIdentifiers decodes the identifiers the subject added to the case.
@@ -388,19 +391,28 @@ func (db *DB) AwaitInformation(ctx context.Context, requestID string, waiting an
 	})
 }
 
-// SupplyIdentifier adds an identifier the subject supplied to an open case, marked unverified, and
-// records its type (never its value). Supplying the same identifier again changes nothing.
+// SupplyIdentifier adds an identifier the subject supplied to an open case and records its type
+// (never its value). It is marked verified when the subject confirmed it with a one-time code for
+// this request (VerifyChallenge), and unverified otherwise. Supplying the same identifier again
+// changes nothing.
 func (db *DB) SupplyIdentifier(ctx context.Context, requestID string, id SuppliedIdentifier) error {
-	id.Verified = false
-	entry, err := json.Marshal([]SuppliedIdentifier{id})
-	if err != nil {
-		return err
-	}
 	same, err := json.Marshal([]map[string]string{{"type": id.Type, "value": id.Value}})
 	if err != nil {
 		return err
 	}
 	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		at, err := verifiedByCode(ctx, tx, requestID, id.Type, id.Value)
+		if err != nil {
+			return fmt.Errorf("store: supply identifier: %w", err)
+		}
+		id.Verified, id.VerifiedBy, id.VerifiedAt = at != nil, "", at
+		if at != nil {
+			id.VerifiedBy = VerifiedByCode
+		}
+		entry, err := json.Marshal([]SuppliedIdentifier{id})
+		if err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `UPDATE cases SET supplied_identifiers = supplied_identifiers || $2::jsonb, updated_at = now()
 			WHERE request_id = $1 AND NOT supplied_identifiers @> $3::jsonb`, requestID, entry, same)
 		if err != nil {
@@ -409,8 +421,12 @@ func (db *DB) SupplyIdentifier(ctx context.Context, requestID string, id Supplie
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
+		detail := map[string]any{"type": id.Type, "channel": id.Channel, "verified": id.Verified}
+		if id.Verified {
+			detail["verified_by"] = id.VerifiedBy
+		}
 		return appendAudit(ctx, tx, AuditEvent{Actor: "data subject", Role: "subject", Action: "identifier_supplied", RequestID: requestID,
-			Detail: map[string]any{"type": id.Type, "channel": id.Channel, "verified": false}})
+			Detail: detail})
 	})
 }
 

@@ -53,7 +53,10 @@ func (db *DB) SendPending(ctx context.Context, limit int, send func(context.Cont
 			if err := send(ctx, tx, m); err != nil {
 				return fmt.Errorf("send outbox message %d: %w", m.ID, err)
 			}
-			_, err = tx.Exec(ctx, `UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1`, m.ID)
+			// A one-time code, and the identifier it went to (perhaps not the subject's), are kept no
+			// longer than it takes to deliver them.
+			_, err = tx.Exec(ctx, `UPDATE outbox SET sent_at = now(), attempts = attempts + 1, payload = payload - 'code',
+				recipient = CASE WHEN kind = $2 THEN '' ELSE recipient END WHERE id = $1`, m.ID, KindIdentifierCode)
 			return err
 		})
 		if err != nil {

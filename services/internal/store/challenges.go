@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// An identifier the subject supplies is used only once the subject proves it is theirs by a one-time
+// code sent to it: without that, anyone signed in could type another person's phone number and be
+// given that person's data.
+const (
+	// ChallengeTTL is how long a code is valid.
+	ChallengeTTL = 15 * time.Minute
+	// ChallengeAttempts is how many codes may be tried; the last wrong one spends the challenge.
+	ChallengeAttempts = 5
+	// KindIdentifierCode is the outbox kind that carries a code to the identifier.
+	KindIdentifierCode = "identifier_code"
+	// VerifiedByCode names how a supplied identifier was confirmed, on the case and in the record.
+	VerifiedByCode = "one_time_code"
+)
+
+// Challenge is an open one-time code for an identifier of a request. Value is empty once the
+// challenge has ended.
+type Challenge struct {
+	ID         string
+	RequestID  string
+	Type       string
+	Value      string
+	Channel    string
+	ExpiresAt  time.Time
+	Attempts   int
+	VerifiedAt *time.Time
+}
+
+// Why a code was not accepted.
+var (
+	// ErrNoChallenge: no code is pending for the request (never asked, already used, or spent).
+	ErrNoChallenge = errors.New("no code is pending")
+	// ErrCodeExpired: the code was not given in time; the challenge is spent.
+	ErrCodeExpired = errors.New("the code has expired")
+	// ErrCodeSpent: the last allowed attempt was wrong; the challenge is spent.
+	ErrCodeSpent = errors.New("too many wrong codes")
+)
+
+// WrongCodeError is a wrong code with attempts left.
+type WrongCodeError struct{ Left int }
+
+func (e *WrongCodeError) Error() string { return fmt.Sprintf("wrong code, %d attempts left", e.Left) }
+
+// NewChallenge makes a one-time code for an identifier the subject supplied to a request, and
+// queues it to that identifier through the outbox, in one transaction. An open challenge for the
+// same request and type is replaced: its code no longer works and, if not sent yet, is not sent.
+// value must be normalized already. channel is where it was supplied ("web" or "api"); language is
+// the message's.
+func (db *DB) NewChallenge(ctx context.Context, requestID, idType, value, channel, language string) (Challenge, error) {
+	c := Challenge{ID: uuid.NewString(), RequestID: requestID, Type: idType, Value: value, Channel: channel}
+	code, err := newCode()
+	if err != nil {
+		return c, fmt.Errorf("store: new challenge: %w", err)
+	}
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return c, fmt.Errorf("store: new challenge: %w", err)
+	}
+	sendBy := "email"
+	if idType == "phone" {
+		sendBy = "sms"
+	}
+	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		// Values of challenges that ran out are erased here rather than by a separate job.
+		if _, err := tx.Exec(ctx, `UPDATE identifier_challenges SET value = NULL, spent_at = coalesce(spent_at, now())
+			WHERE value IS NOT NULL AND expires_at < now()`); err != nil {
+			return err
+		}
+		var old string
+		err := tx.QueryRow(ctx, `UPDATE identifier_challenges SET spent_at = now(), value = NULL
+			WHERE request_id = $1 AND identifier_type = $2 AND used_at IS NULL AND spent_at IS NULL RETURNING id::text`,
+			requestID, idType).Scan(&old)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if old != "" {
+			if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE dedup_key = $1 AND sent_at IS NULL`, KindIdentifierCode+"/"+old); err != nil {
+				return err
+			}
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO identifier_challenges (id, request_id, identifier_type, value, channel, code_salt, code_hash,
+			expires_at, max_attempts) VALUES ($1,$2,$3,$4,$5,$6,$7, now() + $8::interval, $9) RETURNING expires_at`,
+			c.ID, requestID, idType, value, channel, salt, codeHash(salt, code), fmt.Sprintf("%d seconds", int(ChallengeTTL.Seconds())),
+			ChallengeAttempts).Scan(&c.ExpiresAt); err != nil {
+			return err
+		}
+		if err := enqueue(ctx, tx, requestID, Notification{DedupKey: KindIdentifierCode + "/" + c.ID, Kind: KindIdentifierCode,
+			Recipient: value, Language: language, Payload: map[string]any{"code": code, "channel": sendBy,
+				"minutes": int(ChallengeTTL.Minutes())}}); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, AuditEvent{Actor: "data subject", Role: "subject", Action: "identifier_code_sent", RequestID: requestID,
+			Detail: map[string]any{"type": idType, "channel": channel, "sent_by": sendBy, "replaced": old != ""}})
+	})
+	if err != nil {
+		return c, fmt.Errorf("store: new challenge: %w", err)
+	}
+	return c, nil
+}
+
+// newCode is six random decimal digits, uniform.
+func newCode() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}
+
+func codeHash(salt []byte, code string) []byte {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write([]byte(code))
+	return h.Sum(nil)
+}
+
+// VerifyChallenge checks a code against the request's open challenge of the given type, or its
+// newest open challenge when idType is empty. The right code marks the challenge verified, records
+// who confirmed what and how, and returns the challenge with its value; the caller then hands the
+// identifier on and calls ChallengeUsed. A challenge verified but not yet used (the hand-over
+// failed) takes its code again, so the subject can retry. A wrong code counts: it returns a
+// *WrongCodeError, or ErrCodeSpent on the last allowed attempt; an expired challenge is spent and
+// returns ErrCodeExpired; none open returns ErrNoChallenge.
+func (db *DB) VerifyChallenge(ctx context.Context, requestID, idType, code string) (Challenge, error) {
+	var c Challenge
+	var outcome error
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		var salt, hash []byte
+		var value *string
+		var expired bool
+		var max int
+		err := tx.QueryRow(ctx, `SELECT id::text, request_id::text, identifier_type, value, channel, code_salt, code_hash, expires_at,
+			attempts, max_attempts, verified_at, expires_at <= now() FROM identifier_challenges
+			WHERE request_id = $1 AND ($2 = '' OR identifier_type = $2) AND used_at IS NULL AND spent_at IS NULL
+			ORDER BY created_at DESC LIMIT 1 FOR UPDATE`, requestID, idType).
+			Scan(&c.ID, &c.RequestID, &c.Type, &value, &c.Channel, &salt, &hash, &c.ExpiresAt, &c.Attempts, &max, &c.VerifiedAt, &expired)
+		if errors.Is(err, pgx.ErrNoRows) {
+			outcome = ErrNoChallenge
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if expired {
+			outcome = ErrCodeExpired
+			_, err := tx.Exec(ctx, `UPDATE identifier_challenges SET spent_at = now(), value = NULL WHERE id = $1`, c.ID)
+			return err
+		}
+		if subtle.ConstantTimeCompare(codeHash(salt, code), hash) != 1 {
+			c.Attempts++
+			if c.Attempts >= max {
+				outcome = ErrCodeSpent
+				if _, err := tx.Exec(ctx, `UPDATE identifier_challenges SET attempts = $2, spent_at = now(), value = NULL WHERE id = $1`,
+					c.ID, c.Attempts); err != nil {
+					return err
+				}
+				return appendAudit(ctx, tx, AuditEvent{Actor: "data subject", Role: "subject", Action: "identifier_code_spent",
+					RequestID: requestID, Detail: map[string]any{"type": c.Type, "attempts": c.Attempts}})
+			}
+			outcome = &WrongCodeError{Left: max - c.Attempts}
+			_, err := tx.Exec(ctx, `UPDATE identifier_challenges SET attempts = $2 WHERE id = $1`, c.ID, c.Attempts)
+			return err
+		}
+		if value != nil {
+			c.Value = *value
+		}
+		if c.VerifiedAt != nil {
+			return nil // verified before; the hand-over is being retried
+		}
+		if err := tx.QueryRow(ctx, `UPDATE identifier_challenges SET verified_at = now() WHERE id = $1 RETURNING verified_at`, c.ID).
+			Scan(&c.VerifiedAt); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, AuditEvent{Actor: "data subject", Role: "subject", Action: "identifier_verified", RequestID: requestID,
+			Detail: map[string]any{"type": c.Type, "channel": c.Channel, "method": VerifiedByCode}})
+	})
+	if err != nil {
+		return Challenge{}, fmt.Errorf("store: verify challenge: %w", err)
+	}
+	if outcome != nil {
+		return Challenge{}, outcome
+	}
+	return c, nil
+}
+
+// ChallengeUsed ends a verified challenge once its identifier has been handed on (or turned out to
+// be needed no more), erasing its value: its code never works again.
+func (db *DB) ChallengeUsed(ctx context.Context, id string) error {
+	if _, err := db.Pool.Exec(ctx, `UPDATE identifier_challenges SET used_at = now(), value = NULL WHERE id = $1 AND used_at IS NULL`, id); err != nil {
+		return fmt.Errorf("store: challenge used: %w", err)
+	}
+	return nil
+}
+
+// PendingChallenges lists the request's open challenges that have not expired, newest first,
+// without their values: what the case page asks a code for.
+func (db *DB) PendingChallenges(ctx context.Context, requestID string) ([]Challenge, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT id::text, request_id::text, identifier_type, channel, expires_at, attempts, verified_at
+		FROM identifier_challenges WHERE request_id = $1 AND used_at IS NULL AND spent_at IS NULL AND expires_at > now()
+		ORDER BY created_at DESC`, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending challenges: %w", err)
+	}
+	defer rows.Close()
+	var out []Challenge
+	for rows.Next() {
+		var c Challenge
+		if err := rows.Scan(&c.ID, &c.RequestID, &c.Type, &c.Channel, &c.ExpiresAt, &c.Attempts, &c.VerifiedAt); err != nil {
+			return nil, fmt.Errorf("store: pending challenges: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// verifiedByCode returns when a supplied identifier was confirmed by a code for the request, if it was.
+func verifiedByCode(ctx context.Context, tx pgx.Tx, requestID, idType, value string) (*time.Time, error) {
+	var at time.Time
+	err := tx.QueryRow(ctx, `SELECT verified_at FROM identifier_challenges WHERE request_id = $1 AND identifier_type = $2
+		AND value = $3 AND verified_at IS NOT NULL AND used_at IS NULL ORDER BY verified_at DESC LIMIT 1`, requestID, idType, value).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &at, nil
+}

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const phone = "+358401110001"
+
+// sentCode reads the code the outbox is to send for a challenge, as the notifier would.
+func sentCode(t *testing.T, db *DB, c Challenge) string {
+	t.Helper()
+	var code, recipient, channel string
+	err := db.Pool.QueryRow(context.Background(), `SELECT payload->>'code', recipient, payload->>'channel' FROM outbox WHERE dedup_key = $1`,
+		KindIdentifierCode+"/"+c.ID).Scan(&code, &recipient, &channel)
+	if err != nil {
+		t.Fatalf("the code's message: %v", err)
+	}
+	if len(code) != 6 || recipient != c.Value {
+		t.Fatalf("the code's message: code %q to %q", code, recipient)
+	}
+	return code
+}
+
+func wrong(code string) string {
+	if code == "000000" {
+		return "000001"
+	}
+	return "000000"
+}
+
+func TestARightCodeVerifiesOnceAndIsNotTakenAgain(t *testing.T) {
+	db, ctx := open(t), context.Background()
+	if err := db.RecordReceipt(ctx, newCase()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.NewChallenge(ctx, requestID, "phone", phone, "api", "fi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := sentCode(t, db, c)
+	var stored string
+	var hash []byte
+	if err := db.Pool.QueryRow(ctx, `SELECT code_hash, value FROM identifier_challenges WHERE id = $1`, c.ID).Scan(&hash, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(hash), code) || len(hash) != 32 {
+		t.Errorf("the challenge keeps the code in clear")
+	}
+	// Before the code, a supplied phone number is not verified.
+	if pending, err := db.PendingChallenges(ctx, requestID); err != nil || len(pending) != 1 || pending[0].Type != "phone" || pending[0].Value != "" {
+		t.Fatalf("pending challenges: %+v %v", pending, err)
+	}
+
+	got, err := db.VerifyChallenge(ctx, requestID, "", code)
+	if err != nil || got.Value != phone || got.Type != "phone" || got.VerifiedAt == nil {
+		t.Fatalf("the right code: %+v %v", got, err)
+	}
+	if err := db.SupplyIdentifier(ctx, requestID, SuppliedIdentifier{Type: "phone", Value: phone, Channel: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ChallengeUsed(ctx, got.ID); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := db.Case(ctx, requestID)
+	sup := k.SuppliedIdentifiers()
+	if len(sup) != 1 || !sup[0].Verified || sup[0].VerifiedBy != VerifiedByCode || sup[0].VerifiedAt == nil {
+		t.Errorf("the supplied number on the case: %+v", sup)
+	}
+	// Replaying the used code is refused, and the value is erased from the challenge.
+	if _, err := db.VerifyChallenge(ctx, requestID, "phone", code); !errors.Is(err, ErrNoChallenge) {
+		t.Errorf("the used code again: %v, want ErrNoChallenge", err)
+	}
+	var value *string
+	_ = db.Pool.QueryRow(ctx, `SELECT value FROM identifier_challenges WHERE id = $1`, c.ID).Scan(&value)
+	if value != nil {
+		t.Error("a used challenge keeps its value")
+	}
+	trail, _ := db.AuditTrail(ctx, requestID)
+	var actions []string
+	for _, e := range trail {
+		actions = append(actions, e.Action)
+		if e.Action == "identifier_verified" && (e.Actor != "data subject" || e.Detail["method"] != VerifiedByCode) {
+			t.Errorf("the verification's record: %+v", e)
+		}
+		if strings.Contains(strings.Join([]string{e.Actor, e.Purpose}, " "), phone) || strings.Contains(toJSON(e.Detail), phone) ||
+			strings.Contains(toJSON(e.Detail), code) {
+			t.Errorf("the record holds the number or the code: %+v", e)
+		}
+	}
+	if strings.Join(actions, ",") != "received,identifier_code_sent,identifier_verified,identifier_supplied" {
+		t.Errorf("the record: %v", actions)
+	}
+
+	// An identifier supplied without a verified challenge stays unverified.
+	if err := db.SupplyIdentifier(ctx, requestID, SuppliedIdentifier{Type: "email", Value: "x@example.org", Channel: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	k, _ = db.Case(ctx, requestID)
+	if sup := k.SuppliedIdentifiers(); len(sup) != 2 || sup[1].Verified {
+		t.Errorf("an identifier supplied without a code: %+v", sup)
+	}
+}
+
+func TestWrongCodesAreCountedAndTheLastSpendsTheChallenge(t *testing.T) {
+	db, ctx := open(t), context.Background()
+	c, err := db.NewChallenge(ctx, requestID, "phone", phone, "web", "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := sentCode(t, db, c)
+	for i := 1; i < ChallengeAttempts; i++ {
+		_, err := db.VerifyChallenge(ctx, requestID, "phone", wrong(code))
+		var w *WrongCodeError
+		if !errors.As(err, &w) || w.Left != ChallengeAttempts-i {
+			t.Fatalf("wrong code %d: %v, want %d attempts left", i, err, ChallengeAttempts-i)
+		}
+	}
+	if _, err := db.VerifyChallenge(ctx, requestID, "phone", wrong(code)); !errors.Is(err, ErrCodeSpent) {
+		t.Fatalf("the last wrong code: %v, want ErrCodeSpent", err)
+	}
+	if _, err := db.VerifyChallenge(ctx, requestID, "phone", code); !errors.Is(err, ErrNoChallenge) {
+		t.Errorf("the right code after the challenge was spent: %v, want ErrNoChallenge", err)
+	}
+	var attempts int
+	var value *string
+	_ = db.Pool.QueryRow(ctx, `SELECT attempts, value FROM identifier_challenges WHERE id = $1`, c.ID).Scan(&attempts, &value)
+	if attempts != ChallengeAttempts || value != nil {
+		t.Errorf("spent challenge: %d attempts, value kept %v", attempts, value != nil)
+	}
+}
+
+func TestAnExpiredCodeIsRefusedAndANewChallengeReplacesTheOld(t *testing.T) {
+	db, ctx := open(t), context.Background()
+	old, err := db.NewChallenge(ctx, requestID, "phone", phone, "web", "sv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCode := sentCode(t, db, old)
+	// A new challenge for the same type replaces the old: the old code is not sent, and does not work.
+	c, err := db.NewChallenge(ctx, requestID, "phone", "+358401110002", "web", "sv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := sentCode(t, db, c)
+	var n int
+	_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE kind = $1`, KindIdentifierCode).Scan(&n)
+	if n != 1 {
+		t.Errorf("%d code messages queued, want only the new one", n)
+	}
+	if oldCode != code {
+		if _, err := db.VerifyChallenge(ctx, requestID, "phone", oldCode); err == nil {
+			t.Error("the replaced challenge's code works")
+		}
+	}
+	// The challenge expires (moved into the past, not waited for).
+	if _, err := db.Pool.Exec(ctx, `UPDATE identifier_challenges SET expires_at = now() - interval '1 second' WHERE id = $1`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := db.PendingChallenges(ctx, requestID); len(p) != 0 {
+		t.Errorf("an expired challenge is pending: %+v", p)
+	}
+	if _, err := db.VerifyChallenge(ctx, requestID, "phone", code); !errors.Is(err, ErrCodeExpired) {
+		t.Errorf("an expired code: %v, want ErrCodeExpired", err)
+	}
+	if _, err := db.VerifyChallenge(ctx, requestID, "phone", code); !errors.Is(err, ErrNoChallenge) {
+		t.Errorf("the expired code again: %v, want ErrNoChallenge", err)
+	}
+}
+
+func TestADeliveredCodeLeavesTheOutbox(t *testing.T) {
+	db, ctx := open(t), context.Background()
+	c, err := db.NewChallenge(ctx, requestID, "email", "aino@example.org", "api", "fi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := sentCode(t, db, c)
+	var got OutboxMessage
+	if _, err := db.SendPending(ctx, 10, func(_ context.Context, _ pgx.Tx, m OutboxMessage) error { got = m; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got.Payload["code"] != code || got.Recipient != "aino@example.org" || got.Payload["channel"] != "email" {
+		t.Fatalf("the notifier was given %+v", got)
+	}
+	var payload map[string]any
+	var recipient string
+	_ = db.Pool.QueryRow(ctx, `SELECT payload, recipient FROM outbox WHERE id = $1`, got.ID).Scan(&payload, &recipient)
+	if _, kept := payload["code"]; kept || recipient != "" {
+		t.Errorf("after delivery the outbox keeps %v to %q", payload, recipient)
+	}
+}
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
