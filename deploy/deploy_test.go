@@ -20,7 +20,7 @@ import (
 
 // required are the variables compose.yaml insists on; the check sets placeholders for them.
 var required = []string{"POSTGRES_PASSWORD", "KIRJAAMO_PAYLOAD_KEYS", "PORTAL_URL", "CITIZEN_OIDC_ISSUER",
-	"PORTAL_OIDC_CLIENT_SECRET", "OFFICE_URL", "STAFF_OIDC_ISSUER", "OFFICE_OIDC_CLIENT_SECRET", "SMTP_ADDR", "NATS_PLATFORM_CREDS"}
+	"PORTAL_OIDC_CLIENT_SECRET", "OFFICE_URL", "STAFF_OIDC_ISSUER", "OFFICE_OIDC_CLIENT_SECRET", "SMTP_ADDR", "SMS_URL", "NATS_PLATFORM_CREDS"}
 
 func TestComposeFileIsValid(t *testing.T) {
 	for _, v := range required {

@@ -1,12 +1,17 @@
-// Package notifier delivers the outbox: e-mail over SMTP in production, and in dev a mailbox in the
-// database that a person can read in the office. A message says only that something is ready and
-// where to sign in to see it: the reply itself never travels by e-mail.
+// Package notifier delivers the outbox: e-mail over SMTP and text messages through an SMS gateway in
+// production, and in dev a mailbox in the database that a person can read in the office. A message
+// says only that something is ready and where to sign in to see it: the reply itself never travels
+// by e-mail. The one exception is a one-time code, which goes to the identifier it confirms.
 package notifier
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/smtp"
 	"strings"
 	"time"
@@ -26,10 +31,18 @@ type Config struct {
 	PortalURL string
 	// OfficeURL is the office's address, for the link in a message to the office.
 	OfficeURL string
-	Every     time.Duration
+	// SMSURL is the SMS gateway's endpoint, which takes POST {"to": "+358…", "text": "…"} as JSON and
+	// answers 2xx once it has accepted the message; SMSToken, if set, goes as a bearer token. Empty
+	// means dev: capture text messages in the mailbox. With SMTP configured (production) it is
+	// required: a phone number is confirmed by a code sent to it, and a notifier that could not
+	// send the code would leave subjects unable to confirm theirs.
+	SMSURL   string
+	SMSToken string
+	Every    time.Duration
 }
 
-// LoadConfig reads KIRJAAMO_SMTP_ADDR, KIRJAAMO_MAIL_FROM, KIRJAAMO_PORTAL_URL and KIRJAAMO_NOTIFIER_EVERY.
+// LoadConfig reads KIRJAAMO_SMTP_ADDR, KIRJAAMO_MAIL_FROM, KIRJAAMO_PORTAL_URL, KIRJAAMO_OFFICE_URL,
+// KIRJAAMO_SMS_URL, KIRJAAMO_SMS_TOKEN and KIRJAAMO_NOTIFIER_EVERY.
 func LoadConfig() (Config, error) {
 	every, err := time.ParseDuration(platform.Env("KIRJAAMO_NOTIFIER_EVERY", "2s"))
 	if err != nil {
@@ -37,11 +50,25 @@ func LoadConfig() (Config, error) {
 	}
 	return Config{SMTPAddr: platform.Env("KIRJAAMO_SMTP_ADDR", ""), From: platform.Env("KIRJAAMO_MAIL_FROM", "kirjaamo@localhost"),
 		PortalURL: platform.Env("KIRJAAMO_PORTAL_URL", "http://127.0.0.1:8080"),
-		OfficeURL: platform.Env("KIRJAAMO_OFFICE_URL", "http://127.0.0.1:8081"), Every: every}, nil
+		OfficeURL: platform.Env("KIRJAAMO_OFFICE_URL", "http://127.0.0.1:8081"), SMSURL: platform.Env("KIRJAAMO_SMS_URL", ""),
+		SMSToken: platform.Env("KIRJAAMO_SMS_TOKEN", ""), Every: every}, nil
 }
 
-// Run delivers pending messages until ctx ends.
+// Check refuses a production configuration that would leave a kind of message undeliverable.
+func (cfg Config) Check() error {
+	if cfg.SMTPAddr != "" && cfg.SMSURL == "" {
+		return errors.New("notifier: KIRJAAMO_SMS_URL is required with KIRJAAMO_SMTP_ADDR: one-time codes to phone numbers go through an SMS gateway")
+	}
+	return nil
+}
+
+// Run delivers pending messages until ctx ends. It does not start with a configuration that could
+// not deliver every kind of message (Check).
 func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	sms := &http.Client{Timeout: 15 * time.Second}
 	send := func(ctx context.Context, tx pgx.Tx, m store.OutboxMessage) error {
 		if m.Recipient == "" {
 			return nil // no address given: the subject reads it on the case page
@@ -50,6 +77,12 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 		if err != nil {
 			return err
 		}
+		if channel, _ := m.Payload["channel"].(string); channel == "sms" {
+			if cfg.SMSURL == "" {
+				return store.CaptureInMailbox(ctx, tx, m.ID, store.MailboxMessage{Channel: "sms", Recipient: m.Recipient, Subject: subject, Body: body})
+			}
+			return sendSMS(ctx, sms, cfg, m.Recipient, body)
+		}
 		if cfg.SMTPAddr == "" {
 			return store.CaptureInMailbox(ctx, tx, m.ID, store.MailboxMessage{Channel: "email", Recipient: m.Recipient, Subject: subject, Body: body})
 		}
@@ -57,7 +90,8 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 			"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body
 		return smtp.SendMail(cfg.SMTPAddr, nil, cfg.From, []string{m.Recipient}, []byte(msg))
 	}
-	deps.Log.Info("notifier serving", "mode", map[bool]string{true: "dev mailbox", false: "smtp"}[cfg.SMTPAddr == ""])
+	deps.Log.Info("notifier serving", "mode", map[bool]string{true: "dev mailbox", false: "smtp"}[cfg.SMTPAddr == ""],
+		"sms", map[bool]string{true: "dev mailbox", false: "gateway"}[cfg.SMSURL == ""])
 	t := time.NewTicker(cfg.Every)
 	defer t.Stop()
 	for {
@@ -113,7 +147,55 @@ var texts = map[string]map[string][2]string{
 	},
 }
 
+// sendSMS hands a text message to the gateway. An error leaves the message in the outbox, to be
+// retried; it never names the recipient, which would put the number in the log.
+func sendSMS(ctx context.Context, hc *http.Client, cfg Config, to, text string) error {
+	body, err := json.Marshal(map[string]string{"to": to, "text": text})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.SMSURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("sms gateway: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if cfg.SMSToken != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.SMSToken)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("sms gateway: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("sms gateway: answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// codeTexts carry a one-time code to the identifier it confirms: %[1]s is the code, %[2]d how many
+// minutes it is valid. They are short enough for one text message and say what to do if the
+// reader did not ask for the code, since anyone may have typed the number.
+var codeTexts = map[string][2]string{
+	"fi": {"Kirjaamo: vahvistuskoodi", "Kirjaamo: vahvistuskoodisi on %[1]s. Se on voimassa %[2]d minuuttia. Jos et itse antanut tätä tunnistetta tietosuojapyyntöön, älä kerro koodia kenellekään."},
+	"sv": {"Kirjaamo: verifieringskod", "Kirjaamo: din verifieringskod är %[1]s. Den gäller i %[2]d minuter. Om du inte själv angav denna identifierare i en dataskyddsbegäran, ge inte koden till någon."},
+	"en": {"Kirjaamo: confirmation code", "Kirjaamo: your confirmation code is %[1]s. It is valid for %[2]d minutes. If you did not give this identifier in a data protection request yourself, tell nobody the code."},
+}
+
 func compose(cfg Config, m store.OutboxMessage) (subject, body string, err error) {
+	if m.Kind == store.KindIdentifierCode {
+		code, _ := m.Payload["code"].(string)
+		if len(code) != 6 {
+			return "", "", errors.New("a code message without its code")
+		}
+		minutes, _ := m.Payload["minutes"].(float64)
+		t, ok := codeTexts[m.Language]
+		if !ok {
+			t = codeTexts["fi"]
+		}
+		return t[0], fmt.Sprintf(t[1], code, int(minutes)), nil
+	}
 	if t, ok := officeTexts[m.Kind]; ok {
 		link := strings.TrimRight(cfg.OfficeURL, "/") + "/cases/" + m.RequestID
 		due, _ := m.Payload["deadline"].(string)

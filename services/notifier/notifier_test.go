@@ -1,6 +1,10 @@
 package notifier
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -20,5 +24,54 @@ func TestEveryKindHasItsText(t *testing.T) {
 	}
 	if _, _, err := compose(cfg, store.OutboxMessage{Kind: "unknown"}); err == nil {
 		t.Error("an unknown kind composes")
+	}
+}
+
+func TestACodeGoesInItsLanguageWithItsValidity(t *testing.T) {
+	for _, lang := range []string{"fi", "sv", "en", ""} {
+		subject, body, err := compose(Config{}, store.OutboxMessage{Kind: store.KindIdentifierCode, Language: lang, RequestID: "r-1",
+			Payload: map[string]any{"code": "042917", "channel": "sms", "minutes": float64(15)}})
+		if err != nil || subject == "" || !strings.Contains(body, "042917") || !strings.Contains(body, "15") || strings.Contains(body, "%!") ||
+			strings.Contains(body, "r-1") || len(body) > 200 {
+			t.Errorf("%q: %q %q %v", lang, subject, body, err)
+		}
+	}
+	if _, _, err := compose(Config{}, store.OutboxMessage{Kind: store.KindIdentifierCode, Payload: map[string]any{}}); err == nil {
+		t.Error("a code message without its code composes")
+	}
+}
+
+func TestProductionNeedsAnSMSGateway(t *testing.T) {
+	if err := (Config{SMTPAddr: "mail:25"}).Check(); err == nil || !strings.Contains(err.Error(), "KIRJAAMO_SMS_URL") {
+		t.Errorf("SMTP without an SMS gateway: %v, want refused naming KIRJAAMO_SMS_URL", err)
+	}
+	for _, ok := range []Config{{}, {SMTPAddr: "mail:25", SMSURL: "https://sms.example/send"}} {
+		if err := ok.Check(); err != nil {
+			t.Errorf("%+v: %v", ok, err)
+		}
+	}
+}
+
+func TestATextMessageGoesToTheGateway(t *testing.T) {
+	var got map[string]string
+	var auth string
+	status := http.StatusAccepted
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		_ = json.NewDecoder(r.Body).Decode(&got)
+		w.WriteHeader(status)
+	}))
+	defer gw.Close()
+	cfg := Config{SMSURL: gw.URL, SMSToken: "t0ken"}
+	if err := sendSMS(context.Background(), gw.Client(), cfg, "+358401110001", "code 042917"); err != nil {
+		t.Fatal(err)
+	}
+	if got["to"] != "+358401110001" || got["text"] != "code 042917" || auth != "Bearer t0ken" {
+		t.Errorf("the gateway got %v with %q", got, auth)
+	}
+	status = http.StatusBadGateway
+	err := sendSMS(context.Background(), gw.Client(), cfg, "+358401110001", "code 042917")
+	if err == nil || strings.Contains(err.Error(), "+358") {
+		t.Errorf("a refusing gateway: %v, want an error that does not name the number", err)
 	}
 }
