@@ -30,12 +30,16 @@ type run struct {
 	// reviewing is set while the Review activity runs, so that a supply does not overlap it;
 	// reopened sends a case in review back to collection after a supply.
 	reviewing, reopened, withdrawn bool
+	// lateAnswers (changeLateAnswers) reviews the case again when the registers it named as pending
+	// answer before the reply.
+	lateAnswers bool
 }
 
 // finish carries the request from the end of intake to its end: collection (which a supplied
 // identifier may extend or reopen), review, the reply, or the withdrawal.
 func (r *run) finish(ctx workflow.Context, intake IntakeResult) (Result, error) {
 	st := r.st
+	r.lateAnswers = workflow.GetVersion(ctx, changeLateAnswers, workflow.DefaultVersion, lateAnswersV1) >= lateAnswersV1
 	for _, p := range intake.Plans {
 		if types := p.Waits(); len(types) > 0 {
 			st.Waiting = append(st.Waiting, WaitingRegister{RegisterID: p.RegisterID, Identifiers: types})
@@ -81,13 +85,15 @@ func (r *run) finish(ctx workflow.Context, intake IntakeResult) (Result, error) 
 			continue // an identifier came while the review was being prepared
 		}
 		st.Status = StatusInReview
-		if err := workflow.Await(ctx, func() bool { return st.Status == StatusReplied || r.reopened || r.withdrawn }); err != nil {
+		seq := r.seq
+		lateAnswer := func() bool { return r.lateAnswers && len(st.Pending) > 0 && r.seq != seq && !r.g.replying }
+		if err := workflow.Await(ctx, func() bool { return st.Status == StatusReplied || r.reopened || r.withdrawn || lateAnswer() }); err != nil {
 			return Result{}, err
 		}
 		if st.Status == StatusReplied || r.withdrawn {
 			break
 		}
-		r.reopened = false
+		r.reopened = false // a supply or a late answer: collect what is still owed, then review again
 	}
 	if r.withdrawn {
 		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {

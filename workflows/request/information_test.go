@@ -334,3 +334,23 @@ func TestWithdrawalInReviewAndRefusedAfterTheReply(t *testing.T) {
 		}
 	})
 }
+
+// TestALateAnswerIsConcludedBeforeTheReply: the clinic has not answered by the internal target, so
+// the review names it as pending; its answer comes while the case waits for the office's approval,
+// and the case is reviewed again, so that the reply carries the answer instead of "pending".
+func TestALateAnswerIsConcludedBeforeTheReply(t *testing.T) {
+	e := envWith(t, clinic)
+	reviewed := reviews(e, "clinic")
+	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
+	late := internalTarget.Sub(received) + 24*time.Hour
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) }, late)
+	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, late+time.Hour)
+	e.ExecuteWorkflow(Workflow, input())
+	if err := e.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{internalTarget, received.Add(late)}
+	if !slices.EqualFunc(*reviewed, want, time.Time.Equal) {
+		t.Errorf("reviews began at %v, want %v: the late answer must be concluded before the reply", *reviewed, want)
+	}
+}

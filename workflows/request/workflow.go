@@ -31,6 +31,10 @@ const (
 	// 12(6)), collection that may reopen, and withdrawal.
 	changeInformation = "information-and-withdrawal"
 	informationV1     = 1
+	// changeLateAnswers: an answer that comes while the case is in review with registers pending is
+	// concluded before the reply, instead of the reply naming the register as pending.
+	changeLateAnswers = "late-answers"
+	lateAnswersV1     = 1
 )
 
 // Workflow carries one request through receipt, the rules, dispatch to the registers, collection,
