@@ -16,7 +16,9 @@ type withdrawCases struct {
 	recorded []WithdrawResult
 }
 
-func (c *withdrawCases) Planned(context.Context, string) ([]PlannedRegister, error) { return c.planned, nil }
+func (c *withdrawCases) Planned(context.Context, string) ([]PlannedRegister, error) {
+	return c.planned, nil
+}
 func (c *withdrawCases) Withdrawn(_ context.Context, _ WithdrawInput, res WithdrawResult) error {
 	c.recorded = append(c.recorded, res)
 	return nil
