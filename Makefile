@@ -3,7 +3,7 @@ GO      ?= go
 MODULES := $(shell $(GO) list -m -f '{{.Dir}}' 2>/dev/null)
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: dev build test test-modules test-gowork-off vet workflowcheck bench clean
+.PHONY: dev build test test-modules test-gowork-off vet gofmt workflowcheck bench clean
 
 ## dev: run the whole platform in one process on embedded servers, with the demo registers.
 dev: build
@@ -13,8 +13,11 @@ dev: build
 build:
 	$(GO) build -tags devstack -o bin/kirjaamo ./services/cmd/kirjaamo
 
-## test: every module's vet and tests, the same modules built alone (GOWORK=off), and workflowcheck.
-test: vet test-modules test-gowork-off workflowcheck
+## test: gofmt, every module's vet and tests, the same modules built alone (GOWORK=off), and workflowcheck.
+test: gofmt vet test-modules test-gowork-off workflowcheck
+
+gofmt:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 vet:
 	@set -e; for m in $(MODULES); do echo "== vet $$m"; (cd $$m && $(GO) vet -tags devstack ./...); done
