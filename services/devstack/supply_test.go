@@ -11,11 +11,14 @@ import (
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/rules"
+	"kirjaamo.dev/services/internal/store"
 )
 
 // TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched sends Aino's access request without a phone
 // number through the portal's API: Koronavilkku cannot identify her (Art 11(2)) and waits for one.
-// She adds it, Koronavilkku is searched and answers, and the reply carries its data.
+// She adds it; nothing is searched until she sends back the one-time code the number was sent (read
+// from the dev mailbox, as her phone would show it). Then Koronavilkku is searched and answers, the
+// reply carries its data, and the office sees the number confirmed by the code.
 func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 	dir := t.TempDir()
 	s := startStack(t, dir, &syncBuffer{})
@@ -71,20 +74,67 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 		t.Errorf("another person's request: %d, want 404", status)
 	}
 	status, res := supply(`{"type":"phone","value":"040 111 0001"}`) // Aino's number, as she would type it
+	if status != http.StatusAccepted || res["status"] != "code_sent" || res["identifier_type"] != "phone" ||
+		res["verify"] != "/api/v1/requests/"+id+"/identifiers/verify" {
+		t.Fatalf("supply: %d %v, want 202 code_sent", status, res)
+	}
+	if o, dispatched := outcome("koronavilkku"); dispatched || o.Code != rules.CodeCannotIdentify {
+		t.Fatalf("koronavilkku was searched before the code came back: %s (dispatched %v)", o.Code, dispatched)
+	}
+	code := codeSentTo(t, s, "sms", aino.Phone)
+
+	verify := func(body string) (int, map[string]any) {
+		return api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/identifiers/verify", token, "application/json", body)
+	}
+	for _, bad := range []struct {
+		body  string
+		field string
+		rule  string
+	}{
+		{`{"code":"12"}`, "code", "format"},
+		{`{"code":"` + code + `","type":"personal_identity_code"}`, "type", "oneof"},
+		{`{"code":"` + code + `","type":"email"}`, "code", "none"}, // no code went to an address
+	} {
+		if status, p := verify(bad.body); status != http.StatusUnprocessableEntity || strings.Join(fieldsOf(p), ",") != bad.field ||
+			ruleOf(p) != bad.rule {
+			t.Errorf("%s: %d %v, want 422 naming %s (%s)", bad.body, status, p, bad.field, bad.rule)
+		}
+	}
+	if status, _ := verify(`{"code":"` + code + `","extra":1}`); status != http.StatusBadRequest {
+		t.Errorf("an unknown field: %d, want 400", status)
+	}
+	if status, _ := verify(`{"code":` + code + `}`); status != http.StatusBadRequest {
+		t.Errorf("a number for the code: %d, want 400", status)
+	}
+	if status, _ := api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/identifiers/verify", idToken(t, s, "demo-matti"), "application/json",
+		`{"code":"`+code+`"}`); status != http.StatusNotFound {
+		t.Errorf("another person's request: %d, want 404", status)
+	}
+	if status, p := verify(`{"code":"` + wrongCode(code) + `"}`); status != http.StatusUnprocessableEntity || ruleOf(p) != "mismatch" {
+		t.Errorf("a wrong code: %d %v, want 422 mismatch", status, p)
+	}
+	if o, dispatched := outcome("koronavilkku"); dispatched || o.Code != rules.CodeCannotIdentify {
+		t.Fatalf("koronavilkku was searched after a wrong code: %s (dispatched %v)", o.Code, dispatched)
+	}
+	status, res = verify(`{"code":"` + code + `"}`)
 	if status != http.StatusOK {
-		t.Fatalf("supply: %d %v", status, res)
+		t.Fatalf("verify: %d %v", status, res)
 	}
 	if o, dispatched := outcome("koronavilkku"); !o.Dispatch || !dispatched {
-		t.Fatalf("koronavilkku after the supply: %s (dispatched %v), want dispatched", o.Code, dispatched)
+		t.Fatalf("koronavilkku after the code: %s (dispatched %v), want dispatched", o.Code, dispatched)
 	}
 	waitStatus(t, s.Deps.DB, id, "in_review")
+	if status, p := verify(`{"code":"` + code + `"}`); status != http.StatusUnprocessableEntity || ruleOf(p) != "none" {
+		t.Errorf("the used code again: %d %v, want 422 none", status, p)
+	}
 	if status, _ := supply(`{"type":"phone","value":"040 111 0001"}`); status != http.StatusUnprocessableEntity {
 		t.Errorf("a second supply with nothing waiting: %d, want 422", status)
 	}
 
-	// The office sees the number as supplied by the subject and not verified, and approves the reply.
+	// The office sees the number as supplied by the subject and confirmed by the code, and approves the reply.
 	c, _ := s.Deps.DB.Case(ctx, id)
-	if sup := c.SuppliedIdentifiers(); len(sup) != 1 || sup[0].Type != "phone" || sup[0].Value != aino.Phone || sup[0].Verified {
+	if sup := c.SuppliedIdentifiers(); len(sup) != 1 || sup[0].Type != "phone" || sup[0].Value != aino.Phone || !sup[0].Verified ||
+		sup[0].VerifiedBy != store.VerifiedByCode {
 		t.Errorf("supplied identifiers on the case: %+v", sup)
 	}
 	clerk := browser(t)
@@ -92,8 +142,8 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 	_, _, csrf := page(t, clerk, s.OfficeURL+"/cases/"+id)
 	post(t, clerk, s.OfficeURL+"/cases/"+id+"/purpose", url.Values{"csrf": {csrf}, "purpose": {"handling the request"}})
 	_, body, _ := page(t, clerk, s.OfficeURL+"/cases/"+id)
-	if !strings.Contains(body, `data-type="phone" data-verified="false"`) || !strings.Contains(body, `data-replanned="koronavilkku"`) {
-		t.Errorf("the office's case page does not show the supplied, unverified number:\n%s", body)
+	if !strings.Contains(body, `data-type="phone" data-verified="true"`) || !strings.Contains(body, `data-replanned="koronavilkku"`) {
+		t.Errorf("the office's case page does not show the supplied, confirmed number:\n%s", body)
 	}
 	if status, _ := post(t, clerk, s.OfficeURL+"/cases/"+id+"/approve", url.Values{"csrf": {csrf}}); status != http.StatusSeeOther {
 		t.Fatalf("approve: %d", status)
@@ -122,7 +172,7 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 	for _, e := range trail {
 		actions = append(actions, e.Action)
 	}
-	for _, want := range []string{"information_requested", "identifier_supplied", "replanned", "replied"} {
+	for _, want := range []string{"information_requested", "identifier_code_sent", "identifier_verified", "identifier_supplied", "replanned", "replied"} {
 		if !strings.Contains(strings.Join(actions, " "), want) {
 			t.Errorf("the record lacks %q: %v", want, actions)
 		}
@@ -138,8 +188,8 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 		kinds = append(kinds, k)
 	}
 	rows.Close()
-	if strings.Join(kinds, ",") != "information_needed,reply_ready" {
-		t.Errorf("notices to the subject: %v, want information_needed then reply_ready", kinds)
+	if strings.Join(kinds, ",") != "information_needed,identifier_code,reply_ready" {
+		t.Errorf("notices to the subject: %v, want information_needed, identifier_code, reply_ready", kinds)
 	}
 	history := rawHistory(t, s, id)
 	assertNoPersonalData(t, history, aino.Phone, aino.PersonalIdentityCode, aino.Email,

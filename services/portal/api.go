@@ -40,7 +40,7 @@ func (p *portal) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusBadRequest, "Invalid JSON", jsonProblem(err), nil)
 		return
 	}
-	requestID, err := p.submit(r, id, req, "api")
+	requestID, challenge, err := p.submit(r, id, req, "api")
 	if ve, ok := contracts.AsValidationError(err); ok {
 		web.WriteProblem(w, http.StatusUnprocessableEntity, "Invalid request", "", ve.Fields)
 		return
@@ -51,7 +51,12 @@ func (p *portal) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/requests/"+requestID)
-	web.WriteJSON(w, http.StatusAccepted, map[string]string{"request_id": requestID, "status": "received"})
+	res := map[string]any{"request_id": requestID, "status": "received"}
+	if challenge != nil {
+		// The phone number is used once its code is sent to the verify endpoint.
+		res["identifier_verification"] = codeSentOf(*challenge)
+	}
+	web.WriteJSON(w, http.StatusAccepted, res)
 }
 
 // jsonProblem explains a decoding error without echoing the body back.

@@ -150,7 +150,7 @@ func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
 	if f.Field != "" || f.NewValue != "" {
 		req.Rectification = []contracts.Correction{{Field: f.Field, NewValue: f.NewValue}}
 	}
-	id, err := p.submit(r, sess.Identity, req, "web")
+	id, _, err := p.submit(r, sess.Identity, req, "web")
 	if ve, ok := contracts.AsValidationError(err); ok {
 		f.Errors = map[string]string{}
 		for _, fe := range ve.Fields {
@@ -163,6 +163,9 @@ func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
 		p.deps.Log.Error("submit request", "error", err)
 		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 		return
+	}
+	if req.Phone != "" {
+		p.flash(w, r, sess, messages[langOf(r)]["code_sent"])
 	}
 	http.Redirect(w, r, "/"+string(langOf(r))+"/requests/"+id, http.StatusSeeOther)
 }
@@ -181,20 +184,24 @@ func formField(path string) string {
 // submit validates a request and starts its workflow. The request id is derived from the subject
 // and the idempotency key, so a resubmission lands on the same workflow and one subject can never
 // reach another's request by reusing a key.
-func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.SubmitRequest, channel string) (string, error) {
+//
+// A phone number given with the request is handled exactly as one supplied later: the workflow
+// starts without it, and a one-time code goes to it (verify.go); the number is used once the code
+// comes back. The challenge it returns is nil without a phone number. A resubmission sends a new
+// code, which replaces the first.
+func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.SubmitRequest, channel string) (string, *store.Challenge, error) {
 	req.Normalize()
 	if err := req.Validate(); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	requestID := uuid.NewString()
 	if req.IdempotencyKey != "" {
 		requestID = uuid.NewSHA1(idempotencyNamespace, []byte(id.Subject+"\x00"+req.IdempotencyKey)).String()
 	}
+	phone := req.Phone
+	req.Phone = ""
 	in := request.Input{RequestID: requestID, ReceivedAt: time.Now().UTC(), Channel: channel, Request: req,
 		Subject: SubjectOf(id)}
-	if req.Phone != "" {
-		in.Subject.Identifiers = append(in.Subject.Identifiers, contracts.Identifier{Type: contracts.IdentifierPhone, Value: req.Phone})
-	}
 	_, err := p.deps.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
 		ID:                       request.WorkflowID(requestID),
 		TaskQueue:                request.TaskQueue,
@@ -203,9 +210,16 @@ func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.S
 	}, request.WorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
-		return "", fmt.Errorf("start workflow: %w", err)
+		return "", nil, fmt.Errorf("start workflow: %w", err)
 	}
-	return requestID, nil
+	if phone == "" {
+		return requestID, nil, nil
+	}
+	c, err := p.challenge(r.Context(), requestID, contracts.Identifier{Type: contracts.IdentifierPhone, Value: phone}, channel, req.Language)
+	if err != nil {
+		return "", nil, err
+	}
+	return requestID, &c, nil
 }
 
 var idempotencyNamespace = uuid.MustParse("6f1c0f0e-3c0a-4f3e-9a4b-6b1d2f6a9c10")

@@ -90,6 +90,7 @@ func (p *portal) routes() http.Handler {
 		mux.HandleFunc("POST "+prefix+"/requests", p.submitRequest)
 		mux.HandleFunc("GET "+prefix+"/requests/{id}", p.showRequest)
 		mux.HandleFunc("POST "+prefix+"/requests/{id}/identifiers", p.supplyPage)
+		mux.HandleFunc("POST "+prefix+"/requests/{id}/identifiers/verify", p.verifyPage)
 		mux.HandleFunc("POST "+prefix+"/requests/{id}/withdraw", p.withdrawPage)
 		mux.HandleFunc("GET "+prefix+"/requests/{id}/package.json", p.downloadJSON)
 		mux.HandleFunc("GET "+prefix+"/requests/{id}/package.zip", p.downloadZIP)
@@ -99,6 +100,7 @@ func (p *portal) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/requests", p.apiList)
 	mux.HandleFunc("GET /api/v1/requests/{id}", p.apiShow)
 	mux.HandleFunc("POST /api/v1/requests/{id}/identifiers", p.apiSupply)
+	mux.HandleFunc("POST /api/v1/requests/{id}/identifiers/verify", p.apiVerify)
 	mux.HandleFunc("POST /api/v1/requests/{id}/withdraw", p.apiWithdraw)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)

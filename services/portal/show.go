@@ -7,6 +7,7 @@ import (
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/web"
 )
 
 // caseView is the case page's data. A request whose case is not stored yet (its workflow's first
@@ -22,6 +23,10 @@ type caseView struct {
 	Waiting     []waitingView
 	SupplyTypes []string
 	Supply      supplyForm
+	// Pending are the identifier types whose one-time code the page asks for; Verify, what was
+	// wrong with the last code.
+	Pending     []string
+	Verify      verifyForm
 	CanWithdraw bool
 	Cancelled   []string
 	Applied     []string
@@ -89,7 +94,18 @@ func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
 	file, err := p.ownCase(r, sess.Identity, id)
 	if errors.Is(err, store.ErrNotFound) {
 		if p.workflowOf(r, id) {
-			p.render(w, r, http.StatusOK, "show", sess, caseView{RequestID: id})
+			// A phone number given with the request waits for its code already; the page asks for
+			// it at once (and stops refreshing itself, which would clear what is being typed).
+			v := caseView{RequestID: id}
+			pending, err := p.deps.DB.PendingChallenges(r.Context(), id)
+			if err != nil {
+				p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+				return
+			}
+			for _, c := range pending {
+				v.Pending = append(v.Pending, c.Type)
+			}
+			p.render(w, r, http.StatusOK, "show", p.takeNotice(w, r, sess), v)
 			return
 		}
 		p.fail(w, r, http.StatusNotFound, "not_found")
@@ -115,13 +131,19 @@ func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 		return
 	}
-	if sess.Notice != "" {
-		shown := *sess
-		sess.Notice = ""
-		_ = p.sessions.Save(r.Context(), w, sess)
-		sess = &shown
+	p.render(w, r, http.StatusOK, "show", p.takeNotice(w, r, sess), v)
+}
+
+// takeNotice returns the session as the page shows it, with its one-time message, and forgets the
+// message.
+func (p *portal) takeNotice(w http.ResponseWriter, r *http.Request, sess *web.Session) *web.Session {
+	if sess.Notice == "" {
+		return sess
 	}
-	p.render(w, r, http.StatusOK, "show", sess, v)
+	shown := *sess
+	sess.Notice = ""
+	_ = p.sessions.Save(r.Context(), w, sess)
+	return &shown
 }
 
 // workflowOf reports whether a request with this id was started and its case is not stored yet.

@@ -73,6 +73,20 @@ func (p *portal) subjectSteps(ctx context.Context, v *caseView, file *casefile.F
 			}
 		}
 	}
+	if v.CanWithdraw {
+		// A code is asked for only while a register still waits for its type: otherwise the
+		// identifier would not be used anyway.
+		pending, err := p.deps.DB.PendingChallenges(ctx, file.Case.RequestID)
+		if err != nil {
+			return err
+		}
+		for _, c := range pending {
+			// Right after intake began, before its plans are stored, nothing shows as waiting yet.
+			if (len(rows) == 0 || slices.Contains(v.SupplyTypes, c.Type)) && !slices.Contains(v.Pending, c.Type) {
+				v.Pending = append(v.Pending, c.Type)
+			}
+		}
+	}
 	if v.Supply.Type == "" && len(v.SupplyTypes) > 0 {
 		v.Supply.Type = v.SupplyTypes[0]
 	}
@@ -134,7 +148,7 @@ func (p *portal) update(ctx context.Context, requestID, name string, arg any) (r
 	return st, err
 }
 
-// supplyResponse is the API's answer to a supplied identifier.
+// supplyResponse is the API's answer to a confirmed identifier.
 type supplyResponse struct {
 	RequestID string                    `json:"request_id"`
 	Status    request.Status            `json:"status"`
@@ -166,14 +180,15 @@ func (p *portal) apiSupply(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusUnprocessableEntity, "Invalid identifier", "", fields)
 		return
 	}
-	st, err := p.update(r.Context(), file.Case.RequestID, request.UpdateSupplyIdentifier, request.Supply{Identifier: ident, Channel: "api"})
-	if !p.apiUpdated(w, err) {
+	// Nothing goes to the workflow yet: the identifier is used once its code comes back (verify.go).
+	c, err := p.challenge(r.Context(), file.Case.RequestID, ident, "api", file.Case.Language)
+	if err != nil {
+		p.deps.Log.Error("api supply", "request", file.Case.RequestID, "error", err)
+		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
 		return
 	}
-	if st.Waiting == nil {
-		st.Waiting = []request.WaitingRegister{}
-	}
-	web.WriteJSON(w, http.StatusOK, supplyResponse{RequestID: file.Case.RequestID, Status: st.Status, Waiting: st.Waiting})
+	w.Header().Set("Location", codeSentOf(c).Verify)
+	web.WriteJSON(w, http.StatusAccepted, codeSentOf(c))
 }
 
 func (p *portal) apiWithdraw(w http.ResponseWriter, r *http.Request) {
@@ -273,18 +288,19 @@ func (p *portal) supplyPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fields := checkSupply(&ident, waiting)
-	if fields == nil {
-		_, err := p.update(r.Context(), file.Case.RequestID, request.UpdateSupplyIdentifier, request.Supply{Identifier: ident, Channel: "web"})
-		if err == nil {
-			p.flash(w, r, sess, messages[lang]["supplied"])
-			http.Redirect(w, r, "/"+string(lang)+"/requests/"+file.Case.RequestID, http.StatusSeeOther)
-			return
-		}
+	if fields == nil && !request.Status(file.Case.Status).Open() {
 		fields = []contracts.FieldError{{Field: "form", Message: messages[lang]["not_done"]}}
-		if errors.Is(err, errUnavailable) {
+	}
+	if fields == nil {
+		// Nothing goes to the workflow yet: the identifier is used once its code comes back (verify.go).
+		if _, err := p.challenge(r.Context(), file.Case.RequestID, ident, "web", string(lang)); err != nil {
+			p.deps.Log.Error("supply", "request", file.Case.RequestID, "error", err)
 			p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 			return
 		}
+		p.flash(w, r, sess, messages[lang]["code_sent"])
+		http.Redirect(w, r, "/"+string(lang)+"/requests/"+file.Case.RequestID, http.StatusSeeOther)
+		return
 	}
 	form.Errors = map[string]string{}
 	for _, f := range fields {

@@ -1,0 +1,274 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/internal/casefile"
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/web"
+	"kirjaamo.dev/services/orchestrator"
+	"kirjaamo.dev/workflows/request"
+)
+
+// An identifier the subject supplies, at submission or later, reaches the workflow only after the
+// subject enters the one-time code sent to it (store.NewChallenge): a register that matches only a
+// phone number would otherwise give anyone signed in the data of whoever's number they typed
+// (Art 5(1)(f), 32; Art 12(6) lets the controller ask for what confirms identity). The code's right
+// answer hands the identifier to the workflow's supply update, the same path as before.
+
+// challenge stores a challenge for an identifier already checked (checkSupply) and queues its code.
+func (p *portal) challenge(ctx context.Context, requestID string, id contracts.Identifier, channel, language string) (store.Challenge, error) {
+	c, err := p.deps.DB.NewChallenge(ctx, requestID, string(id.Type), id.Value, channel, language)
+	if err != nil {
+		return c, fmt.Errorf("challenge %s: %w", id.Type, err)
+	}
+	return c, nil
+}
+
+// codeSent is the API's answer once a code is on its way.
+type codeSent struct {
+	RequestID      string    `json:"request_id"`
+	Status         string    `json:"status"` // "code_sent"
+	IdentifierType string    `json:"identifier_type"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	Verify         string    `json:"verify"` // where to send the code
+}
+
+func codeSentOf(c store.Challenge) codeSent {
+	return codeSent{RequestID: c.RequestID, Status: "code_sent", IdentifierType: c.Type, ExpiresAt: c.ExpiresAt.UTC(),
+		Verify: "/api/v1/requests/" + c.RequestID + "/identifiers/verify"}
+}
+
+var codePattern = regexp.MustCompile(`^[0-9]{6}$`)
+
+// errNotWaited: the code was right, but no register of the request waits for the identifier any
+// more (answered without it, or another identifier came first). It is not used.
+var errNotWaited = errors.New("no register of this request waits for this identifier any more; it was not used")
+
+// codeProblem is why a code was not taken, as a field error on "code" (or "type"); left is the
+// attempts left after a wrong code.
+type codeProblem struct {
+	Field, Rule string
+	Left        int
+}
+
+// confirm checks a code for the request's open challenge (of type idType, or the newest if empty)
+// and, if it is right, hands the identifier to the workflow's supply update. A wrong code, a spent
+// or expired challenge, or none, come back as a codeProblem and dispatch nothing. If the workflow
+// cannot be reached the challenge stays verified and the same code may be sent again; otherwise
+// the challenge ends, whether the supply was taken or refused.
+func (p *portal) confirm(ctx context.Context, file *casefile.File, waiting []request.WaitingRegister, idType, code, channel string) (request.State, *codeProblem, error) {
+	code = strings.Join(strings.Fields(code), "")
+	idType = strings.TrimSpace(idType)
+	if idType != "" && idType != string(contracts.IdentifierPhone) && idType != string(contracts.IdentifierEmail) {
+		return request.State{}, &codeProblem{Field: "type", Rule: "oneof"}, nil
+	}
+	if !codePattern.MatchString(code) {
+		return request.State{}, &codeProblem{Field: "code", Rule: "format"}, nil
+	}
+	c, err := p.deps.DB.VerifyChallenge(ctx, file.Case.RequestID, idType, code)
+	var wrong *store.WrongCodeError
+	switch {
+	case errors.As(err, &wrong):
+		return request.State{}, &codeProblem{Field: "code", Rule: "mismatch", Left: wrong.Left}, nil
+	case errors.Is(err, store.ErrCodeSpent):
+		return request.State{}, &codeProblem{Field: "code", Rule: "spent"}, nil
+	case errors.Is(err, store.ErrCodeExpired):
+		return request.State{}, &codeProblem{Field: "code", Rule: "expired"}, nil
+	case errors.Is(err, store.ErrNoChallenge):
+		return request.State{}, &codeProblem{Field: "code", Rule: "none"}, nil
+	case err != nil:
+		return request.State{}, nil, fmt.Errorf("confirm: %w: %w", errStore, err)
+	}
+	ident := contracts.Identifier{Type: contracts.IdentifierType(c.Type), Value: c.Value}
+	if checkSupply(&ident, waiting) != nil {
+		if err := p.deps.DB.ChallengeUsed(ctx, c.ID); err != nil {
+			return request.State{}, nil, fmt.Errorf("confirm: %w: %w", errStore, err)
+		}
+		return request.State{}, nil, errNotWaited
+	}
+	st, err := p.update(ctx, file.Case.RequestID, request.UpdateSupplyIdentifier, request.Supply{Identifier: ident, Channel: channel})
+	if errors.Is(err, errUnavailable) {
+		return st, nil, err
+	}
+	if used := p.deps.DB.ChallengeUsed(ctx, c.ID); used != nil && err == nil {
+		// The identifier went to the request; the challenge ends when its code is tried again.
+		p.deps.Log.Warn("confirm: challenge not closed", "request", file.Case.RequestID, "error", used)
+	}
+	return st, nil, err
+}
+
+// apiMessage is the API's English text for a code problem.
+func (c *codeProblem) apiMessage() string {
+	switch c.Rule {
+	case "oneof":
+		return "must be one of: phone, email"
+	case "format":
+		return "must be the six digits of the code"
+	case "mismatch":
+		return fmt.Sprintf("is not the code we sent; %d attempts left", c.Left)
+	case "spent":
+		return "is not the code we sent, and that was the last attempt; supply the identifier again for a new code"
+	case "expired":
+		return "has expired; supply the identifier again for a new code"
+	}
+	return "no code is pending for this request; supply the identifier to get one"
+}
+
+// pageMessage is the case page's text for a code problem.
+func (c *codeProblem) pageMessage(lang contracts.Language) string {
+	m := messages[lang]
+	switch c.Rule {
+	case "oneof", "format":
+		return m["code_format"]
+	case "mismatch":
+		return fmt.Sprintf(m["code_wrong"], c.Left)
+	case "spent":
+		return m["code_spent"]
+	case "expired":
+		return m["code_expired"]
+	}
+	return m["code_none"]
+}
+
+// verifyBody is the code sent to POST /api/v1/requests/{id}/identifiers/verify. Type picks the
+// challenge when both a phone number and an address wait for their codes; without it, the newest.
+type verifyBody struct {
+	Code string `json:"code"`
+	Type string `json:"type,omitempty"`
+}
+
+func (p *portal) apiVerify(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.apiSubject(w, r)
+	if !ok {
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		web.WriteProblem(w, http.StatusUnsupportedMediaType, "Unsupported media type", "send application/json", nil)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	var body verifyBody
+	if err := dec.Decode(&body); err != nil {
+		web.WriteProblem(w, http.StatusBadRequest, "Invalid JSON", jsonProblem(err), nil)
+		return
+	}
+	file, waiting, ok := p.apiOwnOpenCase(w, r, id)
+	if !ok {
+		return
+	}
+	st, problem, err := p.confirm(r.Context(), file, waiting, body.Type, body.Code, "api")
+	if problem != nil {
+		web.WriteProblem(w, http.StatusUnprocessableEntity, "Code not accepted", "",
+			[]contracts.FieldError{{Field: problem.Field, Rule: problem.Rule, Message: problem.apiMessage()}})
+		return
+	}
+	if errors.Is(err, errNotWaited) {
+		web.WriteProblem(w, http.StatusConflict, "Not needed", err.Error(), nil)
+		return
+	}
+	if err != nil && !errors.Is(err, errUnavailable) && !isRefusal(err) {
+		p.deps.Log.Error("api verify", "request", file.Case.RequestID, "error", err)
+		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
+		return
+	}
+	if !p.apiUpdated(w, err) {
+		return
+	}
+	if st.Waiting == nil {
+		st.Waiting = []request.WaitingRegister{}
+	}
+	web.WriteJSON(w, http.StatusOK, supplyResponse{RequestID: file.Case.RequestID, Status: st.Status, Waiting: st.Waiting})
+}
+
+// errStore marks the portal's own failure to reach the store, as against a refusal by the workflow,
+// whose reason is for the subject.
+var errStore = errors.New("store unavailable")
+
+func isRefusal(err error) bool { return !errors.Is(err, errStore) }
+
+// verifyPage takes the case page's code form.
+func (p *portal) verifyPage(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if !web.ParseForm(w, r, sess) {
+		p.fail(w, r, http.StatusBadRequest, "bad_request")
+		return
+	}
+	lang := langOf(r)
+	requestID := r.PathValue("id")
+	back := "/" + string(lang) + "/requests/" + requestID
+	file, err := p.ownCase(r, sess.Identity, requestID)
+	if errors.Is(err, store.ErrNotFound) && p.workflowOf(r, requestID) {
+		// Sent before the request's case was recorded: nothing is checked, the code stays as it was.
+		p.flash(w, r, sess, messages[lang]["being_registered"])
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		p.fail(w, r, http.StatusNotFound, "not_found")
+		return
+	}
+	if err != nil {
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	}
+	if !request.Status(file.Case.Status).Open() {
+		p.flash(w, r, sess, messages[lang]["not_done"])
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	rows, err := p.deps.DB.CaseRegisters(r.Context(), file.Case.RequestID)
+	var waiting []request.WaitingRegister
+	if err == nil {
+		waiting, err = orchestrator.Waiting(file.Case, rows)
+	}
+	if err != nil {
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	}
+	idType := r.PostFormValue("type")
+	_, problem, err := p.confirm(r.Context(), file, waiting, idType, r.PostFormValue("code"), "web")
+	switch {
+	case problem != nil:
+		v := caseView{RequestID: file.Case.RequestID, Case: file.Case, Verify: verifyForm{Type: idType, Error: problem.pageMessage(lang)}}
+		if err := p.subjectSteps(r.Context(), &v, file, lang); err != nil {
+			p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+			return
+		}
+		p.render(w, r, http.StatusUnprocessableEntity, "show", sess, v)
+		return
+	case errors.Is(err, errNotWaited):
+		p.flash(w, r, sess, messages[lang]["not_waited"])
+	case errors.Is(err, errUnavailable):
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	case err != nil && !isRefusal(err):
+		p.deps.Log.Error("verify", "request", file.Case.RequestID, "error", err)
+		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		return
+	case err != nil:
+		p.flash(w, r, sess, messages[lang]["not_done"])
+	default:
+		p.flash(w, r, sess, messages[lang]["supplied"])
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// verifyForm is the code form's state after a code was not accepted.
+type verifyForm struct {
+	Type  string
+	Error string
+}
