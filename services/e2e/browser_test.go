@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 	"slices"
@@ -139,6 +140,18 @@ func citizenSendsAccessRequest(t *testing.T, citizen *tab, stack *devstack.Stack
 	if !citizen.has("#processing") && !citizen.has("#status") {
 		citizen.fatalf("the request's page shows neither #processing nor #status")
 	}
+	// The phone number is used only once Aino enters the one-time code sent to it, which the
+	// page asks for at once; the dev notifier puts the text message in the dev mailbox.
+	if !citizen.has("#code-phone") {
+		citizen.fatalf("the request's page does not ask for the code sent to the phone number")
+	}
+	code := codeTextedTo(t, stack, aino.Phone)
+	citizen.reloadUntil("the case to be registered", 60*time.Second, func() bool { return citizen.has("#status") && citizen.has("#code-phone") })
+	citizen.typeInto("#code-phone", code)
+	if resp := citizen.clickAndWaitForPage("#verify-phone"); resp.Status != 200 || citizen.has("#code-phone") || !citizen.has("#notice") {
+		citizen.fatalf("entering the code answered %d; the page still asks for it: %v", resp.Status, citizen.has("#code-phone"))
+	}
+	t.Logf("3. the phone number was confirmed by the code texted to it: %q", citizen.text("#notice"))
 	var seen []string
 	citizen.reloadUntil("the status "+strconv.Quote(inReviewStatus), 60*time.Second, func() bool {
 		status := "(being registered)"
@@ -156,6 +169,30 @@ func citizenSendsAccessRequest(t *testing.T, citizen *tab, stack *devstack.Stack
 	t.Logf("3. request %s sent; its page showed: %s", requestID, strings.Join(seen, " → "))
 	return requestID
 }
+
+// codeTextedTo waits for the dev notifier to capture a text message to a number and returns the
+// one-time code in it, as the phone's owner would read it.
+func codeTextedTo(t *testing.T, stack *devstack.Stack, phone string) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		msgs, err := stack.Deps.DB.Mailbox(context.Background(), 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if code := sixDigits.FindString(m.Body); m.Channel == "sms" && m.Recipient == phone && code != "" {
+				return code
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no text message with a code reached the dev mailbox")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
 
 // outcomeOnPage is one register's block on a case page.
 type outcomeOnPage struct {
