@@ -139,6 +139,20 @@ func TestAPhoneGivenWithTheRequestWaitsForItsCode(t *testing.T) {
 	if joined := strings.Join(actions, " "); !strings.Contains(joined, "identifier_code_spent") || strings.Contains(joined, "identifier_supplied") {
 		t.Errorf("the record after five wrong codes: %v", actions)
 	}
+	// New codes may be asked for, but not without end: the number typed may be a stranger's.
+	for i := 2; ; i++ { // the submission's was the first
+		status, p := api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/identifiers", token, "application/json",
+			`{"type":"phone","value":"`+aino.Phone+`"}`)
+		if i <= store.ChallengesPerDay && status != http.StatusAccepted {
+			t.Fatalf("code %d: %d %v", i, status, p)
+		}
+		if i > store.ChallengesPerDay {
+			if status != http.StatusTooManyRequests || strings.Join(fieldsOf(p), ",") != "value" || ruleOf(p) != "rate" {
+				t.Errorf("code %d in a day: %d %v, want 429 on value (rate)", i, status, p)
+			}
+			break
+		}
+	}
 
 	// Through the form: Matti gives his phone number with the request.
 	matti := demo.People[1]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -182,6 +183,12 @@ func (p *portal) apiSupply(w http.ResponseWriter, r *http.Request) {
 	}
 	// Nothing goes to the workflow yet: the identifier is used once its code comes back (verify.go).
 	c, err := p.challenge(r.Context(), file.Case.RequestID, ident, "api", file.Case.Language)
+	if errors.Is(err, store.ErrTooManyCodes) {
+		w.Header().Set("Retry-After", "86400")
+		web.WriteProblem(w, http.StatusTooManyRequests, "Too many codes", "", []contracts.FieldError{{Field: "value", Rule: "rate",
+			Message: fmt.Sprintf("at most %d codes may be sent for a request in 24 hours", store.ChallengesPerDay)}})
+		return
+	}
 	if err != nil {
 		p.deps.Log.Error("api supply", "request", file.Case.RequestID, "error", err)
 		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
@@ -293,11 +300,16 @@ func (p *portal) supplyPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if fields == nil {
 		// Nothing goes to the workflow yet: the identifier is used once its code comes back (verify.go).
-		if _, err := p.challenge(r.Context(), file.Case.RequestID, ident, "web", string(lang)); err != nil {
+		_, err := p.challenge(r.Context(), file.Case.RequestID, ident, "web", string(lang))
+		if errors.Is(err, store.ErrTooManyCodes) {
+			fields = []contracts.FieldError{{Field: "value", Message: messages[lang]["too_many_codes"]}}
+		} else if err != nil {
 			p.deps.Log.Error("supply", "request", file.Case.RequestID, "error", err)
 			p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 			return
 		}
+	}
+	if fields == nil {
 		p.flash(w, r, sess, messages[lang]["code_sent"])
 		http.Redirect(w, r, "/"+string(lang)+"/requests/"+file.Case.RequestID, http.StatusSeeOther)
 		return

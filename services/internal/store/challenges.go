@@ -22,6 +22,10 @@ const (
 	ChallengeTTL = 15 * time.Minute
 	// ChallengeAttempts is how many codes may be tried; the last wrong one spends the challenge.
 	ChallengeAttempts = 5
+	// ChallengesPerDay is how many codes one request may have sent in 24 hours: each goes to a number
+	// or address the subject typed, which may be a stranger's, so the platform must not become a way
+	// to flood someone with texts.
+	ChallengesPerDay = 5
 	// KindIdentifierCode is the outbox kind that carries a code to the identifier.
 	KindIdentifierCode = "identifier_code"
 	// VerifiedByCode names how a supplied identifier was confirmed, on the case and in the record.
@@ -49,6 +53,8 @@ var (
 	ErrCodeExpired = errors.New("the code has expired")
 	// ErrCodeSpent: the last allowed attempt was wrong; the challenge is spent.
 	ErrCodeSpent = errors.New("too many wrong codes")
+	// ErrTooManyCodes: the request has had ChallengesPerDay codes sent in the last 24 hours.
+	ErrTooManyCodes = errors.New("too many codes sent for this request today")
 )
 
 // WrongCodeError is a wrong code with attempts left.
@@ -76,6 +82,18 @@ func (db *DB) NewChallenge(ctx context.Context, requestID, idType, value, channe
 		sendBy = "sms"
 	}
 	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		// Serialize the request's challenges, so that parallel calls cannot pass the count together.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7412119))`, requestID); err != nil {
+			return err
+		}
+		var sent int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM identifier_challenges WHERE request_id = $1 AND created_at > now() - interval '24 hours'`,
+			requestID).Scan(&sent); err != nil {
+			return err
+		}
+		if sent >= ChallengesPerDay {
+			return ErrTooManyCodes
+		}
 		// Values of challenges that ran out are erased here rather than by a separate job.
 		if _, err := tx.Exec(ctx, `UPDATE identifier_challenges SET value = NULL, spent_at = coalesce(spent_at, now())
 			WHERE value IS NOT NULL AND expires_at < now()`); err != nil {

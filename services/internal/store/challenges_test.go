@@ -196,3 +196,29 @@ func TestADeliveredCodeLeavesTheOutbox(t *testing.T) {
 }
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestARequestGetsAFewCodesADay: the number is whatever the subject typed, maybe a stranger's, so a
+// request cannot have codes texted to it without end.
+func TestARequestGetsAFewCodesADay(t *testing.T) {
+	db, ctx := open(t), context.Background()
+	for i := range ChallengesPerDay {
+		if _, err := db.NewChallenge(ctx, requestID, "phone", phone, "api", "fi"); err != nil {
+			t.Fatalf("code %d: %v", i+1, err)
+		}
+	}
+	if _, err := db.NewChallenge(ctx, requestID, "email", "aino@example.fi", "api", "fi"); !errors.Is(err, ErrTooManyCodes) {
+		t.Fatalf("code %d in a day: %v, want ErrTooManyCodes", ChallengesPerDay+1, err)
+	}
+	var queued int
+	_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE kind = $1 AND sent_at IS NULL`, KindIdentifierCode).Scan(&queued)
+	if queued != 1 {
+		t.Errorf("%d codes queued, want only the last one allowed (each replaced the one before)", queued)
+	}
+	// A day later the request may have codes sent again.
+	if _, err := db.Pool.Exec(ctx, `UPDATE identifier_challenges SET created_at = created_at - interval '25 hours'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.NewChallenge(ctx, requestID, "phone", phone, "api", "fi"); err != nil {
+		t.Fatalf("the next day: %v", err)
+	}
+}
