@@ -11,9 +11,12 @@ import (
 // connections. They say nothing is wrong, and printed at every `make dev` they would hide the lines
 // that do.
 var knownNoise = []string{
-	"error fetching user data from parent",  // matching, until membership has settled
-	"Not enough hosts to serve the request", // the same, from other services
-	"Failed to poll for task",               // the system workers, while the server stops
+	"error fetching user data from parent",      // matching, until membership has settled
+	"Not enough hosts to serve the request",     // the same, from other services
+	"Failed to poll for task",                   // the system workers, while the server stops
+	"Failed to check Nexus endpoints ownership", // matching, until membership has settled, and at stop
+	"HTTP API port has not been set",            // the frontend: dev does not serve Nexus over HTTP
+	"network dial error",                        // the server's own clients, while it stops
 }
 
 // withoutKnownNoise drops knownNoise and passes everything else on.
