@@ -151,14 +151,8 @@ func (o *office) showCase(w http.ResponseWriter, r *http.Request) {
 		o.render(w, http.StatusOK, "purpose", sess, purposeForm{RequestID: id, Purposes: Purposes})
 		return
 	}
-	file, err := casefile.Load(r.Context(), o.deps.DB, id)
-	if errors.Is(err, store.ErrNotFound) {
-		o.fail(w, http.StatusNotFound, "No such case.")
-		return
-	}
-	if err != nil {
-		o.deps.Log.Error("load case", "error", err)
-		o.fail(w, http.StatusServiceUnavailable, "The case is not available right now.")
+	file, ok := o.loadCase(w, r, id)
+	if !ok {
 		return
 	}
 	if err := o.recordView(r, sess.Identity, id, grant.Purpose); err != nil {
@@ -187,6 +181,21 @@ func (o *office) showCase(w http.ResponseWriter, r *http.Request) {
 }
 
 // recordView writes the view to the record before anything of the case is shown: no record, no view.
+// loadCase loads a case file for a page, answering the browser itself if it cannot.
+func (o *office) loadCase(w http.ResponseWriter, r *http.Request, id string) (*casefile.File, bool) {
+	file, err := casefile.Load(r.Context(), o.deps.DB, id)
+	if errors.Is(err, store.ErrNotFound) {
+		o.fail(w, http.StatusNotFound, "No such case.")
+		return nil, false
+	}
+	if err != nil {
+		o.deps.Log.Error("load case", "error", err)
+		o.fail(w, http.StatusServiceUnavailable, "The case is not available right now.")
+		return nil, false
+	}
+	return file, true
+}
+
 func (o *office) recordView(r *http.Request, id *oidclogin.Identity, requestID, purpose string) error {
 	return o.deps.DB.Audit(r.Context(), store.AuditEvent{Actor: staffName(id), Role: strings.Join(id.Roles, ","),
 		Action: "viewed", RequestID: requestID, Purpose: purpose})

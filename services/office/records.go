@@ -2,7 +2,6 @@ package office
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -28,14 +27,8 @@ func (o *office) showRecords(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther) // the case page asks for the purpose
 		return
 	}
-	file, err := casefile.Load(r.Context(), o.deps.DB, id)
-	if errors.Is(err, store.ErrNotFound) {
-		o.fail(w, http.StatusNotFound, "No such case.")
-		return
-	}
-	if err != nil {
-		o.deps.Log.Error("load case", "error", err)
-		o.fail(w, http.StatusServiceUnavailable, "The case is not available right now.")
+	file, ok := o.loadCase(w, r, id)
+	if !ok {
 		return
 	}
 	var reg *casefile.Register
@@ -48,7 +41,7 @@ func (o *office) showRecords(w http.ResponseWriter, r *http.Request) {
 		o.fail(w, http.StatusNotFound, "That register returned no records on this case.")
 		return
 	}
-	err = o.deps.DB.Audit(r.Context(), store.AuditEvent{Actor: staffName(sess.Identity), Role: strings.Join(sess.Identity.Roles, ","),
+	err := o.deps.DB.Audit(r.Context(), store.AuditEvent{Actor: staffName(sess.Identity), Role: strings.Join(sess.Identity.Roles, ","),
 		Action: "viewed_records", RequestID: id, Purpose: grant.Purpose, Detail: map[string]any{"register_id": registerID}})
 	if err != nil {
 		o.deps.Log.Error("record view", "error", err)

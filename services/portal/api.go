@@ -23,21 +23,30 @@ func (p *portal) apiSubject(w http.ResponseWriter, r *http.Request) (*oidclogin.
 	return id, ok
 }
 
+// readJSON admits an API call's body: application/json, at most limit bytes, no unknown fields.
+// It answers the client itself (415 or 400, saying what is wrong) when the body is not admitted.
+func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		web.WriteProblem(w, http.StatusUnsupportedMediaType, "Unsupported media type", "send application/json", nil)
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		web.WriteProblem(w, http.StatusBadRequest, "Invalid JSON", jsonProblem(err), nil)
+		return false
+	}
+	return true
+}
+
 func (p *portal) apiSubmit(w http.ResponseWriter, r *http.Request) {
 	id, ok := p.apiSubject(w, r)
 	if !ok {
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		web.WriteProblem(w, http.StatusUnsupportedMediaType, "Unsupported media type", "send application/json", nil)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
 	var req contracts.SubmitRequest
-	if err := dec.Decode(&req); err != nil {
-		web.WriteProblem(w, http.StatusBadRequest, "Invalid JSON", jsonProblem(err), nil)
+	if !readJSON(w, r, 64<<10, &req) {
 		return
 	}
 	requestID, challenge, err := p.submit(r, id, req, "api")

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -161,16 +160,8 @@ func (p *portal) apiSupply(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		web.WriteProblem(w, http.StatusUnsupportedMediaType, "Unsupported media type", "send application/json", nil)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
 	var ident contracts.Identifier
-	if err := dec.Decode(&ident); err != nil {
-		web.WriteProblem(w, http.StatusBadRequest, "Invalid JSON", jsonProblem(err), nil)
+	if !readJSON(w, r, 4<<10, &ident) {
 		return
 	}
 	file, waiting, ok := p.apiOwnOpenCase(w, r, id)

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -151,16 +150,8 @@ func (p *portal) apiVerify(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		web.WriteProblem(w, http.StatusUnsupportedMediaType, "Unsupported media type", "send application/json", nil)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
 	var body verifyBody
-	if err := dec.Decode(&body); err != nil {
-		web.WriteProblem(w, http.StatusBadRequest, "Invalid JSON", jsonProblem(err), nil)
+	if !readJSON(w, r, 1<<10, &body) {
 		return
 	}
 	file, waiting, ok := p.apiOwnOpenCase(w, r, id)
