@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,10 +106,22 @@ func TestACaseSurvivesARestart(t *testing.T) {
 	if err != nil || len(regs) != 5 {
 		t.Fatalf("the case has %d registers, want the 5 demo registers (%v)", len(regs), err)
 	}
+	opened := ""
 	for _, r := range regs {
 		if len(r.Outcome) == 0 {
 			t.Errorf("register %s has no concluded outcome", r.RegisterID)
 		}
+		opened += string(r.Result)
+	}
+	// What the registers returned on Aino is sealed in the database, and opens for the platform.
+	var atRest string
+	if err := s.Deps.DB.Pool.QueryRow(context.Background(), `SELECT string_agg(result::text, ' ') FROM case_registers WHERE request_id = $1`,
+		id).Scan(&atRest); err != nil {
+		t.Fatal(err)
+	}
+	const held = "Esimerkkilän terveyskeskus" // in Aino's Kanta processing log
+	if !strings.Contains(opened, held) || strings.Contains(atRest, held) {
+		t.Errorf("the registers' answers: opened holds %q: %v; kept in clear: %v", held, strings.Contains(opened, held), strings.Contains(atRest, held))
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -104,6 +104,13 @@ func Connect(ctx context.Context, cfg Config, name string, log *slog.Logger) (*D
 		db.Close()
 		return nil, fmt.Errorf("platform: %w", err)
 	}
+	answers, err := keys.Derive("register answers v1")
+	if err != nil {
+		nc.Close()
+		db.Close()
+		return nil, fmt.Errorf("platform: %w", err)
+	}
+	db.SealAnswersWith(answers)
 	pkgs, err := packages.New(db, js, keys)
 	if err != nil {
 		nc.Close()

@@ -206,6 +206,9 @@ func (db *DB) CaseRegisters(ctx context.Context, requestID string) ([]CaseRegist
 			&r.ReplannedAt, &r.CancelledAt); err != nil {
 			return nil, fmt.Errorf("store: case registers: %w", err)
 		}
+		if r.Result, err = db.openAnswer(requestID, r.RegisterID, r.Result); err != nil {
+			return nil, err
+		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -236,6 +239,9 @@ func (db *DB) RecordResult(ctx context.Context, requestID, registerID, status st
 // workflow compares with the number it dispatched to: registers dispatched after the subject
 // supplied an identifier make a case await answers again.
 func (db *DB) RecordAnswer(ctx context.Context, requestID, registerID, status string, result json.RawMessage) (remaining, answered int, err error) {
+	if result, err = db.sealAnswer(requestID, registerID, result); err != nil {
+		return 0, 0, err
+	}
 	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM cases WHERE request_id = $1 FOR UPDATE`, requestID); err != nil {
 			return err

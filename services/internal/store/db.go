@@ -25,6 +25,8 @@ var ErrNotFound = errors.New("not found")
 // DB is the platform's database.
 type DB struct {
 	Pool *pgxpool.Pool
+	// answers seals the registers' answers at rest (SealAnswersWith); nil keeps them in clear.
+	answers Sealer
 }
 
 // Open connects and brings the schema up to date. Several processes may start at once: a
