@@ -4,6 +4,7 @@ package deploy
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,11 +17,14 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/conf"
 	"github.com/nats-io/nats-server/v2/server"
+
+	"kirjaamo.dev/devkit/testpki"
 )
 
 // required are the variables compose.yaml insists on; the check sets placeholders for them.
 var required = []string{"POSTGRES_PASSWORD", "KIRJAAMO_PAYLOAD_KEYS", "PORTAL_URL", "CITIZEN_OIDC_ISSUER",
-	"PORTAL_OIDC_CLIENT_SECRET", "OFFICE_URL", "STAFF_OIDC_ISSUER", "OFFICE_OIDC_CLIENT_SECRET", "SMTP_ADDR", "SMS_URL", "NATS_PLATFORM_CREDS"}
+	"PORTAL_OIDC_CLIENT_SECRET", "OFFICE_URL", "STAFF_OIDC_ISSUER", "OFFICE_OIDC_CLIENT_SECRET", "SMTP_ADDR", "SMS_URL", "NATS_PLATFORM_CREDS",
+	"NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY"}
 
 func TestComposeFileIsValid(t *testing.T) {
 	for _, v := range required {
@@ -49,6 +53,23 @@ func TestComposeFileIsValid(t *testing.T) {
 			!slices.ContainsFunc(project.Services[svc].Secrets, func(s types.ServiceSecretConfig) bool { return s.Source == "nats-platform-creds" }) {
 			t.Errorf("%s does not connect to NATS with the platform's credentials", svc)
 		}
+		if v := env["KIRJAAMO_NATS_URL"]; v == nil || strings.Contains(*v, "nats://") || !strings.HasPrefix(*v, "tls://") {
+			t.Errorf("%s does not reach NATS over TLS: %v", svc, v)
+		}
+		if v := env["KIRJAAMO_NATS_CA"]; v == nil || *v != "/run/secrets/nats-tls-ca" {
+			t.Errorf("%s does not verify the NATS servers against the cluster's CA", svc)
+		}
+	}
+	for _, node := range []string{"nats-1", "nats-2", "nats-3"} {
+		env := project.Services[node].Environment
+		if v := env["NATS_SERVER_NAME"]; v == nil || *v != node {
+			t.Errorf("%s is named %v", node, v)
+		}
+		for _, secret := range []string{"nats-tls-cert", "nats-tls-key", "nats-tls-ca"} {
+			if !slices.ContainsFunc(project.Services[node].Secrets, func(s types.ServiceSecretConfig) bool { return s.Source == secret }) {
+				t.Errorf("%s lacks the secret %s", node, secret)
+			}
+		}
 	}
 }
 
@@ -67,6 +88,10 @@ func TestComposeRefusesMissingSecrets(t *testing.T) {
 
 func TestNATSConfigIsValid(t *testing.T) {
 	t.Setenv("NATS_SERVER_NAME", "nats-1")
+	pki := testpki.New(t, "nats-1", "nats-2", "nats-3")
+	t.Setenv("NATS_TLS_CERT", pki.Cert)
+	t.Setenv("NATS_TLS_KEY", pki.Key)
+	t.Setenv("NATS_TLS_CA", pki.CA)
 	opts, err := server.ProcessConfigFile(filepath.Join("nats", "nats.conf"))
 	if err != nil {
 		t.Fatalf("nats.conf: %v", err)
@@ -80,6 +105,12 @@ func TestNATSConfigIsValid(t *testing.T) {
 	if len(opts.TrustedOperators) != 1 || opts.SystemAccount == "" || opts.NoAuthUser != "" || len(opts.Users) > 0 || len(opts.Nkeys) > 0 {
 		t.Errorf("nats.conf does not authenticate every client with an operator-signed user JWT: operators %d, system account %q, no_auth_user %q, users %d, nkeys %d",
 			len(opts.TrustedOperators), opts.SystemAccount, opts.NoAuthUser, len(opts.Users), len(opts.Nkeys))
+	}
+	if opts.TLSConfig == nil || opts.AllowNonTLS {
+		t.Error("nats.conf lets clients connect without TLS")
+	}
+	if tc := opts.Cluster.TLSConfig; tc == nil || tc.ClientAuth != tls.RequireAndVerifyClientCert {
+		t.Error("nats.conf lets a node join the cluster without a certificate of the cluster's CA")
 	}
 	if _, ok := opts.AccountResolver.(*server.MemAccResolver); !ok {
 		t.Errorf("nats.conf's account resolver is %T, want the MEMORY resolver with the accounts preloaded", opts.AccountResolver)

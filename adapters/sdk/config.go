@@ -16,6 +16,8 @@ type Config struct {
 	// CredentialsFile is the register's own NATS credentials (a .creds file), which allow it its own
 	// subjects only. Empty in a dev setup without authentication.
 	CredentialsFile string
+	// CAFile is the PEM certificate authority of a NATS cluster served over TLS (tls:// URLs).
+	CAFile string
 	// InboxPrefix is where replies to the adapter's requests arrive. The register's credentials allow
 	// it to subscribe under its own prefix only, so that no adapter can read another's replies (its
 	// tasks among them). Default "_INBOX_<register id>".
@@ -30,12 +32,13 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// LoadConfig reads KIRJAAMO_NATS_URL, KIRJAAMO_NATS_CREDENTIALS, KIRJAAMO_NATS_INBOX_PREFIX, KIRJAAMO_ADAPTER_CONCURRENCY,
+// LoadConfig reads KIRJAAMO_NATS_URL, KIRJAAMO_NATS_CREDENTIALS, KIRJAAMO_NATS_CA, KIRJAAMO_NATS_INBOX_PREFIX, KIRJAAMO_ADAPTER_CONCURRENCY,
 // KIRJAAMO_ADAPTER_ACK_WAIT and KIRJAAMO_ADAPTER_HEARTBEAT_EVERY.
 func LoadConfig() (Config, error) {
 	cfg := Config{
 		NATSURL:         envOr("KIRJAAMO_NATS_URL", "nats://127.0.0.1:4222"),
 		CredentialsFile: os.Getenv("KIRJAAMO_NATS_CREDENTIALS"),
+		CAFile:          os.Getenv("KIRJAAMO_NATS_CA"),
 		InboxPrefix:     os.Getenv("KIRJAAMO_NATS_INBOX_PREFIX"),
 	}
 	var err error

@@ -20,6 +20,9 @@ import (
 type Config struct {
 	URL             string
 	CredentialsFile string
+	// CAFile is the PEM certificate authority that signed the servers' certificates, for a cluster
+	// served over TLS (tls:// URLs): tasks carry identity codes, so they never cross a network in clear.
+	CAFile string
 	// Replicas is the JetStream replication of the platform's streams: 1 in dev, 3 on a cluster.
 	Replicas int
 }
@@ -29,6 +32,9 @@ func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
 	if cfg.CredentialsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredentialsFile))
+	}
+	if cfg.CAFile != "" {
+		opts = append(opts, nats.RootCAs(cfg.CAFile))
 	}
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {

@@ -29,7 +29,7 @@ type Config struct {
 	Temporal    flow.Config
 }
 
-// LoadConfig reads KIRJAAMO_DATABASE_URL, KIRJAAMO_NATS_URL, KIRJAAMO_NATS_CREDENTIALS,
+// LoadConfig reads KIRJAAMO_DATABASE_URL, KIRJAAMO_NATS_URL, KIRJAAMO_NATS_CREDENTIALS, KIRJAAMO_NATS_CA,
 // KIRJAAMO_NATS_REPLICAS, KIRJAAMO_TEMPORAL_ADDRESS, KIRJAAMO_TEMPORAL_NAMESPACE and
 // KIRJAAMO_PAYLOAD_KEYS.
 func LoadConfig() (Config, error) {
@@ -38,6 +38,7 @@ func LoadConfig() (Config, error) {
 		NATS: bus.Config{
 			URL:             Env("KIRJAAMO_NATS_URL", "nats://127.0.0.1:4222"),
 			CredentialsFile: os.Getenv("KIRJAAMO_NATS_CREDENTIALS"),
+			CAFile:          os.Getenv("KIRJAAMO_NATS_CA"),
 			Replicas:        1,
 		},
 		Temporal: flow.Config{
