@@ -40,6 +40,8 @@ type Config struct {
 	// CredentialsFile is a .creds file for that server, for one that requires authentication. The kit
 	// needs the platform's permissions on the register's subjects, not the register's own.
 	CredentialsFile string
+	// CAFile is the CA certificate (PEM) of a server served over TLS (a tls:// URL).
+	CAFile string
 	// RegisterID is the register whose adapter is checked.
 	RegisterID string
 	// Known is a person the register holds data on. A lookup must find their data, and the effect

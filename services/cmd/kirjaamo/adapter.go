@@ -14,7 +14,7 @@ import (
 	"kirjaamo.dev/contracts"
 )
 
-const adapterUsage = "adapter check --nats URL --register ID [--creds FILE] [--known TYPE=VALUE]... [--unknown TYPE=VALUE]... " +
+const adapterUsage = "adapter check --nats URL --register ID [--creds FILE] [--ca FILE] [--known TYPE=VALUE]... [--unknown TYPE=VALUE]... " +
 	"[--read-only] [--timeout 10s] [--announce-timeout 1m] [--json]"
 
 func init() {
@@ -38,6 +38,7 @@ func adapterCommand(ctx context.Context, args []string, stdout io.Writer) error 
 	natsURL := fs.String("nats", "", "the NATS server the adapter connects to (JetStream enabled), e.g. nats://127.0.0.1:4222")
 	registerID := fs.String("register", "", "the register id of the adapter")
 	creds := fs.String("creds", "", "a NATS .creds file with the platform's permissions, for a server with authentication")
+	ca := fs.String("ca", "", "the CA certificate (PEM) of a NATS server served over TLS (a tls:// URL)")
 	readOnly := fs.Bool("read-only", false, "skip the check that erases or restricts the known subject's data")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for each answer")
 	announceTimeout := fs.Duration("announce-timeout", time.Minute, "how long to wait for the adapter to announce itself")
@@ -51,7 +52,7 @@ func adapterCommand(ctx context.Context, args []string, stdout io.Writer) error 
 	if *natsURL == "" || *registerID == "" || fs.NArg() > 0 {
 		return fmt.Errorf("%w: --nats and --register are required: %s", errUsage, adapterUsage)
 	}
-	report, err := conformance.Check(ctx, conformance.Config{NATSURL: *natsURL, CredentialsFile: *creds, RegisterID: *registerID,
+	report, err := conformance.Check(ctx, conformance.Config{NATSURL: *natsURL, CredentialsFile: *creds, CAFile: *ca, RegisterID: *registerID,
 		Known: conformance.Subject{Identifiers: known}, Unknown: conformance.Subject{Identifiers: unknown}, ReadOnly: *readOnly,
 		Timeout: *timeout, AnnounceTimeout: *announceTimeout, Logger: newLogger()})
 	if err != nil {
