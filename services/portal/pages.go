@@ -215,7 +215,7 @@ func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.S
 	if phone == "" {
 		return requestID, nil, nil
 	}
-	c, err := p.challenge(r.Context(), requestID, contracts.Identifier{Type: contracts.IdentifierPhone, Value: phone}, channel, req.Language)
+	c, err := p.challenge(r.Context(), requestID, id.Subject, contracts.Identifier{Type: contracts.IdentifierPhone, Value: phone}, channel, req.Language)
 	if errors.Is(err, store.ErrTooManyCodes) {
 		// The same submission repeated (same idempotency key) past the day's codes: the request
 		// stands, and the code already sent still works.

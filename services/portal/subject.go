@@ -173,11 +173,12 @@ func (p *portal) apiSupply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Nothing goes to the workflow yet: the identifier is used once its code comes back (verify.go).
-	c, err := p.challenge(r.Context(), file.Case.RequestID, ident, "api", file.Case.Language)
+	c, err := p.challenge(r.Context(), file.Case.RequestID, id.Subject, ident, "api", file.Case.Language)
 	if errors.Is(err, store.ErrTooManyCodes) {
 		w.Header().Set("Retry-After", "86400")
 		web.WriteProblem(w, http.StatusTooManyRequests, "Too many codes", "", []contracts.FieldError{{Field: "value", Rule: "rate",
-			Message: fmt.Sprintf("at most %d codes may be sent for a request in 24 hours", store.ChallengesPerDay)}})
+			Message: fmt.Sprintf("at most %d codes may be sent for a request, and %d for a person, in 24 hours",
+				store.ChallengesPerDay, store.ChallengesPerSubjectDay)}})
 		return
 	}
 	if err != nil {
@@ -291,7 +292,7 @@ func (p *portal) supplyPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if fields == nil {
 		// Nothing goes to the workflow yet: the identifier is used once its code comes back (verify.go).
-		_, err := p.challenge(r.Context(), file.Case.RequestID, ident, "web", string(lang))
+		_, err := p.challenge(r.Context(), file.Case.RequestID, sess.Identity.Subject, ident, "web", string(lang))
 		if errors.Is(err, store.ErrTooManyCodes) {
 			fields = []contracts.FieldError{{Field: "value", Message: messages[lang]["too_many_codes"]}}
 		} else if err != nil {

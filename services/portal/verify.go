@@ -24,8 +24,8 @@ import (
 // answer hands the identifier to the workflow's supply update, the same path as before.
 
 // challenge stores a challenge for an identifier already checked (checkSupply) and queues its code.
-func (p *portal) challenge(ctx context.Context, requestID string, id contracts.Identifier, channel, language string) (store.Challenge, error) {
-	c, err := p.deps.DB.NewChallenge(ctx, requestID, string(id.Type), id.Value, channel, language)
+func (p *portal) challenge(ctx context.Context, requestID, subjectID string, id contracts.Identifier, channel, language string) (store.Challenge, error) {
+	c, err := p.deps.DB.NewChallenge(ctx, requestID, subjectID, string(id.Type), id.Value, channel, language)
 	if err != nil {
 		return c, fmt.Errorf("challenge %s: %w", id.Type, err)
 	}

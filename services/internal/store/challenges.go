@@ -22,10 +22,12 @@ const (
 	ChallengeTTL = 15 * time.Minute
 	// ChallengeAttempts is how many codes may be tried; the last wrong one spends the challenge.
 	ChallengeAttempts = 5
-	// ChallengesPerDay is how many codes one request may have sent in 24 hours: each goes to a number
+	// ChallengesPerDay is how many codes one request may have sent in 24 hours, and
+	// ChallengesPerSubjectDay how many one subject may, over all their requests: each goes to a number
 	// or address the subject typed, which may be a stranger's, so the platform must not become a way
 	// to flood someone with texts.
-	ChallengesPerDay = 5
+	ChallengesPerDay        = 5
+	ChallengesPerSubjectDay = 10
 	// KindIdentifierCode is the outbox kind that carries a code to the identifier.
 	KindIdentifierCode = "identifier_code"
 	// VerifiedByCode names how a supplied identifier was confirmed, on the case and in the record.
@@ -53,7 +55,8 @@ var (
 	ErrCodeExpired = errors.New("the code has expired")
 	// ErrCodeSpent: the last allowed attempt was wrong; the challenge is spent.
 	ErrCodeSpent = errors.New("too many wrong codes")
-	// ErrTooManyCodes: the request has had ChallengesPerDay codes sent in the last 24 hours.
+	// ErrTooManyCodes: the request has had ChallengesPerDay codes sent in the last 24 hours, or its
+	// subject ChallengesPerSubjectDay.
 	ErrTooManyCodes = errors.New("too many codes sent for this request today")
 )
 
@@ -67,7 +70,7 @@ func (e *WrongCodeError) Error() string { return fmt.Sprintf("wrong code, %d att
 // same request and type is replaced: its code no longer works and, if not sent yet, is not sent.
 // value must be normalized already. channel is where it was supplied ("web" or "api"); language is
 // the message's.
-func (db *DB) NewChallenge(ctx context.Context, requestID, idType, value, channel, language string) (Challenge, error) {
+func (db *DB) NewChallenge(ctx context.Context, requestID, subjectID, idType, value, channel, language string) (Challenge, error) {
 	c := Challenge{ID: uuid.NewString(), RequestID: requestID, Type: idType, Value: value, Channel: channel}
 	code, err := newCode()
 	if err != nil {
@@ -82,16 +85,17 @@ func (db *DB) NewChallenge(ctx context.Context, requestID, idType, value, channe
 		sendBy = "sms"
 	}
 	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		// Serialize the request's challenges, so that parallel calls cannot pass the count together.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7412119))`, requestID); err != nil {
+		// Serialize the subject's challenges, so that parallel calls cannot pass the counts together.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7412119))`, subjectID); err != nil {
 			return err
 		}
-		var sent int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM identifier_challenges WHERE request_id = $1 AND created_at > now() - interval '24 hours'`,
-			requestID).Scan(&sent); err != nil {
+		var forRequest, forSubject int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE request_id = $1), count(*) FILTER (WHERE subject_id = $2)
+			FROM identifier_challenges WHERE (request_id = $1 OR subject_id = $2) AND created_at > now() - interval '24 hours'`,
+			requestID, subjectID).Scan(&forRequest, &forSubject); err != nil {
 			return err
 		}
-		if sent >= ChallengesPerDay {
+		if forRequest >= ChallengesPerDay || forSubject >= ChallengesPerSubjectDay {
 			return ErrTooManyCodes
 		}
 		// Values of challenges that ran out are erased here rather than by a separate job.
@@ -112,9 +116,9 @@ func (db *DB) NewChallenge(ctx context.Context, requestID, idType, value, channe
 			}
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO identifier_challenges (id, request_id, identifier_type, value, channel, code_salt, code_hash,
-			expires_at, max_attempts) VALUES ($1,$2,$3,$4,$5,$6,$7, now() + $8::interval, $9) RETURNING expires_at`,
+			expires_at, max_attempts, subject_id) VALUES ($1,$2,$3,$4,$5,$6,$7, now() + $8::interval, $9, $10) RETURNING expires_at`,
 			c.ID, requestID, idType, value, channel, salt, codeHash(salt, code), fmt.Sprintf("%d seconds", int(ChallengeTTL.Seconds())),
-			ChallengeAttempts).Scan(&c.ExpiresAt); err != nil {
+			ChallengeAttempts, subjectID).Scan(&c.ExpiresAt); err != nil {
 			return err
 		}
 		if err := enqueue(ctx, tx, requestID, Notification{DedupKey: KindIdentifierCode + "/" + c.ID, Kind: KindIdentifierCode,

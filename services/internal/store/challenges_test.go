@@ -4,13 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 )
 
-const phone = "+358401110001"
+const (
+	phone   = "+358401110001"
+	subject = "demo-aino"
+)
 
 // sentCode reads the code the outbox is to send for a challenge, as the notifier would.
 func sentCode(t *testing.T, db *DB, c Challenge) string {
@@ -39,7 +43,7 @@ func TestARightCodeVerifiesOnceAndIsNotTakenAgain(t *testing.T) {
 	if err := db.RecordReceipt(ctx, newCase()); err != nil {
 		t.Fatal(err)
 	}
-	c, err := db.NewChallenge(ctx, requestID, "phone", phone, "api", "fi")
+	c, err := db.NewChallenge(ctx, requestID, subject, "phone", phone, "api", "fi")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +113,7 @@ func TestARightCodeVerifiesOnceAndIsNotTakenAgain(t *testing.T) {
 
 func TestWrongCodesAreCountedAndTheLastSpendsTheChallenge(t *testing.T) {
 	db, ctx := open(t), context.Background()
-	c, err := db.NewChallenge(ctx, requestID, "phone", phone, "web", "en")
+	c, err := db.NewChallenge(ctx, requestID, subject, "phone", phone, "web", "en")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +141,13 @@ func TestWrongCodesAreCountedAndTheLastSpendsTheChallenge(t *testing.T) {
 
 func TestAnExpiredCodeIsRefusedAndANewChallengeReplacesTheOld(t *testing.T) {
 	db, ctx := open(t), context.Background()
-	old, err := db.NewChallenge(ctx, requestID, "phone", phone, "web", "sv")
+	old, err := db.NewChallenge(ctx, requestID, subject, "phone", phone, "web", "sv")
 	if err != nil {
 		t.Fatal(err)
 	}
 	oldCode := sentCode(t, db, old)
 	// A new challenge for the same type replaces the old: the old code is not sent, and does not work.
-	c, err := db.NewChallenge(ctx, requestID, "phone", "+358401110002", "web", "sv")
+	c, err := db.NewChallenge(ctx, requestID, subject, "phone", "+358401110002", "web", "sv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +179,7 @@ func TestAnExpiredCodeIsRefusedAndANewChallengeReplacesTheOld(t *testing.T) {
 
 func TestADeliveredCodeLeavesTheOutbox(t *testing.T) {
 	db, ctx := open(t), context.Background()
-	c, err := db.NewChallenge(ctx, requestID, "email", "aino@example.org", "api", "fi")
+	c, err := db.NewChallenge(ctx, requestID, subject, "email", "aino@example.org", "api", "fi")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,11 +206,11 @@ func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 func TestARequestGetsAFewCodesADay(t *testing.T) {
 	db, ctx := open(t), context.Background()
 	for i := range ChallengesPerDay {
-		if _, err := db.NewChallenge(ctx, requestID, "phone", phone, "api", "fi"); err != nil {
+		if _, err := db.NewChallenge(ctx, requestID, subject, "phone", phone, "api", "fi"); err != nil {
 			t.Fatalf("code %d: %v", i+1, err)
 		}
 	}
-	if _, err := db.NewChallenge(ctx, requestID, "email", "aino@example.fi", "api", "fi"); !errors.Is(err, ErrTooManyCodes) {
+	if _, err := db.NewChallenge(ctx, requestID, subject, "email", "aino@example.fi", "api", "fi"); !errors.Is(err, ErrTooManyCodes) {
 		t.Fatalf("code %d in a day: %v, want ErrTooManyCodes", ChallengesPerDay+1, err)
 	}
 	var queued int
@@ -218,7 +222,24 @@ func TestARequestGetsAFewCodesADay(t *testing.T) {
 	if _, err := db.Pool.Exec(ctx, `UPDATE identifier_challenges SET created_at = created_at - interval '25 hours'`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.NewChallenge(ctx, requestID, "phone", phone, "api", "fi"); err != nil {
+	if _, err := db.NewChallenge(ctx, requestID, subject, "phone", phone, "api", "fi"); err != nil {
 		t.Fatalf("the next day: %v", err)
+	}
+}
+
+// TestASubjectGetsAFewCodesADayOverAllRequests: opening request after request does not lift the limit.
+func TestASubjectGetsAFewCodesADayOverAllRequests(t *testing.T) {
+	db, ctx := open(t), context.Background()
+	for i := range ChallengesPerSubjectDay {
+		request := fmt.Sprintf("0195d5c8-8d3e-7c1a-9f00-%012d", 100+i/2) // two codes per request
+		if _, err := db.NewChallenge(ctx, request, subject, "phone", phone, "api", "fi"); err != nil {
+			t.Fatalf("code %d: %v", i+1, err)
+		}
+	}
+	if _, err := db.NewChallenge(ctx, "0195d5c8-8d3e-7c1a-9f00-000000000999", subject, "phone", phone, "api", "fi"); !errors.Is(err, ErrTooManyCodes) {
+		t.Fatalf("the subject's code %d in a day, on a new request: %v, want ErrTooManyCodes", ChallengesPerSubjectDay+1, err)
+	}
+	if _, err := db.NewChallenge(ctx, "0195d5c8-8d3e-7c1a-9f00-000000000999", "demo-matti", "phone", "+358401110002", "api", "fi"); err != nil {
+		t.Fatalf("another subject is not limited by this one: %v", err)
 	}
 }
