@@ -208,6 +208,11 @@ func (p *Provider) sweepLocked(now time.Time) {
 			delete(p.tokens, k)
 		}
 	}
+	for k, exp := range p.jtis {
+		if now.After(exp) {
+			delete(p.jtis, k)
+		}
+	}
 }
 
 type hiddenField struct{ Name, Value string }

@@ -24,6 +24,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
+// defaultIdentityCodeClaim is the identity code's claim unless configured.
+const defaultIdentityCodeClaim = "personal_identity_code"
+
 const (
 	// codeTTL is short because the code only has to survive one redirect and
 	// one back-channel call; a short life limits replay after leakage.
@@ -47,12 +50,32 @@ type Config struct {
 	// Now is the clock; nil means time.Now. Tests use it to expire codes.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// IdentityCodeClaim names the claim carrying a person's identity code;
+	// empty means "personal_identity_code". Set "urn:oid:1.2.246.21" to act
+	// like Suomi.fi.
+	IdentityCodeClaim string
+	// HTTPClient fetches the JWKS of clients registered with a JWKSURL.
+	// Nil means a client with a 5 s timeout.
+	HTTPClient *http.Client
 }
 
-// Client is a registered relying party.
+// Client is a registered relying party. It authenticates either with its
+// Secret (client_secret_basic or _post), or, registered the way Suomi.fi
+// e-Identification registers clients, with private_key_jwt: then it has no
+// secret but a JWKSURL or PublicKeys, and its ID tokens and userinfo are
+// encrypted to its first "enc" key.
 type Client struct {
 	ID     string
 	Secret string
+	// JWKSURL is where the client publishes its public keys; it is fetched
+	// at each token request, so a rotation is seen at once.
+	JWKSURL string
+	// PublicKeys are the client's public keys given at registration,
+	// instead of a JWKSURL.
+	PublicKeys *jose.JSONWebKeySet
+	// ContentEncryption is the JWE "enc" for this client's tokens; empty
+	// means A256GCM. Suomi.fi may also use A128CBC-HS256.
+	ContentEncryption string
 	// RedirectURIs are compared by exact string match, as OAuth 2.0 Security
 	// BCP requires; no prefix or wildcard matching.
 	RedirectURIs []string
@@ -89,6 +112,9 @@ type Provider struct {
 	byID     map[string]Person
 	now      func() time.Time
 	log      *slog.Logger
+	hc       *http.Client
+	// hetuClaim is the claim name of the identity code.
+	hetuClaim string
 
 	key    *rsa.PrivateKey
 	jwk    jose.JSONWebKey // public half, with kid
@@ -97,6 +123,9 @@ type Provider struct {
 	mu     sync.Mutex
 	codes  map[string]*grant
 	tokens map[string]accessToken
+	// jtis are the client assertions seen, until they expire, so that a
+	// replayed assertion is refused (RFC 7523 section 3, item 7).
+	jtis map[string]time.Time
 }
 
 // grant is an issued authorization code and everything needed to redeem it.
@@ -130,14 +159,23 @@ func New(cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("devidp: new: issuer %q must be an absolute http(s) URL without query or fragment", cfg.Issuer)
 	}
 	p := &Provider{
-		issuer:   issuer,
-		basePath: u.Path,
-		clients:  make(map[string]Client, len(cfg.Clients)),
-		byID:     make(map[string]Person, len(cfg.People)),
-		now:      cfg.Now,
-		log:      cfg.Logger,
-		codes:    make(map[string]*grant),
-		tokens:   make(map[string]accessToken),
+		issuer:    issuer,
+		basePath:  u.Path,
+		clients:   make(map[string]Client, len(cfg.Clients)),
+		byID:      make(map[string]Person, len(cfg.People)),
+		now:       cfg.Now,
+		log:       cfg.Logger,
+		codes:     make(map[string]*grant),
+		tokens:    make(map[string]accessToken),
+		jtis:      make(map[string]time.Time),
+		hc:        cfg.HTTPClient,
+		hetuClaim: cfg.IdentityCodeClaim,
+	}
+	if p.hetuClaim == "" {
+		p.hetuClaim = defaultIdentityCodeClaim
+	}
+	if p.hc == nil {
+		p.hc = &http.Client{Timeout: 5 * time.Second}
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -192,8 +230,33 @@ func New(cfg Config) (*Provider, error) {
 }
 
 func validateClient(c Client) error {
-	if c.ID == "" || c.Secret == "" {
-		return errors.New("client needs an id and a secret")
+	if c.ID == "" {
+		return errors.New("client needs an id")
+	}
+	switch {
+	case c.Secret == "" && !c.usesKeys():
+		return fmt.Errorf("client %q needs a secret, or a JWKS URL or public keys", c.ID)
+	case c.Secret != "" && c.usesKeys():
+		return fmt.Errorf("client %q: a secret and keys are exclusive", c.ID)
+	case c.JWKSURL != "" && c.PublicKeys != nil:
+		return fmt.Errorf("client %q: give a JWKS URL or public keys, not both", c.ID)
+	}
+	if c.JWKSURL != "" {
+		if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("client %q: JWKS URL must be an absolute http(s) URL", c.ID)
+		}
+	}
+	if c.PublicKeys != nil {
+		for _, k := range c.PublicKeys.Keys {
+			if !k.IsPublic() || !k.Valid() {
+				return fmt.Errorf("client %q: public keys must be valid public keys", c.ID)
+			}
+		}
+	}
+	switch jose.ContentEncryption(c.ContentEncryption) {
+	case "", jose.A256GCM, jose.A128GCM, jose.A128CBC_HS256, jose.A256CBC_HS512:
+	default:
+		return fmt.Errorf("client %q: unsupported content encryption %q", c.ID, c.ContentEncryption)
 	}
 	if len(c.RedirectURIs) == 0 {
 		return fmt.Errorf("client %q has no redirect URIs", c.ID)
@@ -241,23 +304,30 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                p.issuer,
-		"authorization_endpoint":                p.issuer + "/authorize",
-		"token_endpoint":                        p.issuer + "/token",
-		"userinfo_endpoint":                     p.issuer + "/userinfo",
-		"jwks_uri":                              p.issuer + "/jwks",
-		"response_types_supported":              []string{"code"},
-		"response_modes_supported":              []string{"query"},
-		"grant_types_supported":                 []string{"authorization_code"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{string(jose.RS256)},
-		"scopes_supported":                      []string{"openid", "profile", "email", "phone"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"code_challenge_methods_supported":      []string{"S256"},
+		"issuer":                                           p.issuer,
+		"authorization_endpoint":                           p.issuer + "/authorize",
+		"token_endpoint":                                   p.issuer + "/token",
+		"userinfo_endpoint":                                p.issuer + "/userinfo",
+		"jwks_uri":                                         p.issuer + "/jwks",
+		"response_types_supported":                         []string{"code"},
+		"response_modes_supported":                         []string{"query"},
+		"grant_types_supported":                            []string{"authorization_code"},
+		"subject_types_supported":                          []string{"public"},
+		"id_token_signing_alg_values_supported":            []string{string(jose.RS256)},
+		"scopes_supported":                                 []string{"openid", "profile", "email", "phone"},
+		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported": algNames(assertionAlgs),
+		// Only for clients registered with keys, as Suomi.fi does.
+		"id_token_encryption_alg_values_supported": []string{string(jose.RSA_OAEP_256), string(jose.RSA_OAEP)},
+		"id_token_encryption_enc_values_supported": []string{string(jose.A256GCM), string(jose.A128GCM), string(jose.A128CBC_HS256), string(jose.A256CBC_HS512)},
+		"userinfo_encryption_alg_values_supported": []string{string(jose.RSA_OAEP_256), string(jose.RSA_OAEP)},
+		"userinfo_encryption_enc_values_supported": []string{string(jose.A256GCM), string(jose.A128GCM), string(jose.A128CBC_HS256), string(jose.A256CBC_HS512)},
+		"userinfo_signing_alg_values_supported":    []string{string(jose.RS256)},
+		"code_challenge_methods_supported":         []string{"S256"},
 		"claims_supported": []string{
 			"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr",
 			"name", "given_name", "family_name", "email", "phone_number",
-			"personal_identity_code", "roles",
+			p.hetuClaim, "roles",
 		},
 	})
 }
@@ -288,4 +358,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // oauthError writes an RFC 6749 section 5.2 error body.
 func oauthError(w http.ResponseWriter, status int, code, description string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+func algNames(algs []jose.SignatureAlgorithm) []string {
+	out := make([]string, len(algs))
+	for i, a := range algs {
+		out[i] = string(a)
+	}
+	return out
 }

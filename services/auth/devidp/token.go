@@ -43,6 +43,12 @@ type userinfoClaims struct {
 	personClaims
 }
 
+type signedUserinfo struct {
+	Issuer   string `json:"iss"`
+	Audience string `json:"aud"`
+	userinfoClaims
+}
+
 func claimsOf(person Person) personClaims {
 	return personClaims{
 		ACR:                  person.ACR,
@@ -72,13 +78,19 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	// Only the body counts: credentials and codes do not belong in URLs.
 	form := r.PostForm
-	for _, name := range []string{"grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret"} {
+	for _, name := range []string{"grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret", "client_assertion_type", "client_assertion"} {
 		if len(form[name]) > 1 {
 			oauthError(w, http.StatusBadRequest, "invalid_request", "duplicate parameter "+name)
 			return
 		}
 	}
-	client, ok := p.authenticateClient(w, r, form)
+	var client Client
+	var ok bool
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		client, ok = p.authenticateAssertion(w, r, form)
+	} else {
+		client, ok = p.authenticateClient(w, r, form)
+	}
 	if !ok {
 		return
 	}
@@ -120,6 +132,13 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusInternalServerError, "server_error", "could not sign the ID token")
 		return
 	}
+	if client.usesKeys() {
+		if idToken, err = p.encryptFor(r.Context(), client, idToken); err != nil {
+			p.log.Error("token encryption failed", "client_id", client.ID, "err", err)
+			oauthError(w, http.StatusInternalServerError, "server_error", "could not encrypt the ID token")
+			return
+		}
+	}
 	p.log.Info("tokens issued", "client_id", client.ID)
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -157,6 +176,9 @@ func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, fo
 		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
 	client, known := p.clients[id]
+	// A client registered with keys has no secret, and an empty secret
+	// must never authenticate it.
+	known = known && client.Secret != ""
 	// Compare even for unknown clients so timing does not reveal which ids exist.
 	want := client.Secret
 	if !known {
@@ -237,8 +259,8 @@ func atHash(access string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
 
-func (p *Provider) sign(claims idTokenClaims) (string, error) {
-	payload, err := json.Marshal(claims)
+func (p *Provider) sign(claims any) (string, error) {
+	payload, err := p.marshalClaims(claims)
 	if err != nil {
 		return "", fmt.Errorf("marshal claims: %w", err)
 	}
@@ -271,6 +293,51 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusUnauthorized, "invalid_token", "access token is invalid or expired")
 		return
 	}
-	p.log.Info("userinfo served", "client_id", t.clientID)
-	writeJSON(w, http.StatusOK, userinfoClaims{Subject: t.subject, personClaims: claimsOf(p.byID[t.subject])})
+	info := userinfoClaims{Subject: t.subject, personClaims: claimsOf(p.byID[t.subject])}
+	client := p.clients[t.clientID]
+	if !client.usesKeys() {
+		body, err := p.marshalClaims(info)
+		if err != nil {
+			oauthError(w, http.StatusInternalServerError, "server_error", "could not build the userinfo response")
+			return
+		}
+		p.log.Info("userinfo served", "client_id", t.clientID)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(body)
+		return
+	}
+	// OIDC Core section 5.3.2: a signed and then encrypted JWT, with iss
+	// and aud so that it cannot be passed off to another client.
+	jwtResp, err := p.sign(signedUserinfo{Issuer: p.issuer, Audience: client.ID, userinfoClaims: info})
+	if err == nil {
+		jwtResp, err = p.encryptFor(r.Context(), client, jwtResp)
+	}
+	if err != nil {
+		p.log.Error("userinfo encryption failed", "client_id", client.ID, "err", err)
+		oauthError(w, http.StatusInternalServerError, "server_error", "could not encrypt the userinfo response")
+		return
+	}
+	p.log.Info("userinfo served", "client_id", t.clientID, "encrypted", true)
+	w.Header().Set("Content-Type", "application/jwt")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte(jwtResp))
+}
+
+// marshalClaims renders claims with the identity code under the configured
+// claim name, e.g. Suomi.fi's "urn:oid:1.2.246.21".
+func (p *Provider) marshalClaims(claims any) ([]byte, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil || p.hetuClaim == defaultIdentityCodeClaim {
+		return payload, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return nil, err
+	}
+	if v, ok := m[defaultIdentityCodeClaim]; ok {
+		delete(m, defaultIdentityCodeClaim)
+		m[p.hetuClaim] = v
+	}
+	return json.Marshal(m)
 }
