@@ -2,6 +2,11 @@
 // citizen portal and the office: authorization-code flow with PKCE (S256),
 // state and nonce, and ID token verification.
 //
+// The client authenticates to the token endpoint either with a client secret
+// or, as Suomi.fi e-Identification requires, with a private_key_jwt assertion
+// (RFC 7523) signed by its own key; with an encryption key it also accepts
+// only ID tokens encrypted to it (JWE), whose inner JWS is verified as usual.
+//
 // It keeps no state and sets no cookies. The caller stores the Flow returned
 // by Begin in its own server-side session and hands it back to Finish.
 package oidclogin
@@ -21,6 +26,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 )
 
@@ -70,10 +76,22 @@ func (e *ProviderError) Is(target error) bool {
 
 // Config configures a Client.
 type Config struct {
-	IssuerURL    string
-	ClientID     string
+	IssuerURL string
+	ClientID  string
+	// ClientSecret authenticates the client with client_secret_basic or
+	// client_secret_post. Exactly one of ClientSecret and a signing key in
+	// Keys must be set.
 	ClientSecret string
-	RedirectURL  string
+	// Keys, if it has a signing key, authenticates the client with
+	// private_key_jwt; if it has an encryption key, ID tokens must arrive
+	// encrypted to it. Publish Keys (it is an http.Handler) where the
+	// provider fetches the client's JWKS.
+	Keys        *ClientKeys
+	RedirectURL string
+	// IdentityCodeClaim names the claim carrying the personal identity code:
+	// Suomi.fi sends it as "urn:oid:1.2.246.21". Empty means
+	// DefaultIdentityCodeClaim.
+	IdentityCodeClaim string
 	// Scopes requested; "openid" is added when missing.
 	Scopes []string
 	// HTTPClient is used for discovery, JWKS and token calls. Nil means a
@@ -81,11 +99,20 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
+// DefaultIdentityCodeClaim is the identity code claim of our own dev
+// provider and of providers configured like it.
+const DefaultIdentityCodeClaim = "personal_identity_code"
+
 // Client runs logins against one provider for one registered client.
 type Client struct {
 	oauth    oauth2.Config
 	verifier *oidc.IDTokenVerifier
 	http     *http.Client
+	keys     *ClientKeys
+	// signer signs client assertions; nil with a client secret.
+	signer    jose.Signer
+	tokenURL  string
+	hetuClaim string
 }
 
 // Flow is the per-login secret state the caller must keep server-side
@@ -117,6 +144,18 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.IssuerURL == "" || cfg.ClientID == "" || cfg.RedirectURL == "" {
 		return nil, errors.New("oidclogin: new: IssuerURL, ClientID and RedirectURL are required")
 	}
+	switch {
+	case cfg.ClientSecret == "" && !cfg.Keys.HasSigningKey():
+		return nil, errors.New("oidclogin: new: a client secret or a client signing key is required")
+	case cfg.ClientSecret != "" && cfg.Keys.HasSigningKey():
+		// Either would do, but which one the provider registered is not
+		// something to guess at every login.
+		return nil, errors.New("oidclogin: new: set a client secret or a client signing key, not both")
+	}
+	hetuClaim := cfg.IdentityCodeClaim
+	if hetuClaim == "" {
+		hetuClaim = DefaultIdentityCodeClaim
+	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
@@ -128,6 +167,18 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	provider := pc.NewProvider(oidc.ClientContext(context.Background(), hc))
 	endpoint := provider.Endpoint()
 	endpoint.AuthStyle = pc.authStyle
+	var signer jose.Signer
+	if cfg.Keys.HasSigningKey() {
+		if len(pc.authMethods) > 0 && !slices.Contains(pc.authMethods, "private_key_jwt") {
+			return nil, fmt.Errorf("oidclogin: new: the provider does not support private_key_jwt client authentication (it lists %v)", pc.authMethods)
+		}
+		// In the form body, so that oauth2 sends client_id there and no
+		// Basic header with an empty secret; the assertion goes beside it.
+		endpoint.AuthStyle = oauth2.AuthStyleInParams
+		if signer, err = cfg.Keys.assertionSigner(); err != nil {
+			return nil, fmt.Errorf("oidclogin: new: %w", err)
+		}
+	}
 
 	scopes := slices.Clone(cfg.Scopes)
 	if !slices.Contains(scopes, oidc.ScopeOpenID) {
@@ -141,8 +192,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			RedirectURL:  cfg.RedirectURL,
 			Scopes:       scopes,
 		},
-		verifier: provider.Verifier(&oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: pc.Algorithms}),
-		http:     hc,
+		verifier:  provider.Verifier(&oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: pc.Algorithms}),
+		http:      hc,
+		keys:      cfg.Keys,
+		signer:    signer,
+		tokenURL:  pc.TokenURL,
+		hetuClaim: hetuClaim,
 	}, nil
 }
 
@@ -158,7 +213,8 @@ var asymmetricAlgs = []string{
 // misconfiguration.
 type discovered struct {
 	oidc.ProviderConfig
-	authStyle oauth2.AuthStyle
+	authStyle   oauth2.AuthStyle
+	authMethods []string
 }
 
 func discover(ctx context.Context, hc *http.Client, issuer string) (*discovered, error) {
@@ -209,7 +265,7 @@ func discover(ctx context.Context, hc *http.Client, issuer string) (*discovered,
 		algs = []string{oidc.RS256}
 	}
 	pc.Algorithms = algs
-	return &discovered{ProviderConfig: pc, authStyle: authStyle(doc.AuthMethods)}, nil
+	return &discovered{ProviderConfig: pc, authStyle: authStyle(doc.AuthMethods), authMethods: doc.AuthMethods}, nil
 }
 
 // authStyle picks the client authentication method up front. oauth2's
@@ -250,7 +306,17 @@ func (c *Client) Finish(ctx context.Context, flow Flow, query url.Values) (Ident
 	if code == "" {
 		return Identity{}, fmt.Errorf("oidclogin: finish: %w", ErrMissingCode)
 	}
-	tok, err := c.oauth.Exchange(oidc.ClientContext(ctx, c.http), code, oauth2.VerifierOption(flow.Verifier))
+	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(flow.Verifier)}
+	if c.signer != nil {
+		assertion, err := c.clientAssertion()
+		if err != nil {
+			return Identity{}, fmt.Errorf("oidclogin: finish: %w: %w", ErrExchange, err)
+		}
+		opts = append(opts,
+			oauth2.SetAuthURLParam("client_assertion_type", clientAssertionType),
+			oauth2.SetAuthURLParam("client_assertion", assertion))
+	}
+	tok, err := c.oauth.Exchange(oidc.ClientContext(ctx, c.http), code, opts...)
 	if err != nil {
 		return Identity{}, fmt.Errorf("oidclogin: finish: %w: %w", ErrExchange, err)
 	}
@@ -270,7 +336,7 @@ func (c *Client) Finish(ctx context.Context, flow Flow, query url.Values) (Ident
 			return Identity{}, fmt.Errorf("oidclogin: finish: %w: %w", ErrInvalidToken, err)
 		}
 	}
-	id, err := identityOf(idt)
+	id, err := c.identityOf(idt)
 	if err != nil {
 		return Identity{}, fmt.Errorf("oidclogin: finish: %w", err)
 	}
@@ -285,7 +351,7 @@ func (c *Client) VerifyIDToken(ctx context.Context, raw string) (Identity, error
 	if err != nil {
 		return Identity{}, fmt.Errorf("oidclogin: verify id token: %w", err)
 	}
-	id, err := identityOf(idt)
+	id, err := c.identityOf(idt)
 	if err != nil {
 		return Identity{}, fmt.Errorf("oidclogin: verify id token: %w", err)
 	}
@@ -293,6 +359,10 @@ func (c *Client) VerifyIDToken(ctx context.Context, raw string) (Identity, error
 }
 
 func (c *Client) verify(ctx context.Context, raw string) (*oidc.IDToken, error) {
+	raw, err := c.keys.decryptIDToken(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
 	idt, err := c.verifier.Verify(oidc.ClientContext(ctx, c.http), raw)
 	if err != nil {
 		if _, expired := errors.AsType[*oidc.TokenExpiredError](err); expired {
@@ -304,18 +374,17 @@ func (c *Client) verify(ctx context.Context, raw string) (*oidc.IDToken, error) 
 }
 
 type claims struct {
-	Name                 string   `json:"name"`
-	GivenName            string   `json:"given_name"`
-	FamilyName           string   `json:"family_name"`
-	PersonalIdentityCode string   `json:"personal_identity_code"`
-	Email                string   `json:"email"`
-	PhoneNumber          string   `json:"phone_number"`
-	Roles                []string `json:"roles"`
-	ACR                  string   `json:"acr"`
-	AuthTime             *float64 `json:"auth_time"` // JSON numbers may carry a fraction
+	Name        string   `json:"name"`
+	GivenName   string   `json:"given_name"`
+	FamilyName  string   `json:"family_name"`
+	Email       string   `json:"email"`
+	PhoneNumber string   `json:"phone_number"`
+	Roles       []string `json:"roles"`
+	ACR         string   `json:"acr"`
+	AuthTime    *float64 `json:"auth_time"` // JSON numbers may carry a fraction
 }
 
-func identityOf(idt *oidc.IDToken) (Identity, error) {
+func (c *Client) identityOf(idt *oidc.IDToken) (Identity, error) {
 	if idt.Subject == "" {
 		return Identity{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
@@ -323,12 +392,24 @@ func identityOf(idt *oidc.IDToken) (Identity, error) {
 	if err := idt.Claims(&cl); err != nil {
 		return Identity{}, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
 	}
+	// The identity code's claim name is configured, so it is looked up by
+	// name rather than through a struct tag.
+	var all map[string]json.RawMessage
+	if err := idt.Claims(&all); err != nil {
+		return Identity{}, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
+	}
+	var hetu string
+	if v, ok := all[c.hetuClaim]; ok && string(v) != "null" {
+		if err := json.Unmarshal(v, &hetu); err != nil {
+			return Identity{}, fmt.Errorf("%w: claim %s is not a string", ErrInvalidToken, c.hetuClaim)
+		}
+	}
 	id := Identity{
 		Subject:              idt.Subject,
 		Name:                 cl.Name,
 		GivenName:            cl.GivenName,
 		FamilyName:           cl.FamilyName,
-		PersonalIdentityCode: cl.PersonalIdentityCode,
+		PersonalIdentityCode: hetu,
 		Email:                cl.Email,
 		Phone:                cl.PhoneNumber,
 		Roles:                cl.Roles,

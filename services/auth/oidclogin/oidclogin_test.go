@@ -494,7 +494,7 @@ func TestNewIssuerUnreachable(t *testing.T) {
 	srv := httptest.NewServer(nil)
 	dead := srv.URL
 	srv.Close()
-	_, err := oidclogin.New(t.Context(), oidclogin.Config{IssuerURL: dead, ClientID: "x", RedirectURL: portalCB})
+	_, err := oidclogin.New(t.Context(), oidclogin.Config{IssuerURL: dead, ClientID: "x", ClientSecret: "x", RedirectURL: portalCB})
 	if !errors.Is(err, oidclogin.ErrIssuerUnreachable) {
 		t.Errorf("closed port: got %v", err)
 	}
@@ -503,7 +503,7 @@ func TestNewIssuerUnreachable(t *testing.T) {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 	}))
 	defer unavailable.Close()
-	_, err = oidclogin.New(t.Context(), oidclogin.Config{IssuerURL: unavailable.URL, ClientID: "x", RedirectURL: portalCB})
+	_, err = oidclogin.New(t.Context(), oidclogin.Config{IssuerURL: unavailable.URL, ClientID: "x", ClientSecret: "x", RedirectURL: portalCB})
 	if !errors.Is(err, oidclogin.ErrIssuerUnreachable) {
 		t.Errorf("503: got %v", err)
 	}
@@ -514,7 +514,7 @@ func TestNewIssuerMismatchIsNotRetryable(t *testing.T) {
 	// Same server, different spelling of the issuer: must be refused, and
 	// not reported as transient.
 	alias := strings.Replace(e.idp.URL, "127.0.0.1", "localhost", 1)
-	_, err := oidclogin.New(t.Context(), oidclogin.Config{IssuerURL: alias, ClientID: portalID, RedirectURL: portalCB})
+	_, err := oidclogin.New(t.Context(), oidclogin.Config{IssuerURL: alias, ClientID: portalID, ClientSecret: portalSecret, RedirectURL: portalCB})
 	if err == nil || errors.Is(err, oidclogin.ErrIssuerUnreachable) {
 		t.Fatalf("got %v, want a non-transient error", err)
 	}
