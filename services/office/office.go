@@ -25,7 +25,9 @@ type Config struct {
 }
 
 // LoadConfig reads KIRJAAMO_OFFICE_ADDR, KIRJAAMO_OFFICE_URL, KIRJAAMO_OFFICE_OIDC_ISSUER,
-// KIRJAAMO_OFFICE_OIDC_CLIENT_ID, KIRJAAMO_OFFICE_OIDC_CLIENT_SECRET and KIRJAAMO_OFFICE_DEV_MAILBOX.
+// KIRJAAMO_OFFICE_OIDC_CLIENT_ID, KIRJAAMO_OFFICE_OIDC_CLIENT_SECRET or _OIDC_CLIENT_KEY_FILE,
+// _OIDC_ENCRYPTION_KEY_FILE, _OIDC_IDENTITY_CODE_CLAIM (see web.LoadSiteConfig) and
+// KIRJAAMO_OFFICE_DEV_MAILBOX.
 func LoadConfig() (Config, error) {
 	site, err := web.LoadSiteConfig("KIRJAAMO_OFFICE", "127.0.0.1:8081", "kirjaamo-office")
 	return Config{SiteConfig: site, DevMailbox: platform.Env("KIRJAAMO_OFFICE_DEV_MAILBOX", "") == "true"}, err
@@ -36,8 +38,7 @@ const CallbackPath = web.CallbackPath
 
 // Run serves the office until ctx ends.
 func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
-	login, err := web.ConnectOIDC(ctx, oidclogin.Config{IssuerURL: cfg.OIDCIssuer, ClientID: cfg.ClientID,
-		ClientSecret: cfg.ClientSecret, RedirectURL: cfg.PublicURL + CallbackPath, Scopes: []string{"openid", "profile", "email"}})
+	login, err := web.ConnectOIDC(ctx, cfg.OIDC("openid", "profile", "email"))
 	if err != nil {
 		return fmt.Errorf("office: %w", err)
 	}
@@ -75,6 +76,7 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", o.listCases)
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { o.signIn.Begin(w, r, "/") })
 	mux.HandleFunc("GET "+CallbackPath, o.signIn.Callback)
+	o.cfg.MountJWKS(mux)
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) { o.signIn.SignOut(w, r, "/") })
 	mux.HandleFunc("GET /cases/{id}", o.showCase)
 	mux.HandleFunc("POST /cases/{id}/purpose", o.statePurpose)

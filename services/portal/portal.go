@@ -20,7 +20,8 @@ import (
 type Config = web.SiteConfig
 
 // LoadConfig reads KIRJAAMO_PORTAL_ADDR, KIRJAAMO_PORTAL_URL, KIRJAAMO_PORTAL_OIDC_ISSUER,
-// KIRJAAMO_PORTAL_OIDC_CLIENT_ID and KIRJAAMO_PORTAL_OIDC_CLIENT_SECRET.
+// KIRJAAMO_PORTAL_OIDC_CLIENT_ID, KIRJAAMO_PORTAL_OIDC_CLIENT_SECRET or _OIDC_CLIENT_KEY_FILE,
+// _OIDC_ENCRYPTION_KEY_FILE and _OIDC_IDENTITY_CODE_CLAIM (see web.LoadSiteConfig).
 func LoadConfig() (Config, error) {
 	return web.LoadSiteConfig("KIRJAAMO_PORTAL", "127.0.0.1:8080", "kirjaamo-portal")
 }
@@ -30,8 +31,7 @@ const CallbackPath = web.CallbackPath
 
 // Run serves the portal until ctx ends.
 func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
-	login, err := web.ConnectOIDC(ctx, oidclogin.Config{IssuerURL: cfg.OIDCIssuer, ClientID: cfg.ClientID,
-		ClientSecret: cfg.ClientSecret, RedirectURL: cfg.PublicURL + CallbackPath, Scopes: []string{"openid", "profile", "email", "phone"}})
+	login, err := web.ConnectOIDC(ctx, cfg.OIDC("openid", "profile", "email", "phone"))
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)
 	}
@@ -77,6 +77,7 @@ func (p *portal) routes() http.Handler {
 	mux.Handle("GET /static/site.css", web.Static())
 	mux.HandleFunc("GET /{$}", p.root)
 	mux.HandleFunc("GET "+CallbackPath, p.signIn.Callback)
+	p.cfg.MountJWKS(mux)
 	// Each language has its own paths, so that a page's address says its language and no cookie has to.
 	for _, l := range contracts.Languages {
 		prefix := "/" + string(l)

@@ -19,28 +19,68 @@ type SiteConfig struct {
 	OIDCIssuer   string
 	ClientID     string
 	ClientSecret string
+	// ClientKeyFile and EncryptionKeyFile hold the site's own PEM private keys, as Suomi.fi
+	// e-Identification needs: the first signs the private_key_jwt client assertion, the second
+	// decrypts ID tokens. Several keys to a file rotate them; Keys is what was loaded.
+	ClientKeyFile     string
+	EncryptionKeyFile string
+	Keys              *oidclogin.ClientKeys
+	// IdentityCodeClaim names the claim with the personal identity code, "urn:oid:1.2.246.21" at
+	// Suomi.fi; empty means oidclogin's default.
+	IdentityCodeClaim string
 }
 
-// LoadSiteConfig reads <PREFIX>_ADDR, _URL, _OIDC_ISSUER, _OIDC_CLIENT_ID and _OIDC_CLIENT_SECRET.
+// LoadSiteConfig reads <PREFIX>_ADDR, _URL, _OIDC_ISSUER, _OIDC_CLIENT_ID, _OIDC_CLIENT_SECRET,
+// _OIDC_CLIENT_KEY_FILE, _OIDC_ENCRYPTION_KEY_FILE and _OIDC_IDENTITY_CODE_CLAIM.
 func LoadSiteConfig(prefix, addr, clientID string) (SiteConfig, error) {
 	cfg := SiteConfig{
-		Addr:         platform.Env(prefix+"_ADDR", addr),
-		PublicURL:    platform.Env(prefix+"_URL", "http://"+addr),
-		OIDCIssuer:   platform.Env(prefix+"_OIDC_ISSUER", ""),
-		ClientID:     platform.Env(prefix+"_OIDC_CLIENT_ID", clientID),
-		ClientSecret: platform.Env(prefix+"_OIDC_CLIENT_SECRET", ""),
+		Addr:              platform.Env(prefix+"_ADDR", addr),
+		PublicURL:         platform.Env(prefix+"_URL", "http://"+addr),
+		OIDCIssuer:        platform.Env(prefix+"_OIDC_ISSUER", ""),
+		ClientID:          platform.Env(prefix+"_OIDC_CLIENT_ID", clientID),
+		ClientSecret:      platform.Env(prefix+"_OIDC_CLIENT_SECRET", ""),
+		ClientKeyFile:     platform.Env(prefix+"_OIDC_CLIENT_KEY_FILE", ""),
+		EncryptionKeyFile: platform.Env(prefix+"_OIDC_ENCRYPTION_KEY_FILE", ""),
+		IdentityCodeClaim: platform.Env(prefix+"_OIDC_IDENTITY_CODE_CLAIM", ""),
 	}
 	var errs []error
 	if cfg.OIDCIssuer == "" {
 		errs = append(errs, errors.New(prefix+"_OIDC_ISSUER is required"))
 	}
-	if cfg.ClientSecret == "" {
-		errs = append(errs, errors.New(prefix+"_OIDC_CLIENT_SECRET is required"))
+	switch {
+	case cfg.ClientSecret == "" && cfg.ClientKeyFile == "":
+		errs = append(errs, fmt.Errorf("%[1]s_OIDC_CLIENT_SECRET or %[1]s_OIDC_CLIENT_KEY_FILE is required", prefix))
+	case cfg.ClientSecret != "" && cfg.ClientKeyFile != "":
+		errs = append(errs, fmt.Errorf("set %[1]s_OIDC_CLIENT_SECRET or %[1]s_OIDC_CLIENT_KEY_FILE, not both", prefix))
+	}
+	if cfg.ClientKeyFile != "" || cfg.EncryptionKeyFile != "" {
+		keys, err := oidclogin.LoadClientKeys(cfg.ClientKeyFile, cfg.EncryptionKeyFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s_OIDC_CLIENT_KEY_FILE, _OIDC_ENCRYPTION_KEY_FILE: %w", prefix, err))
+		}
+		cfg.Keys = keys
 	}
 	if u, err := url.Parse(cfg.PublicURL); err != nil || u.Host == "" {
 		errs = append(errs, fmt.Errorf("%s_URL must be an absolute URL", prefix))
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// OIDC is the site's relying-party configuration, with the callback of this site.
+func (c SiteConfig) OIDC(scopes ...string) oidclogin.Config {
+	return oidclogin.Config{IssuerURL: c.OIDCIssuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Keys: c.Keys,
+		RedirectURL: c.PublicURL + CallbackPath, Scopes: scopes, IdentityCodeClaim: c.IdentityCodeClaim}
+}
+
+// JWKSPath is where a site with its own keys publishes their public halves for the provider.
+const JWKSPath = "/.well-known/jwks.json"
+
+// MountJWKS serves the site's public keys at JWKSPath, if it has keys; without, the path is
+// not found, rather than an empty set that a provider might cache.
+func (c SiteConfig) MountJWKS(mux *http.ServeMux) {
+	if c.Keys != nil {
+		mux.Handle("GET "+JWKSPath, c.Keys)
+	}
 }
 
 // Secure reports whether the site is served over HTTPS, so that its cookie is marked Secure.
