@@ -1,14 +1,12 @@
 package sdk_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 
 	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/devkit/logbuf"
 	"kirjaamo.dev/devkit/natstest"
 )
 
@@ -157,22 +156,7 @@ func declaration(t testing.TB) contracts.Declaration {
 	return d
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = logbuf.Buffer // what the code under test logged
 
 func wantFailed(t *testing.T, res contracts.Result, code contracts.ErrorCode, hints ...string) {
 	t.Helper()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/devkit/logbuf"
 	"kirjaamo.dev/services/auth/oidclogin"
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/portal"
@@ -22,16 +22,7 @@ import (
 )
 
 // syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type syncBuffer = logbuf.Buffer // what the code under test logged
 
 func startStack(t *testing.T, dir string, logs *syncBuffer) *Stack {
 	t.Helper()
@@ -135,7 +126,7 @@ func TestACaseSurvivesARestart(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	for _, secret := range []string{aino.PersonalIdentityCode, aino.Name(), aino.Email} {
-		if bytes.Contains(logs.buf.Bytes(), []byte(secret)) {
+		if bytes.Contains(logs.Bytes(), []byte(secret)) {
 			t.Errorf("the log holds personal data: %q", secret)
 		}
 	}

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 
+	"kirjaamo.dev/devkit/logbuf"
 	"kirjaamo.dev/services/devstack"
 )
 
@@ -32,25 +32,11 @@ const (
 )
 
 // syncBuffer collects the platform's log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = logbuf.Buffer // what the code under test logged
 
 // tail is the last n lines, for a failure message.
-func (b *syncBuffer) tail(n int) string {
+// lastLines is the end of what was logged, for a failure message.
+func lastLines(b *syncBuffer, n int) string {
 	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
@@ -82,7 +68,7 @@ func startPlatform(t *testing.T, logs *syncBuffer) *devstack.Stack {
 	started := time.Now()
 	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), Host: "127.0.0.1", FastPostgres: true, Logger: logger})
 	if err != nil {
-		t.Fatalf("the platform did not start: %v\nlog tail:\n%s", err, logs.tail(40))
+		t.Fatalf("the platform did not start: %v\nlog tail:\n%s", err, lastLines(logs, 40))
 	}
 	t.Cleanup(stack.Stop)
 	t.Logf("platform up in %s: portal %s, office %s, identity provider %s", time.Since(started).Round(time.Millisecond),

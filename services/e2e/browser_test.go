@@ -43,7 +43,7 @@ func TestBrowser(t *testing.T) {
 	stack := startPlatform(t, logs)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("platform log, last lines:\n%s", logs.tail(80))
+			t.Logf("platform log, last lines:\n%s", lastLines(logs, 80))
 		}
 	})
 	browserCtx := startBrowser(t, execPath, 150*time.Second)

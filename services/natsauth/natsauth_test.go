@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/contracts/sealed"
+	"kirjaamo.dev/devkit/logbuf"
 	"kirjaamo.dev/devkit/natsdev"
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/natsauth"
@@ -38,22 +38,7 @@ const (
 )
 
 // syncBuffer collects the server's log from its goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = logbuf.Buffer // what the code under test logged
 
 type env struct {
 	url      string
