@@ -57,6 +57,11 @@ type Config struct {
 	// HTTPClient fetches the JWKS of clients registered with a JWKSURL.
 	// Nil means a client with a 5 s timeout.
 	HTTPClient *http.Client
+	// AttributesInUserinfoOnly leaves the person's attributes (name, identity
+	// code, email, phone, roles) out of the ID token, which then says only
+	// who authenticated and how (sub, acr, auth_time); they come from the
+	// userinfo endpoint alone, as Suomi.fi e-Identification delivers them.
+	AttributesInUserinfoOnly bool
 }
 
 // Client is a registered relying party. It authenticates either with its
@@ -115,6 +120,8 @@ type Provider struct {
 	hc       *http.Client
 	// hetuClaim is the claim name of the identity code.
 	hetuClaim string
+	// attrsInUserinfo keeps attributes out of ID tokens.
+	attrsInUserinfo bool
 
 	key    *rsa.PrivateKey
 	jwk    jose.JSONWebKey // public half, with kid
@@ -159,17 +166,18 @@ func New(cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("devidp: new: issuer %q must be an absolute http(s) URL without query or fragment", cfg.Issuer)
 	}
 	p := &Provider{
-		issuer:    issuer,
-		basePath:  u.Path,
-		clients:   make(map[string]Client, len(cfg.Clients)),
-		byID:      make(map[string]Person, len(cfg.People)),
-		now:       cfg.Now,
-		log:       cfg.Logger,
-		codes:     make(map[string]*grant),
-		tokens:    make(map[string]accessToken),
-		jtis:      make(map[string]time.Time),
-		hc:        cfg.HTTPClient,
-		hetuClaim: cfg.IdentityCodeClaim,
+		issuer:          issuer,
+		basePath:        u.Path,
+		clients:         make(map[string]Client, len(cfg.Clients)),
+		byID:            make(map[string]Person, len(cfg.People)),
+		now:             cfg.Now,
+		log:             cfg.Logger,
+		codes:           make(map[string]*grant),
+		tokens:          make(map[string]accessToken),
+		jtis:            make(map[string]time.Time),
+		hc:              cfg.HTTPClient,
+		hetuClaim:       cfg.IdentityCodeClaim,
+		attrsInUserinfo: cfg.AttributesInUserinfoOnly,
 	}
 	if p.hetuClaim == "" {
 		p.hetuClaim = defaultIdentityCodeClaim

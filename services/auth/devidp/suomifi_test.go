@@ -49,7 +49,7 @@ func (k *keyClient) advance(d time.Duration) {
 	k.offset += d
 }
 
-func startSuomi(t *testing.T) *keyClient {
+func startSuomi(t *testing.T, mutate ...func(*devidp.Config)) *keyClient {
 	t.Helper()
 	kc := &keyClient{sig: rsaKeys()[0], enc: rsaKeys()[1]}
 	kc.now = func() time.Time {
@@ -69,6 +69,9 @@ func startSuomi(t *testing.T) *keyClient {
 		c.Clients[0] = devidp.Client{ID: clientID, JWKSURL: jwks.URL, RedirectURIs: []string{callback}}
 		c.IdentityCodeClaim = hetuOID
 		c.Now = kc.now
+		for _, m := range mutate {
+			m(c)
+		}
 	})
 	return kc
 }
@@ -213,6 +216,37 @@ func TestKeyClientGetsEncryptedTokensAndUserinfo(t *testing.T) {
 	info := decryptAndVerify(t, k, string(body))
 	if info["sub"] != citizen.Subject || info[hetuOID] != citizen.PersonalIdentityCode || info["aud"] != clientID {
 		t.Errorf("userinfo claims do not match the person")
+	}
+}
+
+func TestAttributesInUserinfoOnly(t *testing.T) {
+	k := startSuomi(t, func(c *devidp.Config) { c.AttributesInUserinfoOnly = true })
+	params, verifier := authParams()
+	code := k.code(t, params, citizen.Subject)
+	resp := k.token(t, withAssertion(redeemForm(code, verifier), k.assertion(t, k.sig, "sig-1", nil)), "", "")
+	if resp.status != http.StatusOK {
+		t.Fatalf("token: %d %v", resp.status, resp.body)
+	}
+	claims := decryptAndVerify(t, k, resp.body["id_token"].(string))
+	if claims["sub"] != citizen.Subject || claims["acr"] != citizen.ACR || claims["nonce"] == nil {
+		t.Errorf("ID token lost who authenticated and how: sub, acr or nonce missing")
+	}
+	for _, attr := range []string{hetuOID, "personal_identity_code", "name", "given_name", "family_name", "email", "phone_number"} {
+		if _, ok := claims[attr]; ok {
+			t.Errorf("ID token carries %s", attr)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, k.srv.URL+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+resp.body["access_token"].(string))
+	ui, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ui.Body.Close()
+	body, _ := io.ReadAll(ui.Body)
+	info := decryptAndVerify(t, k, string(body))
+	if info["sub"] != citizen.Subject || info[hetuOID] != citizen.PersonalIdentityCode || info["name"] != citizen.Name {
+		t.Errorf("userinfo does not carry the attributes")
 	}
 }
 

@@ -114,6 +114,12 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	person := p.byID[g.subject]
+	attrs := claimsOf(person)
+	if p.attrsInUserinfo {
+		// How the person authenticated stays in the ID token; who they
+		// are is for the userinfo endpoint to tell.
+		attrs = personClaims{ACR: person.ACR}
+	}
 	now := p.now()
 	idToken, err := p.sign(idTokenClaims{
 		Issuer:          p.issuer,
@@ -125,7 +131,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		AuthTime:        g.authTime.Unix(),
 		Nonce:           g.nonce,
 		AccessTokenHash: atHash(access),
-		personClaims:    claimsOf(person),
+		personClaims:    attrs,
 	})
 	if err != nil {
 		p.log.Error("token signing failed", "client_id", client.ID, "err", err)
