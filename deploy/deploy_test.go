@@ -23,7 +23,7 @@ import (
 
 // required are the variables compose.yaml insists on; the check sets placeholders for them.
 var required = []string{"POSTGRES_PASSWORD", "KIRJAAMO_PAYLOAD_KEYS", "PORTAL_URL", "CITIZEN_OIDC_ISSUER",
-	"PORTAL_OIDC_CLIENT_SECRET", "OFFICE_URL", "STAFF_OIDC_ISSUER", "OFFICE_OIDC_CLIENT_SECRET", "SMTP_ADDR", "SMS_URL", "NATS_PLATFORM_CREDS",
+	"PORTAL_OIDC_CLIENT_ID", "PORTAL_OIDC_CLIENT_KEY", "PORTAL_OIDC_ENCRYPTION_KEY", "OFFICE_URL", "STAFF_OIDC_ISSUER", "OFFICE_OIDC_CLIENT_SECRET", "SMTP_ADDR", "SMS_URL", "NATS_PLATFORM_CREDS",
 	"NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY"}
 
 func TestComposeFileIsValid(t *testing.T) {
@@ -58,6 +58,17 @@ func TestComposeFileIsValid(t *testing.T) {
 		}
 		if v := env["KIRJAAMO_NATS_CA"]; v == nil || *v != "/run/secrets/nats-tls-ca" {
 			t.Errorf("%s does not verify the NATS servers against the cluster's CA", svc)
+		}
+	}
+	portal := project.Services["portal"].Environment
+	if v := portal["KIRJAAMO_PORTAL_OIDC_CLIENT_SECRET"]; v != nil {
+		t.Error("the portal signs in citizens with a client secret; Suomi.fi takes private_key_jwt")
+	}
+	for _, key := range []string{"KIRJAAMO_PORTAL_OIDC_CLIENT_KEY_FILE", "KIRJAAMO_PORTAL_OIDC_ENCRYPTION_KEY_FILE"} {
+		v := portal[key]
+		if v == nil || !strings.HasPrefix(*v, "/run/secrets/") || !slices.ContainsFunc(project.Services["portal"].Secrets,
+			func(s types.ServiceSecretConfig) bool { return "/run/secrets/"+s.Source == *v }) {
+			t.Errorf("the portal's %s is not one of its compose secrets: %v", key, v)
 		}
 	}
 	for _, node := range []string{"nats-1", "nats-2", "nats-3"} {
