@@ -417,6 +417,8 @@ async function writePackage(io, task, sealer, first, cursor, signal) {
 const config = {
   url: process.env.KIRJAAMO_NATS_URL || "nats://127.0.0.1:4222",
   creds: process.env.KIRJAAMO_NATS_CREDENTIALS || "",
+  // The CA of a cluster served over TLS (tls:// URLs), as for the Go SDK.
+  ca: process.env.KIRJAAMO_NATS_CA || "",
   inboxPrefix: process.env.KIRJAAMO_NATS_INBOX_PREFIX || `_INBOX_${REGISTER}`,
 };
 
@@ -579,6 +581,7 @@ async function main() {
     inboxPrefix: config.inboxPrefix,
     maxReconnectAttempts: -1,
     ...(config.creds ? { authenticator: credsAuthenticator(new Uint8Array(readFileSync(config.creds))) } : {}),
+    ...(config.ca ? { tls: { caFile: config.ca } } : {}),
   });
   const digest = await announce(nc, stopping);
 
