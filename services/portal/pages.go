@@ -97,6 +97,20 @@ func (p *portal) signedIn(w http.ResponseWriter, r *http.Request) (*web.Session,
 	return sess, true
 }
 
+// signedInForm admits a posted form of the signed-in subject, answering the browser itself
+// otherwise: a form without its CSRF token is refused.
+func (p *portal) signedInForm(w http.ResponseWriter, r *http.Request) (*web.Session, bool) {
+	sess, ok := p.signedIn(w, r)
+	if !ok {
+		return nil, false
+	}
+	if !web.ParseForm(w, r, sess) {
+		p.fail(w, r, http.StatusBadRequest, "bad_request")
+		return nil, false
+	}
+	return sess, true
+}
+
 func (p *portal) listRequests(w http.ResponseWriter, r *http.Request) {
 	sess, ok := p.signedIn(w, r)
 	if !ok {
@@ -134,12 +148,8 @@ func (p *portal) newRequest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
-	sess, ok := p.signedIn(w, r)
+	sess, ok := p.signedInForm(w, r)
 	if !ok {
-		return
-	}
-	if !web.ParseForm(w, r, sess) {
-		p.fail(w, r, http.StatusBadRequest, "bad_request")
 		return
 	}
 	f := form{Key: r.PostFormValue("idempotency_key"), Right: r.PostFormValue("right"), Phone: r.PostFormValue("phone"),

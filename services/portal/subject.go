@@ -262,12 +262,8 @@ func (p *portal) apiUpdated(w http.ResponseWriter, err error) bool {
 
 // supplyPage takes the case page's identifier form.
 func (p *portal) supplyPage(w http.ResponseWriter, r *http.Request) {
-	sess, ok := p.signedIn(w, r)
+	sess, ok := p.signedInForm(w, r)
 	if !ok {
-		return
-	}
-	if !web.ParseForm(w, r, sess) {
-		p.fail(w, r, http.StatusBadRequest, "bad_request")
 		return
 	}
 	file, ok := p.ownPageCase(w, r, sess.Identity)
@@ -321,12 +317,8 @@ func (p *portal) supplyPage(w http.ResponseWriter, r *http.Request) {
 
 // withdrawPage takes the case page's withdrawal button.
 func (p *portal) withdrawPage(w http.ResponseWriter, r *http.Request) {
-	sess, ok := p.signedIn(w, r)
+	sess, ok := p.signedInForm(w, r)
 	if !ok {
-		return
-	}
-	if !web.ParseForm(w, r, sess) {
-		p.fail(w, r, http.StatusBadRequest, "bad_request")
 		return
 	}
 	file, ok := p.ownPageCase(w, r, sess.Identity)

@@ -190,12 +190,8 @@ func isRefusal(err error) bool { return !errors.Is(err, errStore) }
 
 // verifyPage takes the case page's code form.
 func (p *portal) verifyPage(w http.ResponseWriter, r *http.Request) {
-	sess, ok := p.signedIn(w, r)
+	sess, ok := p.signedInForm(w, r)
 	if !ok {
-		return
-	}
-	if !web.ParseForm(w, r, sess) {
-		p.fail(w, r, http.StatusBadRequest, "bad_request")
 		return
 	}
 	lang := langOf(r)
