@@ -18,7 +18,7 @@ const clientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bea
 // provider keeps its jti only this long to refuse a replay.
 const assertionTTL = 60 * time.Second
 
-// Accepted ID token encryption: RSA-OAEP(-256) key wrapping, which Suomi.fi
+// Accepted ID token and userinfo encryption: RSA-OAEP(-256) key wrapping, which Suomi.fi
 // uses, and the AES content encryptions it may choose. Anything else, and
 // above all "dir" or password-based algorithms, is refused before decryption.
 var (
@@ -59,21 +59,22 @@ func (c *Client) clientAssertion() (string, error) {
 	return jws.CompactSerialize()
 }
 
-// decryptIDToken returns the signed JWT inside an encrypted ID token. With no
-// encryption key configured the token must be a plain JWS and is returned as
-// it is; with one, it must be encrypted: a client registered for encrypted
-// tokens getting a plain one means the provider is not configured as agreed,
-// and personal data travelled less protected than promised.
-func (k *ClientKeys) decryptIDToken(raw string) (string, error) {
+// decryptJWT returns the signed JWT inside an encrypted one: an ID token, or
+// a userinfo response, named by what in errors. With no encryption key
+// configured the JWT must be a plain JWS and is returned as it is; with one,
+// it must be encrypted: a client registered for encrypted tokens getting a
+// plain one means the provider is not configured as agreed, and personal
+// data travelled less protected than promised.
+func (k *ClientKeys) decryptJWT(raw, what string) (string, error) {
 	encrypted := strings.Count(raw, ".") == 4
 	if !k.HasEncryptionKey() {
 		if encrypted {
-			return "", errors.New("the ID token is encrypted, but no encryption key is configured")
+			return "", fmt.Errorf("the %s is encrypted, but no encryption key is configured", what)
 		}
 		return raw, nil
 	}
 	if !encrypted {
-		return "", errors.New("the ID token is not encrypted")
+		return "", fmt.Errorf("the %s is not encrypted", what)
 	}
 	jwe, err := jose.ParseEncryptedCompact(raw, idTokenKeyAlgs, idTokenEncs)
 	if err != nil {

@@ -7,6 +7,10 @@
 // (RFC 7523) signed by its own key; with an encryption key it also accepts
 // only ID tokens encrypted to it (JWE), whose inner JWS is verified as usual.
 //
+// Claims missing from the ID token, such as the identity code, which Suomi.fi
+// sends only from its userinfo endpoint, are fetched from there with the
+// access token; a userinfo JWT is decrypted and verified like the ID token.
+//
 // It keeps no state and sets no cookies. The caller stores the Flow returned
 // by Begin in its own server-side session and hands it back to Finish.
 package oidclogin
@@ -54,6 +58,10 @@ var (
 	ErrTokenExpired = errors.New("oidclogin: ID token expired")
 	// ErrNonceMismatch: the ID token was not issued for this flow (replay).
 	ErrNonceMismatch = errors.New("oidclogin: nonce mismatch")
+	// ErrUserinfo: the userinfo endpoint could not be reached, or its
+	// response was refused (not about the ID token's subject, not encrypted
+	// or signed as expected, made for another client).
+	ErrUserinfo = errors.New("oidclogin: userinfo failed")
 )
 
 // ProviderError is an OAuth 2.0 error response delivered to the redirect URI.
@@ -94,7 +102,13 @@ type Config struct {
 	IdentityCodeClaim string
 	// Scopes requested; "openid" is added when missing.
 	Scopes []string
-	// HTTPClient is used for discovery, JWKS and token calls. Nil means a
+	// Userinfo says when Finish asks the userinfo endpoint for claims;
+	// empty means UserinfoWhenMissing.
+	Userinfo UserinfoPolicy
+	// NeededClaims are the claims whose absence from the ID token makes
+	// Finish ask the userinfo endpoint. Nil means the identity code's claim.
+	NeededClaims []string
+	// HTTPClient is used for discovery, JWKS, token and userinfo calls. Nil means a
 	// client with a 10 s timeout, so a hung provider cannot hang logins.
 	HTTPClient *http.Client
 }
@@ -106,13 +120,23 @@ const DefaultIdentityCodeClaim = "personal_identity_code"
 // Client runs logins against one provider for one registered client.
 type Client struct {
 	oauth    oauth2.Config
+	issuer   string
 	verifier *oidc.IDTokenVerifier
-	http     *http.Client
-	keys     *ClientKeys
+	// keySet is the provider's JWKS, shared by the ID token verifier and
+	// userinfo verification so both see the same keys and one cache.
+	keySet *oidc.RemoteKeySet
+	// sigAlgs are the signature algorithms accepted from the provider.
+	sigAlgs []jose.SignatureAlgorithm
+	http    *http.Client
+	keys    *ClientKeys
 	// signer signs client assertions; nil with a client secret.
 	signer    jose.Signer
 	tokenURL  string
 	hetuClaim string
+
+	userinfoURL    string
+	userinfoPolicy UserinfoPolicy
+	neededClaims   []string
 }
 
 // Flow is the per-login secret state the caller must keep server-side
@@ -156,6 +180,14 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if hetuClaim == "" {
 		hetuClaim = DefaultIdentityCodeClaim
 	}
+	policy, err := ParseUserinfoPolicy(string(cfg.Userinfo))
+	if err != nil {
+		return nil, fmt.Errorf("oidclogin: new: %w", err)
+	}
+	needed := slices.Clone(cfg.NeededClaims)
+	if needed == nil {
+		needed = []string{hetuClaim}
+	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
@@ -164,7 +196,15 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidclogin: new: %w", err)
 	}
+	if policy == UserinfoAlways && pc.UserInfoURL == "" {
+		return nil, errors.New("oidclogin: new: userinfo is asked for at every login, but the provider has no userinfo endpoint")
+	}
 	provider := pc.NewProvider(oidc.ClientContext(context.Background(), hc))
+	keySet := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), hc), pc.JWKSURL)
+	sigAlgs := make([]jose.SignatureAlgorithm, len(pc.Algorithms))
+	for i, a := range pc.Algorithms {
+		sigAlgs[i] = jose.SignatureAlgorithm(a)
+	}
 	endpoint := provider.Endpoint()
 	endpoint.AuthStyle = pc.authStyle
 	var signer jose.Signer
@@ -192,12 +232,19 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			RedirectURL:  cfg.RedirectURL,
 			Scopes:       scopes,
 		},
-		verifier:  provider.Verifier(&oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: pc.Algorithms}),
+		issuer:    pc.IssuerURL,
+		verifier:  oidc.NewVerifier(pc.IssuerURL, keySet, &oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: pc.Algorithms}),
+		keySet:    keySet,
+		sigAlgs:   sigAlgs,
 		http:      hc,
 		keys:      cfg.Keys,
 		signer:    signer,
 		tokenURL:  pc.TokenURL,
 		hetuClaim: hetuClaim,
+
+		userinfoURL:    pc.UserInfoURL,
+		userinfoPolicy: policy,
+		neededClaims:   needed,
 	}, nil
 }
 
@@ -336,7 +383,18 @@ func (c *Client) Finish(ctx context.Context, flow Flow, query url.Values) (Ident
 			return Identity{}, fmt.Errorf("oidclogin: finish: %w: %w", ErrInvalidToken, err)
 		}
 	}
-	id, err := c.identityOf(idt)
+	all, err := claimsOf(idt)
+	if err != nil {
+		return Identity{}, fmt.Errorf("oidclogin: finish: %w", err)
+	}
+	if c.needsUserinfo(all) {
+		// Only now, with the ID token verified and bound to this flow, is
+		// the access token worth presenting and the answer worth comparing.
+		if err := c.userinfo(ctx, tok.AccessToken, idt.Subject, all); err != nil {
+			return Identity{}, fmt.Errorf("oidclogin: finish: %w: %w", ErrUserinfo, err)
+		}
+	}
+	id, err := c.identityOf(idt.Subject, all)
 	if err != nil {
 		return Identity{}, fmt.Errorf("oidclogin: finish: %w", err)
 	}
@@ -345,13 +403,18 @@ func (c *Client) Finish(ctx context.Context, flow Flow, query url.Values) (Ident
 
 // VerifyIDToken verifies an ID token presented as a bearer credential:
 // signature, issuer, audience (this client) and expiry. There is no nonce to
-// check here, so callers must only accept it for the token's lifetime.
+// check here, so callers must only accept it for the token's lifetime. Nor
+// is there an access token: the identity has only the ID token's claims.
 func (c *Client) VerifyIDToken(ctx context.Context, raw string) (Identity, error) {
 	idt, err := c.verify(ctx, raw)
 	if err != nil {
 		return Identity{}, fmt.Errorf("oidclogin: verify id token: %w", err)
 	}
-	id, err := c.identityOf(idt)
+	all, err := claimsOf(idt)
+	if err != nil {
+		return Identity{}, fmt.Errorf("oidclogin: verify id token: %w", err)
+	}
+	id, err := c.identityOf(idt.Subject, all)
 	if err != nil {
 		return Identity{}, fmt.Errorf("oidclogin: verify id token: %w", err)
 	}
@@ -359,7 +422,7 @@ func (c *Client) VerifyIDToken(ctx context.Context, raw string) (Identity, error
 }
 
 func (c *Client) verify(ctx context.Context, raw string) (*oidc.IDToken, error) {
-	raw, err := c.keys.decryptIDToken(raw)
+	raw, err := c.keys.decryptJWT(raw, "ID token")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
@@ -384,18 +447,28 @@ type claims struct {
 	AuthTime    *float64 `json:"auth_time"` // JSON numbers may carry a fraction
 }
 
-func (c *Client) identityOf(idt *oidc.IDToken) (Identity, error) {
-	if idt.Subject == "" {
-		return Identity{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
-	}
-	var cl claims
-	if err := idt.Claims(&cl); err != nil {
-		return Identity{}, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
-	}
-	// The identity code's claim name is configured, so it is looked up by
-	// name rather than through a struct tag.
+// claimsOf returns the ID token's claims by name, for merging with userinfo
+// and for the identity code, whose claim name is configured.
+func claimsOf(idt *oidc.IDToken) (map[string]json.RawMessage, error) {
 	var all map[string]json.RawMessage
 	if err := idt.Claims(&all); err != nil {
+		return nil, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
+	}
+	return all, nil
+}
+
+func (c *Client) identityOf(subject string, all map[string]json.RawMessage) (Identity, error) {
+	if subject == "" {
+		return Identity{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
+	}
+	// Through JSON again, so that the struct tags decode the merged claims
+	// exactly as they would decode a token.
+	merged, err := json.Marshal(all)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
+	}
+	var cl claims
+	if err := json.Unmarshal(merged, &cl); err != nil {
 		return Identity{}, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
 	}
 	var hetu string
@@ -405,7 +478,7 @@ func (c *Client) identityOf(idt *oidc.IDToken) (Identity, error) {
 		}
 	}
 	id := Identity{
-		Subject:              idt.Subject,
+		Subject:              subject,
 		Name:                 cl.Name,
 		GivenName:            cl.GivenName,
 		FamilyName:           cl.FamilyName,

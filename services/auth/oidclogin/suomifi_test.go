@@ -60,6 +60,12 @@ type suomi struct {
 // change the registration (e.g. to fixed public keys).
 func newSuomi(t *testing.T, keys *oidclogin.ClientKeys, register func(*devidp.Client)) *suomi {
 	t.Helper()
+	return newSuomiWith(t, keys, register, nil)
+}
+
+// newSuomiWith is newSuomi with a last say on the provider's configuration.
+func newSuomiWith(t *testing.T, keys *oidclogin.ClientKeys, register func(*devidp.Client), configure func(*devidp.Config)) *suomi {
+	t.Helper()
 	jwks := httptest.NewServer(keys)
 	t.Cleanup(jwks.Close)
 	idp := httptest.NewServer(nil)
@@ -68,13 +74,17 @@ func newSuomi(t *testing.T, keys *oidclogin.ClientKeys, register func(*devidp.Cl
 	if register != nil {
 		register(&client)
 	}
-	p, err := devidp.New(devidp.Config{
+	cfg := devidp.Config{
 		Issuer:            idp.URL,
 		Clients:           []devidp.Client{client},
 		People:            []devidp.Person{citizen, staff},
 		IdentityCodeClaim: suomiHETUClaim,
 		Logger:            slog.New(slog.DiscardHandler),
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	p, err := devidp.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
