@@ -28,10 +28,14 @@ type SiteConfig struct {
 	// IdentityCodeClaim names the claim with the personal identity code, "urn:oid:1.2.246.21" at
 	// Suomi.fi; empty means oidclogin's default.
 	IdentityCodeClaim string
+	// Userinfo says when sign-in also asks the provider's userinfo endpoint, where Suomi.fi
+	// sends the identity code: "missing" (the default) when a needed claim is not in the ID
+	// token, "always", or "never".
+	Userinfo oidclogin.UserinfoPolicy
 }
 
 // LoadSiteConfig reads <PREFIX>_ADDR, _URL, _OIDC_ISSUER, _OIDC_CLIENT_ID, _OIDC_CLIENT_SECRET,
-// _OIDC_CLIENT_KEY_FILE, _OIDC_ENCRYPTION_KEY_FILE and _OIDC_IDENTITY_CODE_CLAIM.
+// _OIDC_CLIENT_KEY_FILE, _OIDC_ENCRYPTION_KEY_FILE, _OIDC_IDENTITY_CODE_CLAIM and _OIDC_USERINFO.
 func LoadSiteConfig(prefix, addr, clientID string) (SiteConfig, error) {
 	cfg := SiteConfig{
 		Addr:              platform.Env(prefix+"_ADDR", addr),
@@ -46,6 +50,10 @@ func LoadSiteConfig(prefix, addr, clientID string) (SiteConfig, error) {
 	var errs []error
 	if cfg.OIDCIssuer == "" {
 		errs = append(errs, errors.New(prefix+"_OIDC_ISSUER is required"))
+	}
+	var err error
+	if cfg.Userinfo, err = oidclogin.ParseUserinfoPolicy(platform.Env(prefix+"_OIDC_USERINFO", "")); err != nil {
+		errs = append(errs, fmt.Errorf("%s_OIDC_USERINFO: %w", prefix, err))
 	}
 	switch {
 	case cfg.ClientSecret == "" && cfg.ClientKeyFile == "":
@@ -69,7 +77,7 @@ func LoadSiteConfig(prefix, addr, clientID string) (SiteConfig, error) {
 // OIDC is the site's relying-party configuration, with the callback of this site.
 func (c SiteConfig) OIDC(scopes ...string) oidclogin.Config {
 	return oidclogin.Config{IssuerURL: c.OIDCIssuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Keys: c.Keys,
-		RedirectURL: c.PublicURL + CallbackPath, Scopes: scopes, IdentityCodeClaim: c.IdentityCodeClaim}
+		RedirectURL: c.PublicURL + CallbackPath, Scopes: scopes, IdentityCodeClaim: c.IdentityCodeClaim, Userinfo: c.Userinfo}
 }
 
 // JWKSPath is where a site with its own keys publishes their public halves for the provider.

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"kirjaamo.dev/services/auth/oidclogin"
 )
 
 func TestLoadSiteConfigNeedsSecretOrKey(t *testing.T) {
@@ -52,9 +54,18 @@ func TestLoadSiteConfigNeedsSecretOrKey(t *testing.T) {
 	if err != nil || !cfg.Keys.HasSigningKey() || !cfg.Keys.HasEncryptionKey() {
 		t.Fatalf("keys: %v", err)
 	}
-	if oc := cfg.OIDC("openid"); oc.Keys != cfg.Keys || oc.ClientSecret != "" || oc.IdentityCodeClaim != "urn:oid:1.2.246.21" {
-		t.Errorf("OIDC config does not carry the keys and claim")
+	if oc := cfg.OIDC("openid"); oc.Keys != cfg.Keys || oc.ClientSecret != "" || oc.IdentityCodeClaim != "urn:oid:1.2.246.21" || oc.Userinfo != oidclogin.UserinfoWhenMissing {
+		t.Errorf("OIDC config does not carry the keys, claim and userinfo policy")
 	}
+	t.Setenv("KIRJAAMO_T_OIDC_USERINFO", "always")
+	if cfg, err := LoadSiteConfig("KIRJAAMO_T", "127.0.0.1:0", "c"); err != nil || cfg.OIDC().Userinfo != oidclogin.UserinfoAlways {
+		t.Errorf("userinfo always: %v", err)
+	}
+	t.Setenv("KIRJAAMO_T_OIDC_USERINFO", "sometimes")
+	if _, err := LoadSiteConfig("KIRJAAMO_T", "127.0.0.1:0", "c"); err == nil || !strings.Contains(err.Error(), "KIRJAAMO_T_OIDC_USERINFO") {
+		t.Errorf("unknown userinfo policy: got %v", err)
+	}
+	t.Setenv("KIRJAAMO_T_OIDC_USERINFO", "")
 	mux = http.NewServeMux()
 	cfg.MountJWKS(mux)
 	rec := serve(mux, JWKSPath)
