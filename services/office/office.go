@@ -38,7 +38,11 @@ const CallbackPath = web.CallbackPath
 
 // Run serves the office until ctx ends.
 func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
-	login, err := web.ConnectOIDC(ctx, cfg.OIDC("openid", "profile", "email"))
+	oidc := cfg.OIDC("openid", "profile", "email")
+	// Staff have no identity code: sign-in asks the provider's userinfo only if the roles, which
+	// decide what a staff member may do, are not in the ID token.
+	oidc.NeededClaims = []string{"roles"}
+	login, err := web.ConnectOIDC(ctx, oidc)
 	if err != nil {
 		return fmt.Errorf("office: %w", err)
 	}
