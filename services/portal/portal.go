@@ -21,7 +21,7 @@ type Config = web.SiteConfig
 
 // LoadConfig reads KIRJAAMO_PORTAL_ADDR, KIRJAAMO_PORTAL_URL, KIRJAAMO_PORTAL_OIDC_ISSUER,
 // KIRJAAMO_PORTAL_OIDC_CLIENT_ID, KIRJAAMO_PORTAL_OIDC_CLIENT_SECRET or _OIDC_CLIENT_KEY_FILE,
-// _OIDC_ENCRYPTION_KEY_FILE and _OIDC_IDENTITY_CODE_CLAIM (see web.LoadSiteConfig).
+// _OIDC_ENCRYPTION_KEY_FILE, _OIDC_IDENTITY_CODE_CLAIM and _OIDC_USERINFO (see web.LoadSiteConfig).
 func LoadConfig() (Config, error) {
 	return web.LoadSiteConfig("KIRJAAMO_PORTAL", "127.0.0.1:8080", "kirjaamo-portal")
 }
