@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/sha256"
@@ -18,11 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/contracts/sealed"
+	"kirjaamo.dev/devkit/natstest"
 )
 
 // exporter streams n records of about 1 KiB each, made as they are written, and then the records
@@ -274,5 +277,52 @@ func TestAnInvalidRecordFailsTheLookup(t *testing.T) {
 		t.Fatal(err)
 	} else if n := info.CachedInfo().State.Msgs; n != 0 {
 		t.Errorf("the package bucket keeps %d messages of the failed package", n)
+	}
+}
+
+// TestReadObjectChecksWhatArrives: a package is read back as stored, and a read that ends short of
+// the stored object says so instead of ending like a whole one.
+func TestReadObjectChecksWhatArrives(t *testing.T) {
+	ctx := context.Background()
+	nc, err := nats.Connect(natstest.New(t).ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "read-object"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 40_000) // 640 KB: several chunks
+	if _, err := obs.PutBytes(ctx, "whole", data); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sdk.ReadObject(ctx, js, "read-object", "whole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d of %d bytes: %v", len(got), len(data), err)
+	}
+	// Drop the object's last chunk from the stream behind the object store's back.
+	info, _ := obs.GetInfo(ctx, "whole")
+	stream, _ := js.Stream(ctx, "OBJ_read-object")
+	last, err := stream.GetLastMsgForSubject(ctx, "$O.read-object.C."+info.NUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.DeleteMsg(ctx, last.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	r, err = sdk.ReadObject(ctx, js, "read-object", "whole")
+	if err == nil {
+		_, err = io.ReadAll(r)
+		r.Close()
+	}
+	if !errors.Is(err, sdk.ErrObjectIncomplete) {
+		t.Fatalf("an object missing its last chunk: %v, want ErrObjectIncomplete", err)
 	}
 }

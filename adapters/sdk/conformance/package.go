@@ -14,8 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/contracts/sealed"
 )
@@ -107,15 +106,10 @@ func (p *platform) readPackage(ctx context.Context, key *ecdh.PrivateKey, task c
 	if len(wrong) > 0 {
 		return 0, "the result's package reference is wrong: " + strings.Join(wrong, "; ")
 	}
-	// Without a deadline of its own, the object store's Get gives the whole read nats.go's default
-	// API timeout, 5 s.
+	// A package that never arrives whole must fail the check, not hang it.
 	ctx, cancel := context.WithTimeout(ctx, max(p.cfg.Timeout, time.Minute))
 	defer cancel()
-	obs, err := p.js.ObjectStore(ctx, bucket)
-	var stored jetstream.ObjectResult
-	if err == nil {
-		stored, err = obs.Get(ctx, object)
-	}
+	stored, err := sdk.ReadObject(ctx, p.js, bucket, object)
 	if err != nil {
 		return 0, fmt.Sprintf("the result refers to the object %s in %s, which the kit cannot read (%v): put the whole package "+
 			"in the bucket before answering", object, bucket, err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/contracts/sealed"
 	"kirjaamo.dev/services/internal/store"
@@ -101,9 +102,9 @@ func (s *Store) Open(ctx context.Context, requestID, registerID string, ref cont
 	if err != nil {
 		return nil, fmt.Errorf("packages: ephemeral key: %w", err)
 	}
-	chunks, err := s.chunks(ctx, ref)
+	chunks, err := sdk.ReadObject(ctx, s.js, ref.Bucket, ref.Object)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("packages: %w", err)
 	}
 	plain, err := sealed.NewReader(chunks, priv, ephemeral, ref.Object, ref.Sealing.ChunkSize)
 	if err != nil {
@@ -119,58 +120,6 @@ func (s *Store) Opener(requestID string) func(context.Context, string, contracts
 		return s.Open(ctx, requestID, registerID, ref)
 	}
 }
-
-// chunks reads an object's chunks with a pull consumer, a few at a time: unlike the object store's
-// own Get, which pushes the whole object as fast as the server can send it, it holds at most a
-// handful of chunks however slowly the package is read.
-func (s *Store) chunks(ctx context.Context, ref contracts.PackageRef) (*chunkReader, error) {
-	obs, err := s.js.ObjectStore(ctx, ref.Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("packages: bucket %s: %w", ref.Bucket, err)
-	}
-	info, err := obs.GetInfo(ctx, ref.Object)
-	if err != nil {
-		return nil, fmt.Errorf("packages: %s: %w", ref.Object, err)
-	}
-	if info.Size == 0 || info.Chunks == 0 {
-		return nil, fmt.Errorf("packages: %s is empty: %w", ref.Object, ErrIncomplete)
-	}
-	cons, err := s.js.OrderedConsumer(ctx, "OBJ_"+ref.Bucket, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"$O." + ref.Bucket + ".C." + info.NUID},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("packages: read %s: %w", ref.Object, err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(8))
-	if err != nil {
-		return nil, fmt.Errorf("packages: read %s: %w", ref.Object, err)
-	}
-	return &chunkReader{it: it, left: info.Chunks}, nil
-}
-
-type chunkReader struct {
-	it   jetstream.MessagesContext
-	left uint32
-	buf  []byte
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	for len(c.buf) == 0 {
-		if c.left == 0 {
-			return 0, io.EOF
-		}
-		msg, err := c.it.Next()
-		if err != nil {
-			return 0, fmt.Errorf("packages: next chunk: %w", err)
-		}
-		c.buf, c.left = msg.Data(), c.left-1
-	}
-	n := copy(p, c.buf)
-	c.buf = c.buf[n:]
-	return n, nil
-}
-
-func (c *chunkReader) Close() error { c.it.Stop(); return nil }
 
 // checked counts, hashes and counts lines of what passes through, and at the end compares them with
 // what the register's result promised.
@@ -206,7 +155,7 @@ func (c *checked) Read(p []byte) (int, error) {
 	case errors.Is(err, io.EOF):
 		c.err = c.verify()
 		return n, c.err
-	case errors.Is(err, sealed.ErrTampered):
+	case errors.Is(err, sealed.ErrTampered), errors.Is(err, sdk.ErrObjectIncomplete):
 		c.err = fmt.Errorf("%w: %v", ErrIncomplete, err)
 		return n, c.err
 	case err != nil:
