@@ -31,13 +31,39 @@ func (c Cases) Record(ctx context.Context, in request.Input, r request.Receipt) 
 			return err
 		}
 	}
+	// A subject registered unverified waits for a clerk to verify the identity before intake.
+	status := request.StatusReceived
+	if in.Subject.IdentityLevel == request.IdentityUnverified {
+		status = request.StatusAwaitingIdentity
+	}
 	return c.DB.RecordReceipt(ctx, store.Case{
 		RequestID: in.RequestID, ReceivedAt: in.ReceivedAt, Channel: in.Channel, Right: string(in.Request.Right),
 		Language: in.Request.Language, SubjectID: in.Subject.ID, SubjectName: in.Subject.Name,
 		IdentityMethod: in.Subject.IdentityMethod, IdentityLevel: in.Subject.IdentityLevel, Identifiers: ids,
 		ContactEmail: in.Request.ContactEmail, Details: in.Request.Details, Rectification: rect,
-		Status: string(request.StatusReceived), Deadline: r.Deadline, InternalTarget: r.InternalTarget,
+		Status: string(status), Deadline: r.Deadline, InternalTarget: r.InternalTarget, RegisteredBy: in.RegisteredBy,
 	})
+}
+
+func (c Cases) IdentityVerified(ctx context.Context, in request.VerifyIdentityInput) error {
+	v := in.Verification
+	return c.DB.VerifyIdentity(ctx, in.RequestID, v.Clerk, v.Method, v.Note)
+}
+
+// KindIdentityNotVerified is the notice to a subject whose identity could not be established: it
+// carries the reasons itself, since the sender of a letter has no portal session to read them in.
+const KindIdentityNotVerified = "identity_not_verified"
+
+func (c Cases) IdentityRefused(ctx context.Context, in request.RefuseIdentityInput) error {
+	k, err := c.DB.Case(ctx, in.RequestID)
+	if err != nil {
+		return err
+	}
+	notice := c.toSubject(k, KindIdentityNotVerified, "")
+	if notice != nil {
+		notice.Payload["reasons"] = in.Refusal.Reasons
+	}
+	return c.DB.RefuseIdentity(ctx, in.RequestID, in.Refusal.Clerk, in.Refusal.Reasons, notice)
 }
 
 func (c Cases) Load(ctx context.Context, requestID string) (request.Input, error) {

@@ -54,6 +54,14 @@ type Cases interface {
 	// Withdrawn records the withdrawal and what became of each task, closes the case as withdrawn
 	// and queues the notice to the subject, in one transaction.
 	Withdrawn(ctx context.Context, in WithdrawInput, res WithdrawResult) error
+	// IdentityVerified records a clerk's verification of the subject's identity with the case (level
+	// verified, the method, by whom, when) and puts it back to received for intake; recording it
+	// again changes nothing.
+	IdentityVerified(ctx context.Context, in VerifyIdentityInput) error
+	// IdentityRefused closes the case as identity_not_verified with the reasons, and queues the notice
+	// of them to the subject's contact address if there is one, in one transaction; recording it
+	// again changes nothing.
+	IdentityRefused(ctx context.Context, in RefuseIdentityInput) error
 }
 
 // RecipientNotice is one Art 19 notice: a recipient of a register's data told of the rectification,
@@ -164,6 +172,42 @@ func (a *Activities) Intake(ctx context.Context, in Input) (IntakeResult, error)
 	}
 	res.Dispatched = len(tasks)
 	return res, nil
+}
+
+// RecordReceipt stores a new case with its statutory deadlines and nothing more: a request whose
+// subject's identity is not verified waits for a clerk (awaiting_identity) before any rule is
+// evaluated or any register is sent a task. Intake, which records the case first, then changes
+// nothing of it.
+func (a *Activities) RecordReceipt(ctx context.Context, in Input) (Receipt, error) {
+	d := deadline.Compute(in.ReceivedAt)
+	r := Receipt{Deadline: d.Legal, InternalTarget: d.InternalTarget}
+	if err := a.Cases.Record(ctx, in, r); err != nil {
+		return r, fmt.Errorf("record receipt: %w", err)
+	}
+	return r, nil
+}
+
+// VerifyIdentity records a clerk's verification of the subject's identity.
+func (a *Activities) VerifyIdentity(ctx context.Context, in VerifyIdentityInput) error {
+	if err := CheckVerification(in.Verification); err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "invalid_verification", nil)
+	}
+	if err := a.Cases.IdentityVerified(ctx, in); err != nil {
+		return fmt.Errorf("verify identity: %w", err)
+	}
+	return nil
+}
+
+// RefuseIdentity closes the case because the subject's identity could not be established, and tells
+// the subject why.
+func (a *Activities) RefuseIdentity(ctx context.Context, in RefuseIdentityInput) error {
+	if err := CheckRefusal(in.Refusal); err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "invalid_refusal", nil)
+	}
+	if err := a.Cases.IdentityRefused(ctx, in); err != nil {
+		return fmt.Errorf("refuse identity: %w", err)
+	}
+	return nil
 }
 
 // planOf is the workflow's view of a rules outcome.
@@ -373,8 +417,22 @@ func RulesRequest(in Input, prior []rules.PriorRequest) rules.Request {
 	for _, id := range in.Subject.Identifiers {
 		supplied = append(supplied, id.Type)
 	}
-	return rules.Request{Right: in.Request.Right, IdentityLevel: rules.IdentityLevel(in.Subject.IdentityLevel),
+	return rules.Request{Right: in.Request.Right, IdentityLevel: RulesIdentityLevel(in.Subject.IdentityLevel),
 		Supplied: supplied, History: prior, ReceivedAt: in.ReceivedAt}
+}
+
+// RulesIdentityLevel is the rules' view of a subject's identity level. A subject registered by the
+// office is unverified (no level) until a clerk confirms the identity in person or from documents
+// (Art 12(6)), which counts as substantial: what strong electronic identification gives, and what
+// registers keyed on the personal identity code call for.
+func RulesIdentityLevel(level string) rules.IdentityLevel {
+	switch level {
+	case IdentityUnverified:
+		return rules.IdentityNone
+	case IdentityVerified:
+		return rules.IdentitySubstantial
+	}
+	return rules.IdentityLevel(level)
 }
 
 // AskForInformation tells the subject that an identifier they have not given would let more

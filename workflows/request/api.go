@@ -3,8 +3,10 @@
 package request
 
 import (
+	"errors"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"kirjaamo.dev/contracts"
@@ -35,6 +37,31 @@ const (
 	UpdateSupplyIdentifier = "supply-identifier"
 	// UpdateWithdraw is the subject's withdrawal of the request before the reply.
 	UpdateWithdraw = "withdraw"
+	// UpdateVerifyIdentity is a clerk's confirmation of the identity of a subject whose request came by
+	// post or at a service point (Art 12(6)); intake then goes on as for any request.
+	UpdateVerifyIdentity = "verify-identity"
+	// UpdateRefuseIdentity is a clerk's decision that the subject's identity cannot be established, with
+	// the reasons told to the subject: the request closes without action (Art 12(2), 12(4)).
+	UpdateRefuseIdentity = "refuse-identity"
+)
+
+// Channels a request arrives through. The portal's are web and api, behind strong electronic
+// identification; the office registers requests received by post or at a service point, whose
+// sender's identity is not yet verified.
+const (
+	ChannelWeb          = "web"
+	ChannelAPI          = "api"
+	ChannelMail         = "mail"
+	ChannelServicePoint = "service_point"
+)
+
+// Identity levels of a subject registered by the office, besides the eIDAS levels that strong
+// electronic identification reports (rules.IdentityLevel).
+const (
+	// IdentityUnverified: the subject is as the letter or the visitor stated; nobody has confirmed it.
+	IdentityUnverified = "unverified"
+	// IdentityVerified: a clerk confirmed the identity, in the way the case records (IdentityMethod).
+	IdentityVerified = "verified"
 )
 
 // WorkflowID is the request id: the idempotency key everywhere, so a resubmitted request can never
@@ -58,6 +85,13 @@ const (
 	StatusAwaitingInformation Status = "awaiting_information"
 	// StatusWithdrawn: the subject withdrew the request before the reply. The request is closed.
 	StatusWithdrawn Status = "withdrawn"
+	// StatusAwaitingIdentity: a request received by post or at a service point waits for a clerk to
+	// confirm the subject's identity (Art 12(6)); nothing is planned or sent to a register until then.
+	// The deadline runs from receipt all the same.
+	StatusAwaitingIdentity Status = "awaiting_identity"
+	// StatusIdentityNotVerified: the subject's identity could not be established, and the subject was
+	// told why (Art 12(2), 12(4)). The request is closed.
+	StatusIdentityNotVerified Status = "identity_not_verified"
 )
 
 // Open reports whether a request in this status has not been replied to or withdrawn: only then may
@@ -75,9 +109,11 @@ func (s Status) Open() bool {
 type Input struct {
 	RequestID  string                  `json:"request_id"`
 	ReceivedAt time.Time               `json:"received_at"`
-	Channel    string                  `json:"channel"` // "web" or "api": the clock starts on receipt through any channel
+	Channel    string                  `json:"channel"` // web, api, mail or service_point: the clock starts on receipt through any channel
 	Subject    Subject                 `json:"subject"`
 	Request    contracts.SubmitRequest `json:"request"`
+	// RegisteredBy is the clerk who registered a request received by post or at a service point.
+	RegisteredBy string `json:"registered_by,omitempty"`
 }
 
 // Subject is the data subject as identified at sign-in.
@@ -314,6 +350,63 @@ type State struct {
 	Waiting []WaitingRegister `json:"waiting,omitempty"`
 	// Withdrawal is what became of the tasks when the subject withdrew the request.
 	Withdrawal *WithdrawResult `json:"withdrawal,omitempty"`
+	// IdentityMethod is how a clerk confirmed the identity of a subject registered unverified.
+	IdentityMethod string `json:"identity_method,omitempty"`
+}
+
+// IdentityVerification is a clerk's confirmation of the subject's identity (Art 12(6)). Method says
+// how, e.g. "passport checked at the service point"; the record keeps it, never a copy of a document.
+type IdentityVerification struct {
+	Clerk  string `json:"clerk"`
+	Method string `json:"method"`
+	Note   string `json:"note,omitempty"`
+}
+
+// IdentityRefusal is a clerk's decision that the subject's identity cannot be established. The
+// reasons are told to the subject, with the right to complain (Art 12(2), 12(4)).
+type IdentityRefusal struct {
+	Clerk   string `json:"clerk"`
+	Reasons string `json:"reasons"`
+}
+
+// VerifyIdentityInput records a verification with the case.
+type VerifyIdentityInput struct {
+	RequestID    string               `json:"request_id"`
+	Verification IdentityVerification `json:"verification"`
+}
+
+// RefuseIdentityInput closes a case whose subject's identity could not be established.
+type RefuseIdentityInput struct {
+	RequestID string          `json:"request_id"`
+	Refusal   IdentityRefusal `json:"refusal"`
+}
+
+// CheckVerification checks a clerk's verification of identity; nil if it may be recorded.
+func CheckVerification(v IdentityVerification) error {
+	switch {
+	case strings.TrimSpace(v.Clerk) == "":
+		return errors.New("identity: the verifying clerk is required")
+	case strings.TrimSpace(v.Method) == "":
+		return errors.New("identity: the method is required: say how the identity was confirmed (Art 12(6))")
+	case len(v.Method) > 500:
+		return errors.New("identity: the method may be at most 500 characters")
+	case len(v.Note) > 2000:
+		return errors.New("identity: the note may be at most 2000 characters")
+	}
+	return nil
+}
+
+// CheckRefusal checks a clerk's refusal; nil if it may be recorded.
+func CheckRefusal(x IdentityRefusal) error {
+	switch {
+	case strings.TrimSpace(x.Clerk) == "":
+		return errors.New("identity: the deciding clerk is required")
+	case strings.TrimSpace(x.Reasons) == "":
+		return errors.New("identity: reasons are required; the subject is told them (Art 12(2), 12(4))")
+	case len(x.Reasons) > 2000:
+		return errors.New("identity: reasons may be at most 2000 characters")
+	}
+	return nil
 }
 
 // Result is what a finished workflow returns.

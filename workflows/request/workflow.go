@@ -35,6 +35,10 @@ const (
 	// concluded before the reply, instead of the reply naming the register as pending.
 	changeLateAnswers = "late-answers"
 	lateAnswersV1     = 1
+	// changeIdentity: a request whose subject is unverified (received by post or at a service point)
+	// is recorded and waits for a clerk to verify or refuse the identity before intake.
+	changeIdentity = "identity-verification"
+	identityV1     = 1
 )
 
 // Workflow carries one request through receipt, the rules, dispatch to the registers, collection,
@@ -50,14 +54,28 @@ func Workflow(ctx workflow.Context, in Input) (Result, error) {
 	ctx = workflow.WithActivityOptions(ctx, activityOptions)
 	lifecycle := workflow.GetVersion(ctx, changeLifecycle, workflow.DefaultVersion, lifecycleV1) >= lifecycleV1
 	information := workflow.GetVersion(ctx, changeInformation, workflow.DefaultVersion, informationV1) >= informationV1
+	identity := workflow.GetVersion(ctx, changeIdentity, workflow.DefaultVersion, identityV1) >= identityV1
+
+	deadlineMoved := workflow.NewChannel(ctx)
+	// watching: the deadline alarms and the extension already run, since receipt.
+	watching := false
+	if identity && in.Subject.IdentityLevel == IdentityUnverified {
+		refused, err := awaitIdentity(ctx, &in, st, lifecycle, deadlineMoved)
+		if err != nil || refused {
+			return Result{Status: st.Status}, err
+		}
+		watching = lifecycle
+	}
 
 	var intake IntakeResult
 	if err := workflow.ExecuteActivity(ctx, activities.Intake, in).Get(ctx, &intake); err != nil {
 		return Result{}, fmt.Errorf("intake: %w", err)
 	}
-	st.Deadline, st.Plans = intake.Deadline, intake.Plans
-	deadlineMoved := workflow.NewChannel(ctx)
-	if lifecycle {
+	st.Plans = intake.Plans
+	if !watching {
+		st.Deadline = intake.Deadline // else as recorded at receipt, or as extended since
+	}
+	if lifecycle && !watching {
 		if err := handleExtension(ctx, in, st, deadlineMoved); err != nil {
 			return Result{}, err
 		}
@@ -171,6 +189,8 @@ func handleExtension(ctx workflow.Context, in Input, st *State, deadlineMoved wo
 				return errors.New("extension: the request has been replied to")
 			case st.Status == StatusWithdrawn:
 				return errors.New("extension: the request was withdrawn")
+			case st.Status == StatusIdentityNotVerified:
+				return errors.New("extension: the request was closed: the subject's identity could not be established")
 			case deadline.Date(workflow.Now(ctx)).After(decideBy):
 				return fmt.Errorf("extension: too late; an extension must be decided within the first month, by %s (Art 12(3))",
 					decideBy.Format("2 January 2006"))
@@ -199,7 +219,7 @@ func watchDeadline(ctx workflow.Context, requestID string, st *State, deadlineMo
 	raised := map[string]bool{}
 	for {
 		if st.Status == StatusReplied || st.Status == StatusRestricted || st.Status == StatusLiftNoticeSent || st.Status == StatusLifted ||
-			st.Status == StatusWithdrawn {
+			st.Status == StatusWithdrawn || st.Status == StatusIdentityNotVerified {
 			return
 		}
 		now := workflow.Now(ctx)
@@ -235,7 +255,7 @@ func watchDeadline(ctx workflow.Context, requestID string, st *State, deadlineMo
 			continue // the deadline moved: arm the alarms again
 		}
 		raised[next.key] = true
-		if st.Status == StatusReplied || st.Status == StatusWithdrawn {
+		if st.Status == StatusReplied || st.Status == StatusWithdrawn || st.Status == StatusIdentityNotVerified {
 			return
 		}
 		st.Alarms = append(st.Alarms, next.kind+" "+next.at.Format("2006-01-02"))
@@ -316,4 +336,84 @@ func awaitAnswers(ctx workflow.Context, until time.Time) bool {
 	sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) {})
 	sel.Select(ctx)
 	return answered
+}
+
+// awaitIdentity records a request whose subject's identity is not verified, with its deadlines, and
+// waits for a clerk's decision: verify-identity makes the subject verified, with the method, and
+// intake goes on as for any request; refuse-identity closes the request, the subject told why (Art
+// 12(2), 12(4)). Nothing is planned or sent to a register before the identity is verified, but the
+// deadline runs from receipt (Art 12(3)), so its alarms and the extension run meanwhile. It reports
+// whether the identity was refused.
+func awaitIdentity(ctx workflow.Context, in *Input, st *State, lifecycle bool, deadlineMoved workflow.Channel) (bool, error) {
+	st.Status = StatusAwaitingIdentity
+	var receipt Receipt
+	if err := workflow.ExecuteActivity(ctx, activities.RecordReceipt, *in).Get(ctx, &receipt); err != nil {
+		return false, fmt.Errorf("record receipt: %w", err)
+	}
+	st.Deadline = receipt.Deadline
+	if lifecycle {
+		if err := handleExtension(ctx, *in, st, deadlineMoved); err != nil {
+			return false, err
+		}
+		workflow.Go(ctx, func(ctx workflow.Context) { watchDeadline(ctx, in.RequestID, st, deadlineMoved) })
+	}
+	deciding, verified, refused := false, false, false
+	undecided := func() error {
+		if deciding || verified || refused || st.Status != StatusAwaitingIdentity {
+			return errors.New("identity: already decided for this request")
+		}
+		return nil
+	}
+	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateVerifyIdentity,
+		func(ctx workflow.Context, v IdentityVerification) (State, error) {
+			ctx = workflow.WithActivityOptions(ctx, activityOptions)
+			deciding = true
+			err := workflow.ExecuteActivity(ctx, activities.VerifyIdentity, VerifyIdentityInput{RequestID: in.RequestID, Verification: v}).Get(ctx, nil)
+			deciding = false
+			if err != nil {
+				return State{}, fmt.Errorf("verify identity: %w", err)
+			}
+			in.Subject.IdentityLevel, in.Subject.IdentityMethod = IdentityVerified, v.Method
+			st.Status, st.IdentityMethod = StatusReceived, v.Method
+			verified = true
+			return *st, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, v IdentityVerification) error {
+			if err := CheckVerification(v); err != nil {
+				return err
+			}
+			return undecided()
+		}})
+	if err != nil {
+		return false, fmt.Errorf("register verify identity: %w", err)
+	}
+	err = workflow.SetUpdateHandlerWithOptions(ctx, UpdateRefuseIdentity,
+		func(ctx workflow.Context, x IdentityRefusal) (State, error) {
+			ctx = workflow.WithActivityOptions(ctx, activityOptions)
+			deciding = true
+			err := workflow.ExecuteActivity(ctx, activities.RefuseIdentity, RefuseIdentityInput{RequestID: in.RequestID, Refusal: x}).Get(ctx, nil)
+			deciding = false
+			if err != nil {
+				return State{}, fmt.Errorf("refuse identity: %w", err)
+			}
+			st.Status = StatusIdentityNotVerified
+			refused = true
+			return *st, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, x IdentityRefusal) error {
+			if err := CheckRefusal(x); err != nil {
+				return err
+			}
+			return undecided()
+		}})
+	if err != nil {
+		return false, fmt.Errorf("register refuse identity: %w", err)
+	}
+	if err := workflow.Await(ctx, func() bool { return verified || refused }); err != nil {
+		return false, err
+	}
+	if refused {
+		return true, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	}
+	return false, nil
 }

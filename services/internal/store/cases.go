@@ -37,6 +37,14 @@ type Case struct {
 	// SuppliedIdentifier: not verified by anyone.
 	Supplied    json.RawMessage `json:"-"`
 	WithdrawnAt *time.Time      `json:"withdrawn_at,omitempty"`
+	// RegisteredBy is the clerk who registered a request received by post or at a service point.
+	RegisteredBy string `json:"registered_by,omitempty"`
+	// IdentityDecidedBy and IdentityDecidedAt say which clerk verified, or refused to accept, the
+	// identity of a subject registered unverified, and when; IdentityRefusal holds the reasons of a
+	// refusal, told to the subject.
+	IdentityDecidedBy string     `json:"identity_decided_by,omitempty"`
+	IdentityDecidedAt *time.Time `json:"identity_decided_at,omitempty"`
+	IdentityRefusal   string     `json:"identity_refusal,omitempty"`
 }
 
 // SuppliedIdentifier is an identifier the subject added to a request after sending it. Verified
@@ -64,13 +72,15 @@ func (c Case) SuppliedIdentifiers() []SuppliedIdentifier {
 const caseColumns = `request_id, received_at, channel, right_invoked, language, subject_id, subject_name,
 	identity_method, identity_level, identifiers, coalesce(contact_email, ''), details, rectification, status,
 	deadline, internal_target, replied_at, coalesce(replied_by, ''), coalesce(extension_reasons, ''),
-	supplied_identifiers, withdrawn_at`
+	supplied_identifiers, withdrawn_at, coalesce(registered_by, ''), coalesce(identity_decided_by, ''), identity_decided_at,
+	coalesce(identity_refusal, '')`
 
 func scanCase(row pgx.Row) (Case, error) {
 	var c Case
 	err := row.Scan(&c.RequestID, &c.ReceivedAt, &c.Channel, &c.Right, &c.Language, &c.SubjectID, &c.SubjectName,
 		&c.IdentityMethod, &c.IdentityLevel, &c.Identifiers, &c.ContactEmail, &c.Details, &c.Rectification, &c.Status,
-		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy, &c.ExtensionReasons, &c.Supplied, &c.WithdrawnAt)
+		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy, &c.ExtensionReasons, &c.Supplied, &c.WithdrawnAt,
+		&c.RegisteredBy, &c.IdentityDecidedBy, &c.IdentityDecidedAt, &c.IdentityRefusal)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, ErrNotFound
 	}
@@ -83,19 +93,26 @@ func (db *DB) RecordReceipt(ctx context.Context, c Case) error {
 	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO cases (request_id, received_at, channel, right_invoked, language, subject_id,
 			subject_name, identity_method, identity_level, identifiers, contact_email, details, rectification, status,
-			deadline, internal_target)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,nullif($11,''),$12,$13,$14,$15,$16)
+			deadline, internal_target, registered_by)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,nullif($11,''),$12,$13,$14,$15,$16,nullif($17,''))
 			ON CONFLICT (request_id) DO NOTHING`,
 			c.RequestID, c.ReceivedAt, c.Channel, c.Right, c.Language, c.SubjectID, c.SubjectName, c.IdentityMethod,
-			c.IdentityLevel, c.Identifiers, c.ContactEmail, c.Details, c.Rectification, c.Status, c.Deadline, c.InternalTarget)
+			c.IdentityLevel, c.Identifiers, c.ContactEmail, c.Details, c.Rectification, c.Status, c.Deadline, c.InternalTarget,
+			c.RegisteredBy)
 		if err != nil {
 			return fmt.Errorf("store: record receipt: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
-		return appendAudit(ctx, tx, AuditEvent{Actor: "system", Role: "system", Action: "received", RequestID: c.RequestID,
-			Detail: map[string]any{"channel": c.Channel, "right": c.Right, "identity_method": c.IdentityMethod, "identity_level": c.IdentityLevel}})
+		e := AuditEvent{Actor: "system", Role: "system", Action: "received", RequestID: c.RequestID,
+			Detail: map[string]any{"channel": c.Channel, "right": c.Right, "identity_method": c.IdentityMethod, "identity_level": c.IdentityLevel}}
+		if c.RegisteredBy != "" {
+			// A request received by post or at a service point: the record names the clerk who registered it.
+			e.Actor, e.Role = c.RegisteredBy, "clerk"
+			e.Detail["registered_by"] = c.RegisteredBy
+		}
+		return appendAudit(ctx, tx, e)
 	})
 }
 
@@ -497,5 +514,51 @@ func (db *DB) Withdraw(ctx context.Context, requestID, channel string, cancelled
 		}
 		detail["channel"] = channel
 		return appendAudit(ctx, tx, AuditEvent{Actor: "data subject", Role: "subject", Action: "withdrawn", RequestID: requestID, Detail: detail})
+	})
+}
+
+// VerifyIdentity records a clerk's verification of the identity of a subject registered unverified:
+// the case's identity level becomes verified, with the method, the clerk and the time, and the case
+// goes back to received for intake, in one transaction with its record entry. Recording it again
+// changes nothing.
+func (db *DB) VerifyIdentity(ctx context.Context, requestID, clerk, method, note string) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE cases SET identity_level = 'verified', identity_method = $2, identity_decided_by = $3,
+			identity_decided_at = now(), status = 'received', updated_at = now() WHERE request_id = $1 AND status = 'awaiting_identity'`,
+			requestID, method, clerk)
+		if err != nil {
+			return fmt.Errorf("store: verify identity: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // recorded before: the activity was retried
+		}
+		detail := map[string]any{"method": method}
+		if note != "" {
+			detail["note"] = note
+		}
+		return appendAudit(ctx, tx, AuditEvent{Actor: clerk, Role: "clerk", Action: "identity_verified", RequestID: requestID, Detail: detail})
+	})
+}
+
+// RefuseIdentity closes a case awaiting identity as identity_not_verified, with the reasons told to
+// the subject, the clerk and the time, queues the notice of it, and records it, in one transaction.
+// Recording it again changes nothing.
+func (db *DB) RefuseIdentity(ctx context.Context, requestID, clerk, reasons string, notice *Notification) error {
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE cases SET status = 'identity_not_verified', identity_refusal = $2, identity_decided_by = $3,
+			identity_decided_at = now(), updated_at = now() WHERE request_id = $1 AND status = 'awaiting_identity'`, requestID, reasons, clerk)
+		if err != nil {
+			return fmt.Errorf("store: refuse identity: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // recorded before: the activity was retried
+		}
+		if notice != nil {
+			if err := enqueue(ctx, tx, requestID, *notice); err != nil {
+				return err
+			}
+		}
+		return appendAudit(ctx, tx, AuditEvent{Actor: clerk, Role: "clerk", Action: "identity_refused", RequestID: requestID,
+			Detail: map[string]any{"reasons": reasons, "notice": notice != nil}})
 	})
 }
