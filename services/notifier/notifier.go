@@ -183,6 +183,18 @@ var codeTexts = map[string][2]string{
 	"en": {"Kirjaamo: confirmation code", "Kirjaamo: your confirmation code is %[1]s. It is valid for %[2]d minutes. If you did not give this identifier in a data protection request yourself, tell nobody the code."},
 }
 
+// kindIdentityNotVerified is the notice that a request received by post or at a service point is not
+// acted on because the sender's identity could not be established (orchestrator.KindIdentityNotVerified).
+const kindIdentityNotVerified = "identity_not_verified"
+
+// identityTexts tell the sender why, and of the right to complain and to a judicial remedy (Art
+// 12(4)): %[1]s is the clerk's reasons.
+var identityTexts = map[string][2]string{
+	"fi": {"Tietosuojapyyntöäsi ei voitu käsitellä", "Hei,\n\nemme voineet varmistaa henkilöllisyyttäsi, joten emme voi toteuttaa tietosuojapyyntöäsi (tietosuoja-asetuksen 12 artiklan 2 ja 6 kohta). Perustelut:\n\n%[1]s\n\nVoit tehdä pyynnön uudelleen ja varmistaa henkilöllisyytesi. Sinulla on oikeus tehdä valitus tietosuojavaltuutetulle ja hakea muutosta tuomioistuimessa.\n\nKirjaamo"},
+	"sv": {"Din dataskyddsbegäran kunde inte behandlas", "Hej,\n\nvi kunde inte fastställa din identitet och kan därför inte verkställa din dataskyddsbegäran (artikel 12.2 och 12.6 i dataskyddsförordningen). Skälen:\n\n%[1]s\n\nDu kan göra en ny begäran och bekräfta din identitet. Du har rätt att lämna in klagomål till dataombudsmannen och att söka ändring i domstol.\n\nKirjaamo"},
+	"en": {"Your data protection request could not be acted on", "Hello,\n\nwe could not establish your identity, so we cannot act on your data protection request (GDPR Art 12(2), 12(6)). The reasons:\n\n%[1]s\n\nYou may make the request again and confirm your identity. You have the right to lodge a complaint with the Data Protection Ombudsman and to seek a judicial remedy.\n\nKirjaamo"},
+}
+
 func compose(cfg Config, m store.OutboxMessage) (subject, body string, err error) {
 	if m.Kind == store.KindIdentifierCode {
 		code, _ := m.Payload["code"].(string)
@@ -195,6 +207,18 @@ func compose(cfg Config, m store.OutboxMessage) (subject, body string, err error
 			t = codeTexts["fi"]
 		}
 		return t[0], fmt.Sprintf(t[1], code, int(minutes)), nil
+	}
+	if m.Kind == kindIdentityNotVerified {
+		// The sender of a letter has no portal session: the reasons go in the message itself.
+		reasons, _ := m.Payload["reasons"].(string)
+		if reasons == "" {
+			return "", "", errors.New("an identity refusal without its reasons")
+		}
+		t, ok := identityTexts[m.Language]
+		if !ok {
+			t = identityTexts["fi"]
+		}
+		return t[0], fmt.Sprintf(t[1], reasons), nil
 	}
 	if t, ok := officeTexts[m.Kind]; ok {
 		link := strings.TrimRight(cfg.OfficeURL, "/") + "/cases/" + m.RequestID
