@@ -29,7 +29,8 @@ func (o *office) apiList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := r.URL.Query().Get("status")
-	statuses := []string{"received", "awaiting_information", "dispatched", "in_review", "replied", "restricted", "lift_notice_sent", "lifted", "withdrawn"}
+	statuses := []string{"received", "awaiting_information", "dispatched", "in_review", "replied", "restricted", "lift_notice_sent", "lifted", "withdrawn",
+		"awaiting_identity", "identity_not_verified"}
 	if status != "" && !slices.Contains(statuses, status) {
 		web.WriteProblem(w, http.StatusBadRequest, "Invalid query", "", []contracts.FieldError{{Field: "status", Rule: "oneof",
 			Message: "must be one of: " + strings.Join(statuses, ", ")}})

@@ -82,6 +82,8 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("GET "+CallbackPath, o.signIn.Callback)
 	o.cfg.MountJWKS(mux)
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) { o.signIn.SignOut(w, r, "/") })
+	mux.HandleFunc("GET /cases/new", o.showRegistration)
+	mux.HandleFunc("POST /cases", o.registerRequest)
 	mux.HandleFunc("GET /cases/{id}", o.showCase)
 	mux.HandleFunc("POST /cases/{id}/purpose", o.statePurpose)
 	mux.HandleFunc("GET /cases/{id}/registers/{register}/records", o.showRecords)
@@ -93,6 +95,7 @@ func (o *office) routes() http.Handler {
 		mux.HandleFunc("GET /dev/mailbox", o.mailbox)
 	}
 	mux.HandleFunc("GET /api/v1/cases", o.apiList)
+	mux.HandleFunc("POST /api/v1/cases", o.apiRegister)
 	mux.HandleFunc("GET /api/v1/cases/{id}", o.apiShow)
 	mux.HandleFunc("POST /api/v1/cases/{id}/reply", o.apiApprove)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

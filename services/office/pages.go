@@ -169,9 +169,10 @@ func (o *office) showCase(w http.ResponseWriter, r *http.Request) {
 	clerk, status := hasRole(sess.Identity, RoleClerk), request.Status(file.Case.Status)
 	v := caseView{
 		File: file, Trail: trail, Purpose: grant.Purpose, CanApprove: clerk && status == request.StatusInReview,
-		CanExtend:     clerk && file.Case.ExtensionReasons == "" && status.Open(),
-		CanLiftNotice: clerk && status == request.StatusRestricted,
-		CanLift:       clerk && status == request.StatusLiftNoticeSent}
+		CanExtend:         clerk && file.Case.ExtensionReasons == "" && status.Open(),
+		CanLiftNotice:     clerk && status == request.StatusRestricted,
+		CanLift:           clerk && status == request.StatusLiftNoticeSent,
+		CanDecideIdentity: clerk && status == request.StatusAwaitingIdentity}
 	if err := o.subjectSteps(r, &v); err != nil {
 		o.deps.Log.Error("load case", "error", err)
 		o.fail(w, http.StatusServiceUnavailable, "The case is not available right now.")
@@ -215,6 +216,8 @@ type caseView struct {
 	CanExtend     bool
 	CanLiftNotice bool
 	CanLift       bool
+	// CanDecideIdentity: a clerk may verify or refuse the identity of a subject registered unverified.
+	CanDecideIdentity bool
 	// The subject's own steps (steps.go).
 	StatusText string
 	Waiting    []request.WaitingRegister
@@ -311,6 +314,20 @@ func (o *office) decide(w http.ResponseWriter, r *http.Request) {
 		err, done = o.update(r, id, request.UpdateSendLiftNotice, request.LiftInput{Clerk: clerk}), "The subject was told the restriction will be lifted."
 	case "lift":
 		err, done = o.update(r, id, request.UpdateLiftRestriction, request.LiftInput{Clerk: clerk}), "The restriction was lifted."
+	case "verify-identity":
+		v := request.IdentityVerification{Clerk: clerk, Method: strings.TrimSpace(r.PostFormValue("method")), Note: strings.TrimSpace(r.PostFormValue("note"))}
+		if err := request.CheckVerification(v); err != nil {
+			o.fail(w, http.StatusUnprocessableEntity, "method: required, at most 500 characters; note: at most 2000 characters (Art 12(6))")
+			return
+		}
+		err, done = o.update(r, id, request.UpdateVerifyIdentity, v), "The identity was verified; the request goes to the registers."
+	case "refuse-identity":
+		x := request.IdentityRefusal{Clerk: clerk, Reasons: strings.TrimSpace(r.PostFormValue("reasons"))}
+		if err := request.CheckRefusal(x); err != nil {
+			o.fail(w, http.StatusUnprocessableEntity, "reasons: required, at most 2000 characters; they are told to the subject (Art 12(2), 12(4))")
+			return
+		}
+		err, done = o.update(r, id, request.UpdateRefuseIdentity, x), "The request was closed: identity not verified. The subject is told the reasons."
 	default:
 		o.fail(w, http.StatusNotFound, "No such decision.")
 		return

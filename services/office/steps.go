@@ -18,6 +18,8 @@ var statusTexts = map[request.Status]string{
 	request.StatusLiftNoticeSent:      "Lift notice sent (Art 18(3))",
 	request.StatusLifted:              "Restriction lifted",
 	request.StatusWithdrawn:           "Withdrawn by the subject: closed",
+	request.StatusAwaitingIdentity:    "Awaiting identity: received by post or at a service point; confirm the subject's identity before anything is sent to the registers (Art 12(6)). The deadline runs from receipt",
+	request.StatusIdentityNotVerified: "Identity not verified: the subject's identity could not be established and the subject was told why (Art 12(2), 12(4)): closed",
 }
 
 // subjectSteps adds to the case page what the subject did on the request: the identifiers they
