@@ -168,6 +168,21 @@ func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
 			t.Errorf("the record lacks %s: %v", want, actions)
 		}
 	}
+	// Signed in with the identity code the clerk verified, Matti reads the reply to his letter in the
+	// portal; to anyone else the case does not exist.
+	own := browser(t)
+	signIn(t, own, s.PortalURL, "/en/login", matti.Subject)
+	if _, list, _ := page(t, own, s.PortalURL+"/en/requests"); !strings.Contains(list, id) {
+		t.Error("Matti's list of requests lacks the one he sent by post")
+	}
+	if status, _, _ := page(t, own, s.PortalURL+"/en/requests/"+id); status != http.StatusOK {
+		t.Errorf("Matti's case page of his letter: %d", status)
+	}
+	aino := browser(t)
+	signIn(t, aino, s.PortalURL, "/en/login", demo.People[0].Subject)
+	if status, _, _ := page(t, aino, s.PortalURL+"/en/requests/"+id); status != http.StatusNotFound {
+		t.Errorf("Aino sees Matti's letter: %d", status)
+	}
 
 	// A second request, made at a service point five days ago, whose maker cannot be identified:
 	// refused, and told why.

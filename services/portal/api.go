@@ -88,7 +88,7 @@ func (p *portal) apiList(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cases, err := p.deps.DB.Cases(r.Context(), store.CaseFilter{SubjectID: id.Subject})
+	cases, err := p.deps.DB.Cases(r.Context(), ownCases(id))
 	if err != nil {
 		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
 		return
@@ -120,8 +120,22 @@ func (p *portal) ownCase(r *http.Request, id *oidclogin.Identity, requestID stri
 	if err != nil {
 		return nil, err
 	}
-	if file.Case.SubjectID != id.Subject {
+	if file.Case.SubjectID != id.Subject && !file.Case.VerifiedFor(identityCode(id)) {
 		return nil, store.ErrNotFound
 	}
 	return file, nil
+}
+
+// identityCode is the signed-in person's personal identity code as cases keep it.
+func identityCode(id *oidclogin.Identity) string {
+	if id.PersonalIdentityCode == "" {
+		return ""
+	}
+	return contracts.Normalize(contracts.IdentifierPersonalIdentityCode, id.PersonalIdentityCode)
+}
+
+// ownCases is the list of the signed-in person's cases: their own requests, and those the office
+// registered for them from a letter or a visit once a clerk verified their identity.
+func ownCases(id *oidclogin.Identity) store.CaseFilter {
+	return store.CaseFilter{SubjectID: id.Subject, IdentityCode: identityCode(id)}
 }

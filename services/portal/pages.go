@@ -116,7 +116,7 @@ func (p *portal) listRequests(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cases, err := p.deps.DB.Cases(r.Context(), store.CaseFilter{SubjectID: sess.Identity.Subject})
+	cases, err := p.deps.DB.Cases(r.Context(), ownCases(sess.Identity))
 	if err != nil {
 		p.deps.Log.Error("list requests", "error", err)
 		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
@@ -174,9 +174,12 @@ func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 		return
 	}
+	rememberSubmitted(sess, id)
+	notice := sess.Notice
 	if req.Phone != "" {
-		p.flash(w, r, sess, messages[langOf(r)]["code_sent"])
+		notice = messages[langOf(r)]["code_sent"]
 	}
+	p.flash(w, r, sess, notice) // saves the session, with the request it now remembers
 	http.Redirect(w, r, "/"+string(langOf(r))+"/requests/"+id, http.StatusSeeOther)
 }
 

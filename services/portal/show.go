@@ -3,6 +3,7 @@ package portal
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"kirjaamo.dev/contracts"
@@ -93,7 +94,7 @@ func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	file, err := p.ownCase(r, sess.Identity, id)
 	if errors.Is(err, store.ErrNotFound) {
-		if p.workflowOf(r, id) {
+		if p.beingRegistered(r, sess, id) {
 			// A phone number given with the request waits for its code already; the page asks for
 			// it at once (and stops refreshing itself, which would clear what is being typed).
 			v := caseView{RequestID: id}
@@ -146,11 +147,26 @@ func (p *portal) takeNotice(w http.ResponseWriter, r *http.Request, sess *web.Se
 	return &shown
 }
 
-// workflowOf reports whether a request with this id was started and its case is not stored yet.
-// It confirms nothing about any data: the page it leads to says only "being registered".
-func (p *portal) workflowOf(r *http.Request, id string) bool {
+// beingRegistered reports whether a request this session sent has been started and its case is not
+// stored yet, the moment between the two. It answers only for the session's own requests: for any
+// other id, a running request is as unknown as one that does not exist.
+func (p *portal) beingRegistered(r *http.Request, sess *web.Session, id string) bool {
+	if !slices.Contains(sess.Submitted, id) {
+		return false
+	}
 	_, err := p.deps.Temporal.DescribeWorkflowExecution(r.Context(), id, "")
 	return err == nil
+}
+
+// rememberSubmitted notes a request the session sent, keeping the last few.
+func rememberSubmitted(sess *web.Session, id string) {
+	if slices.Contains(sess.Submitted, id) {
+		return
+	}
+	sess.Submitted = append(sess.Submitted, id)
+	if n := len(sess.Submitted); n > 10 {
+		sess.Submitted = sess.Submitted[n-10:]
+	}
 }
 
 func (p *portal) download(w http.ResponseWriter, r *http.Request, zip bool) {

@@ -198,7 +198,7 @@ func (p *portal) verifyPage(w http.ResponseWriter, r *http.Request) {
 	requestID := r.PathValue("id")
 	back := "/" + string(lang) + "/requests/" + requestID
 	file, err := p.ownCase(r, sess.Identity, requestID)
-	if errors.Is(err, store.ErrNotFound) && p.workflowOf(r, requestID) {
+	if errors.Is(err, store.ErrNotFound) && p.beingRegistered(r, sess, requestID) {
 		// Sent before the request's case was recorded: nothing is checked, the code stays as it was.
 		p.flash(w, r, sess, messages[lang]["being_registered"])
 		http.Redirect(w, r, back, http.StatusSeeOther)

@@ -128,8 +128,34 @@ func (db *DB) Case(ctx context.Context, requestID string) (Case, error) {
 // CaseFilter narrows a case list.
 type CaseFilter struct {
 	SubjectID string // only this subject's cases
-	Status    string
-	Limit     int
+	// IdentityCode adds, to SubjectID's, the cases registered by the office for this personal identity
+	// code (by post or at a service point) whose identity a clerk has verified: the person they are
+	// about may read them once signed in with that code.
+	IdentityCode string
+	Status       string
+	Limit        int
+}
+
+// identityVerifiedByClerk is the identity level of a case registered by the office once a clerk has
+// verified its subject's identity (workflows/request: IdentityVerified).
+const identityVerifiedByClerk = "verified"
+
+// VerifiedFor reports whether a case registered by the office belongs, by a clerk's verification,
+// to the person with this personal identity code (normalized).
+func (c Case) VerifiedFor(identityCode string) bool {
+	if identityCode == "" || c.IdentityLevel != identityVerifiedByClerk {
+		return false
+	}
+	var ids []struct{ Type, Value string }
+	if json.Unmarshal(c.Identifiers, &ids) != nil {
+		return false
+	}
+	for _, id := range ids {
+		if id.Type == "personal_identity_code" && id.Value == identityCode {
+			return true
+		}
+	}
+	return false
 }
 
 // Cases lists cases, the nearest deadline first for the office, the newest first for a subject.
@@ -142,7 +168,9 @@ func (db *DB) Cases(ctx context.Context, f CaseFilter) ([]Case, error) {
 		order = `received_at DESC`
 	}
 	rows, err := db.Pool.Query(ctx, `SELECT `+caseColumns+` FROM cases
-		WHERE ($1 = '' OR subject_id = $1) AND ($2 = '' OR status = $2) ORDER BY `+order+` LIMIT $3`, f.SubjectID, f.Status, f.Limit)
+		WHERE ($1 = '' OR subject_id = $1 OR ($4 <> '' AND identity_level = $5
+			AND identifiers @> jsonb_build_array(jsonb_build_object('type', 'personal_identity_code', 'value', $4::text))))
+		AND ($2 = '' OR status = $2) ORDER BY `+order+` LIMIT $3`, f.SubjectID, f.Status, f.Limit, f.IdentityCode, identityVerifiedByClerk)
 	if err != nil {
 		return nil, fmt.Errorf("store: cases: %w", err)
 	}

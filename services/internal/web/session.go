@@ -30,6 +30,9 @@ type Session struct {
 	Views map[string]ViewGrant `json:"views,omitempty"`
 	// Notice is a one-time message to show on the next page.
 	Notice string `json:"notice,omitempty"`
+	// Submitted are the requests this session sent lately, newest last: the portal may say of these,
+	// and only these, that they are being registered before their case is stored.
+	Submitted []string `json:"submitted,omitempty"`
 }
 
 // ViewGrant lets a staff member view a case for a stated purpose, for a while.
