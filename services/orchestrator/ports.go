@@ -98,8 +98,14 @@ func InputOf(k store.Case) (request.Input, error) {
 	return in, nil
 }
 
-func (c Cases) Prior(ctx context.Context, subjectID string, before time.Time) ([]rules.PriorRequest, error) {
-	cases, err := c.DB.PriorRequests(ctx, subjectID, before)
+func (c Cases) Prior(ctx context.Context, subject request.Subject, before time.Time) ([]rules.PriorRequest, error) {
+	var code string
+	for _, id := range subject.Identifiers {
+		if id.Type == contracts.IdentifierPersonalIdentityCode {
+			code = contracts.Normalize(id.Type, id.Value)
+		}
+	}
+	cases, err := c.DB.PriorRequests(ctx, subject.ID, code, before)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,9 @@ type Cases interface {
 	// Load returns the request as it was received.
 	Load(ctx context.Context, requestID string) (Input, error)
 	// Prior lists the subject's earlier requests, for the Art 12(5) check.
-	Prior(ctx context.Context, subjectID string, before time.Time) ([]rules.PriorRequest, error)
+	// The same person is the same subject id, or the same personal identity code, so that a letter
+	// the office registered and requests made in the portal count together.
+	Prior(ctx context.Context, subject Subject, before time.Time) ([]rules.PriorRequest, error)
 	// SavePlan stores the rules' decision per register, marking the registers a task goes to as
 	// awaited; saving it again keeps the first.
 	SavePlan(ctx context.Context, requestID string, plans []PlannedRegister) error
@@ -260,7 +262,7 @@ func (a *Activities) plan(ctx context.Context, in Input) ([]PlannedRegister, err
 	if err != nil {
 		return nil, err
 	}
-	prior, err := a.Cases.Prior(ctx, in.Subject.ID, in.ReceivedAt)
+	prior, err := a.Cases.Prior(ctx, in.Subject, in.ReceivedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +467,7 @@ func (a *Activities) SupplyIdentifier(ctx context.Context, s SupplyInput) (Suppl
 	if err != nil {
 		return res, fmt.Errorf("supply: %w", err)
 	}
-	prior, err := a.Cases.Prior(ctx, in.Subject.ID, in.ReceivedAt)
+	prior, err := a.Cases.Prior(ctx, in.Subject, in.ReceivedAt)
 	if err != nil {
 		return res, fmt.Errorf("supply: %w", err)
 	}

@@ -187,9 +187,13 @@ func (db *DB) Cases(ctx context.Context, f CaseFilter) ([]Case, error) {
 }
 
 // PriorRequests lists the subject's earlier requests, for the Art 12(5) check of repeated requests.
-func (db *DB) PriorRequests(ctx context.Context, subjectID string, before time.Time) ([]Case, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT `+caseColumns+` FROM cases WHERE subject_id = $1 AND received_at < $2
-		ORDER BY received_at DESC LIMIT 50`, subjectID, before)
+func (db *DB) PriorRequests(ctx context.Context, subjectID, identityCode string, before time.Time) ([]Case, error) {
+	// A letter whose identity was never verified may name anyone's identity code: it is not the
+	// person's request, so it does not count against them.
+	rows, err := db.Pool.Query(ctx, `SELECT `+caseColumns+` FROM cases WHERE received_at < $2
+		AND (subject_id = $1 OR ($3 <> '' AND identity_level NOT IN ('unverified')
+			AND identifiers @> jsonb_build_array(jsonb_build_object('type', 'personal_identity_code', 'value', $3::text))))
+		ORDER BY received_at DESC LIMIT 50`, subjectID, before, identityCode)
 	if err != nil {
 		return nil, fmt.Errorf("store: prior requests: %w", err)
 	}
