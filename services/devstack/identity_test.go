@@ -112,6 +112,21 @@ func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
 		t.Fatalf("the case moved on to %s without a verified identity", c.Status)
 	}
 
+	// Through the office API, a decision without what it needs names the field, and an auditor may
+	// not decide.
+	if status, problem := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+id+"/verify-identity", token, "application/json", `{"note":"x"}`); status != http.StatusUnprocessableEntity ||
+		strings.Join(fieldsOf(problem), ",") != "method" {
+		t.Errorf("API verification without a method: %d %v, want 422 naming method", status, problem)
+	}
+	if status, problem := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+id+"/refuse-identity", token, "application/json", `{}`); status != http.StatusUnprocessableEntity ||
+		strings.Join(fieldsOf(problem), ",") != "reasons" {
+		t.Errorf("API refusal without reasons: %d %v, want 422 naming reasons", status, problem)
+	}
+	if status, _ := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+id+"/verify-identity", officeToken(t, s, "staff-auli"), "application/json",
+		`{"method":"passport"}`); status != http.StatusForbidden {
+		t.Errorf("an auditor verifies an identity: %d, want 403", status)
+	}
+
 	// The clerk opens the case and verifies the identity on the page.
 	clerk := browser(t)
 	signIn(t, clerk, s.OfficeURL, "/login", "staff-kaisa")
@@ -202,8 +217,10 @@ func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
 	_, _, csrf = page(t, clerk, s.OfficeURL+"/cases/"+other)
 	post(t, clerk, s.OfficeURL+"/cases/"+other+"/purpose", url.Values{"csrf": {csrf}, "purpose": {"handling the request"}})
 	const reasons = "The visitor had no identity document and did not answer our letter asking for one."
-	if status, _ := post(t, clerk, s.OfficeURL+"/cases/"+other+"/refuse-identity", url.Values{"csrf": {csrf}, "reasons": {reasons}}); status != http.StatusSeeOther {
-		t.Fatalf("refuse: %d", status)
+	// This one is refused through the office API.
+	if status, answer := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+other+"/refuse-identity", token, "application/json",
+		`{"reasons":"`+reasons+`"}`); status != http.StatusOK || answer["status"] != "identity_not_verified" {
+		t.Fatalf("refuse: %d %v", status, answer)
 	}
 	c = waitStatus(t, s.Deps.DB, other, "identity_not_verified")
 	if c.IdentityRefusal != reasons {

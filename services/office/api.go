@@ -12,6 +12,7 @@ import (
 	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/web"
+	"kirjaamo.dev/workflows/request"
 )
 
 // apiStaff authenticates an API call by its bearer ID token and requires an office role.
@@ -100,4 +101,69 @@ func (o *office) apiApprove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]string{"status": "replied"})
+}
+
+// apiDecideIdentity takes a clerk's decision on the identity of a request registered from a letter
+// or a visit: POST /api/v1/cases/{id}/verify-identity {method, note}, or .../refuse-identity
+// {reasons}. The body is checked field by field; the workflow's validator decides the rest (409).
+func (o *office) apiDecideIdentity(w http.ResponseWriter, r *http.Request) {
+	id, ok := o.apiStaff(w, r)
+	if !ok {
+		return
+	}
+	if !hasRole(id, RoleClerk) {
+		web.WriteProblem(w, http.StatusForbidden, "Forbidden", "only a clerk can decide on a subject's identity", nil)
+		return
+	}
+	var body struct {
+		Method  string `json:"method" validate:"omitempty,max=500"`
+		Note    string `json:"note" validate:"max=2000"`
+		Reasons string `json:"reasons" validate:"omitempty,max=2000"`
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		web.WriteProblem(w, http.StatusBadRequest, "Invalid JSON", err.Error(), nil)
+		return
+	}
+	verify := strings.HasSuffix(r.URL.Path, "/verify-identity")
+	ve := &contracts.ValidationError{}
+	if err := contracts.Validate(&body); err != nil {
+		if fields, ok := contracts.AsValidationError(err); ok {
+			ve = fields
+		}
+	}
+	if verify && strings.TrimSpace(body.Method) == "" {
+		ve.Add("method", "required", "say how the identity was confirmed, e.g. \"passport checked at the service point\" (Art 12(6))")
+	}
+	if !verify && strings.TrimSpace(body.Reasons) == "" {
+		ve.Add("reasons", "required", "the subject is told the reasons (Art 12(2), 12(4))")
+	}
+	if err := ve.OrNil(); err != nil {
+		web.WriteProblem(w, http.StatusUnprocessableEntity, "Invalid decision", "", ve.Fields)
+		return
+	}
+	requestID := r.PathValue("id")
+	if _, err := o.deps.DB.Case(r.Context(), requestID); errors.Is(err, store.ErrNotFound) {
+		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such case", nil)
+		return
+	} else if err != nil {
+		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
+		return
+	}
+	clerk := staffName(id)
+	var err error
+	if verify {
+		err = o.update(r, requestID, request.UpdateVerifyIdentity,
+			request.IdentityVerification{Clerk: clerk, Method: strings.TrimSpace(body.Method), Note: strings.TrimSpace(body.Note)})
+	} else {
+		err = o.update(r, requestID, request.UpdateRefuseIdentity, request.IdentityRefusal{Clerk: clerk, Reasons: strings.TrimSpace(body.Reasons)})
+	}
+	if err != nil {
+		web.WriteProblem(w, http.StatusConflict, "Not done", err.Error(), nil)
+		return
+	}
+	c, _ := o.deps.DB.Case(r.Context(), requestID)
+	web.WriteJSON(w, http.StatusOK, map[string]string{"request_id": requestID, "status": c.Status})
 }

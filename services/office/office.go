@@ -98,6 +98,8 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/cases", o.apiRegister)
 	mux.HandleFunc("GET /api/v1/cases/{id}", o.apiShow)
 	mux.HandleFunc("POST /api/v1/cases/{id}/reply", o.apiApprove)
+	mux.HandleFunc("POST /api/v1/cases/{id}/verify-identity", o.apiDecideIdentity)
+	mux.HandleFunc("POST /api/v1/cases/{id}/refuse-identity", o.apiDecideIdentity)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
 	})

@@ -169,7 +169,7 @@ func (o *office) showCase(w http.ResponseWriter, r *http.Request) {
 	clerk, status := hasRole(sess.Identity, RoleClerk), request.Status(file.Case.Status)
 	v := caseView{
 		File: file, Trail: trail, Purpose: grant.Purpose, CanApprove: clerk && status == request.StatusInReview,
-		CanExtend:         clerk && file.Case.ExtensionReasons == "" && status.Open(),
+		CanExtend:         clerk && file.Case.ExtensionReasons == "" && (status.Open() || status == request.StatusAwaitingIdentity),
 		CanLiftNotice:     clerk && status == request.StatusRestricted,
 		CanLift:           clerk && status == request.StatusLiftNoticeSent,
 		CanDecideIdentity: clerk && status == request.StatusAwaitingIdentity}
