@@ -2,20 +2,17 @@ package office
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/rules/deadline"
 	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/flow"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/workflows/request"
 )
@@ -115,15 +112,8 @@ func (o *office) register(r *http.Request, clerk *oidclogin.Identity, g Registra
 			// No sign-in names this subject: the request is its own subject id, so it never joins another's.
 			ID: "office:" + requestID, Name: g.Name, IdentityLevel: request.IdentityUnverified,
 			Identifiers: []contracts.Identifier{{Type: contracts.IdentifierPersonalIdentityCode, Value: g.PersonalIdentityCode}}}}
-	_, err = o.deps.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
-		ID:                       request.WorkflowID(requestID),
-		TaskQueue:                request.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, request.WorkflowName, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if err != nil && !errors.As(err, &started) {
-		return "", fmt.Errorf("start workflow: %w", err)
+	if err = flow.StartRequest(r.Context(), o.deps.Temporal, in); err != nil {
+		return "", err
 	}
 	return requestID, nil
 }

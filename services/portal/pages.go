@@ -3,19 +3,16 @@ package portal
 import (
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/flow"
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/workflows/request"
@@ -215,15 +212,8 @@ func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.S
 	req.Phone = ""
 	in := request.Input{RequestID: requestID, ReceivedAt: time.Now().UTC(), Channel: channel, Request: req,
 		Subject: SubjectOf(id)}
-	_, err := p.deps.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
-		ID:                       request.WorkflowID(requestID),
-		TaskQueue:                request.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, request.WorkflowName, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if err != nil && !errors.As(err, &started) {
-		return "", nil, fmt.Errorf("start workflow: %w", err)
+	if err := flow.StartRequest(r.Context(), p.deps.Temporal, in); err != nil {
+		return "", nil, err
 	}
 	if phone == "" {
 		return requestID, nil, nil
