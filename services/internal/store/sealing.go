@@ -20,10 +20,12 @@ func (db *DB) SealAnswersWith(s Sealer) { db.answers = s }
 
 // sealedAnswer is how a sealed answer is kept in the jsonb column.
 type sealedAnswer struct {
-	Sealed *struct {
-		Key  string `json:"key"`
-		Data []byte `json:"data"`
-	} `json:"sealed_v1"`
+	Sealed *sealedValue `json:"sealed_v1"`
+}
+
+type sealedValue struct {
+	Key  string `json:"key"`
+	Data []byte `json:"data"`
 }
 
 // answerBinding ties a sealed answer to its row, so that it cannot be moved to another case or
@@ -40,12 +42,7 @@ func (db *DB) sealAnswer(requestID, registerID string, answer json.RawMessage) (
 	if err != nil {
 		return nil, fmt.Errorf("store: seal the answer of %s: %w", registerID, err)
 	}
-	var v sealedAnswer
-	v.Sealed = &struct {
-		Key  string `json:"key"`
-		Data []byte `json:"data"`
-	}{key, data}
-	return json.Marshal(v)
+	return json.Marshal(sealedAnswer{Sealed: &sealedValue{Key: key, Data: data}})
 }
 
 func (db *DB) openAnswer(requestID, registerID string, stored json.RawMessage) (json.RawMessage, error) {
