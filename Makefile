@@ -9,9 +9,10 @@ TESTFLAGS ?= -count=1 -timeout 20m
 dev: build
 	./bin/kirjaamo dev
 
-## build: put the kirjaamo binary (with the dev stack) in bin/.
+## build: put the kirjaamo binary in bin/: the dev build, with `kirjaamo dev` and `kirjaamo bench` on
+## embedded servers. The production binary, without them, is ./services/cmd/kirjaamo (deploy/Dockerfile).
 build:
-	$(GO) build -tags devstack -o bin/kirjaamo ./services/cmd/kirjaamo
+	$(GO) build -o bin/kirjaamo ./services/devstack/cmd/kirjaamo
 
 ## test: gofmt, every module's vet and tests, the same modules built alone (GOWORK=off), and workflowcheck.
 test: gofmt vet test-modules test-gowork-off workflowcheck
@@ -20,13 +21,13 @@ gofmt:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 vet:
-	@set -e; for m in $(MODULES); do echo "== vet $$m"; (cd $$m && $(GO) vet -tags devstack ./...); done
+	@set -e; for m in $(MODULES); do echo "== vet $$m"; (cd $$m && $(GO) vet ./...); done
 
 test-modules:
-	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test $(TESTFLAGS) -tags devstack ./...); done
+	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test $(TESTFLAGS) ./...); done
 
 test-gowork-off:
-	@set -e; for m in $(MODULES); do echo "== build (GOWORK=off) $$m"; (cd $$m && GOWORK=off $(GO) build -tags devstack ./... && GOWORK=off $(GO) vet -tags devstack ./...); done
+	@set -e; for m in $(MODULES); do echo "== build (GOWORK=off) $$m"; (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...); done
 
 workflowcheck:
 	cd workflows && $(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./...

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -18,9 +18,9 @@ const adapterUsage = "adapter check --nats URL --register ID [--creds FILE] [--c
 	"[--read-only] [--timeout 10s] [--announce-timeout 1m] [--json]"
 
 func init() {
-	commands["adapter"] = command{
-		summary: "check that a register's adapter speaks the protocol, in any language: " + adapterUsage,
-		run:     adapterCommand,
+	commands["adapter"] = Command{
+		Summary: "check that a register's adapter speaks the protocol, in any language: " + adapterUsage,
+		Run:     adapterCommand,
 	}
 }
 
@@ -54,7 +54,7 @@ func adapterCommand(ctx context.Context, args []string, stdout io.Writer) error 
 	}
 	report, err := conformance.Check(ctx, conformance.Config{NATSURL: *natsURL, CredentialsFile: *creds, CAFile: *ca, RegisterID: *registerID,
 		Known: conformance.Subject{Identifiers: known}, Unknown: conformance.Subject{Identifiers: unknown}, ReadOnly: *readOnly,
-		Timeout: *timeout, AnnounceTimeout: *announceTimeout, Logger: newLogger()})
+		Timeout: *timeout, AnnounceTimeout: *announceTimeout, Logger: NewLogger()})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -58,13 +58,13 @@ var services = map[string]func(ctx context.Context, deps *platform.Deps) error{
 }
 
 func init() {
-	commands["serve"] = command{
-		summary: "run services against external PostgreSQL, NATS and Temporal: serve portal|office|orchestrator|catalogue|notifier...",
-		run:     serve,
+	commands["serve"] = Command{
+		Summary: "run services against external PostgreSQL, NATS and Temporal: serve portal|office|orchestrator|catalogue|notifier...",
+		Run:     serve,
 	}
-	commands["keygen"] = command{
-		summary: "print a new payload encryption key for KIRJAAMO_PAYLOAD_KEYS: keygen [ID]",
-		run: func(_ context.Context, args []string, stdout io.Writer) error {
+	commands["keygen"] = Command{
+		Summary: "print a new payload encryption key for KIRJAAMO_PAYLOAD_KEYS: keygen [ID]",
+		Run: func(_ context.Context, args []string, stdout io.Writer) error {
 			id := "k1"
 			if len(args) > 0 {
 				id = args[0]
@@ -88,7 +88,7 @@ func serve(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger()
+	log := NewLogger()
 	deps, err := platform.Connect(ctx, cfg, strings.Join(args, "+"), log)
 	if err != nil {
 		return err

@@ -1,5 +1,3 @@
-//go:build devstack
-
 package main
 
 import (
@@ -10,17 +8,8 @@ import (
 	"os"
 
 	"kirjaamo.dev/services/devstack"
+	"kirjaamo.dev/services/internal/cli"
 )
-
-// The dev command links the Temporal server, NATS server and the PostgreSQL launcher, which a
-// production binary has no use for: it is only built with -tags devstack, as `make build` and
-// `make dev` do.
-func init() {
-	commands["dev"] = command{
-		summary: "run the whole platform in one process on embedded servers, with the demo registers",
-		run:     dev,
-	}
-}
 
 func dev(ctx context.Context, _ []string, stdout io.Writer) error {
 	cfg, err := devstack.LoadConfig()
@@ -30,7 +19,7 @@ func dev(ctx context.Context, _ []string, stdout io.Writer) error {
 	if os.Getenv("KIRJAAMO_LOG_FORMAT") == "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	} else {
-		cfg.Logger = newLogger()
+		cfg.Logger = cli.NewLogger()
 	}
 	stack, err := devstack.Start(ctx, cfg)
 	if err != nil {

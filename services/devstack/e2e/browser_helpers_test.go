@@ -1,5 +1,3 @@
-//go:build devstack
-
 package e2e
 
 import (

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -17,13 +17,13 @@ import (
 )
 
 func init() {
-	commands["register"] = command{
-		summary: "check a register declaration before its owner announces it: register validate FILE",
-		run:     registerCommand,
+	commands["register"] = Command{
+		Summary: "check a register declaration before its owner announces it: register validate FILE",
+		Run:     registerCommand,
 	}
-	commands["rules"] = command{
-		summary: "explain the outcome for a register and a right: rules explain --register FILE --right RIGHT [--identifier TYPE]... [--lang fi|sv|en] [--json]",
-		run:     rulesCommand,
+	commands["rules"] = Command{
+		Summary: "explain the outcome for a register and a right: rules explain --register FILE --right RIGHT [--identifier TYPE]... [--lang fi|sv|en] [--json]",
+		Run:     rulesCommand,
 	}
 }
 

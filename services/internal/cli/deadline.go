@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 )
 
 func init() {
-	commands["deadline"] = command{
-		summary: "print a request's legal deadline, internal target and extended deadline: deadline --received YYYY-MM-DD",
-		run:     deadlineCommand,
+	commands["deadline"] = Command{
+		Summary: "print a request's legal deadline, internal target and extended deadline: deadline --received YYYY-MM-DD",
+		Run:     deadlineCommand,
 	}
 }
 
