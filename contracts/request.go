@@ -19,11 +19,17 @@ type SubmitRequest struct {
 	// Rectification lists the corrections asked for under Art 16.
 	Rectification []Correction `json:"rectification,omitempty" validate:"omitempty,max=50,dive"`
 	// Details is free text: what the request is about, grounds for an objection or restriction.
-	Details string `json:"details,omitempty" validate:"max=4000"`
+	Details string `json:"details,omitempty" validate:"text,max=4000"`
 }
 
-// Normalize puts the identifiers of a request in canonical form before validation.
+// Normalize puts the identifiers of a request in canonical form, and its typed texts in the form
+// that validation accepts (NormalizeText), before validation.
 func (r *SubmitRequest) Normalize() {
+	r.Details = NormalizeText(r.Details)
+	for i := range r.Rectification {
+		r.Rectification[i].Field = NormalizeText(r.Rectification[i].Field)
+		r.Rectification[i].NewValue = NormalizeText(r.Rectification[i].NewValue)
+	}
 	if r.Phone != "" {
 		r.Phone = Normalize(IdentifierPhone, r.Phone)
 	}

@@ -65,8 +65,8 @@ type Task struct {
 
 // Correction is one field to correct under Art 16.
 type Correction struct {
-	Field    string `json:"field" validate:"required,max=100"`
-	NewValue string `json:"new_value" validate:"max=2000"`
+	Field    string `json:"field" validate:"required,text,max=100"`
+	NewValue string `json:"new_value" validate:"text,max=2000"`
 }
 
 // Validate checks a task, including that its id belongs to its request and register.

@@ -87,6 +87,8 @@ func Validator() *validator.Validate {
 		must("right", func(fl validator.FieldLevel) bool { return Right(fl.Field().String()).Valid() })
 		must("operation", func(fl validator.FieldLevel) bool { return Operation(fl.Field().String()).Valid() })
 		must("identifier_type", func(fl validator.FieldLevel) bool { return IdentifierType(fl.Field().String()).Valid() })
+		// text: a typed text passes TextRule (its length is max's to check, in characters).
+		must("text", func(fl validator.FieldLevel) bool { return TextRule(fl.Field().String(), 0) == "" })
 		must("language", func(fl validator.FieldLevel) bool { _, ok := ParseLanguage(fl.Field().String()); return ok })
 		v.RegisterStructValidation(validateIdentifier, Identifier{})
 		validate = v
@@ -176,6 +178,8 @@ func message(fe validator.FieldError) string {
 		return "must be one of: personal_identity_code, email, phone"
 	case "language":
 		return "must be one of: fi, sv, en"
+	case "text":
+		return "must be text (UTF-8) in Unicode normalization form C, without control characters"
 	case "uuid", "uuid4", "uuid_rfc4122":
 		return "must be a UUID"
 	case "url", "http_url":
