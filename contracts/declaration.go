@@ -15,7 +15,8 @@ const DeclarationSchema = "kirjaamo.declaration/v1"
 // person's data, and, per purpose, the legal facts that decide which data subject rights apply. The
 // rules engine (kirjaamo.dev/rules) reads nothing else, so everything that changes an outcome is here,
 // and a DPO approves each version before it is used. The JSON form is published as
-// schemas/declaration.v1.schema.json.
+// schemas/declaration.v1.schema.json. What each part drives is
+// docs/rights-rules.md#what-a-register-declares.
 type Declaration struct {
 	Schema     string `json:"schema" validate:"required,eq=kirjaamo.declaration/v1"`
 	RegisterID string `json:"register_id" validate:"required,register_id"`
@@ -27,7 +28,8 @@ type Declaration struct {
 	Description Text       `json:"description"`
 	// NoPersonalData declares that the register holds only anonymous information (Recital 26), such
 	// as server-side web statistics. The rights then have nothing to act on, and the reply says why.
-	// Such a register declares no identifiers, identification or purposes.
+	// Such a register declares no identifiers, identification or purposes
+	// (docs/rights-rules.md#registers-without-personal-data).
 	NoPersonalData bool `json:"no_personal_data,omitempty"`
 	// Identifiers are the verified identifiers the register matches routinely, each in the form in
 	// which it stores them. Only these are ever sent to it.
@@ -98,7 +100,7 @@ func (l IdentificationLevel) Valid() bool {
 	return l == RegisterIdentified || l == RegisterLinkable || l == RegisterUnlinkable
 }
 
-// Identification is the register's position under Art 11.
+// Identification is the register's position under Art 11 (docs/rights-rules.md#identification).
 type Identification struct {
 	Level IdentificationLevel `json:"level,omitempty"`
 	// Additional are identifiers that a subject may add, for the purpose of exercising their rights,
@@ -109,7 +111,8 @@ type Identification struct {
 	Reason *Text `json:"reason,omitempty"`
 }
 
-// LegalBasis is the lawful basis of a purpose, named by its point of Art 6(1).
+// LegalBasis is the lawful basis of a purpose, named by its point of Art 6(1): the columns of
+// docs/rights-rules.md#the-matrix.
 type LegalBasis string
 
 const (
@@ -221,7 +224,8 @@ func (p Provision) Ref() string {
 	return "Act " + p.Act + " s. " + p.Section
 }
 
-// Exclusion is a restriction of a right by national law under Art 23.
+// Exclusion is a restriction of a right by national law under Art 23
+// (docs/rights-rules.md#statutory-exclusions).
 type Exclusion struct {
 	Right     Right             `json:"right" validate:"required,right"`
 	Provision Provision         `json:"provision"`
@@ -265,7 +269,9 @@ type Recipient struct {
 	Safeguard string `json:"safeguard,omitempty" validate:"max=200"`
 }
 
-// Purpose is one purpose of processing with the facts that decide which rights apply to it.
+// Purpose is one purpose of processing with the facts that decide which rights apply to it
+// (docs/rights-rules.md#purposes-and-legal-bases). Its last four fields are the modifiers of the
+// matrix (docs/rights-rules.md#modifiers).
 type Purpose struct {
 	ID         string     `json:"id" validate:"required,register_id"`
 	Name       Text       `json:"name"`

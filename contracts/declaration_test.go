@@ -102,8 +102,9 @@ func TestDemoDeclarationsAreValid(t *testing.T) {
 	}
 }
 
-// TestClinicClaimingUnlinkableIsRefused is the Art 11 rule of rights-rules.md: unsalted hashes of
-// e-mail addresses and phone numbers are recomputable, so the clinic cannot claim Art 11.
+// TestClinicClaimingUnlinkableIsRefused is the Art 11 rule of docs/rights-rules.md#checks-before-approval:
+// unsalted hashes of e-mail addresses and phone numbers are recomputable, so the clinic cannot claim
+// Art 11.
 func TestClinicClaimingUnlinkableIsRefused(t *testing.T) {
 	d := decodeStrict(t, readDemo(t, "clinic-event-invitations"))
 	d.Identification.Level = RegisterUnlinkable

@@ -55,7 +55,8 @@ func digitsBetween(s string, minLen, maxLen int) bool {
 const dateLayout = "2006-01-02"
 
 // Validate checks the declaration's structure (its field tags) and then CheckRules, so that a DPO never
-// approves rules that cannot be right. It returns a *ValidationError naming each field and why.
+// approves rules that cannot be right (docs/rights-rules.md#checks-before-approval). It returns a
+// *ValidationError naming each field and why.
 func (d *Declaration) Validate() error {
 	ve := &ValidationError{}
 	if err := Validate(d); err != nil {
@@ -175,6 +176,7 @@ func repeatsType(lists [][]IdentifierMatch, l, i int) bool {
 // e-mail address or phone number is pseudonymised personal data, because the additional information
 // that identifies the person is the identifier itself. The platform verifies exactly those
 // identifiers, so an adapter that stores them, plainly or hashed, can always recompute and search.
+// See docs/rights-rules.md#checks-before-approval.
 func (d *Declaration) checkUnlinkable(ve *ValidationError) {
 	if d.Identification.Reason == nil {
 		ve.Add("identification.reason", "required", "is required: the subject is told why the register cannot identify them (Art 11(2), 12(2))")

@@ -2,7 +2,8 @@ package contracts
 
 import "time"
 
-// ResultStatus is what a register did with a task.
+// ResultStatus is what a register did with a task; the rules conclude the outcome from it
+// (docs/rights-rules.md#gate-7-substance).
 type ResultStatus string
 
 const (

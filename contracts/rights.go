@@ -1,6 +1,7 @@
 package contracts
 
-// Right is a data subject right under the GDPR that a request can invoke.
+// Right is a data subject right under the GDPR that a request can invoke: the rows of
+// docs/rights-rules.md#the-matrix.
 type Right string
 
 const (
@@ -30,7 +31,7 @@ func (r Right) Valid() bool { _, ok := rightArticles[r]; return ok }
 // Article is the GDPR article number that grants the right, e.g. "15".
 func (r Right) Article() string { return rightArticles[r] }
 
-// Operation is what a register adapter is asked to do for a task.
+// Operation is what a register adapter is asked to do for a task (docs/rights-rules.md#operations).
 type Operation string
 
 const (

@@ -54,7 +54,8 @@ type Task struct {
 	// Rectification carries the corrections for OpRectify.
 	Rectification []Correction `json:"rectification,omitempty" validate:"required_if=Operation rectify,omitempty,max=50,dive"`
 	// ReceivedAt is when the request was received: the register answers on the data held then, and
-	// never deletes anything because of the request (Art 5(1)(e)).
+	// never deletes anything because of the request (Art 5(1)(e);
+	// docs/procedure.md#receipt-starts-the-clock).
 	ReceivedAt time.Time `json:"received_at" validate:"required"`
 	// Deadline is the legal deadline of the request.
 	Deadline time.Time `json:"deadline" validate:"required"`

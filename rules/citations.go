@@ -98,7 +98,7 @@ func gdprAll(keys ...string) []Citation {
 func national(p contracts.Provision) Citation { return Citation{Ref: p.Ref(), Label: p.Name} }
 
 // The Data Protection Act's derogations for research and statistics (s. 31) and for archiving in
-// the public interest (s. 32), which a flag points the office to.
+// the public interest (s. 32), which a flag points the office to (docs/rights-rules.md#modifiers).
 var (
 	dataProtectionAct = contracts.Text{FI: "Tietosuojalaki", SV: "Dataskyddslag", EN: "Data Protection Act"}
 	researchSection   = contracts.Provision{Act: "1050/2018", Section: "31", Name: dataProtectionAct}

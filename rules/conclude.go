@@ -38,6 +38,8 @@ func Summarize(r *contracts.Result) ResultSummary {
 //   - no_data: no data held, on the data held at receipt.
 //   - applied: applied (or partially granted), with the Art 19 recipients to tell.
 //   - refused: refused by the register, citing the register's own ground.
+//
+// See docs/rights-rules.md#gate-7-substance and docs/procedure.md#partial-results.
 func Conclude(pre Outcome, res ResultSummary) Outcome {
 	if !pre.Code.provisional() {
 		return pre

@@ -8,8 +8,8 @@ import (
 	"kirjaamo.dev/contracts"
 )
 
-// TestDemoRegisters checks the worked outcomes of rights-rules.md section 5 and demo-registers.md on
-// the demo registers' own declarations.
+// TestDemoRegisters checks docs/rights-rules.md#worked-examples, and the team's brief on the demo
+// registers, on the demo registers' own declarations.
 func TestDemoRegisters(t *testing.T) {
 	for _, id := range demoIDs {
 		decl := loadDemo(t, id)

@@ -72,10 +72,10 @@ func evaluate(req *Request, decl *contracts.Declaration, flags []Flag) Outcome {
 	return out
 }
 
-// decide runs the gates of rights-rules.md section 2 in order; the first that fails decides. The
-// substance and follow-up gates come after the register answers, in Conclude.
+// decide runs the gates in order; the first that fails decides (docs/rights-rules.md#gates-in-order).
+// The substance and follow-up gates come after the register answers, in Conclude.
 func decide(req *Request, decl *contracts.Declaration, flags []Flag) Outcome {
-	// Gate 1, scope.
+	// Gate 1, scope: docs/rights-rules.md#gate-1-scope.
 	if req.Requester.SubjectDeceased {
 		return Outcome{Code: CodeOutOfScope, Citations: gdprAll("Recital 27", "4(1)"), Explanation: tx(
 			"Tietosuoja-asetus suojaa vain elossa olevia henkilöitä (johdanto-osan 27 perustelukappale), joten kuolleen henkilön puolesta ei voi käyttää asetuksen mukaisia oikeuksia. Omaisten tiedonsaannista voidaan säätää muissa laeissa; kirjaamo neuvoo tarvittaessa.",
@@ -89,11 +89,12 @@ func decide(req *Request, decl *contracts.Declaration, flags []Flag) Outcome {
 			"The request was not made by the data subject, or by a representative whose verified mandate covers this right. We therefore neither confirm nor deny that the register holds data on anyone. A representative can show a mandate through Suomi.fi e-Authorizations.")}
 	}
 	// A register of anonymous information is answered before identity is asked for: saying that a
-	// register holds no personal data tells nobody anything about a person.
+	// register holds no personal data tells nobody anything about a person
+	// (docs/rights-rules.md#registers-without-personal-data).
 	if decl.NoPersonalData {
 		return noPersonalData(decl)
 	}
-	// Gate 2, identity.
+	// Gate 2, identity: docs/rights-rules.md#gate-2-identity.
 	if req.IdentityFailed {
 		return Outcome{Code: CodeIdentityNotEstablished, Citations: gdprAll("12(6)", "12(2)"), Explanation: tx(
 			"Henkilöllisyyttäsi ei voitu varmistaa, joten pyyntöä ei voida toteuttaa (12 artiklan 2 ja 6 kohta). Voit tehdä pyynnön uudelleen ja varmistaa henkilöllisyytesi.",
@@ -104,8 +105,8 @@ func decide(req *Request, decl *contracts.Declaration, flags []Flag) Outcome {
 		return waitingForIdentity(decl, need)
 	}
 	// Gate 3, abuse, was judged by the caller once per request: flags, never a refusal. They are
-	// added below, copied, so that no two outcomes share them.
-	// Gate 4, identifiability.
+	// added below, copied, so that no two outcomes share them (docs/rights-rules.md#gate-3-abuse).
+	// Gate 4, identifiability: docs/rights-rules.md#gate-4-identifiability-art-11.
 	usable := usableIdentifiers(req.Supplied, decl)
 	var out Outcome
 	if len(usable) == 0 {
@@ -137,6 +138,8 @@ func noPersonalData(decl *contracts.Declaration) Outcome {
 
 var colon = tx(": ", ": ", ": ")
 
+// waitingForIdentity asks for the identity level the register's data call for
+// (docs/rights-rules.md#gate-2-identity).
 func waitingForIdentity(decl *contracts.Declaration, need IdentityLevel) Outcome {
 	out := Outcome{Code: CodeWaitingForIdentity, Citations: gdprAll("12(6)", "Recital 64")}
 	if need == IdentityBasic {
@@ -174,7 +177,8 @@ func usableIdentifiers(supplied []contracts.IdentifierType, decl *contracts.Decl
 
 // identifiability is gate 4 when no supplied identifier lets the register search. Art 11(2) covers
 // Art 15 to 20 only: an objection (Art 21) to an unlinkable register is not refused for it, but
-// waits for an identifier like a request to any other register.
+// waits for an identifier like a request to any other register. See
+// docs/rights-rules.md#gate-4-identifiability-art-11.
 func identifiability(req *Request, decl *contracts.Declaration) Outcome {
 	possible := decl.IdentifierTypes()
 	reason := contracts.Text{}
@@ -221,7 +225,8 @@ func identifiability(req *Request, decl *contracts.Declaration) Outcome {
 }
 
 // byPurpose runs gates 5 and 6 for each purpose and combines them. A register's purposes keep
-// different data for different reasons, so the right reaches each purpose's data on its own:
+// different data for different reasons, so the right reaches each purpose's data on its own
+// (docs/rights-rules.md#several-purposes):
 //
 //   - every purpose: dispatch (partially_restricted if national law holds part of it back);
 //   - some purposes: partially_applicable, dispatched for those named in Outcome.Purposes, with the
@@ -277,6 +282,7 @@ func byPurpose(req *Request, decl *contracts.Declaration, usable []contracts.Ide
 		}
 	}
 	out.FollowUps = followUps(req.Right, decl, verdicts)
+	// docs/rights-rules.md#referral-to-the-controller
 	if !decl.Supports(out.Operation) {
 		out.Code = CodeReferToController
 		out.Citations = addCitations(out.Citations, gdpr("12(3)"))
@@ -320,6 +326,7 @@ func weightiest(verdicts []verdict) OutcomeCode {
 	return CodeNotApplicable
 }
 
+// followUps are the obligations that follow the effect (docs/rights-rules.md#follow-ups).
 func followUps(right contracts.Right, decl *contracts.Declaration, verdicts []verdict) []FollowUp {
 	var out []FollowUp
 	switch right {
@@ -348,7 +355,8 @@ func followUps(right contracts.Right, decl *contracts.Declaration, verdicts []ve
 // The Art 12(5) flag: a request is possibly excessive when the same subject asked for the same right
 // ExcessiveCount or more times in the ExcessiveWindow before it, or at all in the RepeatWindow before
 // it (while the earlier request is likely still open). Recital 63 speaks of "reasonable intervals";
-// these thresholds only decide what a person looks at.
+// these thresholds only decide what a person looks at. See
+// docs/procedure.md#repeated-and-excessive-requests.
 const (
 	ExcessiveWindow = 365 * 24 * time.Hour
 	ExcessiveCount  = 3
@@ -391,6 +399,7 @@ func addFlags(list []Flag, more ...Flag) []Flag {
 
 // settleNotice adds the Art 12(4) notice to every outcome that does not act on the request as asked:
 // all but the provisional ones (which wait for the register) and granted, no data held and applied.
+// See docs/rights-rules.md#the-no-action-notice.
 func settleNotice(out *Outcome) {
 	switch out.Code {
 	case CodeDispatch, CodeReferToController, CodeGranted, CodeNoDataHeld, CodeApplied:

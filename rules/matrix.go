@@ -5,7 +5,7 @@ import (
 )
 
 // verdict is the decision for one purpose of a register: gates 5 (statutory restriction) and 6 (the
-// right × basis matrix with its modifiers) of rights-rules.md.
+// right × basis matrix with its modifiers) of docs/rights-rules.md#gates-in-order.
 type verdict struct {
 	purpose *contracts.Purpose
 	applies bool
@@ -26,7 +26,8 @@ func no(code OutcomeCode, citations []Citation, reason contracts.Text) verdict {
 	return verdict{code: code, citations: citations, reason: reason}
 }
 
-// judgePurpose decides whether the request's right reaches the data of one purpose.
+// judgePurpose decides whether the request's right reaches the data of one purpose: a statutory
+// exclusion first (docs/rights-rules.md#gate-5-statutory-restriction), then the matrix.
 func judgePurpose(req *Request, p *contracts.Purpose) verdict {
 	ex := exclusionOf(p, req.Right)
 	if ex != nil && ex.Scope == contracts.ExclusionWhole {
@@ -76,7 +77,7 @@ func restrictionReason(right contracts.Right, ex *contracts.Exclusion, partial b
 		rightNames[right], ex.Provision.Name, provisionRef(ex.Provision), ground, ex.Reason)
 }
 
-// matrix is section 3 of rights-rules.md: the right by the purpose's legal basis, with modifiers.
+// matrix is the right by the purpose's legal basis, with the modifiers: docs/rights-rules.md#the-matrix.
 func matrix(req *Request, p *contracts.Purpose) verdict {
 	switch req.Right {
 	case contracts.RightAccess:
@@ -97,6 +98,7 @@ func matrix(req *Request, p *contracts.Purpose) verdict {
 	}
 }
 
+// accessVerdict: docs/rights-rules.md#access.
 func accessVerdict(p *contracts.Purpose) verdict {
 	citations := append(make([]Citation, 0, 5), gdpr("15(1)"), gdpr("15(3)"))
 	reason := tx(
@@ -127,6 +129,8 @@ var legalClaimsReason = tx(
 	"Uppgifterna bevaras för att fastställa, göra gällande eller försvara rättsliga anspråk och raderas därför inte (artikel 17.3 e). Du kan i stället begära att behandlingen begränsas (artikel 18).",
 	"The data are kept for the establishment, exercise or defence of legal claims, so they are not erased (Art 17(3)(e)). You may instead ask for their processing to be restricted (Art 18).")
 
+// erasureVerdict: docs/rights-rules.md#erasure, with docs/rights-rules.md#unlawful-processing and
+// docs/rights-rules.md#direct-marketing across the columns.
 func erasureVerdict(req *Request, p *contracts.Purpose) verdict {
 	// Unlawful processing opens erasure whatever the basis: no legal duty or task can require
 	// processing that the law does not allow. Only the controller's legal claims may still keep it.
@@ -199,7 +203,8 @@ func erasureVerdict(req *Request, p *contracts.Purpose) verdict {
 	return v
 }
 
-// erasureExceptions are the exceptions of Art 17(3)(c)-(e) that a purpose's modifiers raise.
+// erasureExceptions are the exceptions of Art 17(3)(c)-(e) that a purpose's modifiers raise
+// (docs/rights-rules.md#modifiers).
 func erasureExceptions(p *contracts.Purpose) verdict {
 	var v verdict
 	if p.SpecialCategory == contracts.SpecialCategoryHealthCare || p.SpecialCategory == contracts.SpecialCategoryPublicHealth {
@@ -227,6 +232,7 @@ func erasureExceptions(p *contracts.Purpose) verdict {
 	return v
 }
 
+// restrictionVerdict: docs/rights-rules.md#restriction.
 func restrictionVerdict(p *contracts.Purpose) verdict {
 	citations := gdprAll("18(1)", "18(2)", "18(3)", "19")
 	extra := tx("", "", "")
@@ -241,6 +247,7 @@ func restrictionVerdict(p *contracts.Purpose) verdict {
 		"You can have the processing restricted if you contest the accuracy of the data, the processing is unlawful, or the controller no longer needs the data but you need them for a legal claim%s (Art 18(1)). While restricted, the data are only stored, and you are told before the restriction is lifted (Art 18(2)-(3))."), extra))
 }
 
+// portabilityVerdict: docs/rights-rules.md#portability.
 func portabilityVerdict(p *contracts.Purpose) verdict {
 	switch p.LegalBasis {
 	case contracts.BasisConsent, contracts.BasisContract:
@@ -281,6 +288,7 @@ func portabilityVerdict(p *contracts.Purpose) verdict {
 	}
 }
 
+// objectionVerdict: docs/rights-rules.md#objection and docs/rights-rules.md#direct-marketing.
 func objectionVerdict(req *Request, p *contracts.Purpose) verdict {
 	if req.DirectMarketing && p.DirectMarketing {
 		return yes(gdprAll("21(2)", "21(3)"), tx(
@@ -321,7 +329,7 @@ func objectionVerdict(req *Request, p *contracts.Purpose) verdict {
 // derogationFlags points the office to the national derogations for research and statistics
 // (Art 89(2): Arts 15, 16, 18, 21; Data Protection Act s. 31) and for archiving (Art 89(3): also
 // Art 20; s. 32). They apply only where the right would defeat the purpose, which is a judgement
-// on the case, so they are flags and never outcomes.
+// on the case, so they are flags and never outcomes. See docs/rights-rules.md#research-and-statistics.
 func derogationFlags(right contracts.Right, p *contracts.Purpose) []Flag {
 	var flags []Flag
 	add := func(article string, section contracts.Provision, purpose contracts.Text) {

@@ -79,7 +79,7 @@ func (cl cell) run(t *testing.T) {
 	}
 }
 
-// TestMatrix is every cell of section 3 of rights-rules.md, and its last two rows.
+// TestMatrix is every cell of docs/rights-rules.md#the-matrix, and the two rows across its columns.
 func TestMatrix(t *testing.T) {
 	dispatch, notApplicable := CodeDispatch, CodeNotApplicable
 	cells := []cell{
@@ -142,7 +142,7 @@ func TestMatrix(t *testing.T) {
 	}
 }
 
-// TestModifiers covers the modifiers under the table in section 3.
+// TestModifiers covers docs/rights-rules.md#modifiers.
 func TestModifiers(t *testing.T) {
 	health := func(cond contracts.SpecialCategoryCondition) func(*contracts.Purpose) {
 		return func(p *contracts.Purpose) { p.SpecialCategory = cond }

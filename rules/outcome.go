@@ -2,7 +2,8 @@ package rules
 
 import "kirjaamo.dev/contracts"
 
-// OutcomeCode is what the rules decided for one register and one request.
+// OutcomeCode is what the rules decided for one register and one request. Each code, the gate that
+// gives it and whether the Art 12(4) notice goes with it: docs/rights-rules.md#outcome-codes.
 type OutcomeCode string
 
 // The codes Evaluate gives, in the order of the gates that give them.
@@ -82,6 +83,7 @@ type Outcome struct {
 	Citations []Citation `json:"citations"`
 	// NoticeDue reports that the Art 12(4) notice must go with the reply: the reasons, the right to
 	// complain to the Data Protection Ombudsman (Art 77) and the right to a judicial remedy (Art 79).
+	// See docs/rights-rules.md#the-no-action-notice.
 	NoticeDue bool `json:"notice_due"`
 	// Notice is, when due, the notice's statement of remedies (Art 77, Art 79), given after the
 	// reasons in Explanation. It does not repeat the reasons, so that the record holds each text
@@ -110,17 +112,20 @@ type Citation struct {
 	Label contracts.Text `json:"label"`
 }
 
-// FollowUpKind is an obligation that follows an effect.
+// FollowUpKind is an obligation that follows an effect (docs/rights-rules.md#follow-ups).
 type FollowUpKind string
 
 const (
 	// FollowUpNotifyRecipients: tell each recipient of the rectification, erasure or restriction,
-	// unless impossible or disproportionate, and log why (Art 19).
+	// unless impossible or disproportionate, and log why (Art 19; docs/rights-rules.md#telling-recipients).
 	FollowUpNotifyRecipients FollowUpKind = "notify_recipients"
 	// FollowUpLiftNotice: tell the subject before a restriction is lifted (Art 18(3)); the workflow
-	// reaches "lift notice sent" before "lifted".
+	// reaches "lift notice sent" before "lifted" (docs/rights-rules.md#lifting-a-restriction).
 	FollowUpLiftNotice FollowUpKind = "lift_notice"
 )
+
+// FollowUpKinds lists every kind of follow-up.
+var FollowUpKinds = []FollowUpKind{FollowUpNotifyRecipients, FollowUpLiftNotice}
 
 // FollowUp is one obligation for the workflow.
 type FollowUp struct {
@@ -135,13 +140,18 @@ type FlagCode string
 
 const (
 	// FlagPossiblyExcessive: the request may be manifestly unfounded or excessive (Art 12(5)). The
-	// controller bears the burden of proof and warns first; the engine never refuses for it.
+	// controller bears the burden of proof and warns first; the engine never refuses for it. See
+	// docs/procedure.md#repeated-and-excessive-requests.
 	FlagPossiblyExcessive FlagCode = "possibly_excessive"
 	// FlagDerogationPossible: national law allows derogating from the right for research,
 	// statistics or archiving where the right would defeat the purpose (Art 89; Data Protection Act
-	// 1050/2018 ss. 31-32); the office assesses the case.
+	// 1050/2018 ss. 31-32); the office assesses the case. See docs/rights-rules.md#research-and-statistics
+	// and docs/rights-rules.md#archiving-in-the-public-interest.
 	FlagDerogationPossible FlagCode = "derogation_possible"
 )
+
+// FlagCodes lists every flag.
+var FlagCodes = []FlagCode{FlagPossiblyExcessive, FlagDerogationPossible}
 
 // Flag is a matter for a person to judge, with its evidence.
 type Flag struct {

@@ -38,7 +38,7 @@ type PriorRequest struct {
 	ReceivedAt time.Time       `json:"received_at"`
 }
 
-// RequesterRole says on whose behalf a request is made.
+// RequesterRole says on whose behalf a request is made (docs/procedure.md#representatives).
 type RequesterRole string
 
 const (
@@ -81,7 +81,8 @@ func (l IdentityLevel) Valid() bool { _, ok := identityRank[l]; return ok }
 // AtLeast reports whether l is as strong as min.
 func (l IdentityLevel) AtLeast(min IdentityLevel) bool { return identityRank[l] >= identityRank[min] }
 
-// RequiredIdentity is the identity level a register's data call for (Art 12(6), Recital 64): strong
+// RequiredIdentity is the identity level a register's data call for (Art 12(6), Recital 64;
+// docs/rights-rules.md#gate-2-identity): strong
 // electronic identification where special categories are processed or the register is keyed on the
 // personal identity code (which only strong identification verifies), else a one-time code to the
 // e-mail address or phone number the register knows the subject by.
@@ -135,7 +136,7 @@ func (r *Request) Validate() error {
 }
 
 // actsForSubject reports whether the requester may exercise the right: the subject, or a
-// representative whose verified mandate covers it.
+// representative whose verified mandate covers it (docs/rights-rules.md#gate-1-scope).
 func (r Requester) actsForSubject(right contracts.Right) bool {
 	if r.Role != RequesterRepresentative {
 		return true

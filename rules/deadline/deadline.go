@@ -4,6 +4,8 @@
 //
 // All dates are calendar dates in Europe/Helsinki, returned as midnight at the start of the day. A
 // deadline date means the whole day: an act done on it is in time (Reg. 1182/71 Art 3(2)(c)).
+//
+// The arithmetic is specified in docs/procedure.md#deadline.
 package deadline
 
 import (
@@ -28,20 +30,23 @@ func mustLoad(name string) *time.Location {
 // Deadlines are the dates that govern one request.
 type Deadlines struct {
 	// Received is the date of receipt: the period starts on it, whichever channel it came through
-	// and whether or not anyone read it that day.
+	// and whether or not anyone read it that day (docs/procedure.md#receipt-starts-the-clock).
 	Received time.Time `json:"received"`
 	// Legal is the last day of the one-month period: the same date in the next month, or that
 	// month's last day if there is no such date, moved to the next working day if it is a Saturday,
-	// a Sunday or a holiday (Art 12(3); Reg. 1182/71 Art 3(2)(c) and 3(4)).
+	// a Sunday or a holiday (Art 12(3); Reg. 1182/71 Art 3(2)(c) and 3(4);
+	// docs/procedure.md#counting-one-month).
 	Legal time.Time `json:"legal"`
 	// InternalTarget is the last working day on or before the unmoved one-month date: the office
-	// aims for it, so that moving the deadline for a weekend never becomes a habit of replying late.
+	// aims for it, so that moving the deadline for a weekend never becomes a habit of replying late
+	// (docs/procedure.md#the-internal-target).
 	InternalTarget time.Time `json:"internal_target"`
 	// Extended is the deadline after an extension by two further months: receipt plus three months,
 	// moved in the same way (Art 12(3)).
 	Extended time.Time `json:"extended"`
 	// ExtensionDecisionBy is the last day on which an extension can be decided and the subject told
-	// of it with reasons: the extension is notified "within one month of receipt" (Art 12(3)).
+	// of it with reasons: the extension is notified "within one month of receipt" (Art 12(3);
+	// docs/procedure.md#extension).
 	ExtensionDecisionBy time.Time `json:"extension_decision_by"`
 }
 

@@ -7,7 +7,8 @@ import (
 )
 
 // Holiday is a Finnish public holiday, or one of the eves on which public offices are closed
-// (Midsummer Eve, Christmas Eve), which Reg. 1182/71 counts as non-working days in Finland.
+// (Midsummer Eve, Christmas Eve), on which a Finnish time limit does not end either (Act 150/1930
+// s. 5). See docs/procedure.md#weekends-and-finnish-holidays.
 type Holiday struct {
 	Date time.Time      `json:"date"`
 	Name contracts.Text `json:"name"`
