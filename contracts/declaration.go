@@ -72,8 +72,11 @@ const (
 	FormSHA256 IdentifierForm = "sha256"
 )
 
+// IdentifierForms lists every form.
+var IdentifierForms = []IdentifierForm{FormPlain, FormSHA256}
+
 // Valid reports whether f is a form the platform knows.
-func (f IdentifierForm) Valid() bool { return f == FormPlain || f == FormSHA256 }
+func (f IdentifierForm) Valid() bool { return slices.Contains(IdentifierForms, f) }
 
 // IdentifierMatch is one identifier a register can find data by, and the form it stores it in.
 type IdentifierMatch struct {
@@ -95,10 +98,11 @@ const (
 	RegisterUnlinkable IdentificationLevel = "unlinkable"
 )
 
+// IdentificationLevels lists every level.
+var IdentificationLevels = []IdentificationLevel{RegisterIdentified, RegisterLinkable, RegisterUnlinkable}
+
 // Valid reports whether l is a level the platform knows.
-func (l IdentificationLevel) Valid() bool {
-	return l == RegisterIdentified || l == RegisterLinkable || l == RegisterUnlinkable
-}
+func (l IdentificationLevel) Valid() bool { return slices.Contains(IdentificationLevels, l) }
 
 // Identification is the register's position under Art 11 (docs/rights-rules.md#identification).
 type Identification struct {
@@ -130,8 +134,17 @@ var LegalBases = []LegalBasis{BasisConsent, BasisContract, BasisLegalObligation,
 // Valid reports whether b is a point of Art 6(1).
 func (b LegalBasis) Valid() bool { return slices.Contains(LegalBases, b) }
 
-// NeedsLaw reports whether the basis must be laid down by Union or Member State law (Art 6(3)).
-func (b LegalBasis) NeedsLaw() bool { return b == BasisLegalObligation || b == BasisPublicTask }
+// NeedsLaw reports whether the basis must be laid down by Union or Member State law (Art 6(3)); a
+// value that is not a basis needs none, and is refused by Valid.
+func (b LegalBasis) NeedsLaw() bool {
+	switch b {
+	case BasisLegalObligation, BasisPublicTask:
+		return true
+	case BasisConsent, BasisContract, BasisVitalInterests, BasisLegitimateInterests:
+		return false
+	}
+	return false
+}
 
 // SpecialCategoryCondition is the condition of Art 9(2) under which special categories of data are
 // processed, or SpecialCategoryNone.
@@ -139,15 +152,34 @@ type SpecialCategoryCondition string
 
 const (
 	SpecialCategoryNone SpecialCategoryCondition = "none"
+	// SpecialCategoryExplicitConsent is Art 9(2)(a): the subject's explicit consent.
+	SpecialCategoryExplicitConsent SpecialCategoryCondition = "9(2)(a)"
+	// SpecialCategoryEmployment is Art 9(2)(b): obligations in employment and social security law.
+	SpecialCategoryEmployment SpecialCategoryCondition = "9(2)(b)"
+	// SpecialCategoryVitalInterests is Art 9(2)(c): vital interests of a person unable to consent.
+	SpecialCategoryVitalInterests SpecialCategoryCondition = "9(2)(c)"
+	// SpecialCategoryNotForProfit is Art 9(2)(d): a not-for-profit body, about its members.
+	SpecialCategoryNotForProfit SpecialCategoryCondition = "9(2)(d)"
+	// SpecialCategoryMadePublic is Art 9(2)(e): data the subject manifestly made public.
+	SpecialCategoryMadePublic SpecialCategoryCondition = "9(2)(e)"
+	// SpecialCategoryLegalClaims is Art 9(2)(f): legal claims, or courts acting judicially.
+	SpecialCategoryLegalClaims SpecialCategoryCondition = "9(2)(f)"
+	// SpecialCategorySubstantialPublicInterest is Art 9(2)(g): substantial public interest under law.
+	SpecialCategorySubstantialPublicInterest SpecialCategoryCondition = "9(2)(g)"
 	// SpecialCategoryHealthCare is Art 9(2)(h): medicine, care and the management of health systems.
 	SpecialCategoryHealthCare SpecialCategoryCondition = "9(2)(h)"
 	// SpecialCategoryPublicHealth is Art 9(2)(i): public interest in the area of public health.
 	SpecialCategoryPublicHealth SpecialCategoryCondition = "9(2)(i)"
+	// SpecialCategoryArchivingResearch is Art 9(2)(j): archiving in the public interest, research or
+	// statistics.
+	SpecialCategoryArchivingResearch SpecialCategoryCondition = "9(2)(j)"
 )
 
 // SpecialCategoryConditions lists every accepted value: none and Art 9(2)(a) to (j).
 var SpecialCategoryConditions = []SpecialCategoryCondition{SpecialCategoryNone,
-	"9(2)(a)", "9(2)(b)", "9(2)(c)", "9(2)(d)", "9(2)(e)", "9(2)(f)", "9(2)(g)", "9(2)(h)", "9(2)(i)", "9(2)(j)"}
+	SpecialCategoryExplicitConsent, SpecialCategoryEmployment, SpecialCategoryVitalInterests, SpecialCategoryNotForProfit,
+	SpecialCategoryMadePublic, SpecialCategoryLegalClaims, SpecialCategorySubstantialPublicInterest,
+	SpecialCategoryHealthCare, SpecialCategoryPublicHealth, SpecialCategoryArchivingResearch}
 
 // Valid reports whether c is none or a point of Art 9(2).
 func (c SpecialCategoryCondition) Valid() bool { return slices.Contains(SpecialCategoryConditions, c) }
@@ -203,8 +235,11 @@ const (
 	ExclusionPartial ExclusionScope = "partial"
 )
 
+// ExclusionScopes lists every scope.
+var ExclusionScopes = []ExclusionScope{ExclusionWhole, ExclusionPartial}
+
 // Valid reports whether s is a known scope.
-func (s ExclusionScope) Valid() bool { return s == ExclusionWhole || s == ExclusionPartial }
+func (s ExclusionScope) Valid() bool { return slices.Contains(ExclusionScopes, s) }
 
 // Provision is a provision of law: a statute by its number and, where it matters, a section.
 type Provision struct {
@@ -312,8 +347,11 @@ const (
 	DatasetRetained DatasetState = "retained"
 )
 
+// DatasetStates lists every state.
+var DatasetStates = []DatasetState{DatasetDeleted, DatasetRetained}
+
 // Valid reports whether s is a known state.
-func (s DatasetState) Valid() bool { return s == DatasetDeleted || s == DatasetRetained }
+func (s DatasetState) Valid() bool { return slices.Contains(DatasetStates, s) }
 
 // ClosedDataset is a dataset that no longer grows, such as the IP addresses that Kela's broken cookie
 // bar collected from 28 March to 19 April 2022.

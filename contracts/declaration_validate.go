@@ -123,14 +123,14 @@ func (d *Declaration) checkAnonymous(ve *ValidationError) {
 func (d *Declaration) checkIdentification(ve *ValidationError) {
 	level := d.Identification.Level
 	if !level.Valid() {
-		ve.Add("identification.level", "identification", "must be one of: identified, linkable, unlinkable")
+		ve.Add("identification.level", "identification", MustBeOneOf(IdentificationLevels))
 	}
 	lists := [][]IdentifierMatch{d.Identifiers, d.Identification.Additional}
 	names := []string{"identifiers", "identification.additional_identifiers"}
 	for l, list := range lists {
 		for i, m := range list {
 			if !m.Form.Valid() {
-				ve.Add(fmt.Sprintf("%s[%d].form", names[l], i), "identifier_form", "must be one of: plain, sha256")
+				ve.Add(fmt.Sprintf("%s[%d].form", names[l], i), "identifier_form", MustBeOneOf(IdentifierForms))
 			}
 			if repeatsType(lists, l, i) {
 				ve.Add(fmt.Sprintf("%s[%d].type", names[l], i), "unique", "repeats an identifier type declared before it")
@@ -225,7 +225,7 @@ func (p *Purpose) check(ve *ValidationError, i int) {
 		return fmt.Sprintf("purposes[%d].", i) + fmt.Sprintf(format, args...)
 	}
 	if !p.LegalBasis.Valid() {
-		ve.Add(at("legal_basis"), "article", "unknown article: must be one of 6(1)(a), 6(1)(b), 6(1)(c), 6(1)(d), 6(1)(e), 6(1)(f)")
+		ve.Add(at("legal_basis"), "article", "unknown article: "+MustBeOneOf(LegalBases))
 	}
 	if p.LegalBasis.NeedsLaw() && len(p.BasisLaw) == 0 {
 		ve.Add(at("basis_law"), "art6_3", "is required: a basis under Art 6(1)(c) or (e) must be laid down by law (Art 6(3)); cite the act")
@@ -286,7 +286,7 @@ func (p *Purpose) retains(category string) bool {
 func (p *Purpose) checkAutomatedDecisions(ve *ValidationError, at func(string, ...any) string) {
 	ad := p.AutomatedDecisions
 	if !ad.Exception.Valid() {
-		ve.Add(at("automated_decisions.exception"), "article", "unknown article: must be none, 22(2)(a), 22(2)(b) or 22(2)(c)")
+		ve.Add(at("automated_decisions.exception"), "article", "unknown article: "+MustBeOneOf(AutomatedDecisionExceptions))
 		return
 	}
 	if ad.Exception == AutomatedLaw && ad.Law == nil {
@@ -320,7 +320,7 @@ func (p *Purpose) checkExclusions(ve *ValidationError, at func(string, ...any) s
 			ve.Add(at("exclusions[%d].ground", j), "article", "unknown article: must be one of 23(1)(a) to 23(1)(j), the objective the restriction safeguards")
 		}
 		if !ex.Scope.Valid() {
-			ve.Add(at("exclusions[%d].scope", j), "scope", "must be one of: whole, partial")
+			ve.Add(at("exclusions[%d].scope", j), "scope", MustBeOneOf(ExclusionScopes))
 		}
 	}
 }
@@ -332,7 +332,7 @@ func (d *Declaration) checkClosedDatasets(ve *ValidationError) {
 			ve.Add(at("id"), "unique", "repeats the id of another dataset")
 		}
 		if !ds.State.Valid() {
-			ve.Add(at("state"), "state", "must be one of: deleted, retained")
+			ve.Add(at("state"), "state", MustBeOneOf(DatasetStates))
 		}
 		from, errFrom := time.Parse(dateLayout, ds.CollectedFrom)
 		to, errTo := time.Parse(dateLayout, ds.CollectedTo)

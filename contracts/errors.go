@@ -21,8 +21,20 @@ const (
 	ErrCancelled ErrorCode = "cancelled"
 )
 
-// Retryable reports whether an error of this code may succeed if the same message is sent again.
-func (c ErrorCode) Retryable() bool { return c == ErrUnavailable || c == ErrInternal }
+// ErrorCodes lists every error code.
+var ErrorCodes = []ErrorCode{ErrInvalidMessage, ErrUnsupportedOperation, ErrDeclarationRefused, ErrUnavailable, ErrInternal, ErrCancelled}
+
+// Retryable reports whether an error of this code may succeed if the same message is sent again. A
+// code this version does not know is not retried: nothing shows that a retry could help.
+func (c ErrorCode) Retryable() bool {
+	switch c {
+	case ErrUnavailable, ErrInternal:
+		return true
+	case ErrInvalidMessage, ErrUnsupportedOperation, ErrDeclarationRefused, ErrCancelled:
+		return false
+	}
+	return false
+}
 
 // Error is an error as it travels in a result or a reply.
 type Error struct {

@@ -19,6 +19,9 @@ const (
 	StatusFailed ResultStatus = "failed"
 )
 
+// ResultStatuses lists every status a result may have.
+var ResultStatuses = []ResultStatus{StatusFound, StatusNoData, StatusApplied, StatusRefused, StatusFailed}
+
 // Result is a register's answer to a task.
 type Result struct {
 	Protocol   string       `json:"protocol" validate:"required,eq=kirjaamo.result/v1"`

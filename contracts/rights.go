@@ -1,5 +1,10 @@
 package contracts
 
+import (
+	"fmt"
+	"slices"
+)
+
 // Right is a data subject right under the GDPR that a request can invoke: the rows of
 // docs/rights-rules.md#the-matrix.
 type Right string
@@ -13,23 +18,32 @@ const (
 	RightObjection     Right = "objection"     // Art 21
 )
 
-// Rights lists every right in the order of the regulation's articles.
+// Rights lists every right in the order of the regulation's articles. The portal and the office
+// offer these, and the tests of every table that must handle each right iterate it.
 var Rights = []Right{RightAccess, RightRectification, RightErasure, RightRestriction, RightPortability, RightObjection}
 
-var rightArticles = map[Right]string{
-	RightAccess:        "15",
-	RightRectification: "16",
-	RightErasure:       "17",
-	RightRestriction:   "18",
-	RightPortability:   "20",
-	RightObjection:     "21",
-}
-
 // Valid reports whether r is one of the rights the platform handles.
-func (r Right) Valid() bool { _, ok := rightArticles[r]; return ok }
+func (r Right) Valid() bool { return r.Article() != "" }
 
-// Article is the GDPR article number that grants the right, e.g. "15".
-func (r Right) Article() string { return rightArticles[r] }
+// Article is the GDPR article number that grants the right, e.g. "15", and "" for a value that is
+// not a right.
+func (r Right) Article() string {
+	switch r {
+	case RightAccess:
+		return "15"
+	case RightRectification:
+		return "16"
+	case RightErasure:
+		return "17"
+	case RightRestriction:
+		return "18"
+	case RightPortability:
+		return "20"
+	case RightObjection:
+		return "21"
+	}
+	return ""
+}
 
 // Operation is what a register adapter is asked to do for a task (docs/rights-rules.md#operations).
 type Operation string
@@ -48,27 +62,22 @@ const (
 var Operations = []Operation{OpLookup, OpRectify, OpErase, OpRestrict, OpLiftRestriction, OpListRecipients, OpObject}
 
 // Valid reports whether o is an operation of the protocol.
-func (o Operation) Valid() bool {
-	for _, known := range Operations {
-		if o == known {
-			return true
-		}
-	}
-	return false
-}
+func (o Operation) Valid() bool { return slices.Contains(Operations, o) }
 
-// OperationFor is the operation that carries out a right at a register.
-func OperationFor(r Right) Operation {
+// OperationFor is the operation that carries out a right at a register. A value that is not a
+// right has none, and gets an error rather than a guess.
+func OperationFor(r Right) (Operation, error) {
 	switch r {
+	case RightAccess, RightPortability:
+		return OpLookup, nil
 	case RightRectification:
-		return OpRectify
+		return OpRectify, nil
 	case RightErasure:
-		return OpErase
+		return OpErase, nil
 	case RightRestriction:
-		return OpRestrict
+		return OpRestrict, nil
 	case RightObjection:
-		return OpObject
-	default:
-		return OpLookup
+		return OpObject, nil
 	}
+	return "", fmt.Errorf("contracts: %q is not a right, so no operation carries it out", string(r))
 }

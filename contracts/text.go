@@ -30,14 +30,16 @@ type Text struct {
 	EN string `json:"en" validate:"required,max=2000"`
 }
 
-// In returns the text in the given language, falling back to Finnish.
+// In returns the text in the given language. A value that is not a supported language gets the
+// default, Finnish, as ParseLanguage gives for an unsupported code.
 func (t Text) In(l Language) string {
 	switch l {
+	case Finnish:
+		return t.FI
 	case Swedish:
 		return t.SV
 	case English:
 		return t.EN
-	default:
-		return t.FI
 	}
+	return t.FI
 }

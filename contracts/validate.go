@@ -116,6 +116,16 @@ func validateIdentifier(sl validator.StructLevel) {
 	}
 }
 
+// MustBeOneOf is the message for a value outside an enumeration, "must be one of: a, b, c", naming
+// the members in the order of their list, so that the message keeps up with the list.
+func MustBeOneOf[T ~string](members []T) string {
+	names := make([]string, len(members))
+	for i, m := range members {
+		names[i] = string(m)
+	}
+	return "must be one of: " + strings.Join(names, ", ")
+}
+
 // Validate checks v against its validate tags and returns a *ValidationError naming each field.
 func Validate(v any) error {
 	err := Validator().Struct(v)
@@ -171,13 +181,13 @@ func message(fe validator.FieldError) string {
 	case "register_id":
 		return "must be 3-64 lower-case letters, digits and hyphens, starting with a letter"
 	case "right":
-		return "must be one of: access, rectification, erasure, restriction, portability, objection"
+		return MustBeOneOf(Rights)
 	case "operation":
 		return "must be an operation of the protocol"
 	case "identifier_type":
-		return "must be one of: personal_identity_code, email, phone"
+		return MustBeOneOf(IdentifierTypes)
 	case "language":
-		return "must be one of: fi, sv, en"
+		return MustBeOneOf(Languages)
 	case "text":
 		return "must be text (UTF-8) in Unicode normalization form C, without control characters"
 	case "uuid", "uuid4", "uuid_rfc4122":

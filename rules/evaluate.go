@@ -65,6 +65,14 @@ func checkDeclaration(ve *contracts.ValidationError, prefix string, decl *contra
 	}
 }
 
+// unvalidated is the panic for a value that reached a gate without passing validation. Evaluate
+// validates the request and the declaration before any gate runs, and every switch over their
+// enumerations names each member (make exhaustive), so it marks a bug in the engine, never a
+// request to judge.
+func unvalidated(what string, value any) string {
+	return fmt.Sprintf("rules: %s %q reached a gate unvalidated", what, value)
+}
+
 func evaluate(req *Request, decl *contracts.Declaration, flags []Flag) Outcome {
 	out := decide(req, decl, flags)
 	out.RegisterID, out.Right = decl.RegisterID, req.Right
@@ -273,8 +281,12 @@ func byPurpose(req *Request, decl *contracts.Declaration, usable []contracts.Ide
 	if applying == 0 {
 		return out
 	}
+	op, err := contracts.OperationFor(req.Right)
+	if err != nil {
+		panic(unvalidated("right", req.Right))
+	}
 	out.NoticeDue = out.Code != CodeDispatch
-	out.Operation = contracts.OperationFor(req.Right)
+	out.Operation = op
 	out.Identifiers = usable
 	for _, v := range verdicts {
 		if v.applies {
