@@ -32,11 +32,13 @@ func Summarize(r *contracts.Result) ResultSummary {
 // once the register has answered, or the deadline has come without an answer. Any other outcome is
 // already final and is returned as it is.
 //
-//   - no answer, or a failure: pending. Never "no data held" for a register that did not answer.
-//   - found: granted, or partially granted when other people's data were redacted (Art 15(4)) or a
-//     part was held back by the provisional outcome.
+//   - no answer, a failure, or a status the engine does not know: pending. Never "no data held" for
+//     a register that did not answer.
+//   - found or applied, for access or portability: granted, or partially granted when other
+//     people's data were redacted (Art 15(4)) or a part was held back by the provisional outcome.
+//   - found or applied, for the other rights: applied (or partially granted), with the Art 19
+//     recipients to tell.
 //   - no_data: no data held, on the data held at receipt.
-//   - applied: applied (or partially granted), with the Art 19 recipients to tell.
 //   - refused: refused by the register, citing the register's own ground.
 //
 // See docs/rights-rules.md#gate-7-substance and docs/procedure.md#partial-results.
@@ -74,61 +76,95 @@ func Conclude(pre Outcome, res ResultSummary) Outcome {
 			}
 			out.Citations = addCitations([]Citation{{Ref: r.Citation, Label: tx(label, label, label)}}, out.Citations...)
 		}
+	case contracts.StatusFailed:
+		result = join(" ", pending(&out), tx("Rekisteri ilmoitti teknisestä virheestä.", "Registret rapporterade ett tekniskt fel.", "The register reported a technical failure."))
 	default:
-		out.Code = CodePending
-		out.Citations = addCitations(out.Citations, gdpr("12(3)"))
-		result = tx(
-			"Rekisteri ei ole vastannut määräaikaan mennessä. Tämä ei tarkoita, ettei tietoja ole: vastauksessa kerrotaan, että rekisterin osuus on kesken ja miksi, ja saat sen osuuden heti, kun rekisteri vastaa (12 artiklan 3 kohta).",
-			"Registret har inte svarat inom tidsfristen. Det betyder inte att inga uppgifter finns: svaret anger att registrets del väntar och varför, och du får dess del så snart registret svarar (artikel 12.3).",
-			"The register has not answered by the deadline. This does not mean that no data are held: the reply says that the register's part is pending and why, and you will receive it as soon as the register answers (Art 12(3)).")
-		if res.Status == contracts.StatusFailed {
-			result = join(" ", result, tx("Rekisteri ilmoitti teknisestä virheestä.", "Registret rapporterade ett tekniskt fel.", "The register reported a technical failure."))
-		}
+		// No answer, or a status this engine does not know: nothing to conclude from.
+		result = pending(&out)
 	}
 	out.Explanation = join("\n", pre.Explanation, result)
 	settleNotice(&out)
 	return out
 }
 
-// concludeDone concludes a register that found data or carried out the effect.
+// pending makes out the outcome of a register that has not answered, and says so: never "no data
+// held" (docs/procedure.md#partial-results).
+func pending(out *Outcome) contracts.Text {
+	out.Code = CodePending
+	out.Citations = addCitations(out.Citations, gdpr("12(3)"))
+	return tx(
+		"Rekisteri ei ole vastannut määräaikaan mennessä. Tämä ei tarkoita, ettei tietoja ole: vastauksessa kerrotaan, että rekisterin osuus on kesken ja miksi, ja saat sen osuuden heti, kun rekisteri vastaa (12 artiklan 3 kohta).",
+		"Registret har inte svarat inom tidsfristen. Det betyder inte att inga uppgifter finns: svaret anger att registrets del väntar och varför, och du får dess del så snart registret svarar (artikel 12.3).",
+		"The register has not answered by the deadline. This does not mean that no data are held: the reply says that the register's part is pending and why, and you will receive it as soon as the register answers (Art 12(3)).")
+}
+
+// concludeDone concludes a register that found data or carried out the effect: a copy granted for
+// access and portability, an effect applied for the others. An outcome for a value that is not a
+// right, which Evaluate never gives, is not concluded but left pending for the office, saying why.
 func concludeDone(out *Outcome, pre Outcome, res ResultSummary, partial bool) contracts.Text {
 	var result contracts.Text
 	switch pre.Right {
-	case contracts.RightAccess, contracts.RightPortability:
-		out.Code = CodeGranted
-		result = tx(
+	case contracts.RightAccess:
+		result = granted(out, res, tx(
 			"Rekisterissä on sinua koskevia tietoja. Jäljennös on liitteenä yhdessä 15 artiklan 1–3 kohdassa edellytettyjen tietojen kanssa.",
 			"Registret innehåller uppgifter om dig. En kopia bifogas tillsammans med den information som krävs enligt artikel 15.1–15.3.",
-			"The register holds data on you. A copy is enclosed with the information required by Art 15(1)-(3).")
-		if pre.Right == contracts.RightPortability {
-			result = tx(
-				"Antamasi tiedot ovat liitteenä jäsennellyssä, koneluettavassa muodossa (20 artiklan 1 kohta).",
-				"De uppgifter du har lämnat bifogas i ett strukturerat, maskinläsbart format (artikel 20.1).",
-				"The data you provided are enclosed in a structured, machine-readable format (Art 20(1)).")
-		}
-		if res.Redacted {
-			out.Code = CodePartiallyGranted
-			out.NoticeDue = true
-			out.Citations = addCitations(out.Citations, gdpr("15(4)"))
-			result = join(" ", result, tx(
-				"Muita henkilöitä koskevat tiedot on poistettu jäljennöksestä heidän oikeuksiensa suojaamiseksi; muilta osin tiedot annetaan (15 artiklan 4 kohta).",
-				"Uppgifter om andra personer har tagits bort ur kopian för att skydda deras rättigheter; i övrigt lämnas uppgifterna ut (artikel 15.4).",
-				"Data about other people have been removed from the copy to protect their rights; the rest is given (Art 15(4))."))
-		}
+			"The register holds data on you. A copy is enclosed with the information required by Art 15(1)-(3)."))
+	case contracts.RightPortability:
+		result = granted(out, res, tx(
+			"Antamasi tiedot ovat liitteenä jäsennellyssä, koneluettavassa muodossa (20 artiklan 1 kohta).",
+			"De uppgifter du har lämnat bifogas i ett strukturerat, maskinläsbart format (artikel 20.1).",
+			"The data you provided are enclosed in a structured, machine-readable format (Art 20(1))."))
+	case contracts.RightRectification:
+		result = applied(out, pre, res, tx("Tiedot on oikaistu (16 artikla).", "Uppgifterna har rättats (artikel 16).", "The data have been rectified (Art 16)."))
+	case contracts.RightErasure:
+		result = applied(out, pre, res, tx("Tiedot on poistettu (17 artikla).", "Uppgifterna har raderats (artikel 17).", "The data have been erased (Art 17)."))
+	case contracts.RightRestriction:
+		result = applied(out, pre, res, tx(
+			"Käsittelyä on rajoitettu: tiedot ainoastaan säilytetään, ja sinulle ilmoitetaan ennen rajoituksen poistamista (18 artiklan 2 ja 3 kohta).",
+			"Behandlingen har begränsats: uppgifterna lagras endast, och du underrättas innan begränsningen hävs (artikel 18.2–18.3).",
+			"The processing has been restricted: the data are only stored, and you will be told before the restriction is lifted (Art 18(2)-(3))."))
+	case contracts.RightObjection:
+		result = applied(out, pre, res, tx("Vastustamasi käsittely on lopetettu (21 artikla).", "Den behandling du invände mot har upphört (artikel 21).", "The processing you objected to has ended (Art 21)."))
 	default:
-		out.Code = CodeApplied
-		result = appliedTexts[pre.Right]
-		out.FollowUps = slices.Clone(pre.FollowUps)
-		if len(res.Recipients) > 0 {
-			out.FollowUps = withReportedRecipients(out.FollowUps, res.Recipients)
-		}
-		if slices.ContainsFunc(out.FollowUps, func(f FollowUp) bool { return f.Kind == FollowUpNotifyRecipients }) {
-			out.Citations = addCitations(out.Citations, gdpr("19"))
-			result = join(" ", result, tx("Tietojen vastaanottajille ilmoitetaan (19 artikla).", "Mottagarna av uppgifterna underrättas (artikel 19).", "The recipients of the data are told (Art 19)."))
-		}
+		return join(" ", pending(out), format(tx(
+			"Rekisterin vastausta ei voida ratkaista, koska pyydetty oikeus ”%s” ei ole tämän järjestelmän tuntema oikeus; kirjaamo ratkaisee sen.",
+			"Registrets svar kan inte avgöras, eftersom den begärda rättigheten ”%s” inte är en rättighet som systemet känner till; registratorskontoret avgör det.",
+			"The register's answer cannot be concluded, because the right asked for, “%s”, is not one this system knows; the office concludes it."),
+			string(pre.Right)))
 	}
 	if partial {
 		out.Code = CodePartiallyGranted
+	}
+	return result
+}
+
+// granted concludes a copy given: granted, or partially granted with other people's data redacted
+// (Art 15(4)).
+func granted(out *Outcome, res ResultSummary, result contracts.Text) contracts.Text {
+	out.Code = CodeGranted
+	if !res.Redacted {
+		return result
+	}
+	out.Code = CodePartiallyGranted
+	out.NoticeDue = true
+	out.Citations = addCitations(out.Citations, gdpr("15(4)"))
+	return join(" ", result, tx(
+		"Muita henkilöitä koskevat tiedot on poistettu jäljennöksestä heidän oikeuksiensa suojaamiseksi; muilta osin tiedot annetaan (15 artiklan 4 kohta).",
+		"Uppgifter om andra personer har tagits bort ur kopian för att skydda deras rättigheter; i övrigt lämnas uppgifterna ut (artikel 15.4).",
+		"Data about other people have been removed from the copy to protect their rights; the rest is given (Art 15(4))."))
+}
+
+// applied concludes an effect carried out, with the Art 19 recipients to tell, those the register
+// reported added to those declared.
+func applied(out *Outcome, pre Outcome, res ResultSummary, result contracts.Text) contracts.Text {
+	out.Code = CodeApplied
+	out.FollowUps = slices.Clone(pre.FollowUps)
+	if len(res.Recipients) > 0 {
+		out.FollowUps = withReportedRecipients(out.FollowUps, res.Recipients)
+	}
+	if slices.ContainsFunc(out.FollowUps, func(f FollowUp) bool { return f.Kind == FollowUpNotifyRecipients }) {
+		out.Citations = addCitations(out.Citations, gdpr("19"))
+		result = join(" ", result, tx("Tietojen vastaanottajille ilmoitetaan (19 artikla).", "Mottagarna av uppgifterna underrättas (artikel 19).", "The recipients of the data are told (Art 19)."))
 	}
 	return result
 }
@@ -147,16 +183,6 @@ func refusalText(r *contracts.Refusal) contracts.Text {
 		ground += " (" + r.Citation + ")"
 	}
 	return format(tx("Rekisterinpitäjä epäsi pyynnön: %s.", "Den personuppgiftsansvarige avslog begäran: %s.", "The controller refused the request: %s."), ground)
-}
-
-var appliedTexts = map[contracts.Right]contracts.Text{
-	contracts.RightRectification: tx("Tiedot on oikaistu (16 artikla).", "Uppgifterna har rättats (artikel 16).", "The data have been rectified (Art 16)."),
-	contracts.RightErasure:       tx("Tiedot on poistettu (17 artikla).", "Uppgifterna har raderats (artikel 17).", "The data have been erased (Art 17)."),
-	contracts.RightRestriction: tx(
-		"Käsittelyä on rajoitettu: tiedot ainoastaan säilytetään, ja sinulle ilmoitetaan ennen rajoituksen poistamista (18 artiklan 2 ja 3 kohta).",
-		"Behandlingen har begränsats: uppgifterna lagras endast, och du underrättas innan begränsningen hävs (artikel 18.2–18.3).",
-		"The processing has been restricted: the data are only stored, and you will be told before the restriction is lifted (Art 18(2)-(3))."),
-	contracts.RightObjection: tx("Vastustamasi käsittely on lopetettu (21 artikla).", "Den behandling du invände mot har upphört (artikel 21).", "The processing you objected to has ended (Art 21)."),
 }
 
 // withReportedRecipients adds the recipients a register reported to the Art 19 follow-up.

@@ -195,7 +195,7 @@ func identifiability(req *Request, decl *contracts.Declaration) Outcome {
 	}
 	unlinkable := decl.Identification.Level == contracts.RegisterUnlinkable
 	switch {
-	case unlinkable && req.Right != contracts.RightObjection:
+	case unlinkable && coveredByArticle11(req.Right):
 		addable := tx(
 			"Mikään lisäämäsi tieto ei auttaisi rekisterinpitäjää tunnistamaan sinua.",
 			"Inget du kan lägga till skulle hjälpa den personuppgiftsansvarige att identifiera dig.",
@@ -230,6 +230,20 @@ func identifiability(req *Request, decl *contracts.Declaration) Outcome {
 			"Art 11(2) does not limit the right to object (Art 21), so the objection will be handled once your data can be found."))
 	}
 	return out
+}
+
+// coveredByArticle11 reports whether Art 11(2) lifts the right where the controller cannot identify
+// the subject: it names Art 15 to 20, and not the right to object (Art 21).
+func coveredByArticle11(right contracts.Right) bool {
+	switch right {
+	case contracts.RightAccess, contracts.RightRectification, contracts.RightErasure, contracts.RightRestriction,
+		contracts.RightPortability:
+		return true
+	case contracts.RightObjection:
+		return false
+	default:
+		panic(unvalidated("right", right))
+	}
 }
 
 // byPurpose runs gates 5 and 6 for each purpose and combines them. A register's purposes keep
@@ -338,30 +352,40 @@ func weightiest(verdicts []verdict) OutcomeCode {
 	return CodeNotApplicable
 }
 
-// followUps are the obligations that follow the effect (docs/rights-rules.md#follow-ups).
+// followUps are the obligations that follow the effect (docs/rights-rules.md#follow-ups): Art 19
+// covers rectification, erasure and restriction, and a restriction is lifted only after the
+// Art 18(3) notice.
 func followUps(right contracts.Right, decl *contracts.Declaration, verdicts []verdict) []FollowUp {
-	var out []FollowUp
 	switch right {
-	case contracts.RightRectification, contracts.RightErasure, contracts.RightRestriction:
-		var recipients []contracts.Text
-		for _, v := range verdicts {
-			if !v.applies {
-				continue
-			}
-			for _, r := range v.purpose.Recipients {
-				if !slices.Contains(recipients, r.Name) {
-					recipients = append(recipients, r.Name)
-				}
+	case contracts.RightRectification, contracts.RightErasure:
+		return notifyRecipients(decl, verdicts)
+	case contracts.RightRestriction:
+		return append(notifyRecipients(decl, verdicts), FollowUp{Kind: FollowUpLiftNotice, Citation: gdpr("18(3)")})
+	case contracts.RightAccess, contracts.RightPortability, contracts.RightObjection:
+		return nil
+	default:
+		panic(unvalidated("right", right))
+	}
+}
+
+// notifyRecipients is the Art 19 follow-up, naming the recipients declared for the purposes the right
+// reaches, when there are any or the register can list them.
+func notifyRecipients(decl *contracts.Declaration, verdicts []verdict) []FollowUp {
+	var recipients []contracts.Text
+	for _, v := range verdicts {
+		if !v.applies {
+			continue
+		}
+		for _, r := range v.purpose.Recipients {
+			if !slices.Contains(recipients, r.Name) {
+				recipients = append(recipients, r.Name)
 			}
 		}
-		if len(recipients) > 0 || decl.Supports(contracts.OpListRecipients) {
-			out = append(out, FollowUp{Kind: FollowUpNotifyRecipients, Citation: gdpr("19"), Recipients: recipients})
-		}
 	}
-	if right == contracts.RightRestriction {
-		out = append(out, FollowUp{Kind: FollowUpLiftNotice, Citation: gdpr("18(3)")})
+	if len(recipients) == 0 && !decl.Supports(contracts.OpListRecipients) {
+		return nil
 	}
-	return out
+	return []FollowUp{{Kind: FollowUpNotifyRecipients, Citation: gdpr("19"), Recipients: recipients}}
 }
 
 // The Art 12(5) flag: a request is possibly excessive when the same subject asked for the same right
@@ -409,13 +433,11 @@ func addFlags(list []Flag, more ...Flag) []Flag {
 	return list
 }
 
-// settleNotice adds the Art 12(4) notice to every outcome that does not act on the request as asked:
-// all but the provisional ones (which wait for the register) and granted, no data held and applied.
+// settleNotice adds the Art 12(4) notice to every outcome that does not act on the request as asked;
+// one that does carries it only if a part was held back, as the gate that held it back decided.
 // See docs/rights-rules.md#the-no-action-notice.
 func settleNotice(out *Outcome) {
-	switch out.Code {
-	case CodeDispatch, CodeReferToController, CodeGranted, CodeNoDataHeld, CodeApplied:
-	default:
+	if !traits[out.Code].actsAsAsked {
 		out.NoticeDue = true
 	}
 	if !out.NoticeDue {

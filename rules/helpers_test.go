@@ -152,6 +152,7 @@ func checkOutcome(t testing.TB, out Outcome) {
 			}
 		}
 	}
+	// The notice column of docs/rights-rules.md#outcome-codes.
 	switch out.Code {
 	case CodeDispatch, CodeGranted, CodeApplied:
 		if out.NoticeDue {
@@ -159,10 +160,14 @@ func checkOutcome(t testing.TB, out Outcome) {
 		}
 	case CodeNoDataHeld, CodeReferToController:
 		// Due only for a part held back under a cited rule.
-	default:
+	case CodeOutOfScope, CodeNotDataSubject, CodeNoPersonalData, CodeIdentityNotEstablished, CodeWaitingForIdentity,
+		CodeCannotIdentify, CodeRestrictedByLaw, CodePartiallyRestricted, CodeNotApplicable, CodeRefusedException,
+		CodePartiallyApplicable, CodePartiallyGranted, CodeRefusedByRegister, CodePending:
 		if !out.NoticeDue {
 			t.Errorf("%s does not carry the Art 12(4) notice", out.Code)
 		}
+	default:
+		t.Errorf("unknown outcome code %q", out.Code)
 	}
 	for _, f := range out.Flags {
 		if len(f.Citations) == 0 || f.Evidence.FI == "" || f.Evidence.SV == "" || f.Evidence.EN == "" {

@@ -93,8 +93,10 @@ func matrix(req *Request, p *contracts.Purpose) verdict {
 		return restrictionVerdict(p)
 	case contracts.RightPortability:
 		return portabilityVerdict(p)
-	default:
+	case contracts.RightObjection:
 		return objectionVerdict(req, p)
+	default:
+		panic(unvalidated("right", req.Right))
 	}
 }
 
@@ -176,7 +178,7 @@ func erasureVerdict(req *Request, p *contracts.Purpose) verdict {
 				"Behandlingen grundar sig på den personuppgiftsansvariges berättigade intresse. Din begäran behandlas också som en invändning: uppgifterna raderas om de inte längre behövs, eller om inte den personuppgiftsansvarige visar tvingande berättigade skäl som väger tyngre än dina intressen (artikel 17.1 a, 17.1 c, 21.1).",
 				"The processing rests on the controller's legitimate interests. Your request is handled as an objection too: the data are erased if they are no longer needed, or unless the controller demonstrates compelling legitimate grounds that override your interests (Art 17(1)(a), 17(1)(c), 21(1))."))
 		}
-	default: // legal obligation or public task: 17(3)(b)
+	case contracts.BasisLegalObligation, contracts.BasisPublicTask: // 17(3)(b)
 		citations := gdprAll("17(3)(b)", string(p.LegalBasis))
 		for _, law := range p.BasisLaw {
 			citations = append(citations, national(law))
@@ -196,6 +198,8 @@ func erasureVerdict(req *Request, p *contracts.Purpose) verdict {
 		// The modifiers add their own grounds to a cell that already says no.
 		extra := erasureExceptions(p)
 		return no(CodeNotApplicable, addCitations(citations, extra.citations...), join(" ", reason, extra.reason))
+	default:
+		panic(unvalidated("legal basis", p.LegalBasis))
 	}
 	if extra := erasureExceptions(p); len(extra.citations) > 0 {
 		return no(CodeRefusedException, extra.citations, extra.reason)
@@ -207,12 +211,20 @@ func erasureVerdict(req *Request, p *contracts.Purpose) verdict {
 // (docs/rights-rules.md#modifiers).
 func erasureExceptions(p *contracts.Purpose) verdict {
 	var v verdict
-	if p.SpecialCategory == contracts.SpecialCategoryHealthCare || p.SpecialCategory == contracts.SpecialCategoryPublicHealth {
+	switch p.SpecialCategory {
+	case contracts.SpecialCategoryHealthCare, contracts.SpecialCategoryPublicHealth:
 		v.citations = append(v.citations, gdpr("17(3)(c)"))
 		v.reason = join(" ", v.reason, tx(
 			"Tietoja tarvitaan terveydenhuollon tai kansanterveyteen liittyvän yleisen edun vuoksi (9 artiklan 2 kohdan h tai i alakohta), joten niitä ei poisteta niin kauan kuin tarve jatkuu (17 artiklan 3 kohdan c alakohta).",
 			"Uppgifterna behövs för hälso- och sjukvård eller av skäl av allmänt intresse på folkhälsoområdet (artikel 9.2 h eller i), och därför raderas de inte så länge behovet kvarstår (artikel 17.3 c).",
 			"The data are needed for health care or for reasons of public interest in the area of public health (Art 9(2)(h) or (i)), so they are not erased while that need lasts (Art 17(3)(c))."))
+	case contracts.SpecialCategoryNone, contracts.SpecialCategoryExplicitConsent, contracts.SpecialCategoryEmployment,
+		contracts.SpecialCategoryVitalInterests, contracts.SpecialCategoryNotForProfit, contracts.SpecialCategoryMadePublic,
+		contracts.SpecialCategoryLegalClaims, contracts.SpecialCategorySubstantialPublicInterest,
+		contracts.SpecialCategoryArchivingResearch:
+		// Art 17(3)(c) names points (h) and (i) of Art 9(2) only.
+	default:
+		panic(unvalidated("special category condition", p.SpecialCategory))
 	}
 	if p.ResearchOrStatistics || p.Archiving {
 		purpose := researchPhrase
@@ -279,12 +291,14 @@ func portabilityVerdict(p *contracts.Purpose) verdict {
 			"Oikeutta siirtää tiedot ei sovelleta käsittelyyn, joka on tarpeen yleisen edun mukaisen tehtävän suorittamiseksi tai julkisen vallan käyttämiseksi (20 artiklan 3 kohta).",
 			"Rätten till dataportabilitet gäller inte behandling som är nödvändig för att utföra en uppgift av allmänt intresse eller som ett led i myndighetsutövning (artikel 20.3).",
 			"Portability does not apply to processing necessary for a task carried out in the public interest or in the exercise of official authority (Art 20(3))."))
-	default:
+	case contracts.BasisLegalObligation, contracts.BasisVitalInterests, contracts.BasisLegitimateInterests:
 		return no(CodeNotApplicable, gdprAll("20(1)", string(p.LegalBasis)), format(tx(
 			"Oikeus siirtää tiedot koskee vain suostumukseen tai sopimukseen perustuvaa käsittelyä; tämä käsittely perustuu %s (20 artiklan 1 kohta).",
 			"Rätten till dataportabilitet gäller endast behandling som grundar sig på samtycke eller avtal; denna behandling grundar sig på %s (artikel 20.1).",
 			"Portability applies only to processing based on consent or a contract; this processing rests on %s (Art 20(1))."),
 			basisPhrases[p.LegalBasis]))
+	default:
+		panic(unvalidated("legal basis", p.LegalBasis))
 	}
 }
 
@@ -317,12 +331,14 @@ func objectionVerdict(req *Request, p *contracts.Purpose) verdict {
 			"Voit vastustaa käsittelyä erityiseen tilanteeseesi liittyvällä perusteella. Käsittely lopetetaan, ellei rekisterinpitäjä osoita, että käsittelyyn on huomattavan tärkeä ja perusteltu syy, joka syrjäyttää etusi, oikeutesi ja vapautesi, tai että tietoja tarvitaan oikeudellisen vaateen vuoksi (21 artiklan 1 kohta).",
 			"Du kan invända mot behandlingen av skäl som har samband med din specifika situation. Behandlingen upphör om inte den personuppgiftsansvarige visar tvingande berättigade skäl som väger tyngre än dina intressen, rättigheter och friheter, eller behöver uppgifterna för rättsliga anspråk (artikel 21.1).",
 			"You can object to the processing on grounds relating to your particular situation. The processing ends unless the controller demonstrates compelling legitimate grounds that override your interests, rights and freedoms, or needs the data for legal claims (Art 21(1))."))
-	default:
+	case contracts.BasisContract, contracts.BasisLegalObligation, contracts.BasisVitalInterests:
 		return no(CodeNotApplicable, gdprAll("21(1)", string(p.LegalBasis)), format(tx(
 			"Vastustamisoikeus koskee vain yleisen edun mukaiseen tehtävään tai oikeutettuun etuun perustuvaa käsittelyä; tämä käsittely perustuu %s (21 artiklan 1 kohta).",
 			"Rätten att göra invändningar gäller endast behandling som grundar sig på en uppgift av allmänt intresse eller på berättigade intressen; denna behandling grundar sig på %s (artikel 21.1).",
 			"The right to object covers only processing based on a task in the public interest or on legitimate interests; this processing rests on %s (Art 21(1))."),
 			basisPhrases[p.LegalBasis]))
+	default:
+		panic(unvalidated("legal basis", p.LegalBasis))
 	}
 }
 
@@ -353,6 +369,11 @@ func derogationFlags(right contracts.Right, p *contracts.Purpose) []Flag {
 		if p.Archiving {
 			add("89(3)", archivingSection, archivingPhrase)
 		}
+	case contracts.RightErasure:
+		// Art 89 leaves erasure to Art 17(3)(d), which refuses it for these purposes outright
+		// (erasureExceptions): no derogation is left to flag.
+	default:
+		panic(unvalidated("right", right))
 	}
 	return flags
 }

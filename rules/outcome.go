@@ -160,11 +160,50 @@ type Flag struct {
 	Evidence  contracts.Text `json:"evidence"`
 }
 
-// dispatches reports whether a code sends a task to the register.
-func (c OutcomeCode) dispatches() bool {
-	return c == CodeDispatch || c == CodePartiallyRestricted || c == CodePartiallyApplicable
+// codeTraits are what an outcome code means for the workflow and for the subject.
+type codeTraits struct {
+	// dispatches: a task goes to the register.
+	dispatches bool
+	// provisional: the outcome waits for the register's, or the controller's, answer, which
+	// Conclude turns into the final outcome.
+	provisional bool
+	// actsAsAsked: the outcome acts on the request as asked ("no data held" answers it too), so the
+	// Art 12(4) notice is due only for a part held back; every other outcome carries the notice.
+	actsAsAsked bool
 }
+
+// traits are the traits of every code, as docs/rights-rules.md#outcome-codes tabulates them; the
+// exhaustive linter checks that the literal names each code. A value that is not a code has no
+// entry, and its zero traits are the safe reading: nothing dispatched, nothing awaited, the notice
+// due.
+var traits = map[OutcomeCode]codeTraits{
+	CodeOutOfScope:             {},
+	CodeNotDataSubject:         {},
+	CodeNoPersonalData:         {},
+	CodeIdentityNotEstablished: {},
+	CodeWaitingForIdentity:     {},
+	CodeCannotIdentify:         {},
+	CodeRestrictedByLaw:        {},
+	CodePartiallyRestricted:    {dispatches: true, provisional: true},
+	CodeNotApplicable:          {},
+	CodeRefusedException:       {},
+	CodePartiallyApplicable:    {dispatches: true, provisional: true},
+	CodeDispatch:               {dispatches: true, provisional: true, actsAsAsked: true},
+	CodeReferToController:      {provisional: true, actsAsAsked: true},
+	CodeGranted:                {actsAsAsked: true},
+	CodePartiallyGranted:       {},
+	CodeNoDataHeld:             {actsAsAsked: true},
+	CodeApplied:                {actsAsAsked: true},
+	CodeRefusedByRegister:      {},
+	CodePending:                {},
+}
+
+// Valid reports whether c is a code the engine gives.
+func (c OutcomeCode) Valid() bool { _, ok := traits[c]; return ok }
+
+// dispatches reports whether a code sends a task to the register.
+func (c OutcomeCode) dispatches() bool { return traits[c].dispatches }
 
 // provisional reports whether a code waits for the register's answer, which Conclude turns into
 // the final outcome.
-func (c OutcomeCode) provisional() bool { return c.dispatches() || c == CodeReferToController }
+func (c OutcomeCode) provisional() bool { return traits[c].provisional }

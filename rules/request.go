@@ -49,6 +49,9 @@ const (
 	RequesterRepresentative RequesterRole = "representative"
 )
 
+// RequesterRoles lists every role.
+var RequesterRoles = []RequesterRole{RequesterSubject, RequesterRepresentative}
+
 // Requester is who made the request.
 type Requester struct {
 	Role RequesterRole `json:"role,omitempty"`
@@ -72,6 +75,9 @@ const (
 	// IdentityHigh: e.g. the certificate of an identity card.
 	IdentityHigh IdentityLevel = "high"
 )
+
+// IdentityLevels lists every level, weakest first.
+var IdentityLevels = []IdentityLevel{IdentityNone, IdentityBasic, IdentitySubstantial, IdentityHigh}
 
 var identityRank = map[IdentityLevel]int{"": 0, IdentityNone: 0, IdentityBasic: 1, IdentitySubstantial: 2, IdentityHigh: 3}
 
@@ -104,12 +110,12 @@ func RequiredIdentity(decl *contracts.Declaration) IdentityLevel {
 func (r *Request) Validate() error {
 	ve := &contracts.ValidationError{}
 	if !r.Right.Valid() {
-		ve.Add("right", "right", "must be one of: access, rectification, erasure, restriction, portability, objection")
+		ve.Add("right", "right", contracts.MustBeOneOf(contracts.Rights))
 	}
 	switch r.Requester.Role {
 	case "", RequesterSubject, RequesterRepresentative:
 	default:
-		ve.Add("requester.role", "oneof", "must be one of: data_subject, representative")
+		ve.Add("requester.role", "oneof", contracts.MustBeOneOf(RequesterRoles))
 	}
 	for i, right := range r.Requester.Mandate {
 		if !right.Valid() {
@@ -117,11 +123,11 @@ func (r *Request) Validate() error {
 		}
 	}
 	if !r.IdentityLevel.Valid() {
-		ve.Add("identity_level", "oneof", "must be one of: none, basic, substantial, high")
+		ve.Add("identity_level", "oneof", contracts.MustBeOneOf(IdentityLevels))
 	}
 	for i, t := range r.Supplied {
 		if !t.Valid() {
-			ve.Add(fmt.Sprintf("supplied[%d]", i), "identifier_type", "must be one of: personal_identity_code, email, phone")
+			ve.Add(fmt.Sprintf("supplied[%d]", i), "identifier_type", contracts.MustBeOneOf(contracts.IdentifierTypes))
 		}
 	}
 	for i, p := range r.History {
