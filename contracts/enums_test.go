@@ -102,6 +102,27 @@ func TestEveryOperationCarriesOutARightOrFollowsOne(t *testing.T) {
 	}
 }
 
+// TestARegisterMayDeclareEveryOperation: the limits on a declaration's operations and an
+// announcement's capabilities, in the Go tags and in the schema, leave room for every operation.
+func TestARegisterMayDeclareEveryOperation(t *testing.T) {
+	d := decodeStrict(t, readDemo(t, "clinic-event-invitations"))
+	d.Operations = slices.Clone(Operations)
+	if err := d.Validate(); err != nil {
+		t.Errorf("a declaration of every operation: %v", err)
+	}
+	raw, err := json.Marshal(&d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schemaValidate(t, declarationSchema(t), raw); err != nil {
+		t.Errorf("the schema refuses a declaration of every operation: %v", err)
+	}
+	a := Announcement{Protocol: AnnounceProtocol, Declaration: d, Capabilities: slices.Clone(Operations), Instance: "host-1"}
+	if err := a.Validate(); err != nil {
+		t.Errorf("an announcement of every operation: %v", err)
+	}
+}
+
 func TestTextInEveryLanguage(t *testing.T) {
 	// Each field holds its own language's code, so In must pick the field of the language asked.
 	text := Text{FI: string(Finnish), SV: string(Swedish), EN: string(English)}

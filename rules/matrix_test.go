@@ -140,6 +140,17 @@ func TestMatrix(t *testing.T) {
 	for _, cl := range cells {
 		t.Run(cl.name(), cl.run)
 	}
+	// The table states each right's plain cell for every basis: a right added to contracts.Rights
+	// is not tested until its row is written here.
+	for _, right := range contracts.Rights {
+		for _, basis := range contracts.LegalBases {
+			if !slices.ContainsFunc(cells, func(cl cell) bool {
+				return cl.right == right && cl.basis == basis && cl.purpose == nil && cl.request == nil
+			}) {
+				t.Errorf("no cell for %s on %s", right, basis)
+			}
+		}
+	}
 }
 
 // TestModifiers covers docs/rights-rules.md#modifiers.
