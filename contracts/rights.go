@@ -6,7 +6,7 @@ import (
 )
 
 // Right is a data subject right under the GDPR that a request can invoke: the rows of
-// docs/rights-rules.md#the-matrix.
+// docs/rights-rules.md#the-matrix. docs/adding-a-right.md lists what a new one asks for.
 type Right string
 
 const (
