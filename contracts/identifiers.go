@@ -50,6 +50,8 @@ func Normalize(t IdentifierType, value string) string {
 	case IdentifierPersonalIdentityCode:
 		return strings.ToUpper(value)
 	case IdentifierPhone:
+		// Only the separators people write in numbers are dropped; anything else is left for
+		// validation to refuse, never dropped into a different, or an empty, number.
 		var b strings.Builder
 		for i, r := range value {
 			switch {
@@ -57,6 +59,9 @@ func Normalize(t IdentifierType, value string) string {
 				b.WriteRune(r)
 			case r == '+' && i == 0:
 				b.WriteRune(r)
+			case strings.ContainsRune(" -().", r):
+			default:
+				return value
 			}
 		}
 		n := b.String()
