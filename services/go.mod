@@ -8,7 +8,6 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats.go v1.55.0
-	go.temporal.io/api v1.63.5
 	go.temporal.io/sdk v1.50.0
 	golang.org/x/oauth2 v0.37.0
 	golang.org/x/sync v0.24.0
@@ -19,6 +18,8 @@ require (
 	kirjaamo.dev/rules v0.0.0
 	kirjaamo.dev/workflows v0.0.0
 )
+
+require go.temporal.io/api v1.63.5 // indirect
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
@@ -67,4 +68,3 @@ replace (
 	kirjaamo.dev/rules => ../rules
 	kirjaamo.dev/workflows => ../workflows
 )
-

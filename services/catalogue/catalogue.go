@@ -7,14 +7,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"kirjaamo.dev/contracts"
-	"kirjaamo.dev/services/internal/platform"
-	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/config"
+	"kirjaamo.dev/services/internal/store/declarations"
 )
 
 // Config is the catalogue's own configuration.
@@ -22,16 +22,25 @@ type Config struct {
 	// AutoApproveAs, when set, approves the first valid version of a register that has none in force,
 	// in that name. Only the dev stack sets it, so that the demo registers are live on a fresh
 	// machine; the approval is recorded like any other. A changed version always waits for a DPO.
-	AutoApproveAs string
+	AutoApproveAs string `env:"CATALOGUE_AUTO_APPROVE_AS" doc:"dev only: approve a register's first valid version in this name, so that demo registers are live on a fresh machine"`
 }
 
-// LoadConfig reads KIRJAAMO_CATALOGUE_AUTO_APPROVE_AS.
+// LoadConfig reads the catalogue's configuration from the environment.
 func LoadConfig() (Config, error) {
-	return Config{AutoApproveAs: os.Getenv("KIRJAAMO_CATALOGUE_AUTO_APPROVE_AS")}, nil
+	var cfg Config
+	return cfg, config.Load("KIRJAAMO_", &cfg)
+}
+
+// Deps are what the catalogue runs on: NATS, for the announcements and heartbeats, and the
+// catalogue's store.
+type Deps struct {
+	NC           *nats.Conn
+	Declarations *declarations.Store
+	Log          *slog.Logger
 }
 
 // Run answers announcements and records heartbeats until ctx ends.
-func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
+func Run(ctx context.Context, cfg Config, deps Deps) error {
 	c := &catalogue{cfg: cfg, deps: deps}
 	ann, err := deps.NC.QueueSubscribe(contracts.AllAnnouncementsSubject, "catalogue", c.announce)
 	if err != nil {
@@ -53,7 +62,7 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 
 type catalogue struct {
 	cfg  Config
-	deps *platform.Deps
+	deps Deps
 }
 
 func (c *catalogue) announce(msg *nats.Msg) {
@@ -84,14 +93,14 @@ func (c *catalogue) handleAnnouncement(msg *nats.Msg) contracts.AnnounceReply {
 	decl, _ := json.Marshal(a.Declaration)
 	caps, _ := json.Marshal(a.Capabilities)
 	digest := a.Declaration.Digest()
-	approved, err := c.deps.DB.AddDeclaration(ctx, store.DeclarationVersion{RegisterID: a.Declaration.RegisterID,
+	approved, err := c.deps.Declarations.Add(ctx, declarations.Version{RegisterID: a.Declaration.RegisterID,
 		Digest: digest, Version: a.Declaration.Version, Declaration: decl, Capabilities: caps})
 	if err != nil {
 		c.deps.Log.Error("announcement not stored", "register", a.Declaration.RegisterID, "error", err)
 		return contracts.AnnounceReply{Error: contracts.NewError(contracts.ErrInternal, "the catalogue could not store the declaration; retry")}
 	}
 	if !approved && c.cfg.AutoApproveAs != "" && !c.hasVersionInForce(ctx, a.Declaration.RegisterID) {
-		if err := c.deps.DB.ApproveDeclaration(ctx, a.Declaration.RegisterID, digest, c.cfg.AutoApproveAs); err != nil {
+		if err := c.deps.Declarations.Approve(ctx, a.Declaration.RegisterID, digest, c.cfg.AutoApproveAs); err != nil {
 			return contracts.AnnounceReply{Error: contracts.NewError(contracts.ErrInternal, "the catalogue could not approve the declaration; retry")}
 		}
 		approved = true
@@ -105,7 +114,7 @@ func (c *catalogue) handleAnnouncement(msg *nats.Msg) contracts.AnnounceReply {
 }
 
 func (c *catalogue) hasVersionInForce(ctx context.Context, registerID string) bool {
-	versions, err := c.deps.DB.DeclarationsInForce(ctx, time.Now())
+	versions, err := c.deps.Declarations.VersionsInForce(ctx, time.Now())
 	if err != nil {
 		return true // when in doubt, leave the approval to a person
 	}
@@ -124,7 +133,7 @@ func (c *catalogue) heartbeat(msg *nats.Msg) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.deps.DB.Heartbeat(ctx, hb.RegisterID, hb.Instance, hb.Digest, hb.At); err != nil {
+	if err := c.deps.Declarations.Heartbeat(ctx, hb.RegisterID, hb.Instance, hb.Digest, hb.At); err != nil {
 		c.deps.Log.Warn("heartbeat not stored", "register", hb.RegisterID, "error", err)
 	}
 }

@@ -3,12 +3,13 @@ package devstack
 import (
 	"bytes"
 	"errors"
-	"kirjaamo.dev/adapters/demo"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"kirjaamo.dev/adapters/demo"
 
 	"github.com/nats-io/nats.go"
 

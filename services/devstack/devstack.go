@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +31,7 @@ import (
 	"kirjaamo.dev/services/catalogue"
 	"kirjaamo.dev/services/devstack/temporaldev"
 	"kirjaamo.dev/services/internal/bus"
+	"kirjaamo.dev/services/internal/config"
 	"kirjaamo.dev/services/internal/flow"
 	"kirjaamo.dev/services/internal/platform"
 	"kirjaamo.dev/services/internal/web"
@@ -44,16 +44,16 @@ import (
 
 // Config says where the stack keeps its state and where it listens. Zero ports pick free ones.
 type Config struct {
-	DataDir string
+	DataDir string `env:"DATA_DIR" default:".data" doc:"dev: where make dev keeps its state (its PostgreSQL cluster, NATS, Temporal, keys)"`
 	// DatabaseURL, if set, is used instead of starting a PostgreSQL cluster. The stack creates its
 	// two databases' schemas in it (platform tables and the demo registers' schemas).
-	DatabaseURL  string
+	DatabaseURL  string `env:"DATABASE_URL" doc:"dev: a PostgreSQL to use instead of the throwaway cluster"`
 	Host         string
-	PortalPort   int
-	OfficePort   int
-	IDPPort      int
-	NATSPort     int
-	TemporalPort int
+	PortalPort   int `env:"DEV_PORTAL_PORT" default:"8080" doc:"dev: the portal's port"`
+	OfficePort   int `env:"DEV_OFFICE_PORT" default:"8081" doc:"dev: the office's port"`
+	IDPPort      int `env:"DEV_IDP_PORT" default:"8090" doc:"dev: the identity provider's port"`
+	NATSPort     int `env:"DEV_NATS_PORT" default:"4222" doc:"dev: the NATS server's port"`
+	TemporalPort int `env:"DEV_TEMPORAL_PORT" default:"7233" doc:"dev: the Temporal server's port"`
 	// FastPostgres turns off fsync in a cluster the stack starts: for throwaway test stacks only.
 	FastPostgres bool
 	// Registers replaces the five demo registers, e.g. with the benchmark's registers. Each gets the
@@ -62,33 +62,24 @@ type Config struct {
 	Logger    *slog.Logger
 }
 
-// LoadConfig reads KIRJAAMO_DATA_DIR, KIRJAAMO_DATABASE_URL and the dev ports
-// (KIRJAAMO_DEV_PORTAL_PORT, _OFFICE_PORT, _IDP_PORT, _NATS_PORT, _TEMPORAL_PORT) from the environment.
-func LoadConfig() (Config, error) {
-	cfg := Config{
-		DataDir:     platform.Env("KIRJAAMO_DATA_DIR", ".data"),
-		DatabaseURL: os.Getenv("KIRJAAMO_DATABASE_URL"),
-		Host:        "127.0.0.1",
-	}
-	for _, p := range []struct {
-		env  string
-		port *int
-		def  string
-	}{
-		{"KIRJAAMO_DEV_PORTAL_PORT", &cfg.PortalPort, "8080"},
-		{"KIRJAAMO_DEV_OFFICE_PORT", &cfg.OfficePort, "8081"},
-		{"KIRJAAMO_DEV_IDP_PORT", &cfg.IDPPort, "8090"},
-		{"KIRJAAMO_DEV_NATS_PORT", &cfg.NATSPort, "4222"},
-		{"KIRJAAMO_DEV_TEMPORAL_PORT", &cfg.TemporalPort, "7233"},
-	} {
-		n, err := strconv.Atoi(platform.Env(p.env, p.def))
-		if err != nil || n < 0 || n > 65535 {
-			return cfg, fmt.Errorf("devstack: %s must be a port number", p.env)
+// Check refuses a port that is not one.
+func (c *Config) Check() error {
+	for _, p := range []int{c.PortalPort, c.OfficePort, c.IDPPort, c.NATSPort, c.TemporalPort} {
+		if p < 0 || p > 65535 {
+			return fmt.Errorf("devstack: %d is not a port number", p)
 		}
-		*p.port = n
 	}
-	return cfg, nil
+	return nil
 }
+
+// LoadConfig reads the dev stack's configuration from the environment.
+func LoadConfig() (Config, error) {
+	cfg := Config{Host: "127.0.0.1"}
+	return cfg, config.Load("KIRJAAMO_", &cfg)
+}
+
+// OfficeEmail is the dev registry office's address: its alarms land in the dev mailbox.
+const OfficeEmail = "kirjaamo@localhost"
 
 // Staff are the dev identity provider's registry office accounts.
 var Staff = []devidp.Person{
@@ -114,7 +105,8 @@ type Stack struct {
 	// identity provider, for tests that call the APIs with an ID token of their own.
 	PortalClientSecret string
 	OfficeClientSecret string
-	Deps               *platform.Deps
+	// Platform is the stack's connections and stores, for tests that look inside.
+	Platform *platform.Platform
 
 	registers int // how many demo registers run
 	natsAuth  *natsAuth
@@ -178,13 +170,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	pcfg := platform.Config{DatabaseURL: s.DatabaseURL, NATS: bus.Config{URL: s.NATSURL, CredentialsFile: s.NATSCredentials, Replicas: 1},
 		Temporal: flow.Config{HostPort: s.Temporal, Namespace: tsrv.Namespace(), PayloadKeys: keys}}
-	deps, err := platform.Connect(ctx, pcfg, "devstack", log)
+	p, err := platform.Open(ctx, pcfg, "devstack", platform.Needs{NATS: true, Temporal: true}, log)
 	if err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, deps.Close)
-	s.Deps = deps
-	if err := s.natsAuth.provision(ctx, deps.JS); err != nil {
+	s.closers = append(s.closers, p.Close)
+	s.Platform = p
+	if err := s.natsAuth.provision(ctx, p.JS); err != nil {
 		return nil, err
 	}
 
@@ -223,21 +215,22 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	_ = officeLn.Close()
 
 	s.run(runCtx, "catalogue", func(ctx context.Context) error {
-		return catalogue.Run(ctx, catalogue.Config{AutoApproveAs: "dev stack (make dev): demo registers approved on announcement"}, deps)
+		return p.RunCatalogue(ctx, catalogue.Config{AutoApproveAs: "dev stack (make dev): demo registers approved on announcement"})
 	})
 	s.run(runCtx, "orchestrator", func(ctx context.Context) error {
-		return orchestrator.Run(ctx, orchestrator.Config{MaxConcurrentActivities: 200, OfficeEmail: "kirjaamo@localhost"}, deps)
+		return p.RunOrchestrator(ctx, orchestrator.Config{MaxConcurrentActivities: 200})
 	})
 	s.run(runCtx, "notifier", func(ctx context.Context) error {
-		return notifier.Run(ctx, notifier.Config{From: "kirjaamo@localhost", PortalURL: s.PortalURL, OfficeURL: s.OfficeURL, Every: time.Second}, deps)
+		return p.RunNotifier(ctx, notifier.Config{From: OfficeEmail, PortalURL: s.PortalURL, OfficeURL: s.OfficeURL, OfficeEmail: OfficeEmail,
+			Every: time.Second})
 	})
 	s.run(runCtx, "portal", func(ctx context.Context) error {
-		return portal.Run(ctx, portal.Config{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL,
-			ClientID: "kirjaamo-portal", ClientSecret: portalSecret}, deps)
+		return p.RunPortal(ctx, portal.Config{SiteConfig: web.SiteConfig{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL,
+			ClientID: "kirjaamo-portal", ClientSecret: portalSecret}})
 	})
 	s.run(runCtx, "office", func(ctx context.Context) error {
-		return office.Run(ctx, office.Config{SiteConfig: web.SiteConfig{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL,
-			ClientID: "kirjaamo-office", ClientSecret: officeSecret}, DevMailbox: true}, deps)
+		return p.RunOffice(ctx, office.Config{SiteConfig: web.SiteConfig{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL,
+			ClientID: "kirjaamo-office", ClientSecret: officeSecret}}, true)
 	})
 	if err := s.startRegisters(ctx, runCtx, cfg, log); err != nil {
 		return nil, err
@@ -318,7 +311,7 @@ func demoRegisters(db *pgxpool.Pool) []demo.Register {
 func (s *Stack) waitRegistersInForce(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		inForce, err := s.Deps.DB.DeclarationsInForce(ctx, time.Now())
+		inForce, err := s.Platform.Declarations.VersionsInForce(ctx, time.Now())
 		if err == nil && len(inForce) >= s.registers {
 			return nil
 		}

@@ -10,13 +10,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/devkit/logbuf"
 	"kirjaamo.dev/services/auth/oidclogin"
-	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/services/portal"
 	"kirjaamo.dev/workflows/request"
 )
@@ -36,11 +35,11 @@ func startStack(t *testing.T, dir string, logs *syncBuffer) *Stack {
 }
 
 // waitStatus polls the case store until the case reaches a status.
-func waitStatus(t *testing.T, db *store.DB, id, status string) store.Case {
+func waitStatus(t *testing.T, s *Stack, id string, status request.Status) cases.Case {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		c, err := db.Case(context.Background(), id)
+		c, err := s.Platform.Cases.Case(context.Background(), id)
 		if err == nil && c.Status == status {
 			return c
 		}
@@ -60,15 +59,14 @@ func TestACaseSurvivesARestart(t *testing.T) {
 
 	aino := demo.People[0]
 	id := "0195d5c8-8d3e-7c1a-9f00-00000000a1a1"
-	in := request.Input{RequestID: id, ReceivedAt: time.Now().UTC(), Channel: "api",
+	in := request.Input{RequestID: id, ReceivedAt: time.Now().UTC(), Channel: request.ChannelAPI,
 		Request: contracts.SubmitRequest{Right: contracts.RightAccess, Language: "en", ContactEmail: aino.Email},
 		Subject: portal.SubjectOf(&oidclogin.Identity{Subject: aino.Subject, Name: aino.Name(), Email: aino.Email,
 			PersonalIdentityCode: aino.PersonalIdentityCode, ACR: "http://ftn.ficora.fi/2017/loa3"})}
-	if _, err := s.Deps.Temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: request.TaskQueue},
-		request.WorkflowName, in); err != nil {
+	if err := s.Platform.Requests.Start(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
-	c := waitStatus(t, s.Deps.DB, id, "in_review")
+	c := waitStatus(t, s, id, "in_review")
 	if c.Deadline.IsZero() {
 		t.Fatal("the case has no deadline")
 	}
@@ -76,24 +74,19 @@ func TestACaseSurvivesARestart(t *testing.T) {
 
 	s = startStack(t, dir, logs)
 	defer s.Stop()
-	if c := waitStatus(t, s.Deps.DB, id, "in_review"); c.SubjectName != aino.Name() {
+	if c := waitStatus(t, s, id, "in_review"); c.SubjectName != aino.Name() {
 		t.Fatalf("after the restart the case is %+v", c)
 	}
-	desc, err := s.Deps.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
+	desc, err := s.Platform.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
 	if err != nil || desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		t.Fatalf("after the restart the workflow is not running: %v, %v", desc, err)
 	}
-	h, err := s.Deps.Temporal.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{WorkflowID: id,
-		UpdateName: request.UpdateApproveReply, Args: []any{request.Approval{Clerk: "Kaisa Kirjaaja"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st request.State
-	if err := h.Get(context.Background(), &st); err != nil || st.Status != request.StatusReplied {
+	st, err := s.Platform.Requests.Approve(context.Background(), id, request.Approval{Clerk: "Kaisa Kirjaaja"})
+	if err != nil || st.Status != request.StatusReplied {
 		t.Fatalf("approval after restart: %+v, %v", st, err)
 	}
-	waitStatus(t, s.Deps.DB, id, "replied")
-	regs, err := s.Deps.DB.CaseRegisters(context.Background(), id)
+	waitStatus(t, s, id, "replied")
+	regs, err := s.Platform.Cases.Registers(context.Background(), id)
 	if err != nil || len(regs) != 5 {
 		t.Fatalf("the case has %d registers, want the 5 demo registers (%v)", len(regs), err)
 	}
@@ -106,7 +99,7 @@ func TestACaseSurvivesARestart(t *testing.T) {
 	}
 	// What the registers returned on Aino is sealed in the database, and opens for the platform.
 	var atRest string
-	if err := s.Deps.DB.Pool.QueryRow(context.Background(), `SELECT string_agg(result::text, ' ') FROM case_registers WHERE request_id = $1`,
+	if err := s.Platform.DB.Pool.QueryRow(context.Background(), `SELECT string_agg(result::text, ' ') FROM case_registers WHERE request_id = $1`,
 		id).Scan(&atRest); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +109,7 @@ func TestACaseSurvivesARestart(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		msgs, err := s.Deps.DB.Mailbox(context.Background(), 10)
+		msgs, err := s.Platform.Outbox.Mailbox(context.Background(), 10)
 		if err == nil && len(msgs) == 1 && msgs[0].Recipient == aino.Email {
 			break
 		}
@@ -134,8 +127,6 @@ func TestACaseSurvivesARestart(t *testing.T) {
 	assertNoPersonalData(t, history, aino.PersonalIdentityCode, aino.Name(), aino.FamilyName, aino.Email)
 	saveForReplay(t, s, dir, history)
 }
-
-var caseFilterAll = store.CaseFilter{}
 
 func openRegisters(t *testing.T, s *Stack) *pgxpool.Pool {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -15,8 +16,13 @@ import (
 
 // rawHistory reads a workflow's history as the Temporal server stores it, payloads undecoded.
 func rawHistory(t *testing.T, s *Stack, workflowID string) *historypb.History {
+	return rawRunHistory(t, s, workflowID, "")
+}
+
+// rawRunHistory reads one run's history, the latest if runID is empty.
+func rawRunHistory(t *testing.T, s *Stack, workflowID, runID string) *historypb.History {
 	t.Helper()
-	iter := s.Deps.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := s.Platform.Temporal.GetWorkflowHistory(context.Background(), workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	h := &historypb.History{}
 	for iter.HasNext() {
 		ev, err := iter.Next()
@@ -48,11 +54,12 @@ func assertNoPersonalData(t *testing.T, h *historypb.History, secrets ...string)
 // saveForReplay keeps a finished workflow's history, and the dev key that decrypts it, as a replay
 // test case for the workflow package, when KIRJAAMO_SAVE_REPLAY names the case. Replaying old
 // histories against new workflow code is how a non-deterministic change is caught before release.
-func saveForReplay(t *testing.T, s *Stack, dataDir string, h *historypb.History) {
+func saveForReplay(t *testing.T, s *Stack, dataDir string, h *historypb.History, suffix ...string) {
 	name := os.Getenv("KIRJAAMO_SAVE_REPLAY")
 	if name == "" {
 		return
 	}
+	name += strings.Join(suffix, "")
 	dir := filepath.Join("..", "..", "workflows", "request", "testdata", "replay")
 	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"kirjaamo.dev/services/auth/devidp/devidptest"
+	"kirjaamo.dev/services/internal/store/cases"
 )
 
 // browser is an HTTP client that keeps cookies, as a browser would, but does not follow redirects,
@@ -143,7 +144,7 @@ func TestBadInputGetsAFieldLevel4xx(t *testing.T) {
 	bad("details", func(f url.Values) { f.Set("details", strings.Repeat("x", 4001)) }, http.StatusUnprocessableEntity, "error-details")
 	bad("csrf", func(f url.Values) { f.Set("csrf", "forged") }, http.StatusBadRequest, "")
 	bad("key", func(f url.Values) { f.Set("idempotency_key", "not-a-uuid") }, http.StatusUnprocessableEntity, "")
-	if cases, _ := s.Deps.DB.Cases(context.Background(), caseFilterAll); len(cases) != 0 {
+	if cases, _ := s.Platform.Cases.List(context.Background(), cases.Filter{}); len(cases) != 0 {
 		t.Errorf("bad input left %d cases behind", len(cases))
 	}
 	for _, path := range []string{"/en/requests/not-a-uuid", "/en/requests/0195d5c8-8d3e-7c1a-9f00-00000000dead", "/en/requests/x/package.json"} {
@@ -187,7 +188,7 @@ func TestBadInputGetsAFieldLevel4xx(t *testing.T) {
 	clerk := browser(t)
 	signIn(t, clerk, s.OfficeURL, "/login", "staff-kaisa")
 	id := first["request_id"].(string)
-	waitStatus(t, s.Deps.DB, id, "in_review")
+	waitStatus(t, s, id, "in_review")
 	status, body, csrf := page(t, clerk, s.OfficeURL+"/cases/"+id)
 	if status != http.StatusOK || !strings.Contains(body, `id="open-case"`) || strings.Contains(body, "Matti") {
 		t.Fatalf("a case opened without a purpose: %d", status)

@@ -90,7 +90,7 @@ func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
 		t.Fatalf("register: %d %v", status, created)
 	}
 	id := created["request_id"].(string)
-	c := waitStatus(t, s.Deps.DB, id, "awaiting_identity")
+	c := waitStatus(t, s, id, "awaiting_identity")
 	if c.IdentityLevel != "unverified" || c.IdentityMethod != "" || c.Channel != "mail" || !strings.Contains(c.RegisteredBy, "Kaisa Kirjaaja") {
 		t.Errorf("the registered case is %+v", c)
 	}
@@ -105,10 +105,10 @@ func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
 		t.Errorf("the subject's identifiers are %s, want only the stated identity code", c.Identifiers)
 	}
 	time.Sleep(2 * time.Second) // time enough for a task to go out, if one were going to
-	if regs, err := s.Deps.DB.CaseRegisters(ctx, id); err != nil || len(regs) != 0 {
+	if regs, err := s.Platform.Cases.Registers(ctx, id); err != nil || len(regs) != 0 {
 		t.Fatalf("awaiting identity, the case has %d registers planned (%v): nothing may be planned or sent", len(regs), err)
 	}
-	if c, _ := s.Deps.DB.Case(ctx, id); c.Status != "awaiting_identity" {
+	if c, _ := s.Platform.Cases.Case(ctx, id); c.Status != "awaiting_identity" {
 		t.Fatalf("the case moved on to %s without a verified identity", c.Status)
 	}
 
@@ -145,11 +145,11 @@ func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
 	if status, _ := post(t, clerk, s.OfficeURL+"/cases/"+id+"/verify-identity", url.Values{"csrf": {csrf}, "method": {method}}); status != http.StatusSeeOther {
 		t.Fatalf("verify: %d", status)
 	}
-	c = waitStatus(t, s.Deps.DB, id, "in_review")
+	c = waitStatus(t, s, id, "in_review")
 	if c.IdentityLevel != "verified" || c.IdentityMethod != method || !strings.Contains(c.IdentityDecidedBy, "Kaisa Kirjaaja") || c.IdentityDecidedAt == nil {
 		t.Errorf("after verification the case is %+v", c)
 	}
-	regs, err := s.Deps.DB.CaseRegisters(ctx, id)
+	regs, err := s.Platform.Cases.Registers(ctx, id)
 	answered := 0
 	for _, r := range regs {
 		if r.ResultStatus != "" {
@@ -169,8 +169,8 @@ func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
 		t.Error("a refusal after verification was not refused")
 	}
 	post(t, clerk, s.OfficeURL+"/cases/"+id+"/approve", url.Values{"csrf": {csrf}})
-	waitStatus(t, s.Deps.DB, id, "replied")
-	trail, _ := s.Deps.DB.AuditTrail(ctx, id)
+	waitStatus(t, s, id, "replied")
+	trail, _ := s.Platform.Record.Trail(ctx, id)
 	var actions []string
 	for _, e := range trail {
 		actions = append(actions, e.Action)
@@ -210,7 +210,7 @@ func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
 		t.Fatalf("register the second: %d %v", status, created)
 	}
 	other := created["request_id"].(string)
-	c = waitStatus(t, s.Deps.DB, other, "awaiting_identity")
+	c = waitStatus(t, s, other, "awaiting_identity")
 	if want := deadline.Compute(fiveDaysAgo).Legal; !deadline.Date(c.ReceivedAt).Equal(fiveDaysAgo) || !deadline.Date(c.Deadline).Equal(want) {
 		t.Errorf("received %v with deadline %v, want received %v and the deadline one month from it, %v", c.ReceivedAt, c.Deadline, fiveDaysAgo, want)
 	}
@@ -222,16 +222,16 @@ func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
 		`{"reasons":"`+reasons+`"}`); status != http.StatusOK || answer["status"] != "identity_not_verified" {
 		t.Fatalf("refuse: %d %v", status, answer)
 	}
-	c = waitStatus(t, s.Deps.DB, other, "identity_not_verified")
+	c = waitStatus(t, s, other, "identity_not_verified")
 	if c.IdentityRefusal != reasons {
 		t.Errorf("the refused case keeps the reasons %q", c.IdentityRefusal)
 	}
-	if regs, _ := s.Deps.DB.CaseRegisters(ctx, other); len(regs) != 0 {
+	if regs, _ := s.Platform.Cases.Registers(ctx, other); len(regs) != 0 {
 		t.Errorf("a refused request planned %d registers", len(regs))
 	}
 	told := false
 	for end := time.Now().Add(30 * time.Second); !told && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-		msgs, _ := s.Deps.DB.Mailbox(ctx, 20)
+		msgs, _ := s.Platform.Outbox.Mailbox(ctx, 20)
 		for _, m := range msgs {
 			told = told || (m.Recipient == "someone@example.org" && strings.Contains(m.Body, reasons) && strings.Contains(m.Body, "complaint"))
 		}

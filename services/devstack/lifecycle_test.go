@@ -2,18 +2,24 @@ package devstack
 
 import (
 	"context"
+
+	historypb "go.temporal.io/api/history/v1"
+
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"kirjaamo.dev/adapters/demo"
 )
 
 // TestExtensionAndRestrictionThroughTheOffice walks a restriction request through the office: the
 // deadline is extended with reasons, the reply approved, the lift refused until the subject has been
 // told, then lifted, and the registers lift their restrictions.
 func TestExtensionAndRestrictionThroughTheOffice(t *testing.T) {
-	s := startStack(t, t.TempDir(), &syncBuffer{})
+	dir := t.TempDir()
+	s := startStack(t, dir, &syncBuffer{})
 	defer s.Stop()
 	token := idToken(t, s, "demo-aino")
 	status, created := api(t, "POST", s.PortalURL+"/api/v1/requests", token, "application/json",
@@ -22,7 +28,7 @@ func TestExtensionAndRestrictionThroughTheOffice(t *testing.T) {
 		t.Fatalf("submit: %d %v", status, created)
 	}
 	id := created["request_id"].(string)
-	waitStatus(t, s.Deps.DB, id, "in_review")
+	waitStatus(t, s, id, "in_review")
 
 	clerk := browser(t)
 	signIn(t, clerk, s.OfficeURL, "/login", "staff-kaisa")
@@ -44,7 +50,7 @@ func TestExtensionAndRestrictionThroughTheOffice(t *testing.T) {
 	if !strings.Contains(body, "The deadline was extended and the subject told why.") {
 		t.Fatalf("extension not confirmed:\n%s", body)
 	}
-	c, _ := s.Deps.DB.Case(context.Background(), id)
+	c, _ := s.Platform.Cases.Case(context.Background(), id)
 	if c.ExtensionReasons != "Every register must be searched by hand." || c.Deadline.Sub(c.ReceivedAt) < 80*24*time.Hour {
 		t.Errorf("after the extension the case has deadline %v and reasons %q", c.Deadline, c.ExtensionReasons)
 	}
@@ -53,19 +59,34 @@ func TestExtensionAndRestrictionThroughTheOffice(t *testing.T) {
 	}
 
 	decide("approve", url.Values{})
-	waitStatus(t, s.Deps.DB, id, "restricted")
+	waitStatus(t, s, id, "restricted")
 	if body := decide("lift", url.Values{}); !strings.Contains(body, "Art 18(3)") {
 		t.Errorf("a lift before the notice was not refused with its reason")
 	}
 	decide("lift-notice", url.Values{})
-	waitStatus(t, s.Deps.DB, id, "lift_notice_sent")
+	waitStatus(t, s, id, "lift_notice_sent")
 	decide("lift", url.Values{})
-	waitStatus(t, s.Deps.DB, id, "lifted")
+	waitStatus(t, s, id, "lifted")
+
+	// The request's run ended with the reply and continued as new: the restriction's own run, which
+	// carries none of the subject's data.
+	restricted := rawHistory(t, s, id)
+	previous := restricted.Events[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+	if previous == "" {
+		t.Fatal("the restriction's run did not continue the request's")
+	}
+	replied := rawRunHistory(t, s, id, previous)
+	aino := demo.People[0]
+	for _, h := range []*historypb.History{replied, restricted} {
+		assertNoPersonalData(t, h, aino.PersonalIdentityCode, aino.Name(), aino.FamilyName, aino.Email)
+	}
+	saveForReplay(t, s, dir, replied, "-request")
+	saveForReplay(t, s, dir, restricted, "-restriction")
 
 	// The registers that restricted Aino's data answer their lift tasks; the record keeps each answer.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		trail, _ := s.Deps.DB.AuditTrail(context.Background(), id)
+		trail, _ := s.Platform.Record.Trail(context.Background(), id)
 		lifted := 0
 		var actions []string
 		for _, e := range trail {

@@ -16,7 +16,7 @@ import (
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/casefile"
-	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/record"
 )
 
 // TestALargeResultArrivesAsAPackage: Liisa's Kanta processing log is too long to travel inline, so
@@ -40,9 +40,9 @@ func TestALargeResultArrivesAsAPackage(t *testing.T) {
 		t.Fatalf("submit: %d %v", status, created)
 	}
 	id := created["request_id"].(string)
-	waitStatus(t, s.Deps.DB, id, "in_review")
+	waitStatus(t, s, id, "in_review")
 
-	file, err := casefile.Load(ctx, s.Deps.DB, id)
+	file, err := s.Platform.Files.Load(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +72,8 @@ func TestALargeResultArrivesAsAPackage(t *testing.T) {
 	if n := strings.Count(records, "\n"); status != http.StatusOK || n != want {
 		t.Fatalf("the clerk's view of the log: %d with %d records, want %d", status, n, want)
 	}
-	trail, _ := s.Deps.DB.AuditTrail(ctx, id)
-	if !slices.ContainsFunc(trail, func(e store.AuditEvent) bool {
+	trail, _ := s.Platform.Record.Trail(ctx, id)
+	if !slices.ContainsFunc(trail, func(e record.Entry) bool {
 		return e.Action == "viewed_records" && e.Detail["register_id"] == register && e.Purpose != "" && strings.Contains(e.Actor, "staff-kaisa")
 	}) {
 		t.Error("the record does not say that the clerk read the log's records, and why")
@@ -81,7 +81,7 @@ func TestALargeResultArrivesAsAPackage(t *testing.T) {
 	if status, body := post(t, clerk, s.OfficeURL+"/cases/"+id+"/approve", url.Values{"csrf": {csrf}}); status != http.StatusSeeOther {
 		t.Fatalf("approve: %d %s", status, body)
 	}
-	waitStatus(t, s.Deps.DB, id, "replied")
+	waitStatus(t, s, id, "replied")
 
 	subject := browser(t)
 	signIn(t, subject, s.PortalURL, "/en/login", liisa.Subject)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"go.temporal.io/sdk/client"
 
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/contracts"
@@ -33,15 +32,15 @@ func TestErasureOutcomesThroughThePlatform(t *testing.T) {
 		Request: contracts.SubmitRequest{Right: contracts.RightErasure, Language: "fi"},
 		Subject: portal.SubjectOf(&oidclogin.Identity{Subject: aino.Subject, Name: aino.Name(), Email: aino.Email,
 			PersonalIdentityCode: aino.PersonalIdentityCode, ACR: "http://ftn.ficora.fi/2017/loa3"})}
-	if _, err := s.Deps.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: request.TaskQueue}, request.WorkflowName, in); err != nil {
+	if err := s.Platform.Requests.Start(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, s.Deps.DB, id, "in_review")
-	regs, err := s.Deps.DB.CaseRegisters(ctx, id)
+	waitStatus(t, s, id, "in_review")
+	regs, err := s.Platform.Cases.Registers(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inForce, _ := s.Deps.DB.DeclarationsInForce(ctx, in.ReceivedAt)
+	inForce, _ := s.Platform.Declarations.VersionsInForce(ctx, in.ReceivedAt)
 	digests := map[string]string{}
 	for _, v := range inForce {
 		digests[v.RegisterID] = v.Digest
@@ -157,7 +156,7 @@ func TestTheCatalogueRefusesAndTheDPOApproves(t *testing.T) {
 	if status, _ := post(t, dpo, s.OfficeURL+"/registers/kela-web-statistics/approve", url.Values{"csrf": {csrf}, "digest": {stats.Digest()}}); status != http.StatusSeeOther {
 		t.Fatalf("the DPO's approval: %d", status)
 	}
-	inForce, _ := s.Deps.DB.DeclarationsInForce(context.Background(), time.Now())
+	inForce, _ := s.Platform.Declarations.VersionsInForce(context.Background(), time.Now())
 	for _, v := range inForce {
 		if v.RegisterID == "kela-web-statistics" && (v.Version != "2" || !strings.Contains(v.ApprovedBy, "Tuomas")) {
 			t.Errorf("in force after approval: version %s approved by %q", v.Version, v.ApprovedBy)

@@ -11,7 +11,7 @@ import (
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/rules"
-	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/challenges"
 )
 
 // TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched sends Aino's access request without a phone
@@ -32,9 +32,9 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 		t.Fatalf("submit: %d %v", status, created)
 	}
 	id := created["request_id"].(string)
-	waitStatus(t, s.Deps.DB, id, "in_review")
+	waitStatus(t, s, id, "in_review")
 	outcome := func(register string) (rules.Outcome, bool) {
-		regs, err := s.Deps.DB.CaseRegisters(ctx, id)
+		regs, err := s.Platform.Cases.Registers(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 	if o, dispatched := outcome("koronavilkku"); !o.Dispatch || !dispatched {
 		t.Fatalf("koronavilkku after the code: %s (dispatched %v), want dispatched", o.Code, dispatched)
 	}
-	waitStatus(t, s.Deps.DB, id, "in_review")
+	waitStatus(t, s, id, "in_review")
 	if status, p := verify(`{"code":"` + code + `"}`); status != http.StatusUnprocessableEntity || ruleOf(p) != "none" {
 		t.Errorf("the used code again: %d %v, want 422 none", status, p)
 	}
@@ -132,9 +132,9 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 	}
 
 	// The office sees the number as supplied by the subject and confirmed by the code, and approves the reply.
-	c, _ := s.Deps.DB.Case(ctx, id)
+	c, _ := s.Platform.Cases.Case(ctx, id)
 	if sup := c.SuppliedIdentifiers(); len(sup) != 1 || sup[0].Type != "phone" || sup[0].Value != aino.Phone || !sup[0].Verified ||
-		sup[0].VerifiedBy != store.VerifiedByCode {
+		sup[0].VerifiedBy != challenges.MethodOneTimeCode {
 		t.Errorf("supplied identifiers on the case: %+v", sup)
 	}
 	clerk := browser(t)
@@ -148,7 +148,7 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 	if status, _ := post(t, clerk, s.OfficeURL+"/cases/"+id+"/approve", url.Values{"csrf": {csrf}}); status != http.StatusSeeOther {
 		t.Fatalf("approve: %d", status)
 	}
-	waitStatus(t, s.Deps.DB, id, "replied")
+	waitStatus(t, s, id, "replied")
 	status, view := api(t, "GET", s.PortalURL+"/api/v1/requests/"+id, token, "", "")
 	if status != http.StatusOK {
 		t.Fatalf("show: %d", status)
@@ -167,7 +167,7 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 		t.Errorf("a supply after the reply: %d, want 409", status)
 	}
 
-	trail, _ := s.Deps.DB.AuditTrail(ctx, id)
+	trail, _ := s.Platform.Record.Trail(ctx, id)
 	var actions []string
 	for _, e := range trail {
 		actions = append(actions, e.Action)
@@ -178,7 +178,7 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 		}
 	}
 	var kinds []string
-	rows, err := s.Deps.DB.Pool.Query(ctx, `SELECT kind FROM outbox WHERE request_id = $1 ORDER BY id`, id)
+	rows, err := s.Platform.DB.Pool.Query(ctx, `SELECT kind FROM outbox WHERE request_id = $1 ORDER BY id`, id)
 	if err != nil {
 		t.Fatal(err)
 	}

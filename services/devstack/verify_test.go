@@ -12,7 +12,7 @@ import (
 
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/rules"
-	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/challenges"
 )
 
 var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
@@ -23,7 +23,7 @@ func codeSentTo(t *testing.T, s *Stack, channel, recipient string) string {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		msgs, err := s.Deps.DB.Mailbox(context.Background(), 50)
+		msgs, err := s.Platform.Outbox.Mailbox(context.Background(), 50)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func ruleOf(problem map[string]any) string {
 // outcome for it.
 func registerSearched(t *testing.T, s *Stack, id, register string) (rules.OutcomeCode, bool) {
 	t.Helper()
-	regs, err := s.Deps.DB.CaseRegisters(context.Background(), id)
+	regs, err := s.Platform.Cases.Registers(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestAPhoneGivenWithTheRequestWaitsForItsCode(t *testing.T) {
 	if ver["status"] != "code_sent" || ver["identifier_type"] != "phone" || ver["verify"] != "/api/v1/requests/"+id+"/identifiers/verify" {
 		t.Fatalf("the submission does not ask for the phone's code: %v", created)
 	}
-	c := waitStatus(t, s.Deps.DB, id, "in_review")
+	c := waitStatus(t, s, id, "in_review")
 	if strings.Contains(string(c.Identifiers), aino.Phone) {
 		t.Errorf("the request started with the unconfirmed phone number: %s", c.Identifiers)
 	}
@@ -111,10 +111,10 @@ func TestAPhoneGivenWithTheRequestWaitsForItsCode(t *testing.T) {
 	verify := func(code string) (int, map[string]any) {
 		return api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/identifiers/verify", token, "application/json", `{"code":"`+code+`"}`)
 	}
-	for i := 1; i <= store.ChallengeAttempts; i++ {
+	for i := 1; i <= challenges.ChallengeAttempts; i++ {
 		status, p := verify(wrongCode(code))
 		want := "mismatch"
-		if i == store.ChallengeAttempts {
+		if i == challenges.ChallengeAttempts {
 			want = "spent"
 		}
 		if status != http.StatusUnprocessableEntity || strings.Join(fieldsOf(p), ",") != "code" || ruleOf(p) != want {
@@ -127,11 +127,11 @@ func TestAPhoneGivenWithTheRequestWaitsForItsCode(t *testing.T) {
 	if code, searched := registerSearched(t, s, id, "koronavilkku"); searched || code != rules.CodeCannotIdentify {
 		t.Errorf("koronavilkku after wrong codes: %s (searched %v), want not searched", code, searched)
 	}
-	c, _ = s.Deps.DB.Case(ctx, id)
+	c, _ = s.Platform.Cases.Case(ctx, id)
 	if sup := c.SuppliedIdentifiers(); len(sup) != 0 || c.Status != "in_review" {
 		t.Errorf("wrong codes changed the case: %s, supplied %+v", c.Status, sup)
 	}
-	trail, _ := s.Deps.DB.AuditTrail(ctx, id)
+	trail, _ := s.Platform.Record.Trail(ctx, id)
 	var actions []string
 	for _, e := range trail {
 		actions = append(actions, e.Action)
@@ -143,10 +143,10 @@ func TestAPhoneGivenWithTheRequestWaitsForItsCode(t *testing.T) {
 	for i := 2; ; i++ { // the submission's was the first
 		status, p := api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/identifiers", token, "application/json",
 			`{"type":"phone","value":"`+aino.Phone+`"}`)
-		if i <= store.ChallengesPerDay && status != http.StatusAccepted {
+		if i <= challenges.ChallengesPerDay && status != http.StatusAccepted {
 			t.Fatalf("code %d: %d %v", i, status, p)
 		}
-		if i > store.ChallengesPerDay {
+		if i > challenges.ChallengesPerDay {
 			if status != http.StatusTooManyRequests || strings.Join(fieldsOf(p), ",") != "value" || ruleOf(p) != "rate" {
 				t.Errorf("code %d in a day: %d %v, want 429 on value (rate)", i, status, p)
 			}
@@ -175,7 +175,7 @@ func TestAPhoneGivenWithTheRequestWaitsForItsCode(t *testing.T) {
 	if !strings.Contains(body, `id="code-phone"`) || !strings.Contains(body, `id="notice"`) {
 		t.Fatalf("the page after the submission does not ask for the code:\n%s", body)
 	}
-	waitStatus(t, s.Deps.DB, mattiID, "in_review")
+	waitStatus(t, s, mattiID, "in_review")
 	_, body, csrf = page(t, citizen, s.PortalURL+where)
 	if !strings.Contains(body, `id="code-phone"`) {
 		t.Fatalf("the case page does not ask for the code:\n%s", body)
@@ -198,7 +198,7 @@ func TestAPhoneGivenWithTheRequestWaitsForItsCode(t *testing.T) {
 	if strings.Contains(body, `id="code-phone"`) || !strings.Contains(body, `id="notice"`) {
 		t.Errorf("after the right code the page still asks for it, or says nothing:\n%s", body)
 	}
-	k, _ := s.Deps.DB.Case(ctx, mattiID)
+	k, _ := s.Platform.Cases.Case(ctx, mattiID)
 	if sup := k.SuppliedIdentifiers(); len(sup) != 1 || !sup[0].Verified || sup[0].Channel != "web" {
 		t.Errorf("Matti's confirmed number on the case: %+v", sup)
 	}

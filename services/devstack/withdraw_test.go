@@ -64,7 +64,7 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 	// The clinic announces itself once, so that its declaration is in force, then stops.
 	stop := runClinic()
 	for {
-		inForce, _ := s.Deps.DB.DeclarationsInForce(ctx, time.Now())
+		inForce, _ := s.Platform.Declarations.VersionsInForce(ctx, time.Now())
 		ok := false
 		for _, v := range inForce {
 			ok = ok || v.RegisterID == clinicID
@@ -88,7 +88,7 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 	}
 	id := created["request_id"].(string)
 	for {
-		regs, _ := s.Deps.DB.CaseRegisters(ctx, id)
+		regs, _ := s.Platform.Cases.Registers(ctx, id)
 		dispatched := false
 		for _, r := range regs {
 			dispatched = dispatched || (r.RegisterID == clinicID && r.DispatchedAt != nil)
@@ -109,7 +109,7 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 	if status != http.StatusOK || res["status"] != "withdrawn" || !contains(res["cancelled"], clinicID) {
 		t.Fatalf("withdraw: %d %v, want withdrawn with the clinic's task cancelled", status, res)
 	}
-	waitStatus(t, s.Deps.DB, id, "withdrawn")
+	waitStatus(t, s, id, "withdrawn")
 	if status, _ := api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/withdraw", token, "", ""); status != http.StatusConflict {
 		t.Errorf("a second withdrawal: %d, want 409", status)
 	}
@@ -117,7 +117,7 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 		`{"type":"phone","value":"+358401110001"}`); status != http.StatusConflict {
 		t.Errorf("a supply after the withdrawal: %d, want 409", status)
 	}
-	desc, err := s.Deps.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := s.Platform.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil || desc.WorkflowExecutionInfo.CloseTime == nil {
 		t.Errorf("the workflow is not closed after the withdrawal: %v", err)
 	}
@@ -126,7 +126,7 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 	stop = runClinic()
 	defer stop()
 	for {
-		regs, _ := s.Deps.DB.CaseRegisters(ctx, id)
+		regs, _ := s.Platform.Cases.Registers(ctx, id)
 		var answered string
 		for _, r := range regs {
 			if r.RegisterID == clinicID {
@@ -172,7 +172,7 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 		!strings.Contains(body, `id="cancelled"`) || strings.Contains(body, `id="withdraw"`) {
 		t.Errorf("the citizen's case page does not show the withdrawal:\n%s", body)
 	}
-	trail, _ := s.Deps.DB.AuditTrail(ctx, id)
+	trail, _ := s.Platform.Record.Trail(ctx, id)
 	var withdrawn bool
 	for _, e := range trail {
 		withdrawn = withdrawn || e.Action == "withdrawn"

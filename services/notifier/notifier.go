@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/smtp"
 	"strings"
@@ -18,58 +19,64 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"kirjaamo.dev/services/internal/platform"
-	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/config"
+	"kirjaamo.dev/services/internal/store/outbox"
 )
 
-// Config is the notifier's own configuration.
+// Config is the notifier's own configuration. There is no dev fallback: the public addresses and
+// the office's e-mail are required, so that a production notifier cannot send a link to 127.0.0.1
+// or an alarm to nobody.
 type Config struct {
 	// SMTPAddr is the mail relay, host:port. Empty means dev: capture messages in the mailbox.
-	SMTPAddr string
-	From     string
+	SMTPAddr string `env:"SMTP_ADDR" doc:"mail relay, host:port; unset means the dev mailbox"`
+	From     string `env:"MAIL_FROM" default:"kirjaamo@localhost" doc:"the sender of e-mail"`
 	// PortalURL is the portal's public address, for the link in a message to a subject.
-	PortalURL string
+	PortalURL string `env:"PORTAL_URL" required:"" doc:"the portal's public address, for the link in a message to a subject"`
 	// OfficeURL is the office's address, for the link in a message to the office.
-	OfficeURL string
+	OfficeURL string `env:"OFFICE_URL" required:"" doc:"the office's public address, for the link in a message to the office"`
+	// OfficeEmail receives the deadline's reminders and escalations.
+	OfficeEmail string `env:"OFFICE_EMAIL" required:"" doc:"where the registry office receives deadline reminders and escalations"`
 	// SMSURL is the SMS gateway's endpoint, which takes POST {"to": "+358…", "text": "…"} as JSON and
 	// answers 2xx once it has accepted the message; SMSToken, if set, goes as a bearer token. Empty
 	// means dev: capture text messages in the mailbox. With SMTP configured (production) it is
 	// required: a phone number is confirmed by a code sent to it, and a notifier that could not
 	// send the code would leave subjects unable to confirm theirs.
-	SMSURL   string
-	SMSToken string
-	Every    time.Duration
+	SMSURL   string        `env:"SMS_URL" doc:"SMS gateway for one-time codes: POST {\"to\": \"+358…\", \"text\": \"…\"} as JSON, 2xx once accepted; unset means the dev mailbox, and with _SMTP_ADDR set it is required"`
+	SMSToken string        `env:"SMS_TOKEN" doc:"the SMS gateway's bearer token, if it takes one"`
+	Every    time.Duration `env:"NOTIFIER_EVERY" default:"2s" doc:"how often the notifier looks at the outbox"`
 }
 
-// LoadConfig reads KIRJAAMO_SMTP_ADDR, KIRJAAMO_MAIL_FROM, KIRJAAMO_PORTAL_URL, KIRJAAMO_OFFICE_URL,
-// KIRJAAMO_SMS_URL, KIRJAAMO_SMS_TOKEN and KIRJAAMO_NOTIFIER_EVERY.
+// LoadConfig reads the notifier's configuration from the environment.
 func LoadConfig() (Config, error) {
-	every, err := time.ParseDuration(platform.Env("KIRJAAMO_NOTIFIER_EVERY", "2s"))
-	if err != nil {
-		return Config{}, fmt.Errorf("KIRJAAMO_NOTIFIER_EVERY: %w", err)
-	}
-	return Config{SMTPAddr: platform.Env("KIRJAAMO_SMTP_ADDR", ""), From: platform.Env("KIRJAAMO_MAIL_FROM", "kirjaamo@localhost"),
-		PortalURL: platform.Env("KIRJAAMO_PORTAL_URL", "http://127.0.0.1:8080"),
-		OfficeURL: platform.Env("KIRJAAMO_OFFICE_URL", "http://127.0.0.1:8081"), SMSURL: platform.Env("KIRJAAMO_SMS_URL", ""),
-		SMSToken: platform.Env("KIRJAAMO_SMS_TOKEN", ""), Every: every}, nil
+	var cfg Config
+	return cfg, config.Load("KIRJAAMO_", &cfg)
 }
 
 // Check refuses a production configuration that would leave a kind of message undeliverable.
-func (cfg Config) Check() error {
+func (cfg *Config) Check() error {
 	if cfg.SMTPAddr != "" && cfg.SMSURL == "" {
 		return errors.New("notifier: KIRJAAMO_SMS_URL is required with KIRJAAMO_SMTP_ADDR: one-time codes to phone numbers go through an SMS gateway")
 	}
 	return nil
 }
 
+// Deps are what the notifier runs on: the outbox, nothing else.
+type Deps struct {
+	Outbox *outbox.Outbox
+	Log    *slog.Logger
+}
+
 // Run delivers pending messages until ctx ends. It does not start with a configuration that could
 // not deliver every kind of message (Check).
-func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
+func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := cfg.Check(); err != nil {
 		return err
 	}
 	sms := &http.Client{Timeout: 15 * time.Second}
-	send := func(ctx context.Context, tx pgx.Tx, m store.OutboxMessage) error {
+	send := func(ctx context.Context, tx pgx.Tx, m outbox.Message) error {
+		if toOffice(m.Kind) {
+			m.Recipient = cfg.OfficeEmail
+		}
 		if m.Recipient == "" {
 			return nil // no address given: the subject reads it on the case page
 		}
@@ -79,12 +86,12 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 		}
 		if channel, _ := m.Payload["channel"].(string); channel == "sms" {
 			if cfg.SMSURL == "" {
-				return store.CaptureInMailbox(ctx, tx, m.ID, store.MailboxMessage{Channel: "sms", Recipient: m.Recipient, Subject: subject, Body: body})
+				return outbox.CaptureInMailbox(ctx, tx, m.ID, outbox.MailboxMessage{Channel: "sms", Recipient: m.Recipient, Subject: subject, Body: body})
 			}
 			return sendSMS(ctx, sms, cfg, m.Recipient, body)
 		}
 		if cfg.SMTPAddr == "" {
-			return store.CaptureInMailbox(ctx, tx, m.ID, store.MailboxMessage{Channel: "email", Recipient: m.Recipient, Subject: subject, Body: body})
+			return outbox.CaptureInMailbox(ctx, tx, m.ID, outbox.MailboxMessage{Channel: "email", Recipient: m.Recipient, Subject: subject, Body: body})
 		}
 		msg := "From: " + cfg.From + "\r\nTo: " + m.Recipient + "\r\nSubject: " + subject +
 			"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body
@@ -95,7 +102,7 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 	t := time.NewTicker(cfg.Every)
 	defer t.Stop()
 	for {
-		if n, err := deps.DB.SendPending(ctx, 100, send); err != nil && !errors.Is(err, context.Canceled) {
+		if n, err := deps.Outbox.SendPending(ctx, 100, send); err != nil && !errors.Is(err, context.Canceled) {
 			deps.Log.Warn("notifier: delivery failed; will retry", "error", err)
 		} else if n > 0 {
 			deps.Log.Info("notifier: delivered", "messages", n)
@@ -108,13 +115,25 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 	}
 }
 
+// toOffice reports whether a kind of message goes to the registry office, not to a subject.
+func toOffice(k outbox.Kind) bool {
+	switch k {
+	case outbox.KindDeadlineReminder, outbox.KindDeadlineMissed:
+		return true
+	case outbox.KindReplyReady, outbox.KindDeadlineExtended, outbox.KindInformationNeeded, outbox.KindRequestWithdrawn,
+		outbox.KindLiftNotice, outbox.KindRestrictionLifted, outbox.KindIdentityNotVerified, outbox.KindIdentifierCode:
+		return false
+	}
+	return false
+}
+
 // officeTexts go to the registry office; their link opens the case in the office.
-var officeTexts = map[string][2]string{
+var officeTexts = map[outbox.Kind][2]string{
 	"deadline_reminder": {"Deadline approaching: a data protection request", "The legal deadline of a request is %[2]s. Open the case:\n%[1]s"},
 	"deadline_missed":   {"Deadline missed: a data protection request", "The legal deadline of a request, %[2]s, has passed without a reply. Open the case:\n%[1]s"},
 }
 
-var texts = map[string]map[string][2]string{
+var texts = map[outbox.Kind]map[string][2]string{
 	"reply_ready": {
 		"fi": {"Vastaus tietosuojapyyntöösi on valmis", "Hei,\n\nvastaus tietosuojapyyntöösi on valmis. Voit lukea sen tunnistautumalla palveluun:\n%s\n\nKirjaamo"},
 		"sv": {"Svaret på din dataskyddsbegäran är klart", "Hej,\n\nsvaret på din dataskyddsbegäran är klart. Du kan läsa det genom att identifiera dig i tjänsten:\n%s\n\nKirjaamo"},
@@ -183,10 +202,6 @@ var codeTexts = map[string][2]string{
 	"en": {"Kirjaamo: confirmation code", "Kirjaamo: your confirmation code is %[1]s. It is valid for %[2]d minutes. If you did not give this identifier in a data protection request yourself, tell nobody the code."},
 }
 
-// kindIdentityNotVerified is the notice that a request received by post or at a service point is not
-// acted on because the sender's identity could not be established (orchestrator.KindIdentityNotVerified).
-const kindIdentityNotVerified = "identity_not_verified"
-
 // identityTexts tell the sender why, and of the right to complain and to a judicial remedy (Art
 // 12(4)): %[1]s is the clerk's reasons.
 var identityTexts = map[string][2]string{
@@ -195,8 +210,8 @@ var identityTexts = map[string][2]string{
 	"en": {"Your data protection request could not be acted on", "Hello,\n\nwe could not establish your identity, so we cannot act on your data protection request (GDPR Art 12(2), 12(6)). The reasons:\n\n%[1]s\n\nYou may make the request again and confirm your identity. You have the right to lodge a complaint with the Data Protection Ombudsman and to seek a judicial remedy.\n\nKirjaamo"},
 }
 
-func compose(cfg Config, m store.OutboxMessage) (subject, body string, err error) {
-	if m.Kind == store.KindIdentifierCode {
+func compose(cfg Config, m outbox.Message) (subject, body string, err error) {
+	if m.Kind == outbox.KindIdentifierCode {
 		code, _ := m.Payload["code"].(string)
 		if len(code) != 6 {
 			return "", "", errors.New("a code message without its code")
@@ -208,7 +223,7 @@ func compose(cfg Config, m store.OutboxMessage) (subject, body string, err error
 		}
 		return t[0], fmt.Sprintf(t[1], code, int(minutes)), nil
 	}
-	if m.Kind == kindIdentityNotVerified {
+	if m.Kind == outbox.KindIdentityNotVerified {
 		// The sender of a letter has no portal session: the reasons go in the message itself.
 		reasons, _ := m.Payload["reasons"].(string)
 		if reasons == "" {

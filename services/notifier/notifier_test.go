@@ -8,41 +8,46 @@ import (
 	"strings"
 	"testing"
 
-	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/outbox"
 )
 
 func TestEveryKindHasItsText(t *testing.T) {
 	cfg := Config{PortalURL: "https://portal.example", OfficeURL: "https://office.example"}
-	for _, kind := range []string{"reply_ready", "deadline_extended", "lift_notice", "restriction_lifted", "deadline_reminder", "deadline_missed"} {
+	for _, kind := range outbox.Kinds {
 		for _, lang := range []string{"fi", "sv", "en"} {
-			subject, body, err := compose(cfg, store.OutboxMessage{Kind: kind, Language: lang, RequestID: "r-1",
-				Payload: map[string]any{"deadline": "2026-06-01"}})
-			if err != nil || subject == "" || !strings.Contains(body, "r-1") || strings.Contains(body, "%!") {
+			m := outbox.Message{Kind: kind, Language: lang, RequestID: "r-1",
+				Payload: map[string]any{"deadline": "2026-06-01", "code": "042917", "minutes": float64(15), "reasons": "no reply to our letter"}}
+			subject, body, err := compose(cfg, m)
+			if err != nil || subject == "" || strings.Contains(body, "%!") {
 				t.Errorf("%s/%s: %q %q %v", kind, lang, subject, body, err)
+			}
+			// Every message but a code (which goes to a number anyone may have typed) links to the case.
+			if kind != outbox.KindIdentifierCode && kind != outbox.KindIdentityNotVerified && !strings.Contains(body, "r-1") {
+				t.Errorf("%s/%s does not link to the case: %q", kind, lang, body)
 			}
 		}
 	}
-	if _, _, err := compose(cfg, store.OutboxMessage{Kind: "unknown"}); err == nil {
+	if _, _, err := compose(cfg, outbox.Message{Kind: "unknown"}); err == nil {
 		t.Error("an unknown kind composes")
 	}
 }
 
 func TestACodeGoesInItsLanguageWithItsValidity(t *testing.T) {
 	for _, lang := range []string{"fi", "sv", "en", ""} {
-		subject, body, err := compose(Config{}, store.OutboxMessage{Kind: store.KindIdentifierCode, Language: lang, RequestID: "r-1",
+		subject, body, err := compose(Config{}, outbox.Message{Kind: outbox.KindIdentifierCode, Language: lang, RequestID: "r-1",
 			Payload: map[string]any{"code": "042917", "channel": "sms", "minutes": float64(15)}})
 		if err != nil || subject == "" || !strings.Contains(body, "042917") || !strings.Contains(body, "15") || strings.Contains(body, "%!") ||
 			strings.Contains(body, "r-1") || len(body) > 200 {
 			t.Errorf("%q: %q %q %v", lang, subject, body, err)
 		}
 	}
-	if _, _, err := compose(Config{}, store.OutboxMessage{Kind: store.KindIdentifierCode, Payload: map[string]any{}}); err == nil {
+	if _, _, err := compose(Config{}, outbox.Message{Kind: outbox.KindIdentifierCode, Payload: map[string]any{}}); err == nil {
 		t.Error("a code message without its code composes")
 	}
 }
 
 func TestProductionNeedsAnSMSGateway(t *testing.T) {
-	if err := (Config{SMTPAddr: "mail:25"}).Check(); err == nil || !strings.Contains(err.Error(), "KIRJAAMO_SMS_URL") {
+	if err := (&Config{SMTPAddr: "mail:25"}).Check(); err == nil || !strings.Contains(err.Error(), "KIRJAAMO_SMS_URL") {
 		t.Errorf("SMTP without an SMS gateway: %v, want refused naming KIRJAAMO_SMS_URL", err)
 	}
 	for _, ok := range []Config{{}, {SMTPAddr: "mail:25", SMSURL: "https://sms.example/send"}} {

@@ -12,32 +12,35 @@ import (
 	"time"
 
 	"kirjaamo.dev/services/auth/oidclogin"
-	"kirjaamo.dev/services/internal/platform"
-	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/config"
+	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/internal/web"
 )
 
 // Config is the office's own configuration.
 type Config struct {
 	web.SiteConfig
-	// DevMailbox shows the messages the dev notifier captured. Only the dev stack turns it on.
-	DevMailbox bool
 }
 
-// LoadConfig reads KIRJAAMO_OFFICE_ADDR, KIRJAAMO_OFFICE_URL, KIRJAAMO_OFFICE_OIDC_ISSUER,
-// KIRJAAMO_OFFICE_OIDC_CLIENT_ID, KIRJAAMO_OFFICE_OIDC_CLIENT_SECRET or _OIDC_CLIENT_KEY_FILE,
-// _OIDC_ENCRYPTION_KEY_FILE, _OIDC_IDENTITY_CODE_CLAIM, _OIDC_USERINFO (see web.LoadSiteConfig) and
-// KIRJAAMO_OFFICE_DEV_MAILBOX.
+// ConfigPrefix is the prefix of the office's own variables.
+const ConfigPrefix = "KIRJAAMO_OFFICE_"
+
+// DefaultConfig is the office's configuration before the environment is read.
+func DefaultConfig() Config {
+	return Config{SiteConfig: web.SiteConfig{Addr: "127.0.0.1:8081", ClientID: "kirjaamo-office"}}
+}
+
+// LoadConfig reads the office's configuration from the environment.
 func LoadConfig() (Config, error) {
-	site, err := web.LoadSiteConfig("KIRJAAMO_OFFICE", "127.0.0.1:8081", "kirjaamo-office")
-	return Config{SiteConfig: site, DevMailbox: platform.Env("KIRJAAMO_OFFICE_DEV_MAILBOX", "") == "true"}, err
+	cfg := DefaultConfig()
+	return cfg, config.Load(ConfigPrefix, &cfg)
 }
 
 // CallbackPath is where the identity provider sends the browser back.
 const CallbackPath = web.CallbackPath
 
 // Run serves the office until ctx ends.
-func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
+func Run(ctx context.Context, cfg Config, deps Deps) error {
 	oidc := cfg.OIDC("openid", "profile", "email")
 	// Staff have no identity code: sign-in asks the provider's userinfo only if the roles, which
 	// decide what a staff member may do, are not in the ID token.
@@ -46,12 +49,21 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 	if err != nil {
 		return fmt.Errorf("office: %w", err)
 	}
+	o, err := newOffice(cfg, deps, login)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: cfg.Addr, Handler: o.routes(), ReadHeaderTimeout: 10 * time.Second}
+	return web.Serve(ctx, srv, deps.Log.With("service", "office"))
+}
+
+func newOffice(cfg Config, deps Deps, login *oidclogin.Client) (*office, error) {
 	pages, err := web.ParsePages(templates, funcs)
 	if err != nil {
-		return fmt.Errorf("office: %w", err)
+		return nil, fmt.Errorf("office: %w", err)
 	}
-	o := &office{cfg: cfg, deps: deps, login: login, pages: pages,
-		sessions: &web.Sessions{DB: deps.DB, Site: "office", Cookie: "kirjaamo_office", Secure: cfg.Secure(), TTL: 8 * time.Hour}}
+	o := &office{cfg: cfg, deps: deps, login: login, tokens: login, pages: pages,
+		sessions: &web.Sessions{Store: deps.Sessions, Site: "office", Cookie: "kirjaamo_office", Secure: cfg.Secure(), TTL: 8 * time.Hour}}
 	o.signIn = &web.Login{Client: login, Sessions: o.sessions,
 		Admit: func(id oidclogin.Identity) bool { return hasAnyRole(&id) },
 		Fail: func(w http.ResponseWriter, r *http.Request, status int, reason string) {
@@ -59,16 +71,17 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 				"failed": "Sign-in failed. Start again.", "refused": "Your account has no registry office role."}[reason])
 		},
 		SignedIn: func(r *http.Request, id *oidclogin.Identity) {
-			_ = o.deps.DB.Audit(r.Context(), store.AuditEvent{Actor: staffName(id), Role: strings.Join(id.Roles, ","), Action: "signed_in"})
+			_ = o.deps.Record.Write(r.Context(), record.Entry{Actor: staffName(id), Role: strings.Join(id.Roles, ","), Action: "signed_in"})
 		}}
-	srv := &http.Server{Addr: cfg.Addr, Handler: o.routes(), ReadHeaderTimeout: 10 * time.Second}
-	return web.Serve(ctx, srv, deps.Log.With("service", "office"))
+	return o, nil
 }
 
 type office struct {
-	cfg      Config
-	deps     *platform.Deps
-	login    *oidclogin.Client
+	cfg   Config
+	deps  Deps
+	login *oidclogin.Client
+	// tokens verifies the ID tokens the API is called with: login, or a test's own.
+	tokens   web.TokenVerifier
 	sessions *web.Sessions
 	signIn   *web.Login
 	pages    map[string]*template.Template
@@ -91,7 +104,7 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("GET /registers", o.listRegisters)
 	mux.HandleFunc("GET /registers/{id}", o.showRegister)
 	mux.HandleFunc("POST /registers/{id}/approve", o.approveDeclaration)
-	if o.cfg.DevMailbox {
+	if o.deps.Mailbox != nil {
 		mux.HandleFunc("GET /dev/mailbox", o.mailbox)
 	}
 	mux.HandleFunc("GET /api/v1/cases", o.apiList)

@@ -5,16 +5,17 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
 	"kirjaamo.dev/services/auth/oidclogin"
 	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/cases"
+	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/workflows/request"
 )
@@ -68,7 +69,7 @@ type view struct {
 }
 
 func (o *office) render(w http.ResponseWriter, status int, page string, sess *web.Session, data any) {
-	v := view{Data: data, Mailbox: o.cfg.DevMailbox}
+	v := view{Data: data, Mailbox: o.deps.Mailbox != nil}
 	if sess != nil {
 		v.Identity, v.CSRF, v.Notice = sess.Identity, sess.CSRF, sess.Notice
 	}
@@ -130,13 +131,13 @@ func (o *office) listCases(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cases, err := o.deps.DB.Cases(r.Context(), store.CaseFilter{Status: r.URL.Query().Get("status")})
+	list, err := o.deps.Cases.List(r.Context(), cases.Filter{Status: request.Status(r.URL.Query().Get("status"))})
 	if err != nil {
 		o.deps.Log.Error("list cases", "error", err)
 		o.fail(w, http.StatusServiceUnavailable, "The case list is not available right now.")
 		return
 	}
-	o.render(w, http.StatusOK, "cases", sess, cases)
+	o.render(w, http.StatusOK, "cases", sess, list)
 }
 
 // showCase shows a case to a staff member who has stated why they open it, and records the view.
@@ -145,6 +146,24 @@ func (o *office) showCase(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	notice := sess.Notice
+	if notice != "" {
+		sess.Notice = ""
+		_ = o.sessions.Save(r.Context(), w, sess)
+	}
+	o.renderCase(w, r, sess, notice, http.StatusOK, formState{})
+}
+
+// formState is a decision form that failed: which, what was typed, and what is wrong, by field.
+type formState struct {
+	Decision string
+	Typed    url.Values
+	Errors   map[string]string
+}
+
+// renderCase shows a case with the record's entry written first, asking for the purpose if none
+// is stated; a failed form is shown with what was typed and its errors.
+func (o *office) renderCase(w http.ResponseWriter, r *http.Request, sess *web.Session, notice string, status int, form formState) {
 	id := r.PathValue("id")
 	grant, ok := sess.Views[id]
 	if !ok || time.Now().After(grant.Until) {
@@ -160,31 +179,27 @@ func (o *office) showCase(w http.ResponseWriter, r *http.Request) {
 		o.fail(w, http.StatusServiceUnavailable, "The view could not be recorded, so the case is not shown.")
 		return
 	}
-	trail, _ := o.deps.DB.AuditTrail(r.Context(), id)
-	notice := sess.Notice
-	if notice != "" {
-		sess.Notice = ""
-		_ = o.sessions.Save(r.Context(), w, sess)
-	}
-	clerk, status := hasRole(sess.Identity, RoleClerk), request.Status(file.Case.Status)
+	trail, _ := o.deps.Record.Trail(r.Context(), id)
+	clerk, st := hasRole(sess.Identity, RoleClerk), file.Case.Status
 	v := caseView{
-		File: file, Trail: trail, Purpose: grant.Purpose, CanApprove: clerk && status == request.StatusInReview,
-		CanExtend:         clerk && file.Case.ExtensionReasons == "" && (status.Open() || status == request.StatusAwaitingIdentity),
-		CanLiftNotice:     clerk && status == request.StatusRestricted,
-		CanLift:           clerk && status == request.StatusLiftNoticeSent,
-		CanDecideIdentity: clerk && status == request.StatusAwaitingIdentity}
+		File: file, Trail: trail, Purpose: grant.Purpose, Form: form, CanApprove: clerk && st == request.StatusInReview,
+		CanExtend:         clerk && file.Case.ExtensionReasons == "" && st.Open(),
+		CanRetry:          clerk && file.Case.Attention != nil,
+		CanLiftNotice:     clerk && st == request.StatusRestricted,
+		CanLift:           clerk && st == request.StatusLiftNoticeSent,
+		CanDecideIdentity: clerk && st == request.StatusAwaitingIdentity}
 	if err := o.subjectSteps(r, &v); err != nil {
 		o.deps.Log.Error("load case", "error", err)
 		o.fail(w, http.StatusServiceUnavailable, "The case is not available right now.")
 		return
 	}
-	o.render(w, http.StatusOK, "case", &web.Session{Identity: sess.Identity, CSRF: sess.CSRF, Notice: notice}, v)
+	o.render(w, status, "case", &web.Session{Identity: sess.Identity, CSRF: sess.CSRF, Notice: notice}, v)
 }
 
 // recordView writes the view to the record before anything of the case is shown: no record, no view.
 // loadCase loads a case file for a page, answering the browser itself if it cannot.
 func (o *office) loadCase(w http.ResponseWriter, r *http.Request, id string) (*casefile.File, bool) {
-	file, err := casefile.Load(r.Context(), o.deps.DB, id)
+	file, err := o.deps.Files.Load(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		o.fail(w, http.StatusNotFound, "No such case.")
 		return nil, false
@@ -198,7 +213,7 @@ func (o *office) loadCase(w http.ResponseWriter, r *http.Request, id string) (*c
 }
 
 func (o *office) recordView(r *http.Request, id *oidclogin.Identity, requestID, purpose string) error {
-	return o.deps.DB.Audit(r.Context(), store.AuditEvent{Actor: staffName(id), Role: strings.Join(id.Roles, ","),
+	return o.deps.Record.Write(r.Context(), record.Entry{Actor: staffName(id), Role: strings.Join(id.Roles, ","),
 		Action: "viewed", RequestID: requestID, Purpose: purpose})
 }
 
@@ -210,18 +225,22 @@ type purposeForm struct {
 
 type caseView struct {
 	File          *casefile.File
-	Trail         []store.AuditEvent
+	Trail         []record.Entry
 	Purpose       string
 	CanApprove    bool
 	CanExtend     bool
 	CanLiftNotice bool
 	CanLift       bool
+	// CanRetry: a clerk may run again the step of the request that needs attention.
+	CanRetry bool
 	// CanDecideIdentity: a clerk may verify or refuse the identity of a subject registered unverified.
 	CanDecideIdentity bool
+	// Form is a decision form that failed, shown again with what was typed.
+	Form formState
 	// The subject's own steps (steps.go).
 	StatusText string
 	Waiting    []request.WaitingRegister
-	Supplied   []store.SuppliedIdentifier
+	Supplied   []cases.SuppliedIdentifier
 	Cancelled  map[string]bool
 	Replanned  map[string]bool
 }
@@ -262,27 +281,6 @@ func (o *office) statePurpose(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
 }
 
-// approveReply asks the request's workflow to send the reply and waits for it to be done. The
-// workflow's validator refuses an approval out of turn, and that refusal is what the clerk sees.
-func (o *office) approveReply(r *http.Request, id *oidclogin.Identity, requestID, note string) error {
-	return o.update(r, requestID, request.UpdateApproveReply, request.Approval{Clerk: staffName(id), Note: note})
-}
-
-// update sends an update to a request's workflow and waits until it is done.
-func (o *office) update(r *http.Request, requestID, name string, arg any) error {
-	handle, err := o.deps.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
-		WorkflowID: request.WorkflowID(requestID), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err != nil {
-		return errRefused(err)
-	}
-	var st request.State
-	if err := handle.Get(r.Context(), &st); err != nil {
-		return errRefused(err)
-	}
-	return nil
-}
-
 // decide handles the forms that ask a workflow to act: approve the reply, extend the deadline, send
 // the lift notice, lift a restriction. The workflow's validators decide; the clerk sees their reasons.
 func (o *office) decide(w http.ResponseWriter, r *http.Request) {
@@ -293,59 +291,69 @@ func (o *office) decide(w http.ResponseWriter, r *http.Request) {
 	id, clerk := r.PathValue("id"), staffName(sess.Identity)
 	var err error
 	var done string
+	ctx := r.Context()
 	switch r.PathValue("decision") {
 	case "approve":
-		note := strings.TrimSpace(r.PostFormValue("note"))
-		if len(note) > 2000 {
-			o.fail(w, http.StatusUnprocessableEntity, "note: at most 2000 characters")
-			return
-		}
-		err, done = o.approveReply(r, sess.Identity, id, note), "The reply was approved and sent."
+		_, err = o.deps.Requests.Approve(ctx, id, request.Approval{Clerk: clerk, Note: r.PostFormValue("note")})
+		done = "The reply was approved and sent."
 	case "extend":
-		months, convErr := strconv.Atoi(r.PostFormValue("months"))
-		reasons := strings.TrimSpace(r.PostFormValue("reasons"))
-		if convErr != nil || months < 1 || months > 2 || reasons == "" || len(reasons) > 2000 {
-			o.fail(w, http.StatusUnprocessableEntity, "months: one or two; reasons: required, at most 2000 characters (Art 12(3))")
-			return
-		}
-		err, done = o.update(r, id, request.UpdateExtendDeadline, request.Extension{Clerk: clerk, Reasons: reasons, Months: months}),
-			"The deadline was extended and the subject told why."
+		months, _ := strconv.Atoi(r.PostFormValue("months"))
+		_, err = o.deps.Requests.Extend(ctx, id, request.Extension{Clerk: clerk, Reasons: r.PostFormValue("reasons"), Months: months})
+		done = "The deadline was extended and the subject told why."
 	case "lift-notice":
-		err, done = o.update(r, id, request.UpdateSendLiftNotice, request.LiftInput{Clerk: clerk}), "The subject was told the restriction will be lifted."
+		_, err = o.deps.Requests.SendLiftNotice(ctx, id, request.Lift{Clerk: clerk})
+		done = "The subject was told the restriction will be lifted."
 	case "lift":
-		err, done = o.update(r, id, request.UpdateLiftRestriction, request.LiftInput{Clerk: clerk}), "The restriction was lifted."
+		_, err = o.deps.Requests.Lift(ctx, id, request.Lift{Clerk: clerk})
+		done = "The restriction was lifted."
 	case "verify-identity":
-		v := request.IdentityVerification{Clerk: clerk, Method: strings.TrimSpace(r.PostFormValue("method")), Note: strings.TrimSpace(r.PostFormValue("note"))}
-		if err := request.CheckVerification(v); err != nil {
-			o.fail(w, http.StatusUnprocessableEntity, "method: required, at most 500 characters; note: at most 2000 characters (Art 12(6))")
-			return
-		}
-		err, done = o.update(r, id, request.UpdateVerifyIdentity, v), "The identity was verified; the request goes to the registers."
+		_, err = o.deps.Requests.VerifyIdentity(ctx, id, request.IdentityVerification{Clerk: clerk, Method: r.PostFormValue("method"),
+			Note: r.PostFormValue("note")})
+		done = "The identity was verified; the request goes to the registers."
 	case "refuse-identity":
-		x := request.IdentityRefusal{Clerk: clerk, Reasons: strings.TrimSpace(r.PostFormValue("reasons"))}
-		if err := request.CheckRefusal(x); err != nil {
-			o.fail(w, http.StatusUnprocessableEntity, "reasons: required, at most 2000 characters; they are told to the subject (Art 12(2), 12(4))")
-			return
-		}
-		err, done = o.update(r, id, request.UpdateRefuseIdentity, x), "The request was closed: identity not verified. The subject is told the reasons."
+		_, err = o.deps.Requests.RefuseIdentity(ctx, id, request.IdentityRefusal{Clerk: clerk, Reasons: r.PostFormValue("reasons")})
+		done = "The request was closed: identity not verified. The subject is told the reasons."
+	case "retry":
+		_, err = o.deps.Requests.Retry(ctx, id, request.Retry{Clerk: clerk})
+		done = "The step is being run again."
 	default:
 		o.fail(w, http.StatusNotFound, "No such decision.")
 		return
 	}
+	if refused, ok := request.AsRefused(err); ok && len(refused.Fields) > 0 {
+		// An invalid input: the case again, with what was typed and the error next to each field.
+		form := formState{Decision: r.PathValue("decision"), Typed: r.PostForm, Errors: map[string]string{}}
+		for _, f := range refused.Fields {
+			form.Errors[f.Field] = f.Message
+		}
+		o.renderCase(w, r, sess, "", http.StatusUnprocessableEntity, form)
+		return
+	}
 	sess.Notice = done
 	if err != nil {
-		sess.Notice = "Not done: " + err.Error()
+		sess.Notice = "Not done: " + notDone(err)
 	}
 	_ = o.sessions.Save(r.Context(), w, sess)
 	http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
 }
 
-// errRefused gives the workflow's reason without the transport's wrapping.
-func errRefused(err error) error {
-	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
-		err = u
+// notDone says why the workflow did not take a step, in words for the clerk: each invalid field
+// with what is wrong with it, the reason a step is out of turn, or that it could not be done now.
+func notDone(err error) string {
+	refused, ok := request.AsRefused(err)
+	switch {
+	case ok && len(refused.Fields) > 0:
+		parts := make([]string, len(refused.Fields))
+		for i, f := range refused.Fields {
+			parts[i] = f.Field + ": " + f.Message
+		}
+		return strings.Join(parts, "; ")
+	case ok:
+		return refused.Reason
+	case errors.Is(err, request.ErrNotFound):
+		return "the request's workflow is over"
 	}
-	return err
+	return "the request service could not carry the step out now; try again in a moment"
 }
 
 func (o *office) mailbox(w http.ResponseWriter, r *http.Request) {
@@ -353,7 +361,7 @@ func (o *office) mailbox(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	msgs, err := o.deps.DB.Mailbox(r.Context(), 100)
+	msgs, err := o.deps.Mailbox.Mailbox(r.Context(), 100)
 	if err != nil {
 		o.fail(w, http.StatusServiceUnavailable, "The mailbox is not available right now.")
 		return

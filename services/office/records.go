@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"kirjaamo.dev/services/internal/casefile"
-	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/record"
 )
 
 // showRecords gives a staff member the records one register returned on a case, as JSON Lines, for
@@ -41,7 +41,7 @@ func (o *office) showRecords(w http.ResponseWriter, r *http.Request) {
 		o.fail(w, http.StatusNotFound, "That register returned no records on this case.")
 		return
 	}
-	err := o.deps.DB.Audit(r.Context(), store.AuditEvent{Actor: staffName(sess.Identity), Role: strings.Join(sess.Identity.Roles, ","),
+	err := o.deps.Record.Write(r.Context(), record.Entry{Actor: staffName(sess.Identity), Role: strings.Join(sess.Identity.Roles, ","),
 		Action: "viewed_records", RequestID: id, Purpose: grant.Purpose, Detail: map[string]any{"register_id": registerID}})
 	if err != nil {
 		o.deps.Log.Error("record view", "error", err)

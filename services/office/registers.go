@@ -9,13 +9,14 @@ import (
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/catalogue"
 	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/declarations"
 )
 
 // registerRow is one register in the catalogue list.
 type registerRow struct {
 	ID        string
 	Name      string
-	InForce   *store.DeclarationVersion
+	InForce   *declarations.Version
 	Pending   int
 	LastSeen  time.Time
 	Available bool
@@ -23,7 +24,7 @@ type registerRow struct {
 
 // versionView is one version of a declaration, with what it changed from the one before.
 type versionView struct {
-	store.DeclarationVersion
+	declarations.Version
 	Status  string
 	Changes []catalogue.DiffLine
 }
@@ -39,13 +40,13 @@ func (o *office) listRegisters(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	history, err := o.deps.DB.DeclarationHistory(r.Context())
+	history, err := o.deps.Declarations.History(r.Context())
 	if err != nil {
 		o.fail(w, http.StatusServiceUnavailable, "The register catalogue is not available right now.")
 		return
 	}
-	inForce, _ := o.deps.DB.DeclarationsInForce(r.Context(), time.Now())
-	seen, _ := o.deps.DB.LastSeen(r.Context())
+	inForce, _ := o.deps.Declarations.VersionsInForce(r.Context(), time.Now())
+	seen, _ := o.deps.Declarations.LastSeen(r.Context())
 	var rows []registerRow
 	index := map[string]int{}
 	for _, v := range history {
@@ -68,7 +69,7 @@ func (o *office) listRegisters(w http.ResponseWriter, r *http.Request) {
 	o.render(w, http.StatusOK, "registers", sess, rows)
 }
 
-func nameOf(v store.DeclarationVersion) string {
+func nameOf(v declarations.Version) string {
 	var d contracts.Declaration
 	if json.Unmarshal(v.Declaration, &d) == nil && d.Name.EN != "" {
 		return d.Name.EN
@@ -97,11 +98,11 @@ func (o *office) showRegister(w http.ResponseWriter, r *http.Request) {
 // registerVersions lists a register's versions, newest first, each with its changes from the one
 // announced before it and whether it is in force, superseded or waiting for a DPO.
 func (o *office) registerVersions(r *http.Request, id string) (registerPage, error) {
-	history, err := o.deps.DB.DeclarationHistory(r.Context())
+	history, err := o.deps.Declarations.History(r.Context())
 	if err != nil {
 		return registerPage{}, err
 	}
-	inForce, err := o.deps.DB.DeclarationsInForce(r.Context(), time.Now())
+	inForce, err := o.deps.Declarations.VersionsInForce(r.Context(), time.Now())
 	if err != nil {
 		return registerPage{}, err
 	}
@@ -111,7 +112,7 @@ func (o *office) registerVersions(r *http.Request, id string) (registerPage, err
 			current = v.Digest
 		}
 	}
-	var mine []store.DeclarationVersion
+	var mine []declarations.Version
 	for _, v := range history {
 		if v.RegisterID == id {
 			mine = append(mine, v)
@@ -130,7 +131,7 @@ func (o *office) registerVersions(r *http.Request, id string) (registerPage, err
 		case v.ApprovedAt != nil:
 			status = "superseded"
 		}
-		page.Versions = append(page.Versions, versionView{DeclarationVersion: v, Status: status,
+		page.Versions = append(page.Versions, versionView{Version: v, Status: status,
 			Changes: catalogue.Changes(catalogue.Diff(previous, v.Declaration))})
 	}
 	return page, nil
@@ -142,7 +143,7 @@ func (o *office) approveDeclaration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, digest := r.PathValue("id"), r.PostFormValue("digest")
-	err := o.deps.DB.ApproveDeclaration(r.Context(), id, digest, staffName(sess.Identity))
+	err := o.deps.Declarations.Approve(r.Context(), id, digest, staffName(sess.Identity))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		o.fail(w, http.StatusNotFound, "digest: no such version of this register")

@@ -1,7 +1,6 @@
 package office
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/rules/deadline"
 	"kirjaamo.dev/services/auth/oidclogin"
-	"kirjaamo.dev/services/internal/flow"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/workflows/request"
 )
@@ -26,13 +24,13 @@ type Registration struct {
 	Right          contracts.Right `json:"right"`
 	Language       string          `json:"language"`
 	// Name and PersonalIdentityCode are as the subject stated them.
-	Name                 string                 `json:"name" validate:"required,max=200"`
+	Name                 string                 `json:"name" validate:"required,text,max=200"`
 	PersonalIdentityCode string                 `json:"personal_identity_code" validate:"required,hetu"`
 	ContactEmail         string                 `json:"contact_email,omitempty"`
 	Details              string                 `json:"details,omitempty"`
 	Rectification        []contracts.Correction `json:"rectification,omitempty"`
 	// Channel is mail or service_point.
-	Channel string `json:"channel" validate:"required,oneof=mail service_point"`
+	Channel request.Channel `json:"channel" validate:"required,oneof=mail service_point"`
 	// ReceivedOn is the day the request was received (YYYY-MM-DD, Finnish time): today if empty, never
 	// in the future, at most 31 days ago. The deadline runs from it (Art 12(3)).
 	ReceivedOn string `json:"received_on,omitempty"`
@@ -44,9 +42,9 @@ const maxReceivedDaysAgo = 31
 // check normalizes and validates a registration, and returns the request it makes and when it was
 // received; a *contracts.ValidationError names each bad field.
 func (g *Registration) check(now time.Time) (contracts.SubmitRequest, time.Time, error) {
-	g.Name = strings.TrimSpace(g.Name)
+	g.Name = contracts.NormalizeText(g.Name)
 	g.PersonalIdentityCode = contracts.Normalize(contracts.IdentifierPersonalIdentityCode, g.PersonalIdentityCode)
-	g.Channel = strings.TrimSpace(g.Channel)
+	g.Channel = request.Channel(strings.TrimSpace(string(g.Channel)))
 	req := contracts.SubmitRequest{IdempotencyKey: g.IdempotencyKey, Right: g.Right, Language: g.Language,
 		ContactEmail: g.ContactEmail, Details: g.Details, Rectification: g.Rectification}
 	req.Normalize()
@@ -112,7 +110,10 @@ func (o *office) register(r *http.Request, clerk *oidclogin.Identity, g Registra
 			// No sign-in names this subject: the request is its own subject id, so it never joins another's.
 			ID: "office:" + requestID, Name: g.Name, IdentityLevel: request.IdentityUnverified,
 			Identifiers: []contracts.Identifier{{Type: contracts.IdentifierPersonalIdentityCode, Value: g.PersonalIdentityCode}}}}
-	if err = flow.StartRequest(r.Context(), o.deps.Temporal, in); err != nil {
+	if err = o.deps.Requests.Start(r.Context(), in); err != nil {
+		if refused, ok := request.AsRefused(err); ok && len(refused.Fields) > 0 {
+			return "", &contracts.ValidationError{Fields: refused.Fields}
+		}
 		return "", err
 	}
 	return requestID, nil
@@ -129,11 +130,7 @@ func (o *office) apiRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var g Registration
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&g); err != nil {
-		web.WriteProblem(w, http.StatusBadRequest, "Invalid JSON", "the body must be one registration object", nil)
+	if !web.ReadJSON(w, r, 64<<10, &g, false) {
 		return
 	}
 	requestID, err := o.register(r, id, g)
@@ -191,7 +188,7 @@ func (o *office) registerRequest(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	g := Registration{IdempotencyKey: f.Get("idempotency_key"), Right: contracts.Right(f.Get("right")), Language: f.Get("language"),
 		Name: f.Get("name"), PersonalIdentityCode: f.Get("personal_identity_code"), ContactEmail: strings.TrimSpace(f.Get("contact_email")),
-		Details: f.Get("details"), Channel: f.Get("channel"), ReceivedOn: f.Get("received_on")}
+		Details: f.Get("details"), Channel: request.Channel(f.Get("channel")), ReceivedOn: f.Get("received_on")}
 	if field, value := f.Get("rectify_field"), f.Get("rectify_value"); field != "" || value != "" {
 		g.Rectification = []contracts.Correction{{Field: field, NewValue: value}}
 	}

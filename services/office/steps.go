@@ -3,7 +3,7 @@ package office
 import (
 	"net/http"
 
-	"kirjaamo.dev/services/orchestrator"
+	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/workflows/request"
 )
 
@@ -27,18 +27,17 @@ var statusTexts = map[request.Status]string{
 // and the tasks cancelled by a withdrawal.
 func (o *office) subjectSteps(r *http.Request, v *caseView) error {
 	k := v.File.Case
-	v.StatusText = statusTexts[request.Status(k.Status)]
-	if v.StatusText == "" {
-		v.StatusText = k.Status
-	}
+	v.StatusText = statusTexts[k.Status]
 	v.Supplied = k.SuppliedIdentifiers()
-	rows, err := o.deps.DB.CaseRegisters(r.Context(), k.RequestID)
+	rows, err := o.deps.Cases.Registers(r.Context(), k.RequestID)
 	if err != nil {
 		return err
 	}
-	if v.Waiting, err = orchestrator.Waiting(k, rows); err != nil {
+	planned, err := cases.PlannedOf(rows)
+	if err != nil {
 		return err
 	}
+	v.Waiting = request.Waiting(k.Status, planned)
 	v.Cancelled, v.Replanned = map[string]bool{}, map[string]bool{}
 	for _, row := range rows {
 		v.Cancelled[row.RegisterID] = row.CancelledAt != nil

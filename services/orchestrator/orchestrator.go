@@ -7,51 +7,74 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"log/slog"
 
-	"go.temporal.io/api/serviceerror"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/bus"
-	"kirjaamo.dev/services/internal/platform"
-	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/config"
+	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/workflows/request"
 )
 
 // Config is the orchestrator's own configuration.
 type Config struct {
 	// MaxConcurrentActivities bounds the activities one worker runs at once.
-	MaxConcurrentActivities int
-	// OfficeEmail receives deadline reminders and escalations.
-	OfficeEmail string
+	MaxConcurrentActivities int `env:"ORCHESTRATOR_ACTIVITIES" default:"200" doc:"how many activities one orchestrator runs at once"`
 }
 
-// LoadConfig reads KIRJAAMO_ORCHESTRATOR_ACTIVITIES.
+// LoadConfig reads the orchestrator's configuration from the environment.
 func LoadConfig() (Config, error) {
-	n, err := strconv.Atoi(platform.Env("KIRJAAMO_ORCHESTRATOR_ACTIVITIES", "200"))
-	if err != nil || n < 1 {
-		return Config{}, errors.New("KIRJAAMO_ORCHESTRATOR_ACTIVITIES must be a positive integer")
+	var cfg Config
+	return cfg, config.Load("KIRJAAMO_", &cfg)
+}
+
+// Check refuses a worker that could run nothing.
+func (c *Config) Check() error {
+	if c.MaxConcurrentActivities < 1 {
+		return errors.New("KIRJAAMO_ORCHESTRATOR_ACTIVITIES must be a positive integer")
 	}
-	return Config{MaxConcurrentActivities: n, OfficeEmail: platform.Env("KIRJAAMO_OFFICE_EMAIL", "kirjaamo@localhost")}, nil
+	return nil
+}
+
+// Deps are what the orchestrator runs on: Temporal for its worker, JetStream for the registers'
+// tasks and results, and the stores the activities use.
+type Deps struct {
+	Temporal client.Client
+	JS       jetstream.JetStream
+	// Activities are the workflow's side effects, on their ports.
+	Activities *request.Activities
+	// Answers stores what the registers answered (*cases.Repo).
+	Answers Answers
+	// Requests tells a request's workflow that its registers have answered (*request.Client).
+	Requests interface {
+		RegistersAnswered(ctx context.Context, requestID string, a request.Answered) error
+	}
+	// Record keeps the answers of follow-up tasks, which no workflow waits for.
+	Record interface {
+		Write(ctx context.Context, e record.Entry) error
+	}
+	Log *slog.Logger
+}
+
+// Answers stores a register's answer and counts the case's awaited registers.
+type Answers interface {
+	RecordAnswer(ctx context.Context, requestID, registerID string, status contracts.ResultStatus, result json.RawMessage) (remaining, answered int, err error)
 }
 
 // Run serves workflows and collects results until ctx ends.
-func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
+func Run(ctx context.Context, cfg Config, deps Deps) error {
 	w := worker.New(deps.Temporal, request.TaskQueue, worker.Options{
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities,
 		WorkflowPanicPolicy:                worker.BlockWorkflow,
 	})
 	w.RegisterWorkflowWithOptions(request.Workflow, workflow.RegisterOptions{Name: request.WorkflowName})
-	w.RegisterActivity(&request.Activities{
-		Cases:     Cases{DB: deps.DB, OfficeEmail: cfg.OfficeEmail},
-		Catalogue: Catalogue{DB: deps.DB},
-		Tasks:     bus.Publisher{JS: deps.JS},
-		Cancel:    Canceller{JS: deps.JS},
-		Keys:      deps.Packages,
-	})
+	w.RegisterActivity(deps.Activities)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("orchestrator: start worker: %w", err)
 	}
@@ -70,27 +93,25 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 // collect stores a register's result and, once every awaited register of the request has
 // answered, tells its workflow. It signals whenever the count is zero, even for a redelivered
 // result, because a crash may have come between storing the last answer and the signal.
-func collect(ctx context.Context, deps *platform.Deps, r *contracts.Result) error {
+func collect(ctx context.Context, deps Deps, r *contracts.Result) error {
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return bus.ErrDrop
 	}
 	if _, _, followUp, _ := contracts.SplitTaskID(r.TaskID); followUp != "" {
 		// A follow-up's answer (a lifted restriction) goes to the record; no workflow waits for it.
-		return deps.DB.Audit(ctx, store.AuditEvent{Actor: "register " + r.RegisterID, Role: "register", Action: string(followUp),
+		return deps.Record.Write(ctx, record.Entry{Actor: "register " + r.RegisterID, Role: "register", Action: string(followUp),
 			RequestID: r.RequestID, Detail: map[string]any{"status": r.Status, "affected": r.Affected}})
 	}
-	remaining, answered, err := deps.DB.RecordAnswer(ctx, r.RequestID, r.RegisterID, string(r.Status), raw)
+	remaining, answered, err := deps.Answers.RecordAnswer(ctx, r.RequestID, r.RegisterID, r.Status, raw)
 	if err != nil {
 		return err
 	}
 	if remaining > 0 {
 		return nil
 	}
-	err = deps.Temporal.SignalWorkflow(ctx, request.WorkflowID(r.RequestID), "", request.SignalRegistersAnswered,
-		request.Answered{Registers: answered})
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
+	err = deps.Requests.RegistersAnswered(ctx, r.RequestID, request.Answered{Registers: answered})
+	if errors.Is(err, request.ErrNotFound) {
 		// The request is closed or unknown: its record keeps the late answer; nothing waits for it.
 		deps.Log.Warn("result for a request with no open workflow", "task", r.TaskID)
 		return bus.ErrDrop

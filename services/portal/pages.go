@@ -12,8 +12,7 @@ import (
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/auth/oidclogin"
-	"kirjaamo.dev/services/internal/flow"
-	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/challenges"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/workflows/request"
 )
@@ -113,13 +112,13 @@ func (p *portal) listRequests(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cases, err := p.deps.DB.Cases(r.Context(), ownCases(sess.Identity))
+	list, err := p.deps.Cases.List(r.Context(), ownCases(sess.Identity))
 	if err != nil {
 		p.deps.Log.Error("list requests", "error", err)
 		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 		return
 	}
-	p.render(w, r, http.StatusOK, "requests", sess, cases)
+	p.render(w, r, http.StatusOK, "requests", sess, list)
 }
 
 // form is the request form with what the citizen typed and what was wrong with it.
@@ -157,7 +156,7 @@ func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
 	if f.Field != "" || f.NewValue != "" {
 		req.Rectification = []contracts.Correction{{Field: f.Field, NewValue: f.NewValue}}
 	}
-	id, _, err := p.submit(r, sess.Identity, req, "web")
+	id, _, err := p.submit(r, sess.Identity, req, request.ChannelWeb)
 	if ve, ok := contracts.AsValidationError(err); ok {
 		f.Errors = map[string]string{}
 		for _, fe := range ve.Fields {
@@ -199,7 +198,7 @@ func formField(path string) string {
 // starts without it, and a one-time code goes to it (verify.go); the number is used once the code
 // comes back. The challenge it returns is nil without a phone number. A resubmission sends a new
 // code, which replaces the first.
-func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.SubmitRequest, channel string) (string, *store.Challenge, error) {
+func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.SubmitRequest, channel request.Channel) (string, *challenges.Challenge, error) {
 	req.Normalize()
 	if err := req.Validate(); err != nil {
 		return "", nil, err
@@ -212,14 +211,17 @@ func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.S
 	req.Phone = ""
 	in := request.Input{RequestID: requestID, ReceivedAt: time.Now().UTC(), Channel: channel, Request: req,
 		Subject: SubjectOf(id)}
-	if err := flow.StartRequest(r.Context(), p.deps.Temporal, in); err != nil {
+	if err := p.deps.Requests.Start(r.Context(), in); err != nil {
+		if refused, ok := request.AsRefused(err); ok && len(refused.Fields) > 0 {
+			return "", nil, &contracts.ValidationError{Fields: refused.Fields}
+		}
 		return "", nil, err
 	}
 	if phone == "" {
 		return requestID, nil, nil
 	}
 	c, err := p.challenge(r.Context(), requestID, id.Subject, contracts.Identifier{Type: contracts.IdentifierPhone, Value: phone}, channel, req.Language)
-	if errors.Is(err, store.ErrTooManyCodes) {
+	if errors.Is(err, challenges.ErrTooManyCodes) {
 		// The same submission repeated (same idempotency key) past the day's codes: the request
 		// stands, and the code already sent still works.
 		return requestID, nil, nil

@@ -12,25 +12,34 @@ import (
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/auth/oidclogin"
-	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/services/internal/config"
 	"kirjaamo.dev/services/internal/web"
 )
 
 // Config is the portal's own configuration: where it listens and how citizens sign in.
-type Config = web.SiteConfig
+type Config struct {
+	web.SiteConfig
+}
 
-// LoadConfig reads KIRJAAMO_PORTAL_ADDR, KIRJAAMO_PORTAL_URL, KIRJAAMO_PORTAL_OIDC_ISSUER,
-// KIRJAAMO_PORTAL_OIDC_CLIENT_ID, KIRJAAMO_PORTAL_OIDC_CLIENT_SECRET or _OIDC_CLIENT_KEY_FILE,
-// _OIDC_ENCRYPTION_KEY_FILE, _OIDC_IDENTITY_CODE_CLAIM and _OIDC_USERINFO (see web.LoadSiteConfig).
+// ConfigPrefix is the prefix of the portal's own variables.
+const ConfigPrefix = "KIRJAAMO_PORTAL_"
+
+// DefaultConfig is the portal's configuration before the environment is read.
+func DefaultConfig() Config {
+	return Config{SiteConfig: web.SiteConfig{Addr: "127.0.0.1:8080", ClientID: "kirjaamo-portal"}}
+}
+
+// LoadConfig reads the portal's configuration from the environment.
 func LoadConfig() (Config, error) {
-	return web.LoadSiteConfig("KIRJAAMO_PORTAL", "127.0.0.1:8080", "kirjaamo-portal")
+	cfg := DefaultConfig()
+	return cfg, config.Load(ConfigPrefix, &cfg)
 }
 
 // CallbackPath is where the identity provider sends the browser back.
 const CallbackPath = web.CallbackPath
 
 // Run serves the portal until ctx ends.
-func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
+func Run(ctx context.Context, cfg Config, deps Deps) error {
 	login, err := web.ConnectOIDC(ctx, cfg.OIDC("openid", "profile", "email", "phone"))
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)
@@ -44,21 +53,23 @@ func Run(ctx context.Context, cfg Config, deps *platform.Deps) error {
 }
 
 type portal struct {
-	cfg      Config
-	deps     *platform.Deps
-	login    *oidclogin.Client
+	cfg   Config
+	deps  Deps
+	login *oidclogin.Client
+	// tokens verifies the ID tokens the API is called with: login, or a test's own.
+	tokens   web.TokenVerifier
 	sessions *web.Sessions
 	signIn   *web.Login
 	pages    map[string]*template.Template
 }
 
-func newPortal(cfg Config, deps *platform.Deps, login *oidclogin.Client) (*portal, error) {
+func newPortal(cfg Config, deps Deps, login *oidclogin.Client) (*portal, error) {
 	pages, err := web.ParsePages(templates, funcs)
 	if err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
-	p := &portal{cfg: cfg, deps: deps, login: login, pages: pages,
-		sessions: &web.Sessions{DB: deps.DB, Site: "portal", Cookie: "kirjaamo_portal", Secure: cfg.Secure(), TTL: 30 * time.Minute}}
+	p := &portal{cfg: cfg, deps: deps, login: login, tokens: login, pages: pages,
+		sessions: &web.Sessions{Store: deps.Sessions, Site: "portal", Cookie: "kirjaamo_portal", Secure: cfg.Secure(), TTL: 30 * time.Minute}}
 	p.signIn = &web.Login{Client: login, Sessions: p.sessions,
 		// Only strong identification with a personal identity code identifies a data subject here.
 		Admit: func(id oidclogin.Identity) bool { return contracts.ValidPersonalIdentityCode(id.PersonalIdentityCode) },

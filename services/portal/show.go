@@ -8,6 +8,7 @@ import (
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/services/internal/web"
 )
 
@@ -15,7 +16,7 @@ import (
 // step has not run) shows as being registered, with a refresh.
 type caseView struct {
 	RequestID string
-	Case      store.Case
+	Case      cases.Case
 	Replied   bool
 	HasData   bool
 	Registers []registerView
@@ -98,7 +99,7 @@ func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
 			// A phone number given with the request waits for its code already; the page asks for
 			// it at once (and stops refreshing itself, which would clear what is being typed).
 			v := caseView{RequestID: id}
-			pending, err := p.deps.DB.PendingChallenges(r.Context(), id)
+			pending, err := p.deps.Challenges.Pending(r.Context(), id)
 			if err != nil {
 				p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 				return
@@ -154,8 +155,8 @@ func (p *portal) beingRegistered(r *http.Request, sess *web.Session, id string) 
 	if !slices.Contains(sess.Submitted, id) {
 		return false
 	}
-	_, err := p.deps.Temporal.DescribeWorkflowExecution(r.Context(), id, "")
-	return err == nil
+	running, err := p.deps.Requests.Running(r.Context(), id)
+	return err == nil && running
 }
 
 // rememberSubmitted notes a request the session sent, keeping the last few.
@@ -188,11 +189,11 @@ func (p *portal) download(w http.ResponseWriter, r *http.Request, zip bool) {
 	if zip {
 		w.Header().Set("Content-Type", "application/zip")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.zip"`)
-		err = pkg.WriteZIP(r.Context(), w, p.deps.Packages.Opener(file.Case.RequestID))
+		err = pkg.WriteZIP(r.Context(), w, opener(p.deps.Packages, file.Case.RequestID))
 	} else {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
-		err = pkg.WriteJSON(r.Context(), w, p.deps.Packages.Opener(file.Case.RequestID))
+		err = pkg.WriteJSON(r.Context(), w, opener(p.deps.Packages, file.Case.RequestID))
 	}
 	if err != nil {
 		// The headers are out, so the download cannot become an error page: it ends cut short, which

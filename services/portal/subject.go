@@ -8,15 +8,13 @@ import (
 	"slices"
 	"strings"
 
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/auth/oidclogin"
 	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/cases"
+	"kirjaamo.dev/services/internal/store/challenges"
 	"kirjaamo.dev/services/internal/web"
-	"kirjaamo.dev/services/orchestrator"
 	"kirjaamo.dev/workflows/request"
 )
 
@@ -40,14 +38,15 @@ type supplyForm struct {
 // subjectSteps fills in the case page's part on the subject's own steps: what registers wait for,
 // whether the request can still be withdrawn, and, once withdrawn, what became of each register.
 func (p *portal) subjectSteps(ctx context.Context, v *caseView, file *casefile.File, lang contracts.Language) error {
-	rows, err := p.deps.DB.CaseRegisters(ctx, file.Case.RequestID)
+	rows, err := p.deps.Cases.Registers(ctx, file.Case.RequestID)
 	if err != nil {
 		return err
 	}
-	waiting, err := orchestrator.Waiting(file.Case, rows)
+	planned, err := cases.PlannedOf(rows)
 	if err != nil {
 		return err
 	}
+	waiting := request.Waiting(file.Case.Status, planned)
 	names := map[string]string{}
 	for _, reg := range file.Registers {
 		names[reg.ID] = reg.Name.In(lang)
@@ -62,7 +61,7 @@ func (p *portal) subjectSteps(ctx context.Context, v *caseView, file *casefile.F
 		}
 		v.Waiting = append(v.Waiting, wv)
 	}
-	v.CanWithdraw = request.Status(file.Case.Status).Open()
+	v.CanWithdraw = file.Case.Status.SubjectMayAct()
 	if file.Case.WithdrawnAt != nil {
 		for _, r := range rows {
 			switch {
@@ -76,7 +75,7 @@ func (p *portal) subjectSteps(ctx context.Context, v *caseView, file *casefile.F
 	if v.CanWithdraw {
 		// A code is asked for only while a register still waits for its type: otherwise the
 		// identifier would not be used anyway.
-		pending, err := p.deps.DB.PendingChallenges(ctx, file.Case.RequestID)
+		pending, err := p.deps.Challenges.Pending(ctx, file.Case.RequestID)
 		if err != nil {
 			return err
 		}
@@ -116,38 +115,6 @@ func checkSupply(id *contracts.Identifier, waiting []request.WaitingRegister) []
 		Message: "no register of this request waits for this kind of identifier"}}
 }
 
-// errUnavailable reports that the workflow service could not be reached.
-var errUnavailable = errors.New("the request service is not available; try again")
-
-// update sends an update to the request's workflow and waits for it to be done. A refusal by the
-// workflow's validator, or a request that no longer takes the step, comes back as its reason.
-func (p *portal) update(ctx context.Context, requestID, name string, arg any) (request.State, error) {
-	var st request.State
-	handle, err := p.deps.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: request.WorkflowID(requestID), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = handle.Get(ctx, &st)
-	}
-	var unavailable *serviceerror.Unavailable
-	var notFound *serviceerror.NotFound
-	switch {
-	case err == nil:
-		return st, nil
-	case errors.As(err, &unavailable), errors.Is(err, context.DeadlineExceeded):
-		return st, errUnavailable
-	case errors.As(err, &notFound):
-		return st, errors.New("the request is closed")
-	}
-	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
-		err = u
-	}
-	if strings.Contains(err.Error(), "unknown update") {
-		return st, errors.New("this request cannot take this step")
-	}
-	return st, err
-}
-
 // supplyResponse is the API's answer to a confirmed identifier.
 type supplyResponse struct {
 	RequestID string                    `json:"request_id"`
@@ -161,7 +128,7 @@ func (p *portal) apiSupply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ident contracts.Identifier
-	if !readJSON(w, r, 4<<10, &ident) {
+	if !web.ReadJSON(w, r, 4<<10, &ident, false) {
 		return
 	}
 	file, waiting, ok := p.apiOwnOpenCase(w, r, id)
@@ -173,12 +140,12 @@ func (p *portal) apiSupply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Nothing goes to the workflow yet: the identifier is used once its code comes back (verify.go).
-	c, err := p.challenge(r.Context(), file.Case.RequestID, id.Subject, ident, "api", file.Case.Language)
-	if errors.Is(err, store.ErrTooManyCodes) {
+	c, err := p.challenge(r.Context(), file.Case.RequestID, id.Subject, ident, request.ChannelAPI, file.Case.Language)
+	if errors.Is(err, challenges.ErrTooManyCodes) {
 		w.Header().Set("Retry-After", "86400")
 		web.WriteProblem(w, http.StatusTooManyRequests, "Too many codes", "", []contracts.FieldError{{Field: "value", Rule: "rate",
 			Message: fmt.Sprintf("at most %d codes may be sent for a request, and %d for a person, in 24 hours",
-				store.ChallengesPerDay, store.ChallengesPerSubjectDay)}})
+				challenges.ChallengesPerDay, challenges.ChallengesPerSubjectDay)}})
 		return
 	}
 	if err != nil {
@@ -199,8 +166,8 @@ func (p *portal) apiWithdraw(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	st, err := p.update(r.Context(), file.Case.RequestID, request.UpdateWithdraw, request.Withdrawal{Channel: "api"})
-	if !p.apiUpdated(w, err) {
+	st, err := p.deps.Requests.Withdraw(r.Context(), file.Case.RequestID, request.Withdrawal{Channel: request.ChannelAPI})
+	if !web.StepDone(w, p.deps.Log, err) {
 		return
 	}
 	res := request.WithdrawResult{}
@@ -230,34 +197,16 @@ func (p *portal) apiOwnOpenCase(w http.ResponseWriter, r *http.Request, id *oidc
 		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
 		return nil, nil, false
 	}
-	if !request.Status(file.Case.Status).Open() {
-		web.WriteProblem(w, http.StatusConflict, "Request closed", "the request is "+file.Case.Status+"; it no longer takes this step", nil)
+	if !file.Case.Status.SubjectMayAct() {
+		web.WriteProblem(w, http.StatusConflict, "Request closed", "the request is "+string(file.Case.Status)+"; it no longer takes this step", nil)
 		return nil, nil, false
 	}
-	rows, err := p.deps.DB.CaseRegisters(r.Context(), file.Case.RequestID)
-	if err != nil {
-		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
-		return nil, nil, false
-	}
-	waiting, err := orchestrator.Waiting(file.Case, rows)
+	waiting, err := p.deps.Cases.Waiting(r.Context(), file.Case)
 	if err != nil {
 		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
 		return nil, nil, false
 	}
 	return file, waiting, true
-}
-
-// apiUpdated answers an update's failure: 503 if the service is down, else 409 with the reason.
-func (p *portal) apiUpdated(w http.ResponseWriter, err error) bool {
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, errUnavailable):
-		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", err.Error(), nil)
-	default:
-		web.WriteProblem(w, http.StatusConflict, "Not done", err.Error(), nil)
-	}
-	return false
 }
 
 // supplyPage takes the case page's identifier form.
@@ -273,23 +222,19 @@ func (p *portal) supplyPage(w http.ResponseWriter, r *http.Request) {
 	lang := langOf(r)
 	ident := contracts.Identifier{Type: contracts.IdentifierType(r.PostFormValue("type")), Value: r.PostFormValue("value")}
 	form := supplyForm{Type: string(ident.Type), Value: ident.Value}
-	rows, err := p.deps.DB.CaseRegisters(r.Context(), file.Case.RequestID)
-	var waiting []request.WaitingRegister
-	if err == nil {
-		waiting, err = orchestrator.Waiting(file.Case, rows)
-	}
+	waiting, err := p.deps.Cases.Waiting(r.Context(), file.Case)
 	if err != nil {
 		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 		return
 	}
 	fields := checkSupply(&ident, waiting)
-	if fields == nil && !request.Status(file.Case.Status).Open() {
+	if fields == nil && !file.Case.Status.SubjectMayAct() {
 		fields = []contracts.FieldError{{Field: "form", Message: messages[lang]["not_done"]}}
 	}
 	if fields == nil {
 		// Nothing goes to the workflow yet: the identifier is used once its code comes back (verify.go).
-		_, err := p.challenge(r.Context(), file.Case.RequestID, sess.Identity.Subject, ident, "web", string(lang))
-		if errors.Is(err, store.ErrTooManyCodes) {
+		_, err := p.challenge(r.Context(), file.Case.RequestID, sess.Identity.Subject, ident, request.ChannelWeb, string(lang))
+		if errors.Is(err, challenges.ErrTooManyCodes) {
 			fields = []contracts.FieldError{{Field: "value", Message: messages[lang]["too_many_codes"]}}
 		} else if err != nil {
 			p.deps.Log.Error("supply", "request", file.Case.RequestID, "error", err)
@@ -327,10 +272,10 @@ func (p *portal) withdrawPage(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := langOf(r)
 	notice := messages[lang]["withdrawn"]
-	if !request.Status(file.Case.Status).Open() {
+	if !file.Case.Status.SubjectMayAct() {
 		notice = messages[lang]["not_done"]
-	} else if _, err := p.update(r.Context(), file.Case.RequestID, request.UpdateWithdraw, request.Withdrawal{Channel: "web"}); err != nil {
-		if errors.Is(err, errUnavailable) {
+	} else if _, err := p.deps.Requests.Withdraw(r.Context(), file.Case.RequestID, request.Withdrawal{Channel: request.ChannelWeb}); err != nil {
+		if _, refused := request.AsRefused(err); !refused && !errors.Is(err, request.ErrNotFound) {
 			p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 			return
 		}

@@ -12,8 +12,8 @@ import (
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/challenges"
 	"kirjaamo.dev/services/internal/web"
-	"kirjaamo.dev/services/orchestrator"
 	"kirjaamo.dev/workflows/request"
 )
 
@@ -24,8 +24,8 @@ import (
 // answer hands the identifier to the workflow's supply update, the same path as before.
 
 // challenge stores a challenge for an identifier already checked (checkSupply) and queues its code.
-func (p *portal) challenge(ctx context.Context, requestID, subjectID string, id contracts.Identifier, channel, language string) (store.Challenge, error) {
-	c, err := p.deps.DB.NewChallenge(ctx, requestID, subjectID, string(id.Type), id.Value, channel, language)
+func (p *portal) challenge(ctx context.Context, requestID, subjectID string, id contracts.Identifier, channel request.Channel, language string) (challenges.Challenge, error) {
+	c, err := p.deps.Challenges.New(ctx, requestID, subjectID, string(id.Type), id.Value, string(channel), language)
 	if err != nil {
 		return c, fmt.Errorf("challenge %s: %w", id.Type, err)
 	}
@@ -41,7 +41,7 @@ type codeSent struct {
 	Verify         string    `json:"verify"` // where to send the code
 }
 
-func codeSentOf(c store.Challenge) codeSent {
+func codeSentOf(c challenges.Challenge) codeSent {
 	return codeSent{RequestID: c.RequestID, Status: "code_sent", IdentifierType: c.Type, ExpiresAt: c.ExpiresAt.UTC(),
 		Verify: "/api/v1/requests/" + c.RequestID + "/identifiers/verify"}
 }
@@ -64,7 +64,7 @@ type codeProblem struct {
 // or expired challenge, or none, come back as a codeProblem and dispatch nothing. If the workflow
 // cannot be reached the challenge stays verified and the same code may be sent again; otherwise
 // the challenge ends, whether the supply was taken or refused.
-func (p *portal) confirm(ctx context.Context, file *casefile.File, waiting []request.WaitingRegister, idType, code, channel string) (request.State, *codeProblem, error) {
+func (p *portal) confirm(ctx context.Context, file *casefile.File, waiting []request.WaitingRegister, idType, code string, channel request.Channel) (request.State, *codeProblem, error) {
 	code = strings.Join(strings.Fields(code), "")
 	idType = strings.TrimSpace(idType)
 	if idType != "" && idType != string(contracts.IdentifierPhone) && idType != string(contracts.IdentifierEmail) {
@@ -73,32 +73,32 @@ func (p *portal) confirm(ctx context.Context, file *casefile.File, waiting []req
 	if !codePattern.MatchString(code) {
 		return request.State{}, &codeProblem{Field: "code", Rule: "format"}, nil
 	}
-	c, err := p.deps.DB.VerifyChallenge(ctx, file.Case.RequestID, idType, code)
-	var wrong *store.WrongCodeError
+	c, err := p.deps.Challenges.Verify(ctx, file.Case.RequestID, idType, code)
+	var wrong *challenges.WrongCodeError
 	switch {
 	case errors.As(err, &wrong):
 		return request.State{}, &codeProblem{Field: "code", Rule: "mismatch", Left: wrong.Left}, nil
-	case errors.Is(err, store.ErrCodeSpent):
+	case errors.Is(err, challenges.ErrCodeSpent):
 		return request.State{}, &codeProblem{Field: "code", Rule: "spent"}, nil
-	case errors.Is(err, store.ErrCodeExpired):
+	case errors.Is(err, challenges.ErrCodeExpired):
 		return request.State{}, &codeProblem{Field: "code", Rule: "expired"}, nil
-	case errors.Is(err, store.ErrNoChallenge):
+	case errors.Is(err, challenges.ErrNoChallenge):
 		return request.State{}, &codeProblem{Field: "code", Rule: "none"}, nil
 	case err != nil:
 		return request.State{}, nil, fmt.Errorf("confirm: %w: %w", errStore, err)
 	}
 	ident := contracts.Identifier{Type: contracts.IdentifierType(c.Type), Value: c.Value}
 	if checkSupply(&ident, waiting) != nil {
-		if err := p.deps.DB.ChallengeUsed(ctx, c.ID); err != nil {
+		if err := p.deps.Challenges.Used(ctx, c.ID); err != nil {
 			return request.State{}, nil, fmt.Errorf("confirm: %w: %w", errStore, err)
 		}
 		return request.State{}, nil, errNotWaited
 	}
-	st, err := p.update(ctx, file.Case.RequestID, request.UpdateSupplyIdentifier, request.Supply{Identifier: ident, Channel: channel})
-	if errors.Is(err, errUnavailable) {
-		return st, nil, err
+	st, err := p.deps.Requests.Supply(ctx, file.Case.RequestID, request.Supply{Identifier: ident, Channel: channel})
+	if !settled(err) {
+		return st, nil, err // the challenge stays verified: the same code may be sent again
 	}
-	if used := p.deps.DB.ChallengeUsed(ctx, c.ID); used != nil && err == nil {
+	if used := p.deps.Challenges.Used(ctx, c.ID); used != nil && err == nil {
 		// The identifier went to the request; the challenge ends when its code is tried again.
 		p.deps.Log.Warn("confirm: challenge not closed", "request", file.Case.RequestID, "error", used)
 	}
@@ -151,14 +151,14 @@ func (p *portal) apiVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body verifyBody
-	if !readJSON(w, r, 1<<10, &body) {
+	if !web.ReadJSON(w, r, 1<<10, &body, false) {
 		return
 	}
 	file, waiting, ok := p.apiOwnOpenCase(w, r, id)
 	if !ok {
 		return
 	}
-	st, problem, err := p.confirm(r.Context(), file, waiting, body.Type, body.Code, "api")
+	st, problem, err := p.confirm(r.Context(), file, waiting, body.Type, body.Code, request.ChannelAPI)
 	if problem != nil {
 		web.WriteProblem(w, http.StatusUnprocessableEntity, "Code not accepted", "",
 			[]contracts.FieldError{{Field: problem.Field, Rule: problem.Rule, Message: problem.apiMessage()}})
@@ -168,12 +168,12 @@ func (p *portal) apiVerify(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusConflict, "Not needed", err.Error(), nil)
 		return
 	}
-	if err != nil && !errors.Is(err, errUnavailable) && !isRefusal(err) {
+	if errors.Is(err, errStore) {
 		p.deps.Log.Error("api verify", "request", file.Case.RequestID, "error", err)
 		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
 		return
 	}
-	if !p.apiUpdated(w, err) {
+	if !web.StepDone(w, p.deps.Log, err) {
 		return
 	}
 	if st.Waiting == nil {
@@ -186,7 +186,12 @@ func (p *portal) apiVerify(w http.ResponseWriter, r *http.Request) {
 // whose reason is for the subject.
 var errStore = errors.New("store unavailable")
 
-func isRefusal(err error) bool { return !errors.Is(err, errStore) }
+// settled reports whether the workflow answered a supply for good: it took it, refused it, or the
+// request is over; not when it could not be reached.
+func settled(err error) bool {
+	_, refused := request.AsRefused(err)
+	return err == nil || refused || errors.Is(err, request.ErrNotFound)
+}
 
 // verifyPage takes the case page's code form.
 func (p *portal) verifyPage(w http.ResponseWriter, r *http.Request) {
@@ -212,22 +217,18 @@ func (p *portal) verifyPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 		return
 	}
-	if !request.Status(file.Case.Status).Open() {
+	if !file.Case.Status.SubjectMayAct() {
 		p.flash(w, r, sess, messages[lang]["not_done"])
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
-	rows, err := p.deps.DB.CaseRegisters(r.Context(), file.Case.RequestID)
-	var waiting []request.WaitingRegister
-	if err == nil {
-		waiting, err = orchestrator.Waiting(file.Case, rows)
-	}
+	waiting, err := p.deps.Cases.Waiting(r.Context(), file.Case)
 	if err != nil {
 		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 		return
 	}
 	idType := r.PostFormValue("type")
-	_, problem, err := p.confirm(r.Context(), file, waiting, idType, r.PostFormValue("code"), "web")
+	_, problem, err := p.confirm(r.Context(), file, waiting, idType, r.PostFormValue("code"), request.ChannelWeb)
 	switch {
 	case problem != nil:
 		v := caseView{RequestID: file.Case.RequestID, Case: file.Case, Verify: verifyForm{Type: idType, Error: problem.pageMessage(lang)}}
@@ -239,10 +240,7 @@ func (p *portal) verifyPage(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, errNotWaited):
 		p.flash(w, r, sess, messages[lang]["not_waited"])
-	case errors.Is(err, errUnavailable):
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
-		return
-	case err != nil && !isRefusal(err):
+	case err != nil && !settled(err):
 		p.deps.Log.Error("verify", "request", file.Case.RequestID, "error", err)
 		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
 		return

@@ -2,21 +2,22 @@ package request
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/rules"
-	"kirjaamo.dev/rules/deadline"
 )
 
 // Cases is the case store as the activities need it. The services implement it over PostgreSQL.
 type Cases interface {
-	// Record stores a new case; recording the same request again changes nothing.
-	Record(ctx context.Context, in Input, r Receipt) error
+	// Record stores a new case with its receipt; recording the same request again changes nothing.
+	Record(ctx context.Context, in Input) error
 	// Load returns the request as it was received.
 	Load(ctx context.Context, requestID string) (Input, error)
 	// Prior lists the subject's earlier requests, for the Art 12(5) check.
@@ -49,7 +50,7 @@ type Cases interface {
 	AskForInformation(ctx context.Context, r InformationRequest) error
 	// Supplied stores an identifier with the case as supplied by the subject and not verified, and
 	// records it (its type, never its value); supplying the same one again changes nothing.
-	Supplied(ctx context.Context, requestID string, id contracts.Identifier, channel string) error
+	Supplied(ctx context.Context, requestID string, id contracts.Identifier, channel Channel) error
 	// Replan replaces the rules' decision for registers no task has gone to yet, marking those a
 	// task goes to as awaited, and sets the case's status (awaiting_information or dispatched).
 	Replan(ctx context.Context, requestID string, plans []PlannedRegister, status Status) error
@@ -64,6 +65,53 @@ type Cases interface {
 	// of them to the subject's contact address if there is one, in one transaction; recording it
 	// again changes nothing.
 	IdentityRefused(ctx context.Context, in RefuseIdentityInput) error
+	// Attention records with the case that a step needs attention, or (in.Attention nil) that it no
+	// longer does, and who retried it.
+	Attention(ctx context.Context, in AttentionInput) error
+}
+
+// ErrPermanent marks an error that retrying cannot fix: the store refused the data (a data exception
+// or a constraint violation), or an input is invalid. A port wraps it (fmt.Errorf("...: %w: %w",
+// request.ErrPermanent, err)) where it classifies its own errors; the activity then fails at once,
+// non-retryable, and the request needs attention instead of retrying a step that cannot succeed.
+var ErrPermanent = errors.New("permanent")
+
+// permanentType names a non-retryable activity failure.
+const permanentType = "Permanent"
+
+// classify is every activity's error at its boundary: a permanent one, or an invalid input, fails
+// the activity non-retryably; anything else may succeed when retried. The message keeps the
+// error's operation but none of its data, which go no further than the activity's own log.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, invalid := contracts.AsValidationError(err); invalid || errors.Is(err, ErrPermanent) {
+		return temporal.NewNonRetryableApplicationError(op+": refused; retrying cannot help", permanentType, nil)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// keepAlive heartbeats while an activity runs, so that a worker that dies mid-step is noticed
+// within the heartbeat timeout, not after the whole start-to-close time. It returns the stop.
+func keepAlive(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // RecipientNotice is one Art 19 notice: a recipient of a register's data told of the rectification,
@@ -144,84 +192,73 @@ type Activities struct {
 // step is idempotent, so a retry after a crash at any point finishes the job and repeats nothing:
 // the case is stored once, the first plan stands, and a re-published task is dropped by its id.
 func (a *Activities) Intake(ctx context.Context, in Input) (IntakeResult, error) {
-	d := deadline.Compute(in.ReceivedAt)
-	res := IntakeResult{Deadline: d.Legal, InternalTarget: d.InternalTarget}
-	if err := a.Cases.Record(ctx, in, Receipt{Deadline: d.Legal, InternalTarget: d.InternalTarget}); err != nil {
-		return res, fmt.Errorf("intake: %w", err)
+	defer keepAlive(ctx)()
+	res, err := a.intake(ctx, in)
+	return res, classify("intake", err)
+}
+
+func (a *Activities) intake(ctx context.Context, in Input) (IntakeResult, error) {
+	var res IntakeResult
+	if err := a.Cases.Record(ctx, in); err != nil {
+		return res, err
 	}
 	planned, err := a.plan(ctx, in)
 	if err != nil {
-		return res, fmt.Errorf("intake: %w", err)
+		return res, err
 	}
 	outcomes := make([]rules.Outcome, 0, len(planned))
 	for _, p := range planned {
-		o := p.Outcome
-		res.Plans = append(res.Plans, planOf(o))
-		outcomes = append(outcomes, o)
+		res.Plans = append(res.Plans, planOf(p.Outcome))
+		outcomes = append(outcomes, p.Outcome)
 	}
-	tasks, to, err := a.tasks(ctx, in, d.Legal, outcomes)
-	if err != nil {
-		return res, fmt.Errorf("intake: %w", err)
-	}
-	if len(tasks) == 0 {
-		return res, nil
-	}
-	if err := a.Tasks.Publish(ctx, tasks); err != nil {
-		return res, fmt.Errorf("intake: %w", err)
-	}
-	if err := a.Cases.MarkDispatched(ctx, in.RequestID, to); err != nil {
-		return res, fmt.Errorf("intake: %w", err)
-	}
-	res.Dispatched = len(tasks)
-	return res, nil
+	res.Dispatched, err = a.dispatch(ctx, in, outcomes)
+	return res, err
 }
 
 // RecordReceipt stores a new case with its statutory deadlines and nothing more: a request whose
 // subject's identity is not verified waits for a clerk (awaiting_identity) before any rule is
 // evaluated or any register is sent a task. Intake, which records the case first, then changes
 // nothing of it.
-func (a *Activities) RecordReceipt(ctx context.Context, in Input) (Receipt, error) {
-	d := deadline.Compute(in.ReceivedAt)
-	r := Receipt{Deadline: d.Legal, InternalTarget: d.InternalTarget}
-	if err := a.Cases.Record(ctx, in, r); err != nil {
-		return r, fmt.Errorf("record receipt: %w", err)
-	}
-	return r, nil
+func (a *Activities) RecordReceipt(ctx context.Context, in Input) error {
+	defer keepAlive(ctx)()
+	return classify("record receipt", a.Cases.Record(ctx, in))
 }
 
 // VerifyIdentity records a clerk's verification of the subject's identity.
 func (a *Activities) VerifyIdentity(ctx context.Context, in VerifyIdentityInput) error {
-	if err := CheckVerification(in.Verification); err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), "invalid_verification", nil)
+	defer keepAlive(ctx)()
+	if ve := CheckVerification(in.Verification); ve != nil {
+		return classify("verify identity", ve)
 	}
-	if err := a.Cases.IdentityVerified(ctx, in); err != nil {
-		return fmt.Errorf("verify identity: %w", err)
-	}
-	return nil
+	return classify("verify identity", a.Cases.IdentityVerified(ctx, in))
 }
 
 // RefuseIdentity closes the case because the subject's identity could not be established, and tells
 // the subject why.
 func (a *Activities) RefuseIdentity(ctx context.Context, in RefuseIdentityInput) error {
-	if err := CheckRefusal(in.Refusal); err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), "invalid_refusal", nil)
+	defer keepAlive(ctx)()
+	if ve := CheckRefusal(in.Refusal); ve != nil {
+		return classify("refuse identity", ve)
 	}
-	if err := a.Cases.IdentityRefused(ctx, in); err != nil {
-		return fmt.Errorf("refuse identity: %w", err)
-	}
-	return nil
+	return classify("refuse identity", a.Cases.IdentityRefused(ctx, in))
+}
+
+// RecordAttention records that a step of the request needs attention, or that it no longer does.
+func (a *Activities) RecordAttention(ctx context.Context, in AttentionInput) error {
+	defer keepAlive(ctx)()
+	return classify("record attention", a.Cases.Attention(ctx, in))
 }
 
 // planOf is the workflow's view of a rules outcome.
 func planOf(o rules.Outcome) RegisterPlan {
-	return RegisterPlan{RegisterID: o.RegisterID, Right: o.Right, Operation: o.Operation, Outcome: string(o.Code),
+	return RegisterPlan{RegisterID: o.RegisterID, Right: o.Right, Operation: o.Operation, Outcome: o.Code,
 		Dispatch: o.Dispatch, Identifiers: o.Identifiers}
 }
 
-// tasks builds one task for each outcome that dispatches, carrying only the identifiers that
-// register matches; a lookup carries the package target sealed to the request's key, if the
-// platform has keys. It returns the tasks and their registers.
-func (a *Activities) tasks(ctx context.Context, in Input, legal time.Time, outcomes []rules.Outcome) ([]contracts.Task, []string, error) {
+// dispatch sends one task for each outcome that dispatches, carrying only the identifiers that
+// register matches, and marks those registers dispatched; a lookup carries the package target
+// sealed to the request's key, if the platform has keys. It returns how many tasks went out.
+func (a *Activities) dispatch(ctx context.Context, in Input, outcomes []rules.Outcome) (int, error) {
 	var tasks []contracts.Task
 	var to []string
 	var target *contracts.PackageTarget
@@ -229,28 +266,43 @@ func (a *Activities) tasks(ctx context.Context, in Input, legal time.Time, outco
 		if !o.Dispatch {
 			continue
 		}
-		var identifiers []contracts.Identifier
-		for _, id := range in.Subject.Identifiers {
-			if slices.Contains(o.Identifiers, id.Type) {
-				identifiers = append(identifiers, id)
-			}
-		}
-		tasks = append(tasks, contracts.Task{Protocol: contracts.TaskProtocol, TaskID: contracts.TaskID(in.RequestID, o.RegisterID),
-			RequestID: in.RequestID, RegisterID: o.RegisterID, Operation: o.Operation, Right: o.Right, Identifiers: identifiers,
-			Rectification: in.Request.Rectification, ReceivedAt: in.ReceivedAt, Deadline: legal})
+		task := a.task(in, o.RegisterID, o.Operation, o.Identifiers, contracts.TaskID(in.RequestID, o.RegisterID))
+		task.Right, task.Rectification = o.Right, in.Request.Rectification
 		if o.Operation == contracts.OpLookup && a.Keys != nil {
 			if target == nil {
 				key, err := a.Keys.PublicKey(ctx, in.RequestID)
 				if err != nil {
-					return nil, nil, fmt.Errorf("case key: %w", err)
+					return 0, fmt.Errorf("case key: %w", err)
 				}
 				target = &contracts.PackageTarget{Key: key, InlineLimit: contracts.DefaultInlineLimit}
 			}
-			tasks[len(tasks)-1].Package = target
+			task.Package = target
 		}
+		tasks = append(tasks, task)
 		to = append(to, o.RegisterID)
 	}
-	return tasks, to, nil
+	if len(tasks) == 0 {
+		return 0, nil
+	}
+	if err := a.Tasks.Publish(ctx, tasks); err != nil {
+		return 0, err
+	}
+	if err := a.Cases.MarkDispatched(ctx, in.RequestID, to); err != nil {
+		return 0, err
+	}
+	return len(tasks), nil
+}
+
+// task is a register's task for the request, with only the identifiers the register matches.
+func (a *Activities) task(in Input, registerID string, op contracts.Operation, matches []contracts.IdentifierType, taskID string) contracts.Task {
+	var identifiers []contracts.Identifier
+	for _, id := range in.Subject.Identifiers {
+		if slices.Contains(matches, id.Type) {
+			identifiers = append(identifiers, id)
+		}
+	}
+	return contracts.Task{Protocol: contracts.TaskProtocol, TaskID: taskID, RequestID: in.RequestID, RegisterID: registerID,
+		Operation: op, Right: in.Request.Right, Identifiers: identifiers, ReceivedAt: in.ReceivedAt, Deadline: in.Receipt.Deadline}
 }
 
 // plan returns the stored plan of a request, or makes and stores it: the rules are evaluated once.
@@ -285,9 +337,10 @@ func (a *Activities) plan(ctx context.Context, in Input) ([]PlannedRegister, err
 // Review concludes each register's outcome from its answer (or its silence), puts the case in front
 // of the office, and names the registers that had not answered.
 func (a *Activities) Review(ctx context.Context, requestID string) (ReviewResult, error) {
+	defer keepAlive(ctx)()
 	planned, err := a.Cases.Planned(ctx, requestID)
 	if err != nil {
-		return ReviewResult{}, fmt.Errorf("review: %w", err)
+		return ReviewResult{}, classify("review", err)
 	}
 	var res ReviewResult
 	outcomes := make([]rules.Outcome, 0, len(planned))
@@ -298,18 +351,19 @@ func (a *Activities) Review(ctx context.Context, requestID string) (ReviewResult
 		}
 		outcomes = append(outcomes, o)
 	}
-	if err := a.Cases.SaveReview(ctx, requestID, outcomes); err != nil {
-		return ReviewResult{}, fmt.Errorf("review: %w", err)
-	}
-	return res, nil
+	return res, classify("review", a.Cases.SaveReview(ctx, requestID, outcomes))
 }
 
 // Reply records the approved reply, queues the notice to the subject, and logs an Art 19 notice to
 // each recipient of each register whose data the request changed.
 func (a *Activities) Reply(ctx context.Context, ri ReplyInput) error {
+	defer keepAlive(ctx)()
+	if ve := CheckApproval(ri.Approval); ve != nil {
+		return classify("reply", ve)
+	}
 	planned, err := a.Cases.Planned(ctx, ri.RequestID)
 	if err != nil {
-		return fmt.Errorf("reply: %w", err)
+		return classify("reply", err)
 	}
 	var notices []RecipientNotice
 	for _, p := range planned {
@@ -335,48 +389,46 @@ func (a *Activities) Reply(ctx context.Context, ri ReplyInput) error {
 			}
 		}
 	}
-	if err := a.Cases.Reply(ctx, ri.RequestID, ri.Approval, notices); err != nil {
-		return fmt.Errorf("reply: %w", err)
-	}
-	return nil
+	return classify("reply", a.Cases.Reply(ctx, ri.RequestID, ri.Approval, notices))
 }
 
 // Extend records an extension of the deadline and tells the subject, with the reasons.
 func (a *Activities) Extend(ctx context.Context, x ExtendInput) error {
-	if err := a.Cases.Extend(ctx, x); err != nil {
-		return fmt.Errorf("extend: %w", err)
+	defer keepAlive(ctx)()
+	if ve := CheckExtension(x.Extension); ve != nil {
+		return classify("extend", ve)
 	}
-	return nil
+	return classify("extend", a.Cases.Extend(ctx, x))
 }
 
 // Raise records a deadline alarm and tells the office.
 func (a *Activities) Raise(ctx context.Context, al Alarm) error {
-	if err := a.Cases.Raise(ctx, al); err != nil {
-		return fmt.Errorf("raise %s: %w", al.Kind, err)
-	}
-	return nil
+	defer keepAlive(ctx)()
+	return classify("raise "+string(al.Kind), a.Cases.Raise(ctx, al))
 }
 
 // SendLiftNotice tells the subject that the restriction is about to be lifted (Art 18(3)).
 func (a *Activities) SendLiftNotice(ctx context.Context, l LiftInput) error {
-	if err := a.Cases.LiftNotice(ctx, l); err != nil {
-		return fmt.Errorf("lift notice: %w", err)
-	}
-	return nil
+	defer keepAlive(ctx)()
+	return classify("lift notice", a.Cases.LiftNotice(ctx, l))
 }
 
 // Lift sends a lift_restriction task to each register that restricted the subject's data, with a
 // follow-up task id of its own so that neither the stream nor the adapter takes it for the first.
 func (a *Activities) Lift(ctx context.Context, l LiftInput) error {
+	defer keepAlive(ctx)()
+	return classify("lift", a.lift(ctx, l))
+}
+
+func (a *Activities) lift(ctx context.Context, l LiftInput) error {
 	in, err := a.Cases.Load(ctx, l.RequestID)
 	if err != nil {
-		return fmt.Errorf("lift: %w", err)
+		return err
 	}
 	planned, err := a.Cases.Planned(ctx, l.RequestID)
 	if err != nil {
-		return fmt.Errorf("lift: %w", err)
+		return err
 	}
-	d := deadline.Compute(in.ReceivedAt)
 	var tasks []contracts.Task
 	var ids []string
 	for _, p := range planned {
@@ -384,27 +436,17 @@ func (a *Activities) Lift(ctx context.Context, l LiftInput) error {
 			continue
 		}
 		o := p.Outcome
-		var identifiers []contracts.Identifier
-		for _, id := range in.Subject.Identifiers {
-			if slices.Contains(o.Identifiers, id.Type) {
-				identifiers = append(identifiers, id)
-			}
-		}
-		tasks = append(tasks, contracts.Task{Protocol: contracts.TaskProtocol,
-			TaskID:    contracts.FollowUpTaskID(l.RequestID, o.RegisterID, contracts.OpLiftRestriction),
-			RequestID: l.RequestID, RegisterID: o.RegisterID, Operation: contracts.OpLiftRestriction, Right: contracts.RightRestriction,
-			Identifiers: identifiers, ReceivedAt: in.ReceivedAt, Deadline: d.Legal})
+		task := a.task(in, o.RegisterID, contracts.OpLiftRestriction, o.Identifiers,
+			contracts.FollowUpTaskID(l.RequestID, o.RegisterID, contracts.OpLiftRestriction))
+		tasks = append(tasks, task)
 		ids = append(ids, o.RegisterID)
 	}
 	if len(tasks) > 0 {
 		if err := a.Tasks.Publish(ctx, tasks); err != nil {
-			return fmt.Errorf("lift: %w", err)
+			return err
 		}
 	}
-	if err := a.Cases.Lifted(ctx, l, ids); err != nil {
-		return fmt.Errorf("lift: %w", err)
-	}
-	return nil
+	return a.Cases.Lifted(ctx, l, ids)
 }
 
 // Conclude is a register's outcome once collection has ended: the rules' decision where no task was
@@ -440,10 +482,8 @@ func RulesIdentityLevel(level string) rules.IdentityLevel {
 // AskForInformation tells the subject that an identifier they have not given would let more
 // registers be searched, and puts the case in awaiting_information.
 func (a *Activities) AskForInformation(ctx context.Context, r InformationRequest) error {
-	if err := a.Cases.AskForInformation(ctx, r); err != nil {
-		return fmt.Errorf("ask for information: %w", err)
-	}
-	return nil
+	defer keepAlive(ctx)()
+	return classify("ask for information", a.Cases.AskForInformation(ctx, r))
 }
 
 // SupplyIdentifier stores an identifier the subject supplied, re-evaluates the registers that were
@@ -452,24 +492,30 @@ func (a *Activities) AskForInformation(ctx context.Context, r InformationRequest
 // so their task ids are free. Each step is idempotent: the identifier is stored once, a register
 // already dispatched keeps its plan, and a re-published task is dropped by its id.
 func (a *Activities) SupplyIdentifier(ctx context.Context, s SupplyInput) (SupplyResult, error) {
-	var res SupplyResult
+	defer keepAlive(ctx)()
 	if ve := CheckSupplied(s.Identifier); ve != nil {
-		return res, temporal.NewNonRetryableApplicationError("supply: invalid identifier", "invalid_identifier", ve)
+		return SupplyResult{}, classify("supply", ve)
 	}
+	res, err := a.supplyIdentifier(ctx, s)
+	return res, classify("supply", err)
+}
+
+func (a *Activities) supplyIdentifier(ctx context.Context, s SupplyInput) (SupplyResult, error) {
+	var res SupplyResult
 	if err := a.Cases.Supplied(ctx, s.RequestID, s.Identifier, s.Channel); err != nil {
-		return res, fmt.Errorf("supply: %w", err)
+		return res, err
 	}
 	in, err := a.Cases.Load(ctx, s.RequestID)
 	if err != nil {
-		return res, fmt.Errorf("supply: %w", err)
+		return res, err
 	}
 	planned, err := a.Cases.Planned(ctx, s.RequestID)
 	if err != nil {
-		return res, fmt.Errorf("supply: %w", err)
+		return res, err
 	}
 	prior, err := a.Cases.Prior(ctx, in.Subject, in.ReceivedAt)
 	if err != nil {
-		return res, fmt.Errorf("supply: %w", err)
+		return res, err
 	}
 	req := RulesRequest(in, prior)
 	var replanned []PlannedRegister
@@ -485,11 +531,11 @@ func (a *Activities) SupplyIdentifier(ctx context.Context, s SupplyInput) (Suppl
 		}
 		decl, err := a.Catalogue.Version(ctx, p.Outcome.RegisterID, p.Digest)
 		if err != nil {
-			return res, fmt.Errorf("supply: register %s: %w", p.Outcome.RegisterID, err)
+			return res, fmt.Errorf("register %s: %w", p.Outcome.RegisterID, err)
 		}
 		out, err := rules.Evaluate(req, &decl)
 		if err != nil {
-			return res, fmt.Errorf("supply: register %s: %w", p.Outcome.RegisterID, err)
+			return res, fmt.Errorf("register %s: %w", p.Outcome.RegisterID, err)
 		}
 		replanned = append(replanned, PlannedRegister{Outcome: out, Digest: p.Digest})
 		outcomes = append(outcomes, out)
@@ -501,25 +547,14 @@ func (a *Activities) SupplyIdentifier(ctx context.Context, s SupplyInput) (Suppl
 	// The new plan is stored, its registers awaited, before any task goes out: the result collector
 	// then counts them as awaited from the moment one could answer.
 	if err := a.Cases.Replan(ctx, s.RequestID, replanned, status); err != nil {
-		return res, fmt.Errorf("supply: %w", err)
+		return res, err
 	}
-	d := deadline.Compute(in.ReceivedAt)
-	tasks, to, err := a.tasks(ctx, in, d.Legal, outcomes)
-	if err != nil {
-		return res, fmt.Errorf("supply: %w", err)
-	}
-	if len(tasks) > 0 {
-		if err := a.Tasks.Publish(ctx, tasks); err != nil {
-			return res, fmt.Errorf("supply: %w", err)
-		}
-		if err := a.Cases.MarkDispatched(ctx, s.RequestID, to); err != nil {
-			return res, fmt.Errorf("supply: %w", err)
-		}
+	if res.Dispatched, err = a.dispatch(ctx, in, outcomes); err != nil {
+		return res, err
 	}
 	for _, o := range outcomes {
 		res.Plans = append(res.Plans, planOf(o))
 	}
-	res.Dispatched = len(tasks)
 	return res, nil
 }
 
@@ -528,10 +563,16 @@ func (a *Activities) SupplyIdentifier(ctx context.Context, s SupplyInput) (Suppl
 // begun never will; one that had begun or finished answers as usual, and an effect already applied
 // stays applied.
 func (a *Activities) Withdraw(ctx context.Context, w WithdrawInput) (WithdrawResult, error) {
+	defer keepAlive(ctx)()
+	res, err := a.withdraw(ctx, w)
+	return res, classify("withdraw", err)
+}
+
+func (a *Activities) withdraw(ctx context.Context, w WithdrawInput) (WithdrawResult, error) {
 	var res WithdrawResult
 	planned, err := a.Cases.Planned(ctx, w.RequestID)
 	if err != nil {
-		return res, fmt.Errorf("withdraw: %w", err)
+		return res, err
 	}
 	for _, p := range planned {
 		id := p.Outcome.RegisterID
@@ -547,7 +588,7 @@ func (a *Activities) Withdraw(ctx context.Context, w WithdrawInput) (WithdrawRes
 		}
 		state, err := a.Cancel.Cancel(ctx, id, contracts.TaskID(w.RequestID, id))
 		if err != nil {
-			return res, fmt.Errorf("withdraw: cancel the task of %s: %w", id, err)
+			return res, fmt.Errorf("cancel the task of %s: %w", id, err)
 		}
 		if state == CancelDone {
 			res.Cancelled = append(res.Cancelled, id)
@@ -555,8 +596,5 @@ func (a *Activities) Withdraw(ctx context.Context, w WithdrawInput) (WithdrawRes
 			res.UnderWay = append(res.UnderWay, id)
 		}
 	}
-	if err := a.Cases.Withdrawn(ctx, w, res); err != nil {
-		return res, fmt.Errorf("withdraw: %w", err)
-	}
-	return res, nil
+	return res, a.Cases.Withdrawn(ctx, w, res)
 }

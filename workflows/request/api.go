@@ -1,16 +1,17 @@
 // Package request is the workflow that carries one data subject request from receipt to reply: one
-// workflow per request, whatever rights it invokes, with workflow id = request id.
+// workflow per request, whatever registers it reaches, with workflow id = request id. This file is
+// its interface: the names clients and workers share, the ids, the inputs and the results. The
+// statuses and their transitions are in status.go, the checks of every input in check.go, the typed
+// client in client.go. The rules the workflow carries out are in docs/procedure.md.
 package request
 
 import (
-	"errors"
-	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/rules"
+	"kirjaamo.dev/rules/deadline"
 )
 
 // Names that clients, workers and tests share.
@@ -18,42 +19,50 @@ const (
 	WorkflowName = "DataSubjectRequest"
 	TaskQueue    = "kirjaamo-requests"
 
+	// QueryState returns the workflow's State.
+	QueryState = "state"
 	// SignalRegistersAnswered tells the workflow that every register it dispatched to has answered.
 	// The result collector sends it once the last answer is stored: one signal per request, not one
 	// per register, keeps history small even for a request that reaches hundreds of registers.
 	SignalRegistersAnswered = "registers-answered"
-	// UpdateApproveReply is the office's decision to send the reply.
-	UpdateApproveReply = "approve-reply"
-	// QueryState returns the workflow's State.
-	QueryState = "state"
-	// UpdateExtendDeadline extends the deadline by up to two months, with reasons (Art 12(3)).
-	UpdateExtendDeadline = "extend-deadline"
-	// UpdateSendLiftNotice tells the subject that a restriction is about to be lifted (Art 18(3)).
-	UpdateSendLiftNotice = "send-lift-notice"
-	// UpdateLiftRestriction lifts a restriction, only after the lift notice was sent.
-	UpdateLiftRestriction = "lift-restriction"
-	// UpdateSupplyIdentifier adds an identifier the subject supplies (a phone number or an e-mail
-	// address) so that registers waiting for it can be searched (Art 11(2), 12(6)).
-	UpdateSupplyIdentifier = "supply-identifier"
-	// UpdateWithdraw is the subject's withdrawal of the request before the reply.
-	UpdateWithdraw = "withdraw"
-	// UpdateVerifyIdentity is a clerk's confirmation of the identity of a subject whose request came by
-	// post or at a service point (Art 12(6)); intake then goes on as for any request.
-	UpdateVerifyIdentity = "verify-identity"
-	// UpdateRefuseIdentity is a clerk's decision that the subject's identity cannot be established, with
-	// the reasons told to the subject: the request closes without action (Art 12(2), 12(4)).
-	UpdateRefuseIdentity = "refuse-identity"
+
+	// The updates: each is checked by its validator (the Check function of its input, then whether
+	// the request is in a status that takes it) before it is accepted.
+	UpdateApproveReply     = "approve-reply"     // Approval: the office sends the reply
+	UpdateExtendDeadline   = "extend-deadline"   // Extension: up to two more months, with reasons (Art 12(3))
+	UpdateSupplyIdentifier = "supply-identifier" // Supply: an identifier that lets more registers be searched (Art 11(2))
+	UpdateWithdraw         = "withdraw"          // Withdrawal: the subject withdraws the request before the reply
+	UpdateVerifyIdentity   = "verify-identity"   // IdentityVerification: a clerk confirms a letter writer's identity (Art 12(6))
+	UpdateRefuseIdentity   = "refuse-identity"   // IdentityRefusal: the identity cannot be established (Art 12(2), 12(4))
+	UpdateSendLiftNotice   = "send-lift-notice"  // Lift: the subject is told a restriction will be lifted (Art 18(3))
+	UpdateLiftRestriction  = "lift-restriction"  // Lift: the restriction is lifted, only after the notice
+	UpdateRetry            = "retry"             // Retry: a clerk runs again a step that needs attention
 )
 
-// Channels a request arrives through. The portal's are web and api, behind strong electronic
+// WorkflowID is the request id: the idempotency key everywhere, so a resubmitted request can never
+// start a second workflow.
+func WorkflowID(requestID string) string { return requestID }
+
+// Channel is where a request arrived. The portal's are web and api, behind strong electronic
 // identification; the office registers requests received by post or at a service point, whose
-// sender's identity is not yet verified.
+// sender's identity is not yet verified. The clock starts on receipt through any channel (Art 12(3)).
+type Channel string
+
 const (
-	ChannelWeb          = "web"
-	ChannelAPI          = "api"
-	ChannelMail         = "mail"
-	ChannelServicePoint = "service_point"
+	ChannelWeb          Channel = "web"
+	ChannelAPI          Channel = "api"
+	ChannelMail         Channel = "mail"
+	ChannelServicePoint Channel = "service_point"
 )
+
+// Channels lists every channel.
+var Channels = []Channel{ChannelWeb, ChannelAPI, ChannelMail, ChannelServicePoint}
+
+// Valid reports whether c is one of Channels.
+func (c Channel) Valid() bool { return slices.Contains(Channels, c) }
+
+// ByStaff reports whether the office registered the request, from a letter or a visit.
+func (c Channel) ByStaff() bool { return c == ChannelMail || c == ChannelServicePoint }
 
 // Identity levels of a subject registered by the office, besides the eIDAS levels that strong
 // electronic identification reports (rules.IdentityLevel).
@@ -64,59 +73,26 @@ const (
 	IdentityVerified = "verified"
 )
 
-// WorkflowID is the request id: the idempotency key everywhere, so a resubmitted request can never
-// start a second workflow.
-func WorkflowID(requestID string) string { return requestID }
-
-// Status is where a request stands, as the office and the citizen see it.
-type Status string
-
-const (
-	StatusReceived   Status = "received"
-	StatusDispatched Status = "dispatched"
-	StatusInReview   Status = "in_review"
-	StatusReplied    Status = "replied"
-	// A restriction request stays open after the reply: restricted, then the Art 18(3) notice, then lifted.
-	StatusRestricted     Status = "restricted"
-	StatusLiftNoticeSent Status = "lift_notice_sent"
-	StatusLifted         Status = "lifted"
-	// StatusAwaitingInformation: some registers could find the subject's data with an identifier the
-	// subject has not given (Art 11(2), 12(6)); the subject has been asked for it.
-	StatusAwaitingInformation Status = "awaiting_information"
-	// StatusWithdrawn: the subject withdrew the request before the reply. The request is closed.
-	StatusWithdrawn Status = "withdrawn"
-	// StatusAwaitingIdentity: a request received by post or at a service point waits for a clerk to
-	// confirm the subject's identity (Art 12(6)); nothing is planned or sent to a register until then.
-	// The deadline runs from receipt all the same.
-	StatusAwaitingIdentity Status = "awaiting_identity"
-	// StatusIdentityNotVerified: the subject's identity could not be established, and the subject was
-	// told why (Art 12(2), 12(4)). The request is closed.
-	StatusIdentityNotVerified Status = "identity_not_verified"
-)
-
-// Open reports whether a request in this status has not been replied to or withdrawn: only then may
-// the subject add information or withdraw it.
-func (s Status) Open() bool {
-	switch s {
-	case StatusReceived, StatusDispatched, StatusInReview, StatusAwaitingInformation:
-		return true
-	}
-	return false
-}
-
 // Input starts a request. It holds the subject's identifiers, which is why every payload is
 // encrypted by the codec before it reaches the Temporal server.
 type Input struct {
 	RequestID  string                  `json:"request_id"`
 	ReceivedAt time.Time               `json:"received_at"`
-	Channel    string                  `json:"channel"` // web, api, mail or service_point: the clock starts on receipt through any channel
+	Channel    Channel                 `json:"channel"`
 	Subject    Subject                 `json:"subject"`
 	Request    contracts.SubmitRequest `json:"request"`
+	// Receipt is the request's statutory dates, computed once from ReceivedAt when the request is
+	// started (Client.Start), so that a change to the holiday calendar never changes a running
+	// workflow's timers on replay.
+	Receipt Receipt `json:"receipt"`
 	// RegisteredBy is the clerk who registered a request received by post or at a service point.
 	RegisteredBy string `json:"registered_by,omitempty"`
+	// Restricted continues a replied restriction after ContinueAsNew: the request's own run ended
+	// with the reply, and a short one waits for the restriction to be lifted.
+	Restricted *Restriction `json:"restricted,omitempty"`
 }
 
-// Subject is the data subject as identified at sign-in.
+// Subject is the data subject as identified at sign-in, or as a clerk registered them.
 type Subject struct {
 	// ID is the identity provider's subject identifier.
 	ID string `json:"id"`
@@ -128,19 +104,41 @@ type Subject struct {
 	Identifiers []contracts.Identifier `json:"identifiers"`
 }
 
-// Receipt is a request's statutory dates, recorded with its case.
+// Receipt is a request's statutory dates (docs/procedure.md#the-deadline).
 type Receipt struct {
 	Deadline       time.Time `json:"deadline"`
 	InternalTarget time.Time `json:"internal_target"`
+	// DecideExtensionBy is the last day an extension may be decided: within the first month.
+	DecideExtensionBy time.Time `json:"decide_extension_by"`
 }
 
-// IntakeResult is what taking a request in yields: its deadlines, the rules' decision for each
-// register, and how many registers a task went to.
+// ReceiptOf computes the statutory dates of a request received at t.
+func ReceiptOf(t time.Time) Receipt {
+	d := deadline.Compute(t)
+	return Receipt{Deadline: d.Legal, InternalTarget: d.InternalTarget, DecideExtensionBy: d.ExtensionDecisionBy}
+}
+
+// ExtendedDeadline is the deadline after an extension by months (one or two) more than the first
+// month, moved past weekends and holidays like the first.
+func ExtendedDeadline(received time.Time, months int) time.Time {
+	d := deadline.AddMonths(deadline.Date(received), 1+months)
+	for !deadline.IsWorkingDay(d) {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d
+}
+
+// Restriction is what a replied restriction's own run needs.
+type Restriction struct {
+	RepliedBy string `json:"replied_by"`
+	// Status is where the restriction stands: restricted, or lift_notice_sent.
+	Status Status `json:"status"`
+}
+
+// IntakeResult is the rules' decision for each register, and how many registers a task went to.
 type IntakeResult struct {
-	Deadline       time.Time      `json:"deadline"`
-	InternalTarget time.Time      `json:"internal_target"`
-	Plans          []RegisterPlan `json:"plans"`
-	Dispatched     int            `json:"dispatched"`
+	Plans      []RegisterPlan `json:"plans"`
+	Dispatched int            `json:"dispatched"`
 }
 
 // RegisterPlan is the rules engine's decision for one register and one right.
@@ -148,7 +146,7 @@ type RegisterPlan struct {
 	RegisterID string              `json:"register_id"`
 	Right      contracts.Right     `json:"right"`
 	Operation  contracts.Operation `json:"operation"`
-	Outcome    string              `json:"outcome"`
+	Outcome    rules.OutcomeCode   `json:"outcome"`
 	Dispatch   bool                `json:"dispatch"`
 	// Identifiers are the identifier types the rules name for the register: those it is sent when
 	// the right applies, or those the subject could add while it cannot be searched.
@@ -171,8 +169,8 @@ var SuppliableTypes = []contracts.IdentifierType{contracts.IdentifierPhone, cont
 // have the register searched. A register waits for information when the rules stopped at the
 // identifiability gate (cannot_identify, Art 11(2)) or asked for an identifier it can find data by
 // (waiting_for_identity with identifiers); waiting for a stronger identification names none.
-func Suppliable(code string, types []contracts.IdentifierType) []contracts.IdentifierType {
-	if code != string(rules.CodeCannotIdentify) && code != string(rules.CodeWaitingForIdentity) {
+func Suppliable(code rules.OutcomeCode, types []contracts.IdentifierType) []contracts.IdentifierType {
+	if code != rules.CodeCannotIdentify && code != rules.CodeWaitingForIdentity {
 		return nil
 	}
 	var out []contracts.IdentifierType
@@ -190,18 +188,37 @@ type WaitingRegister struct {
 	Identifiers []contracts.IdentifierType `json:"identifiers"`
 }
 
+// Waiting lists, of a case's registers, those that could be searched if the subject supplied an
+// identifier, with the types each would accept: those no task went to whose plan stopped for want
+// of an identifier. A request the subject may no longer act on waits for nothing.
+func Waiting(status Status, planned []PlannedRegister) []WaitingRegister {
+	if !status.SubjectMayAct() {
+		return nil
+	}
+	var out []WaitingRegister
+	for _, p := range planned {
+		if p.Dispatched {
+			continue
+		}
+		if types := Suppliable(p.Outcome.Code, p.Outcome.Identifiers); len(types) > 0 {
+			out = append(out, WaitingRegister{RegisterID: p.Outcome.RegisterID, Identifiers: types})
+		}
+	}
+	return out
+}
+
 // InformationRequest asks the subject for an identifier that would let more registers be searched.
 type InformationRequest struct {
 	RequestID string            `json:"request_id"`
 	Registers []WaitingRegister `json:"registers"`
 }
 
-// Supply is the subject's addition of an identifier to the request. It is stored with the case as
-// supplied by the subject and not verified.
+// Supply is the subject's addition of an identifier to the request, confirmed by the one-time code
+// sent to it before the portal hands it over.
 type Supply struct {
 	Identifier contracts.Identifier `json:"identifier"`
-	// Channel is where it was supplied: "web" or "api".
-	Channel string `json:"channel"`
+	// Channel is where it was supplied: web or api.
+	Channel Channel `json:"channel"`
 }
 
 // SupplyInput re-evaluates the given registers with a supplied identifier and dispatches to those
@@ -209,7 +226,7 @@ type Supply struct {
 type SupplyInput struct {
 	RequestID  string               `json:"request_id"`
 	Identifier contracts.Identifier `json:"identifier"`
-	Channel    string               `json:"channel"`
+	Channel    Channel              `json:"channel"`
 	Registers  []string             `json:"registers"`
 	// StillWaiting reports that other registers go on waiting for information, so the case stays
 	// awaiting information; otherwise it is collecting answers again.
@@ -223,45 +240,16 @@ type SupplyResult struct {
 	Dispatched int            `json:"dispatched"`
 }
 
-// CheckSupplied checks an identifier a subject supplies: a phone number in international form or an
-// e-mail address, never a personal identity code. Field names are "type" and "value".
-func CheckSupplied(id contracts.Identifier) *contracts.ValidationError {
-	ve := &contracts.ValidationError{}
-	switch id.Type {
-	case contracts.IdentifierPhone:
-		if !phonePattern.MatchString(id.Value) {
-			ve.Add("value", "e164", "must be a phone number in international form, e.g. +358401234567")
-		}
-	case contracts.IdentifierEmail:
-		if len(id.Value) > 254 || !emailPattern.MatchString(id.Value) {
-			ve.Add("value", "email", "must be an e-mail address")
-		}
-	case contracts.IdentifierPersonalIdentityCode:
-		ve.Add("type", "oneof", "a personal identity code comes only from identification at sign-in; add a phone number or an e-mail address")
-	default:
-		ve.Add("type", "oneof", "must be one of: phone, email")
-	}
-	if len(ve.Fields) == 0 {
-		return nil
-	}
-	return ve
-}
-
-var (
-	phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-	emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
-)
-
 // Withdrawal is the subject's withdrawal of the request.
 type Withdrawal struct {
-	// Channel is where it was withdrawn: "web" or "api".
-	Channel string `json:"channel"`
+	// Channel is where it was withdrawn: web or api.
+	Channel Channel `json:"channel"`
 }
 
 // WithdrawInput cancels a request's unanswered tasks and records the withdrawal.
 type WithdrawInput struct {
-	RequestID string `json:"request_id"`
-	Channel   string `json:"channel"`
+	RequestID string  `json:"request_id"`
+	Channel   Channel `json:"channel"`
 }
 
 // WithdrawResult says what became of each register's task when the request was withdrawn.
@@ -278,7 +266,7 @@ type WithdrawResult struct {
 type Answered struct {
 	// Registers is how many of the request's awaited registers have answered. Registers dispatched
 	// after an identifier was supplied make a request await answers again, so the workflow compares
-	// it with the number it dispatched; zero, from a sender that does not count, means all.
+	// it with the number it dispatched.
 	Registers int `json:"registers"`
 }
 
@@ -292,6 +280,12 @@ type Approval struct {
 	// Clerk is the staff member who approves, as identified at sign-in.
 	Clerk string `json:"clerk"`
 	Note  string `json:"note,omitempty"`
+}
+
+// ReplyInput sends the approved reply to the subject.
+type ReplyInput struct {
+	RequestID string   `json:"request_id"`
+	Approval  Approval `json:"approval"`
 }
 
 // Extension is the office's decision to extend the deadline (Art 12(3)).
@@ -310,48 +304,32 @@ type ExtendInput struct {
 	NewDeadline time.Time `json:"new_deadline"`
 }
 
+// AlarmKind is what an alarm to the office says.
+type AlarmKind string
+
+const (
+	// AlarmReminder: the deadline is near (a week, then a day, before it).
+	AlarmReminder AlarmKind = "deadline_reminder"
+	// AlarmEscalation: the deadline passed without a reply.
+	AlarmEscalation AlarmKind = "deadline_missed"
+)
+
 // Alarm is a reminder to the office before the deadline falls due, or the escalation once it is missed.
 type Alarm struct {
 	RequestID string    `json:"request_id"`
-	Kind      string    `json:"kind"` // AlarmReminder or AlarmEscalation
+	Kind      AlarmKind `json:"kind"`
 	Deadline  time.Time `json:"deadline"`
 }
 
-// Alarm kinds.
-const (
-	AlarmReminder   = "deadline_reminder"
-	AlarmEscalation = "deadline_missed"
-)
+// Lift is a clerk's step towards lifting a restriction: the notice, then the lift.
+type Lift struct {
+	Clerk string `json:"clerk"`
+}
 
 // LiftInput asks for the lift notice or the lift of a restriction.
 type LiftInput struct {
 	RequestID string `json:"request_id"`
 	Clerk     string `json:"clerk"`
-}
-
-// ReplyInput sends the approved reply to the subject.
-type ReplyInput struct {
-	RequestID string   `json:"request_id"`
-	Approval  Approval `json:"approval"`
-}
-
-// State is the workflow's own view of the request, for queries.
-type State struct {
-	Status    Status         `json:"status"`
-	Deadline  time.Time      `json:"deadline"`
-	Plans     []RegisterPlan `json:"plans"`
-	Pending   []string       `json:"pending"`
-	RepliedBy string         `json:"replied_by,omitempty"`
-	// Extended reports that the deadline was extended once; it cannot be extended again.
-	Extended bool `json:"extended,omitempty"`
-	// Alarms are the reminders and escalations already raised.
-	Alarms []string `json:"alarms,omitempty"`
-	// Waiting are the registers that could be searched if the subject supplied an identifier.
-	Waiting []WaitingRegister `json:"waiting,omitempty"`
-	// Withdrawal is what became of the tasks when the subject withdrew the request.
-	Withdrawal *WithdrawResult `json:"withdrawal,omitempty"`
-	// IdentityMethod is how a clerk confirmed the identity of a subject registered unverified.
-	IdentityMethod string `json:"identity_method,omitempty"`
 }
 
 // IdentityVerification is a clerk's confirmation of the subject's identity (Art 12(6)). Method says
@@ -381,32 +359,72 @@ type RefuseIdentityInput struct {
 	Refusal   IdentityRefusal `json:"refusal"`
 }
 
-// CheckVerification checks a clerk's verification of identity; nil if it may be recorded.
-func CheckVerification(v IdentityVerification) error {
-	switch {
-	case strings.TrimSpace(v.Clerk) == "":
-		return errors.New("identity: the verifying clerk is required")
-	case strings.TrimSpace(v.Method) == "":
-		return errors.New("identity: the method is required: say how the identity was confirmed (Art 12(6))")
-	case len(v.Method) > 500:
-		return errors.New("identity: the method may be at most 500 characters")
-	case len(v.Note) > 2000:
-		return errors.New("identity: the note may be at most 2000 characters")
-	}
-	return nil
+// Step is a step of a request's main line that can fail for good and then needs attention.
+type Step string
+
+const (
+	StepRecordReceipt     Step = "record_receipt"
+	StepIntake            Step = "intake"
+	StepAskForInformation Step = "ask_for_information"
+	StepReview            Step = "review"
+)
+
+// Steps lists every step that can need attention.
+var Steps = []Step{StepRecordReceipt, StepIntake, StepAskForInformation, StepReview}
+
+// Trouble is what kind of failure stopped a step, in words that carry nothing of the request's
+// data: the office sees it, and so does the workflow's history.
+type Trouble string
+
+const (
+	// TroubleRefused: the store refused the data (a data exception or a constraint violation), or
+	// the input was invalid. Retrying the same step cannot help until someone fixes the cause.
+	TroubleRefused Trouble = "refused"
+	// TroubleUnavailable: a server the step needs did not answer through all its retries.
+	TroubleUnavailable Trouble = "unavailable"
+)
+
+// Attention is a step of the request that failed for good: the request waits, its deadline alarms
+// still running, until a clerk retries the step after a fix, or, for a server that was unavailable,
+// until the step is tried again on its own an hour later.
+type Attention struct {
+	Step    Step      `json:"step"`
+	Trouble Trouble   `json:"trouble"`
+	Since   time.Time `json:"since"`
 }
 
-// CheckRefusal checks a clerk's refusal; nil if it may be recorded.
-func CheckRefusal(x IdentityRefusal) error {
-	switch {
-	case strings.TrimSpace(x.Clerk) == "":
-		return errors.New("identity: the deciding clerk is required")
-	case strings.TrimSpace(x.Reasons) == "":
-		return errors.New("identity: reasons are required; the subject is told them (Art 12(2), 12(4))")
-	case len(x.Reasons) > 2000:
-		return errors.New("identity: reasons may be at most 2000 characters")
-	}
-	return nil
+// AttentionInput records that a request needs attention, or (Attention nil) that it no longer does.
+type AttentionInput struct {
+	RequestID string     `json:"request_id"`
+	Attention *Attention `json:"attention,omitempty"`
+	// RetriedBy is the clerk who retried the step, if a clerk did.
+	RetriedBy string `json:"retried_by,omitempty"`
+}
+
+// Retry is a clerk's retry of a step that needs attention.
+type Retry struct {
+	Clerk string `json:"clerk"`
+}
+
+// State is the workflow's own view of the request, for queries and as every update's answer.
+type State struct {
+	Status    Status         `json:"status"`
+	Deadline  time.Time      `json:"deadline"`
+	Plans     []RegisterPlan `json:"plans"`
+	Pending   []string       `json:"pending"`
+	RepliedBy string         `json:"replied_by,omitempty"`
+	// Extended reports that the deadline was extended once; it cannot be extended again.
+	Extended bool `json:"extended,omitempty"`
+	// Alarms are the reminders and escalations already raised.
+	Alarms []string `json:"alarms,omitempty"`
+	// Waiting are the registers that could be searched if the subject supplied an identifier.
+	Waiting []WaitingRegister `json:"waiting,omitempty"`
+	// Withdrawal is what became of the tasks when the subject withdrew the request.
+	Withdrawal *WithdrawResult `json:"withdrawal,omitempty"`
+	// IdentityMethod is how a clerk confirmed the identity of a subject registered unverified.
+	IdentityMethod string `json:"identity_method,omitempty"`
+	// Attention is the step that failed for good, while the request waits for it to be retried.
+	Attention *Attention `json:"attention,omitempty"`
 }
 
 // Result is what a finished workflow returns.

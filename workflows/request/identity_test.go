@@ -28,10 +28,10 @@ func identityEnv(t *testing.T, intakes *[]Input, alarms *[]Alarm) *testsuite.Tes
 	e.SetStartTime(received)
 	e.RegisterWorkflow(Workflow)
 	e.RegisterActivity(&Activities{})
-	e.OnActivity(activities.RecordReceipt, mock.Anything, mock.Anything).Return(Receipt{Deadline: legalDeadline, InternalTarget: internalTarget}, nil)
+	e.OnActivity(activities.RecordReceipt, mock.Anything, mock.Anything).Return(nil)
 	e.OnActivity(activities.Intake, mock.Anything, mock.Anything).Return(func(_ context.Context, in Input) (IntakeResult, error) {
 		*intakes = append(*intakes, in)
-		return IntakeResult{Deadline: legalDeadline, InternalTarget: internalTarget, Dispatched: 1}, nil
+		return IntakeResult{Dispatched: 1}, nil
 	})
 	e.OnActivity(activities.Raise, mock.Anything, mock.Anything).Return(func(_ context.Context, a Alarm) error {
 		*alarms = append(*alarms, a)
@@ -136,7 +136,7 @@ func TestTheDeadlineAlarmsRunWhileAwaitingIdentity(t *testing.T) {
 	if err := e.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	var kinds []string
+	var kinds []AlarmKind
 	for _, a := range alarms {
 		kinds = append(kinds, a.Kind)
 	}

@@ -16,10 +16,10 @@ import (
 
 var (
 	phone   = contracts.Identifier{Type: contracts.IdentifierPhone, Value: "+358401110001"}
-	waiting = RegisterPlan{RegisterID: "koronavilkku", Right: contracts.RightAccess, Outcome: string(rules.CodeCannotIdentify),
+	waiting = RegisterPlan{RegisterID: "koronavilkku", Right: contracts.RightAccess, Outcome: rules.CodeCannotIdentify,
 		Identifiers: []contracts.IdentifierType{contracts.IdentifierPhone}}
 	clinic = RegisterPlan{RegisterID: "clinic", Right: contracts.RightAccess, Operation: contracts.OpLookup,
-		Outcome: string(rules.CodeDispatch), Dispatch: true, Identifiers: []contracts.IdentifierType{contracts.IdentifierEmail}}
+		Outcome: rules.CodeDispatch, Dispatch: true, Identifiers: []contracts.IdentifierType{contracts.IdentifierEmail}}
 )
 
 // envWith is a workflow test environment whose intake planned the given registers.
@@ -35,11 +35,10 @@ func envWith(t *testing.T, plans ...RegisterPlan) *testsuite.TestWorkflowEnviron
 			dispatched++
 		}
 	}
-	e.OnActivity(activities.Intake, mock.Anything, mock.Anything).Return(IntakeResult{Deadline: legalDeadline,
-		InternalTarget: internalTarget, Plans: plans, Dispatched: dispatched}, nil)
+	e.OnActivity(activities.Intake, mock.Anything, mock.Anything).Return(IntakeResult{Plans: plans, Dispatched: dispatched}, nil)
 	raised = nil
 	e.OnActivity(activities.Raise, mock.Anything, mock.Anything).Return(func(_ context.Context, a Alarm) error {
-		raised = append(raised, a.Kind+" "+e.Now().Format("2006-01-02"))
+		raised = append(raised, string(a.Kind)+" "+day(e.Now()))
 		return nil
 	})
 	return e
@@ -78,7 +77,7 @@ func supplied(e *testsuite.TestWorkflowEnvironment) *[]SupplyInput {
 	e.OnActivity(activities.SupplyIdentifier, mock.Anything, mock.Anything).Return(func(_ context.Context, s SupplyInput) (SupplyResult, error) {
 		got = append(got, s)
 		p := waiting
-		p.Outcome, p.Dispatch, p.Operation = string(rules.CodeDispatch), true, contracts.OpLookup
+		p.Outcome, p.Dispatch, p.Operation = rules.CodeDispatch, true, contracts.OpLookup
 		return SupplyResult{Plans: []RegisterPlan{p}, Dispatched: 1}, nil
 	})
 	return &got
@@ -119,7 +118,7 @@ func TestAWaitingRegisterIsSearchedOnceTheSubjectSuppliesTheIdentifier(t *testin
 		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 2})
 	}, 3*time.Hour)
 	e.RegisterDelayedCallback(func() {
-		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone}, true) // nothing waits any more
+		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone, Channel: ChannelWeb}, true) // nothing waits any more
 		approve(t, e, "Kaisa", false)
 	}, 4*time.Hour)
 
@@ -139,18 +138,15 @@ func TestAWaitingRegisterIsSearchedOnceTheSubjectSuppliesTheIdentifier(t *testin
 }
 
 // Without a supply the request goes on as before: to review once the dispatched registers have
-// answered (or at the internal target), the waiting register concluded as the rules decided.
+// answered (or at the internal target), the waiting register concluded as the rules decided. After
+// the reply, nothing can be added or withdrawn, also in a restriction's own run.
 func TestWithoutASupplyTheRequestGoesOnAndNothingIsAddedAfterTheReply(t *testing.T) {
 	e := envWith(t, clinic, waiting)
 	in := input()
-	in.Request.Right = contracts.RightRestriction // stays open after the reply
+	in.Request.Right = contracts.RightRestriction // goes on after the reply
 	e.OnActivity(activities.AskForInformation, mock.Anything, mock.Anything).Return(nil)
 	reviewed := reviews(e)
 	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
-	e.OnActivity(activities.SupplyIdentifier, mock.Anything, mock.Anything).Return(SupplyResult{}, nil)
-	e.OnActivity(activities.Withdraw, mock.Anything, mock.Anything).Return(WithdrawResult{}, nil)
-	e.OnActivity(activities.SendLiftNotice, mock.Anything, mock.Anything).Return(nil)
-	e.OnActivity(activities.Lift, mock.Anything, mock.Anything).Return(nil)
 	e.RegisterDelayedCallback(func() { e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) }, time.Hour)
 	e.RegisterDelayedCallback(func() {
 		if st := stateOf(t, e); st.Status != StatusInReview || len(st.Waiting) != 1 {
@@ -158,25 +154,32 @@ func TestWithoutASupplyTheRequestGoesOnAndNothingIsAddedAfterTheReply(t *testing
 		}
 		approve(t, e, "Kaisa", false)
 	}, 30*24*time.Hour)
-	e.RegisterDelayedCallback(func() {
-		if st := stateOf(t, e); st.Status != StatusRestricted {
-			t.Errorf("status after the reply = %s, want restricted", st.Status)
-		}
-		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone}, true)
-		expectUpdate(t, e, UpdateWithdraw, Withdrawal{Channel: "web"}, true)
-		expectUpdate(t, e, UpdateSendLiftNotice, LiftInput{Clerk: "Kaisa"}, false)
-	}, 31*24*time.Hour)
-	e.RegisterDelayedCallback(func() { expectUpdate(t, e, UpdateLiftRestriction, LiftInput{Clerk: "Kaisa"}, false) }, 32*24*time.Hour)
-
 	e.ExecuteWorkflow(Workflow, in)
-	if err := e.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
+	next := continued(t, e)
 	if want := received.Add(time.Hour); len(*reviewed) != 1 || !(*reviewed)[0].Equal(want) {
 		t.Errorf("reviews began at %v, want once, when the clinic answered, %v", *reviewed, want)
 	}
-	e.AssertNotCalled(t, "SupplyIdentifier", mock.Anything, mock.Anything)
-	e.AssertNotCalled(t, "Withdraw", mock.Anything, mock.Anything)
+
+	r := restrictionEnv(received.Add(30 * 24 * time.Hour))
+	r.OnActivity(activities.SupplyIdentifier, mock.Anything, mock.Anything).Return(SupplyResult{}, nil)
+	r.OnActivity(activities.Withdraw, mock.Anything, mock.Anything).Return(WithdrawResult{}, nil)
+	r.OnActivity(activities.SendLiftNotice, mock.Anything, mock.Anything).Return(nil)
+	r.OnActivity(activities.Lift, mock.Anything, mock.Anything).Return(nil)
+	r.RegisterDelayedCallback(func() {
+		if st := stateOf(t, r); st.Status != StatusRestricted {
+			t.Errorf("status after the reply = %s, want restricted", st.Status)
+		}
+		expectUpdate(t, r, UpdateSupplyIdentifier, Supply{Identifier: phone, Channel: ChannelWeb}, true)
+		expectUpdate(t, r, UpdateWithdraw, Withdrawal{Channel: "web"}, true)
+		expectUpdate(t, r, UpdateSendLiftNotice, Lift{Clerk: "Kaisa"}, false)
+	}, 24*time.Hour)
+	r.RegisterDelayedCallback(func() { expectUpdate(t, r, UpdateLiftRestriction, Lift{Clerk: "Kaisa"}, false) }, 2*24*time.Hour)
+	r.ExecuteWorkflow(WorkflowName, next)
+	if err := r.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	r.AssertNotCalled(t, "SupplyIdentifier", mock.Anything, mock.Anything)
+	r.AssertNotCalled(t, "Withdraw", mock.Anything, mock.Anything)
 }
 
 func TestASupplyDuringReviewSendsTheCaseBackToCollecting(t *testing.T) {
@@ -221,7 +224,7 @@ func TestARegisterDispatchedLateHasUntilTheDayBeforeTheDeadline(t *testing.T) {
 	supplied(e)
 	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
 	e.RegisterDelayedCallback(func() {
-		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone}, false)
+		expectUpdate(t, e, UpdateSupplyIdentifier, Supply{Identifier: phone, Channel: ChannelWeb}, false)
 	}, internalTarget.Sub(received)+time.Hour)
 	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, 40*24*time.Hour)
 	e.ExecuteWorkflow(Workflow, input())
@@ -300,20 +303,24 @@ func TestWithdrawalInReviewAndRefusedAfterTheReply(t *testing.T) {
 		reviews(e)
 		e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
 		e.OnActivity(activities.Withdraw, mock.Anything, mock.Anything).Return(WithdrawResult{}, nil)
-		e.OnActivity(activities.SendLiftNotice, mock.Anything, mock.Anything).Return(nil)
-		e.OnActivity(activities.Lift, mock.Anything, mock.Anything).Return(nil)
 		e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, time.Hour)
-		e.RegisterDelayedCallback(func() {
-			expectUpdate(t, e, UpdateWithdraw, Withdrawal{Channel: "web"}, true)
-			expectUpdate(t, e, UpdateSendLiftNotice, LiftInput{Clerk: "Kaisa"}, false)
-		}, 2*time.Hour)
-		e.RegisterDelayedCallback(func() { expectUpdate(t, e, UpdateLiftRestriction, LiftInput{Clerk: "Kaisa"}, false) }, 3*time.Hour)
 		e.ExecuteWorkflow(Workflow, in)
+		r := restrictionEnv(received.Add(time.Hour))
+		r.OnActivity(activities.Withdraw, mock.Anything, mock.Anything).Return(WithdrawResult{}, nil)
+		r.OnActivity(activities.SendLiftNotice, mock.Anything, mock.Anything).Return(nil)
+		r.OnActivity(activities.Lift, mock.Anything, mock.Anything).Return(nil)
+		r.RegisterDelayedCallback(func() {
+			expectUpdate(t, r, UpdateWithdraw, Withdrawal{Channel: "web"}, true)
+			expectUpdate(t, r, UpdateSendLiftNotice, Lift{Clerk: "Kaisa"}, false)
+		}, time.Hour)
+		r.RegisterDelayedCallback(func() { expectUpdate(t, r, UpdateLiftRestriction, Lift{Clerk: "Kaisa"}, false) }, 2*time.Hour)
+		r.ExecuteWorkflow(WorkflowName, continued(t, e))
 		var res Result
-		if err := e.GetWorkflowResult(&res); err != nil || res.Status != StatusLifted {
+		if err := r.GetWorkflowResult(&res); err != nil || res.Status != StatusLifted {
 			t.Fatalf("result %+v, %v; want lifted", res, err)
 		}
 		e.AssertNotCalled(t, "Withdraw", mock.Anything, mock.Anything)
+		r.AssertNotCalled(t, "Withdraw", mock.Anything, mock.Anything)
 	})
 	t.Run("a failed withdrawal can be asked again", func(t *testing.T) {
 		e := envWith(t, clinic)

@@ -59,7 +59,7 @@ func TestExtensionIsRefusedWithoutReasonsOverTwoMonthsOrTwice(t *testing.T) {
 	}, 10*24*time.Hour)
 	e.RegisterDelayedCallback(func() {
 		expectUpdate(t, e, UpdateExtendDeadline, Extension{Clerk: "Kaisa", Reasons: "again", Months: 1}, true)
-		e.SignalWorkflow(SignalRegistersAnswered, Answered{})
+		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1})
 	}, 11*24*time.Hour)
 	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, 12*24*time.Hour)
 	e.ExecuteWorkflow(Workflow, input())
@@ -79,7 +79,7 @@ func TestALateExtensionIsRefused(t *testing.T) {
 	e.OnActivity(activities.Extend, mock.Anything, mock.Anything).Return(nil)
 	e.RegisterDelayedCallback(func() {
 		expectUpdate(t, e, UpdateExtendDeadline, Extension{Clerk: "Kaisa", Reasons: "late", Months: 1}, true)
-		e.SignalWorkflow(SignalRegistersAnswered, Answered{})
+		e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1})
 	}, 33*24*time.Hour) // 2 June 2026: after the legal deadline of 1 June
 	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, 34*24*time.Hour)
 	e.ExecuteWorkflow(Workflow, input())
@@ -94,7 +94,7 @@ func TestDeadlineRemindersAndEscalation(t *testing.T) {
 	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
 	var alarms []string
 	e.OnActivity(activities.Raise, mock.Anything, mock.Anything).Return(func(_ context.Context, a Alarm) error {
-		alarms = append(alarms, a.Kind+" "+e.Now().Format("2006-01-02"))
+		alarms = append(alarms, string(a.Kind)+" "+day(e.Now()))
 		return nil
 	})
 	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, 40*24*time.Hour)
@@ -121,40 +121,59 @@ func TestARepliedRequestRaisesNoAlarm(t *testing.T) {
 	e.AssertNotCalled(t, "Raise", mock.Anything, mock.Anything)
 }
 
-func TestARestrictionIsLiftedOnlyAfterTheNotice(t *testing.T) {
+func TestARestrictionIsLiftedOnlyAfterTheNoticeInItsOwnRun(t *testing.T) {
 	e := env(t, 1)
 	in := input()
 	in.Request.Right = contracts.RightRestriction
 	e.OnActivity(activities.Review, mock.Anything, mock.Anything).Return(ReviewResult{}, nil)
 	e.OnActivity(activities.Reply, mock.Anything, mock.Anything).Return(nil)
 	e.OnActivity(activities.Raise, mock.Anything, mock.Anything).Return(nil)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(SignalRegistersAnswered, Answered{Registers: 1}) }, time.Hour)
+	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, 2*time.Hour)
+	e.ExecuteWorkflow(Workflow, in)
+
+	// The request's run ends with the reply; the restriction goes on in a run of its own, which
+	// carries the request's ids and dates but none of the subject's data.
+	next := continued(t, e)
+	if next.Restricted == nil || next.Restricted.Status != StatusRestricted || next.Restricted.RepliedBy != "Kaisa" ||
+		next.RequestID != in.RequestID || len(next.Subject.Identifiers) != 0 || next.Subject.Name != "" {
+		t.Fatalf("continued with %+v", next)
+	}
+	r := restrictionEnv(received.Add(2 * time.Hour))
 	var steps []string
-	e.OnActivity(activities.SendLiftNotice, mock.Anything, mock.Anything).Return(func(context.Context, LiftInput) error {
+	r.OnActivity(activities.SendLiftNotice, mock.Anything, mock.Anything).Return(func(context.Context, LiftInput) error {
 		steps = append(steps, "notice")
 		return nil
 	})
-	e.OnActivity(activities.Lift, mock.Anything, mock.Anything).Return(func(context.Context, LiftInput) error {
+	r.OnActivity(activities.Lift, mock.Anything, mock.Anything).Return(func(context.Context, LiftInput) error {
 		steps = append(steps, "lift")
 		return nil
 	})
-	e.RegisterDelayedCallback(func() {
-		e.SignalWorkflow(SignalRegistersAnswered, Answered{})
-	}, time.Hour)
-	e.RegisterDelayedCallback(func() { approve(t, e, "Kaisa", false) }, 2*time.Hour)
-	e.RegisterDelayedCallback(func() {
-		expectUpdate(t, e, UpdateLiftRestriction, LiftInput{Clerk: "Kaisa"}, true) // no Art 18(3) notice yet
-		expectUpdate(t, e, UpdateSendLiftNotice, LiftInput{Clerk: "Kaisa"}, false)
-	}, 90*24*time.Hour)
-	e.RegisterDelayedCallback(func() {
-		expectUpdate(t, e, UpdateLiftRestriction, LiftInput{Clerk: "Kaisa"}, false)
-	}, 120*24*time.Hour)
-	e.ExecuteWorkflow(Workflow, in)
-	if err := e.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
+	r.RegisterDelayedCallback(func() {
+		expectUpdate(t, r, UpdateLiftRestriction, Lift{Clerk: "Kaisa"}, true) // no Art 18(3) notice yet
+		expectUpdate(t, r, UpdateExtendDeadline, Extension{Clerk: "Kaisa", Reasons: "x", Months: 1}, true)
+		expectUpdate(t, r, UpdateSendLiftNotice, Lift{Clerk: "Kaisa"}, false)
+	}, 10*24*time.Hour)
+	r.RegisterDelayedCallback(func() { expectUpdate(t, r, UpdateLiftRestriction, Lift{Clerk: "Kaisa"}, false) }, 20*24*time.Hour)
+	r.ExecuteWorkflow(WorkflowName, next)
 	var res Result
-	_ = e.GetWorkflowResult(&res)
-	if res.Status != StatusLifted || !slices.Equal(steps, []string{"notice", "lift"}) {
-		t.Errorf("restriction ended %s after %v, want lifted after notice, lift", res.Status, steps)
+	if err := r.GetWorkflowResult(&res); err != nil || res.Status != StatusLifted || !slices.Equal(steps, []string{"notice", "lift"}) {
+		t.Errorf("restriction ended %+v (%v) after %v, want lifted after notice, lift", res, err, steps)
+	}
+	r.AssertNotCalled(t, "Raise", mock.Anything, mock.Anything)
+}
+
+// TestARestrictionsRunContinuesAsNewWhereItStood: a restriction can hold for years; its run
+// continues as new every restrictionRunFor, so its history stays short and an old version of its
+// code need not be kept for as long as the restriction lasts.
+func TestARestrictionsRunContinuesAsNewWhereItStood(t *testing.T) {
+	in := input()
+	in.Request.Right = contracts.RightRestriction
+	in.Restricted = &Restriction{RepliedBy: "Kaisa", Status: StatusLiftNoticeSent}
+	r := restrictionEnv(received)
+	r.ExecuteWorkflow(WorkflowName, in)
+	next := continued(t, r)
+	if next.Restricted == nil || next.Restricted.Status != StatusLiftNoticeSent || r.Now().Sub(received) != restrictionRunFor {
+		t.Fatalf("continued at %v with %+v, want after %v with the lift notice sent", r.Now(), next.Restricted, restrictionRunFor)
 	}
 }

@@ -2,24 +2,29 @@ package request
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"kirjaamo.dev/contracts"
 )
 
 var (
-	received       = time.Date(2026, 4, 30, 10, 0, 0, 0, time.UTC)
-	legalDeadline  = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	internalTarget = time.Date(2026, 5, 29, 0, 0, 0, 0, time.UTC)
+	received = time.Date(2026, 4, 30, 10, 0, 0, 0, time.UTC)
+	// The deadline and the internal target are days in Finland: 1 June and 29 May 2026, from midnight
+	// in Helsinki.
+	legalDeadline  = ReceiptOf(received).Deadline
+	internalTarget = ReceiptOf(received).InternalTarget
 )
 
 func input() Input {
-	return Input{RequestID: "0195d5c8-8d3e-7c1a-9f00-000000000001", ReceivedAt: received, Channel: "web",
+	return Input{RequestID: "0195d5c8-8d3e-7c1a-9f00-000000000001", ReceivedAt: received, Channel: ChannelWeb, Receipt: ReceiptOf(received),
 		Request: contracts.SubmitRequest{Right: contracts.RightAccess, Language: "fi"}}
 }
 
@@ -30,8 +35,40 @@ func env(t *testing.T, dispatched int) *testsuite.TestWorkflowEnvironment {
 	e.SetStartTime(received)
 	e.RegisterWorkflow(Workflow)
 	e.RegisterActivity(&Activities{})
-	e.OnActivity(activities.Intake, mock.Anything, mock.Anything).Return(IntakeResult{Deadline: legalDeadline,
-		InternalTarget: internalTarget, Dispatched: dispatched}, nil)
+	e.OnActivity(activities.Intake, mock.Anything, mock.Anything).Return(IntakeResult{Dispatched: dispatched}, nil)
+	return e
+}
+
+// helsinki is where the deadline's days are counted.
+var helsinki, _ = time.LoadLocation("Europe/Helsinki")
+
+// day is the day in Finland that a moment falls on.
+func day(t time.Time) string { return t.In(helsinki).Format("2006-01-02") }
+
+// continued returns the input that a run continued as new with, failing the test if it did not.
+func continued(t *testing.T, e *testsuite.TestWorkflowEnvironment) Input {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	if !errors.As(e.GetWorkflowError(), &can) {
+		t.Fatalf("the run ended with %v, want it continued as new", e.GetWorkflowError())
+	}
+	if can.WorkflowType.Name != WorkflowName {
+		t.Fatalf("continued as %s", can.WorkflowType.Name)
+	}
+	var in Input
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &in); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// restrictionEnv is a test environment for a restriction's own run, started when at.
+func restrictionEnv(at time.Time) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	e := s.NewTestWorkflowEnvironment()
+	e.SetStartTime(at)
+	e.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
+	e.RegisterActivity(&Activities{})
 	return e
 }
 

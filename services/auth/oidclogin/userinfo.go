@@ -45,6 +45,15 @@ func ParseUserinfoPolicy(s string) (UserinfoPolicy, error) {
 	}
 }
 
+// UnmarshalText reads a policy from configuration, as ParseUserinfoPolicy does.
+func (p *UserinfoPolicy) UnmarshalText(b []byte) error {
+	parsed, err := ParseUserinfoPolicy(string(b))
+	if err == nil {
+		*p = parsed
+	}
+	return err
+}
+
 // maxUserinfoBytes bounds a userinfo response: a few attributes, never more.
 const maxUserinfoBytes = 1 << 20
 

@@ -86,7 +86,7 @@ func measure(ctx context.Context, shape Shape) (platform, bare Stats, err error)
 	}
 	defer stack.Stop()
 
-	w := worker.New(stack.Deps.Temporal, bareTaskQueue, worker.Options{})
+	w := worker.New(stack.Platform.Temporal, bareTaskQueue, worker.Options{})
 	w.RegisterWorkflow(BareFanOut)
 	w.RegisterActivity(NoOp)
 	if err := w.Start(); err != nil {
@@ -163,7 +163,7 @@ func runPlatform(ctx context.Context, stack *devstack.Stack, token string, shape
 	done := map[string]time.Time{}
 	deadline := time.Now().Add(5 * time.Minute)
 	for len(done) < len(ids) {
-		rows, err := stack.Deps.DB.Pool.Query(ctx, `SELECT request_id::text FROM cases WHERE request_id = ANY($1::uuid[]) AND status = 'in_review'`, ids)
+		rows, err := stack.Platform.DB.Pool.Query(ctx, `SELECT request_id::text FROM cases WHERE request_id = ANY($1::uuid[]) AND status = 'in_review'`, ids)
 		if err != nil {
 			return Stats{}, err
 		}
@@ -206,7 +206,7 @@ func runBare(ctx context.Context, stack *devstack.Stack, shape Shape) (Stats, er
 		go func() {
 			defer wg.Done()
 			at := time.Now()
-			run, err := stack.Deps.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "bench-bare-" + uuid.NewString(),
+			run, err := stack.Platform.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "bench-bare-" + uuid.NewString(),
 				TaskQueue: bareTaskQueue}, BareFanOut, shape.M)
 			if err == nil {
 				err = run.Get(ctx, nil)

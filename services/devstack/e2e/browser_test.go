@@ -174,7 +174,7 @@ func codeTextedTo(t *testing.T, stack *devstack.Stack, phone string) string {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		msgs, err := stack.Deps.DB.Mailbox(context.Background(), 20)
+		msgs, err := stack.Platform.Outbox.Mailbox(context.Background(), 20)
 		if err != nil {
 			t.Fatal(err)
 		}

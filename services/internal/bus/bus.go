@@ -18,13 +18,21 @@ import (
 
 // Config is how the platform reaches NATS.
 type Config struct {
-	URL             string
-	CredentialsFile string
+	URL             string `env:"NATS_URL" required:"" doc:"the NATS servers, comma-separated (tls:// on a cluster)"`
+	CredentialsFile string `env:"NATS_CREDENTIALS" doc:"the platform's NATS credentials file (kirjaamo-nats-auth issue)"`
 	// CAFile is the PEM certificate authority that signed the servers' certificates, for a cluster
 	// served over TLS (tls:// URLs): tasks carry identity codes, so they never cross a network in clear.
-	CAFile string
+	CAFile string `env:"NATS_CA" doc:"the NATS cluster's CA certificate (PEM), for tls:// URLs; the adapter SDK reads it too"`
 	// Replicas is the JetStream replication of the platform's streams: 1 in dev, 3 on a cluster.
-	Replicas int
+	Replicas int `env:"NATS_REPLICAS" default:"1" doc:"JetStream replicas of the platform's streams and buckets, 1 to 5"`
+}
+
+// Check refuses a replication JetStream does not take.
+func (c Config) Check() error {
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return errors.New("KIRJAAMO_NATS_REPLICAS must be 1 to 5")
+	}
+	return nil
 }
 
 // Connect opens a connection that reconnects forever: a NATS outage delays work, it does not end it.

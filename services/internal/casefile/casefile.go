@@ -13,12 +13,14 @@ import (
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/rules"
 	"kirjaamo.dev/services/internal/store"
-	"kirjaamo.dev/services/orchestrator"
+	"kirjaamo.dev/services/internal/store/cases"
+	"kirjaamo.dev/services/internal/store/declarations"
+	"kirjaamo.dev/workflows/request"
 )
 
 // File is a case with its registers.
 type File struct {
-	Case        store.Case `json:"case"`
+	Case        cases.Case `json:"case"`
 	SubjectName string     `json:"subject_name"`
 	Registers   []Register `json:"registers"`
 }
@@ -48,20 +50,30 @@ type Register struct {
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// Load assembles a case file. An id that cannot be a request id is simply not found.
-func Load(ctx context.Context, db *store.DB, requestID string) (*File, error) {
-	if !uuidPattern.MatchString(requestID) {
+// Reader assembles case files from the case store and the register catalogue.
+type Reader struct {
+	Cases        *cases.Repo
+	Declarations *declarations.Store
+}
+
+// ValidID reports whether s can be a request id at all: any other id is simply not found, before
+// anything is read.
+func ValidID(s string) bool { return uuidPattern.MatchString(s) }
+
+// Load assembles a case file.
+func (rd Reader) Load(ctx context.Context, requestID string) (*File, error) {
+	if !ValidID(requestID) {
 		return nil, store.ErrNotFound
 	}
-	c, err := db.Case(ctx, requestID)
+	c, err := rd.Cases.Case(ctx, requestID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.CaseRegisters(ctx, requestID)
+	rows, err := rd.Cases.Registers(ctx, requestID)
 	if err != nil {
 		return nil, err
 	}
-	planned, err := orchestrator.PlannedOf(rows)
+	planned, err := cases.PlannedOf(rows)
 	if err != nil {
 		return nil, fmt.Errorf("casefile %s: %w", requestID, err)
 	}
@@ -81,12 +93,9 @@ func Load(ctx context.Context, db *store.DB, requestID string) (*File, error) {
 				reg.Package, reg.Records = pkg, int(pkg.Records)
 			}
 		}
-		if v, err := db.Declaration(ctx, reg.ID, p.Digest); err == nil {
-			var d contracts.Declaration
-			if json.Unmarshal(v.Declaration, &d) == nil {
-				reg.Declaration = &d
-				reg.Name, reg.Controller = d.Name, d.Controller.Name
-			}
+		if d, err := rd.Declarations.Version(ctx, reg.ID, p.Digest); err == nil {
+			reg.Declaration = &d
+			reg.Name, reg.Controller = d.Name, d.Controller.Name
 		}
 		if reg.Name.FI == "" {
 			reg.Name = contracts.Text{FI: reg.ID, SV: reg.ID, EN: reg.ID}
@@ -101,13 +110,13 @@ func (f *File) Replied() bool { return f.Case.RepliedAt != nil }
 
 // SubjectView is what the subject sees of their case.
 type SubjectView struct {
-	RequestID  string     `json:"request_id"`
-	Right      string     `json:"right"`
-	Status     string     `json:"status"`
-	ReceivedAt time.Time  `json:"received_at"`
-	Deadline   time.Time  `json:"deadline"`
-	RepliedAt  *time.Time `json:"replied_at,omitempty"`
-	Registers  []Register `json:"registers,omitempty"`
+	RequestID  string          `json:"request_id"`
+	Right      contracts.Right `json:"right"`
+	Status     request.Status  `json:"status"`
+	ReceivedAt time.Time       `json:"received_at"`
+	Deadline   time.Time       `json:"deadline"`
+	RepliedAt  *time.Time      `json:"replied_at,omitempty"`
+	Registers  []Register      `json:"registers,omitempty"`
 }
 
 // ForSubject is the subject's view: the reply's outcomes only once it was approved and sent.

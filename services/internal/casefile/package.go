@@ -25,12 +25,12 @@ type Package struct {
 
 // PackageHeader is what the package says about the request.
 type PackageHeader struct {
-	Format      string     `json:"format"`
-	RequestID   string     `json:"request_id"`
-	Right       string     `json:"right"`
-	ReceivedAt  time.Time  `json:"received_at"`
-	RepliedAt   *time.Time `json:"replied_at,omitempty"`
-	GeneratedAt time.Time  `json:"generated_at"`
+	Format      string          `json:"format"`
+	RequestID   string          `json:"request_id"`
+	Right       contracts.Right `json:"right"`
+	ReceivedAt  time.Time       `json:"received_at"`
+	RepliedAt   *time.Time      `json:"replied_at,omitempty"`
+	GeneratedAt time.Time       `json:"generated_at"`
 }
 
 // PackageRegister is one register's part of the package. Records comes last, so that a register's

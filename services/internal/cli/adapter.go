@@ -52,9 +52,13 @@ func adapterCommand(ctx context.Context, args []string, stdout io.Writer) error 
 	if *natsURL == "" || *registerID == "" || fs.NArg() > 0 {
 		return fmt.Errorf("%w: --nats and --register are required: %s", errUsage, adapterUsage)
 	}
+	log, err := NewLogger()
+	if err != nil {
+		return err
+	}
 	report, err := conformance.Check(ctx, conformance.Config{NATSURL: *natsURL, CredentialsFile: *creds, CAFile: *ca, RegisterID: *registerID,
 		Known: conformance.Subject{Identifiers: known}, Unknown: conformance.Subject{Identifiers: unknown}, ReadOnly: *readOnly,
-		Timeout: *timeout, AnnounceTimeout: *announceTimeout, Logger: NewLogger()})
+		Timeout: *timeout, AnnounceTimeout: *announceTimeout, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -20,8 +20,9 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strings"
 	"syscall"
+
+	"kirjaamo.dev/services/internal/config"
 )
 
 // Command is one subcommand: what it does, and how to run it.
@@ -80,21 +81,30 @@ func usage(w io.Writer, commands map[string]Command) {
 	}
 }
 
-// NewLogger writes JSON lines to stderr, or text when KIRJAAMO_LOG_FORMAT=text, at
-// KIRJAAMO_LOG_LEVEL (default info).
-func NewLogger() *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(envOr("KIRJAAMO_LOG_LEVEL", "info")))
-	opts := &slog.HandlerOptions{Level: level}
-	if strings.EqualFold(os.Getenv("KIRJAAMO_LOG_FORMAT"), "text") {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+// LogConfig is how the command logs.
+type LogConfig struct {
+	Level  slog.Level `env:"LOG_LEVEL" default:"info" doc:"the least level logged: debug, info, warn or error"`
+	Format string     `env:"LOG_FORMAT" default:"json" doc:"json or text"`
 }
 
-func envOr(key, fallback string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
+// Check refuses a format the command cannot write.
+func (c *LogConfig) Check() error {
+	if c.Format != "json" && c.Format != "text" {
+		return errors.New("KIRJAAMO_LOG_FORMAT must be json or text")
 	}
-	return fallback
+	return nil
+}
+
+// NewLogger writes JSON lines to stderr, or text, at the level KIRJAAMO_LOG_LEVEL and
+// KIRJAAMO_LOG_FORMAT ask for.
+func NewLogger() (*slog.Logger, error) {
+	var cfg LogConfig
+	if err := config.Load("KIRJAAMO_", &cfg); err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: cfg.Level}
+	if cfg.Format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 }

@@ -4,58 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
 
-	"kirjaamo.dev/services/catalogue"
 	"kirjaamo.dev/services/internal/platform"
-	"kirjaamo.dev/services/notifier"
-	"kirjaamo.dev/services/office"
-	"kirjaamo.dev/services/orchestrator"
-	"kirjaamo.dev/services/portal"
 	"kirjaamo.dev/workflows/codec"
 )
-
-// services maps a service name to a function that loads its configuration and runs it.
-var services = map[string]func(ctx context.Context, deps *platform.Deps) error{
-	"portal": func(ctx context.Context, deps *platform.Deps) error {
-		cfg, err := portal.LoadConfig()
-		if err != nil {
-			return err
-		}
-		return portal.Run(ctx, cfg, deps)
-	},
-	"office": func(ctx context.Context, deps *platform.Deps) error {
-		cfg, err := office.LoadConfig()
-		if err != nil {
-			return err
-		}
-		return office.Run(ctx, cfg, deps)
-	},
-	"orchestrator": func(ctx context.Context, deps *platform.Deps) error {
-		cfg, err := orchestrator.LoadConfig()
-		if err != nil {
-			return err
-		}
-		return orchestrator.Run(ctx, cfg, deps)
-	},
-	"catalogue": func(ctx context.Context, deps *platform.Deps) error {
-		cfg, err := catalogue.LoadConfig()
-		if err != nil {
-			return err
-		}
-		return catalogue.Run(ctx, cfg, deps)
-	},
-	"notifier": func(ctx context.Context, deps *platform.Deps) error {
-		cfg, err := notifier.LoadConfig()
-		if err != nil {
-			return err
-		}
-		return notifier.Run(ctx, cfg, deps)
-	},
-}
 
 func init() {
 	commands["serve"] = Command{
@@ -79,26 +36,32 @@ func serve(ctx context.Context, args []string, _ io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: name one or more services: %s", errUsage, strings.Join(serviceNames(), ", "))
 	}
+	var needs platform.Needs
 	for _, name := range args {
-		if _, ok := services[name]; !ok {
+		s, ok := platform.Services[name]
+		if !ok {
 			return fmt.Errorf("%w: unknown service %q (have %s)", errUsage, name, strings.Join(serviceNames(), ", "))
 		}
+		needs.NATS, needs.Temporal = needs.NATS || s.Needs.NATS, needs.Temporal || s.Needs.Temporal
 	}
 	cfg, err := platform.LoadConfig()
 	if err != nil {
 		return err
 	}
-	log := NewLogger()
-	deps, err := platform.Connect(ctx, cfg, strings.Join(args, "+"), log)
+	log, err := NewLogger()
 	if err != nil {
 		return err
 	}
-	defer deps.Close()
+	p, err := platform.Open(ctx, cfg, strings.Join(args, "+"), needs, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
 	g, ctx := errgroup.WithContext(ctx)
 	for _, name := range args {
-		run := services[name]
+		run := platform.Services[name].Run
 		g.Go(func() error {
-			if err := run(ctx, deps); err != nil {
+			if err := run(ctx, p); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			return nil
@@ -108,10 +71,5 @@ func serve(ctx context.Context, args []string, _ io.Writer) error {
 }
 
 func serviceNames() []string {
-	names := make([]string, 0, len(services))
-	for name := range services {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(platform.Services))
 }

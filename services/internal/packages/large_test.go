@@ -186,8 +186,8 @@ func TestALargeResultFlowsThroughInBoundedMemory(t *testing.T) {
 	})
 	defer announced.Unsubscribe()
 
-	f := fixture{db: newFixtureDB(t), js: js}
-	f.store = mustStore(t, f.db, js)
+	f := fixture{cases: newFixtureCases(t), js: js}
+	f.store = mustStore(t, f.cases, js)
 	requestID := f.newCase(t)
 	key, err := f.store.PublicKey(ctx, requestID)
 	if err != nil {
@@ -225,7 +225,7 @@ func TestALargeResultFlowsThroughInBoundedMemory(t *testing.T) {
 	file := casefile.File{Registers: []casefile.Register{{ID: largeRegister, Code: "found", Package: res.Package}}}
 	file.Case.RequestID = requestID
 	zipped := &countingWriter{}
-	if err := file.Package(now).WriteZIP(ctx, zipped, f.store.Opener(requestID)); err != nil {
+	if err := file.Package(now).WriteZIP(ctx, zipped, opener(f.store, requestID)); err != nil {
 		t.Fatalf("the package did not arrive whole: %v", err)
 	}
 	natsPeak := peakRSS(t, strconv.Itoa(natsProc.cmd.Process.Pid))

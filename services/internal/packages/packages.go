@@ -22,6 +22,7 @@ import (
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/contracts/sealed"
 	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/workflows/codec"
 )
 
@@ -34,24 +35,24 @@ var ErrIncomplete = errors.New("packages: the package did not arrive whole")
 
 // Store holds the case keys and opens packages.
 type Store struct {
-	db   *store.DB
+	keys *cases.Repo
 	js   jetstream.JetStream
 	wrap *codec.Codec
 }
 
 // New makes a Store whose case keys are sealed under a key derived from the payload keys.
-func New(db *store.DB, js jetstream.JetStream, payloadKeys *codec.Codec) (*Store, error) {
+func New(keys *cases.Repo, js jetstream.JetStream, payloadKeys *codec.Codec) (*Store, error) {
 	wrap, err := payloadKeys.Derive(keyPurpose)
 	if err != nil {
 		return nil, fmt.Errorf("packages: %w", err)
 	}
-	return &Store{db: db, js: js, wrap: wrap}, nil
+	return &Store{keys: keys, js: js, wrap: wrap}, nil
 }
 
 // PublicKey returns the request's public key, standard base64, making its key pair on first use.
 // The case must be recorded first.
 func (s *Store) PublicKey(ctx context.Context, requestID string) (string, error) {
-	if k, err := s.db.StoredCaseKey(ctx, requestID); err == nil {
+	if k, err := s.keys.StoredKey(ctx, requestID); err == nil {
 		return base64.StdEncoding.EncodeToString(k.PublicKey), nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return "", err
@@ -64,7 +65,7 @@ func (s *Store) PublicKey(ctx context.Context, requestID string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("packages: seal case key: %w", err)
 	}
-	k, err := s.db.CaseKey(ctx, store.CaseKey{RequestID: requestID, PublicKey: priv.PublicKey().Bytes(), KeyID: id, SealedPrivateKey: wrapped})
+	k, err := s.keys.Key(ctx, cases.Key{RequestID: requestID, PublicKey: priv.PublicKey().Bytes(), KeyID: id, SealedPrivateKey: wrapped})
 	if err != nil {
 		return "", err
 	}
@@ -72,7 +73,7 @@ func (s *Store) PublicKey(ctx context.Context, requestID string) (string, error)
 }
 
 func (s *Store) privateKey(ctx context.Context, requestID string) (*ecdh.PrivateKey, error) {
-	k, err := s.db.StoredCaseKey(ctx, requestID)
+	k, err := s.keys.StoredKey(ctx, requestID)
 	if err != nil {
 		return nil, err
 	}
@@ -112,13 +113,6 @@ func (s *Store) Open(ctx context.Context, requestID, registerID string, ref cont
 		return nil, fmt.Errorf("packages: %w", err)
 	}
 	return &checked{r: plain, closer: chunks, ref: ref, sum: sha256.New()}, nil
-}
-
-// Opener returns Open for one request, in the shape the access package takes.
-func (s *Store) Opener(requestID string) func(context.Context, string, contracts.PackageRef) (io.ReadCloser, error) {
-	return func(ctx context.Context, registerID string, ref contracts.PackageRef) (io.ReadCloser, error) {
-		return s.Open(ctx, requestID, registerID, ref)
-	}
 }
 
 // checked counts, hashes and counts lines of what passes through, and at the end compares them with

@@ -20,33 +20,36 @@ import (
 	"kirjaamo.dev/contracts/sealed"
 	"kirjaamo.dev/devkit/natstest"
 	"kirjaamo.dev/devkit/pgtest"
+	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/packages"
 	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/workflows/codec"
+	"kirjaamo.dev/workflows/request"
 )
 
 const register = "kanta-processing-log"
 
 type fixture struct {
 	store *packages.Store
-	db    *store.DB
+	cases *cases.Repo
 	js    jetstream.JetStream
 }
 
-func newFixtureDB(t *testing.T) *store.DB {
+func newFixtureCases(t *testing.T) *cases.Repo {
 	t.Helper()
 	db, err := store.Open(context.Background(), pgtest.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	return db
+	return cases.New(db, nil)
 }
 
-func mustStore(t *testing.T, db *store.DB, js jetstream.JetStream) *packages.Store {
+func mustStore(t *testing.T, c *cases.Repo, js jetstream.JetStream) *packages.Store {
 	t.Helper()
 	keys, _ := codec.ParseKeys(codec.NewKey("k1"))
-	s, err := packages.New(db, js, keys)
+	s, err := packages.New(c, js, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +59,7 @@ func mustStore(t *testing.T, db *store.DB, js jetstream.JetStream) *packages.Sto
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	ctx := context.Background()
-	db := newFixtureDB(t)
+	c := newFixtureCases(t)
 	nc, err := nats.Connect(natstest.New(t).ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -66,16 +69,16 @@ func newFixture(t *testing.T) fixture {
 	if _, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: contracts.PackageBucket(register)}); err != nil {
 		t.Fatal(err)
 	}
-	return fixture{store: mustStore(t, db, js), db: db, js: js}
+	return fixture{store: mustStore(t, c, js), cases: c, js: js}
 }
 
 func (f fixture) newCase(t *testing.T) string {
 	t.Helper()
 	id := uuid.NewString()
 	now := time.Now()
-	err := f.db.RecordReceipt(context.Background(), store.Case{RequestID: id, ReceivedAt: now, Channel: "web", Right: "access",
-		Language: "fi", SubjectID: "s", SubjectName: "n", IdentityMethod: "oidc", IdentityLevel: "loa3", Identifiers: []byte(`[]`),
-		Status: "received", Deadline: now.AddDate(0, 1, 0), InternalTarget: now.AddDate(0, 0, 25)})
+	err := f.cases.Record(context.Background(), request.Input{RequestID: id, ReceivedAt: now, Channel: request.ChannelWeb,
+		Receipt: request.ReceiptOf(now), Request: contracts.SubmitRequest{Right: contracts.RightAccess, Language: "fi"},
+		Subject: request.Subject{ID: "s", Name: "n", IdentityMethod: "oidc", IdentityLevel: "high"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +141,7 @@ func TestTheCaseKeyIsMadeOnceAndKeptSealed(t *testing.T) {
 	if other == first {
 		t.Fatal("two requests share a key")
 	}
-	k, _ := f.db.StoredCaseKey(ctx, id)
+	k, _ := f.cases.StoredKey(ctx, id)
 	priv, _ := packages.PrivateKey(f.store, ctx, id)
 	if bytes.Contains(k.SealedPrivateKey, priv.Bytes()) {
 		t.Fatal("the private key is stored in clear")
@@ -209,5 +212,12 @@ func TestAPackageOpensOnlyForItsOwnRequestAndRegister(t *testing.T) {
 	}
 	if !errors.Is(err, packages.ErrIncomplete) {
 		t.Fatalf("a package copied to another task opened: %v", err)
+	}
+}
+
+// opener is the package store's Open for one request, as the portal hands it to the access package.
+func opener(s *packages.Store, requestID string) casefile.Opener {
+	return func(ctx context.Context, registerID string, ref contracts.PackageRef) (io.ReadCloser, error) {
+		return s.Open(ctx, requestID, registerID, ref)
 	}
 }

@@ -1,6 +1,7 @@
-// Package platform loads the settings every service shares and opens the connections they need:
-// PostgreSQL, NATS JetStream and Temporal. A service's Run gets these as its dependencies, so that
-// dev, tests and production wire the same code to different servers.
+// Package platform is where a process's services are put together: it opens the connections the
+// services need (PostgreSQL, NATS JetStream, Temporal, no more), makes the stores and the request
+// workflow's client on them, and gives each service only the ports it uses (services.go). The
+// production command (kirjaamo serve) and the dev stack wire services through it alike.
 package platform
 
 import (
@@ -8,128 +9,127 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/sdk/client"
 
 	"kirjaamo.dev/services/internal/bus"
+	"kirjaamo.dev/services/internal/casefile"
+	"kirjaamo.dev/services/internal/config"
 	"kirjaamo.dev/services/internal/flow"
 	"kirjaamo.dev/services/internal/packages"
 	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/cases"
+	"kirjaamo.dev/services/internal/store/challenges"
+	"kirjaamo.dev/services/internal/store/declarations"
+	"kirjaamo.dev/services/internal/store/outbox"
+	"kirjaamo.dev/services/internal/store/record"
+	"kirjaamo.dev/services/internal/store/sessions"
 	"kirjaamo.dev/workflows/codec"
+	"kirjaamo.dev/workflows/request"
 )
 
-// Config is the shared part of every service's configuration.
+// Config is the part of the configuration every service shares, with the prefix KIRJAAMO_.
 type Config struct {
-	DatabaseURL string
+	DatabaseURL string `env:"DATABASE_URL" required:"" doc:"PostgreSQL; the schema is migrated at start"`
 	NATS        bus.Config
 	Temporal    flow.Config
 }
 
-// LoadConfig reads KIRJAAMO_DATABASE_URL, KIRJAAMO_NATS_URL, KIRJAAMO_NATS_CREDENTIALS, KIRJAAMO_NATS_CA,
-// KIRJAAMO_NATS_REPLICAS, KIRJAAMO_TEMPORAL_ADDRESS, KIRJAAMO_TEMPORAL_NAMESPACE and
-// KIRJAAMO_PAYLOAD_KEYS.
+// Prefix is the prefix of every platform variable.
+const Prefix = "KIRJAAMO_"
+
+// LoadConfig reads the platform's part of the configuration from the environment.
 func LoadConfig() (Config, error) {
-	cfg := Config{
-		DatabaseURL: os.Getenv("KIRJAAMO_DATABASE_URL"),
-		NATS: bus.Config{
-			URL:             Env("KIRJAAMO_NATS_URL", "nats://127.0.0.1:4222"),
-			CredentialsFile: os.Getenv("KIRJAAMO_NATS_CREDENTIALS"),
-			CAFile:          os.Getenv("KIRJAAMO_NATS_CA"),
-			Replicas:        1,
-		},
-		Temporal: flow.Config{
-			HostPort:    Env("KIRJAAMO_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-			Namespace:   Env("KIRJAAMO_TEMPORAL_NAMESPACE", "default"),
-			PayloadKeys: os.Getenv("KIRJAAMO_PAYLOAD_KEYS"),
-		},
-	}
-	var errs []error
-	if cfg.DatabaseURL == "" {
-		errs = append(errs, errors.New("KIRJAAMO_DATABASE_URL is required"))
-	}
-	if cfg.Temporal.PayloadKeys == "" {
-		errs = append(errs, errors.New("KIRJAAMO_PAYLOAD_KEYS is required (generate one with `kirjaamo keygen`)"))
-	}
-	if r := os.Getenv("KIRJAAMO_NATS_REPLICAS"); r != "" {
-		n, err := strconv.Atoi(r)
-		if err != nil || n < 1 || n > 5 {
-			errs = append(errs, errors.New("KIRJAAMO_NATS_REPLICAS must be 1 to 5"))
-		}
-		cfg.NATS.Replicas = n
-	}
-	return cfg, errors.Join(errs...)
+	var cfg Config
+	return cfg, config.Load(Prefix, &cfg)
 }
 
-// Env returns an environment variable, or a default when it is unset.
-func Env(key, fallback string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return fallback
+// Needs says which servers a process's services use.
+type Needs struct {
+	NATS, Temporal bool
 }
 
-// Deps are the connections a service runs on.
-type Deps struct {
+// Platform is a process's connections and what is made on them. Fields for a server the services
+// do not need stay nil.
+type Platform struct {
+	Log      *slog.Logger
 	DB       *store.DB
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	Temporal client.Client
-	// Packages holds each request's package key and opens the packages registers deliver.
+	// Keys are the payload keys, from which the keys sealing data at rest are derived.
+	Keys *codec.Codec
+
+	Cases        *cases.Repo
+	Declarations *declarations.Store
+	Record       *record.Record
+	Outbox       *outbox.Outbox
+	Sessions     *sessions.Store
+	Challenges   *challenges.Store
+	Files        casefile.Reader
+	// Packages holds each request's package key and opens the packages registers deliver (NATS).
 	Packages *packages.Store
-	Log      *slog.Logger
+	// Requests is the request workflow's client (Temporal).
+	Requests *request.Client
 }
 
-// Connect opens every connection and makes sure the streams exist.
-func Connect(ctx context.Context, cfg Config, name string, log *slog.Logger) (*Deps, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	nc, js, err := bus.Connect(cfg.NATS, "kirjaamo-"+name)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	if err := bus.EnsureStreams(ctx, js, cfg.NATS.Replicas); err != nil {
-		nc.Close()
-		db.Close()
-		return nil, err
-	}
+// Open connects to PostgreSQL, and to NATS and Temporal if the services need them, and makes the
+// stores. NATS streams are created or brought up to date.
+func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.Logger) (*Platform, error) {
 	keys, err := codec.ParseKeys(cfg.Temporal.PayloadKeys)
 	if err != nil {
-		nc.Close()
-		db.Close()
 		return nil, fmt.Errorf("platform: %w", err)
 	}
 	answers, err := keys.Derive("register answers v1")
 	if err != nil {
-		nc.Close()
-		db.Close()
 		return nil, fmt.Errorf("platform: %w", err)
 	}
-	db.SealAnswersWith(answers)
-	pkgs, err := packages.New(db, js, keys)
+	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		nc.Close()
-		db.Close()
 		return nil, err
 	}
-	tc, err := flow.Dial(cfg.Temporal, log)
-	if err != nil {
-		nc.Close()
-		db.Close()
-		return nil, err
+	p := &Platform{Log: log, DB: db, Keys: keys, Cases: cases.New(db, answers), Declarations: declarations.New(db),
+		Record: record.New(db), Outbox: outbox.New(db), Sessions: sessions.New(db), Challenges: challenges.New(db)}
+	p.Files = casefile.Reader{Cases: p.Cases, Declarations: p.Declarations}
+	ok := false
+	defer func() {
+		if !ok {
+			p.Close()
+		}
+	}()
+	if needs.NATS {
+		if p.NC, p.JS, err = bus.Connect(cfg.NATS, "kirjaamo-"+name); err != nil {
+			return nil, err
+		}
+		if err := bus.EnsureStreams(ctx, p.JS, cfg.NATS.Replicas); err != nil {
+			return nil, err
+		}
+		if p.Packages, err = packages.New(p.Cases, p.JS, keys); err != nil {
+			return nil, err
+		}
 	}
-	return &Deps{DB: db, NC: nc, JS: js, Temporal: tc, Packages: pkgs, Log: log}, nil
+	if needs.Temporal {
+		if p.Temporal, err = flow.Dial(cfg.Temporal, log); err != nil {
+			return nil, err
+		}
+		p.Requests = request.NewClient(p.Temporal)
+	}
+	ok = true
+	return p, nil
 }
 
+// errNotConnected is a service asking for a server its needs did not name.
+var errNotConnected = errors.New("platform: a service needs a server it did not declare")
+
 // Close closes every connection.
-func (d *Deps) Close() {
-	d.Temporal.Close()
-	d.NC.Close()
-	d.DB.Close()
+func (p *Platform) Close() {
+	if p.Temporal != nil {
+		p.Temporal.Close()
+	}
+	if p.NC != nil {
+		p.NC.Close()
+	}
+	p.DB.Close()
 }

@@ -1,5 +1,10 @@
-// Package store is Kirjaamo's PostgreSQL state: cases, the register catalogue, the audit record,
-// the outbox and sessions. Every write that must happen with another happens in one transaction.
+// Package store opens Kirjaamo's PostgreSQL database and keeps its schema. The state itself is
+// split by aggregate, each in its own package with only the queries it owns: cases (the requests,
+// what the rules planned and the registers answered, and each request's package key), declarations
+// (the register catalogue), record (the append-only record of who did what), outbox (messages to
+// send), sessions and challenges (one-time codes). Every write that must happen with another happens
+// in one transaction: an aggregate takes the others' transaction-scoped functions, such as
+// record.Append and outbox.Enqueue.
 package store
 
 import (
@@ -13,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -25,8 +31,21 @@ var ErrNotFound = errors.New("not found")
 // DB is the platform's database.
 type DB struct {
 	Pool *pgxpool.Pool
-	// answers seals the registers' answers at rest (SealAnswersWith); nil keeps them in clear.
-	answers Sealer
+}
+
+// Sealer encrypts a value kept at rest, binding it to where it belongs (the additional data), and
+// opens it again; *codec.Codec is one.
+type Sealer interface {
+	Seal(plain, aad []byte) (keyID string, sealed []byte, err error)
+	Open(keyID string, sealed, aad []byte) ([]byte, error)
+}
+
+// Permanent reports whether PostgreSQL refused a statement for its data: a data exception (class
+// 22, such as a NUL in text or invalid UTF-8) or an integrity constraint violation (class 23).
+// Sending the same data again cannot succeed.
+func Permanent(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23"))
 }
 
 // Open connects and brings the schema up to date. Several processes may start at once: a

@@ -1,4 +1,4 @@
-package store
+package store_test
 
 import (
 	"context"
@@ -7,44 +7,44 @@ import (
 	"strings"
 	"testing"
 
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/workflows/codec"
+	"kirjaamo.dev/workflows/request"
 )
 
 // TestAnswersAreSealedAtRest: what a register returns on a subject is kept sealed, opens only in its
 // own row, and answers kept in clear before sealing was turned on are still read.
 func TestAnswersAreSealedAtRest(t *testing.T) {
-	db, ctx := open(t), context.Background()
-	if err := db.RecordReceipt(ctx, newCase()); err != nil {
+	s, ctx := open(t), context.Background()
+	if err := s.cases.Record(ctx, aino()); err != nil {
 		t.Fatal(err)
 	}
-	regs := []CaseRegister{
-		{RegisterID: "kanta-processing-log", DeclarationDigest: "sha256:a", Plan: json.RawMessage(`{}`), Awaited: true},
-		{RegisterID: "clinic", DeclarationDigest: "sha256:a", Plan: json.RawMessage(`{}`), Awaited: true},
-	}
-	if err := db.SavePlan(ctx, requestID, regs); err != nil {
+	if err := s.cases.SavePlan(ctx, requestID, []request.PlannedRegister{plan("kanta-processing-log", "sha256:a", true),
+		plan("clinic", "sha256:a", true)}); err != nil {
 		t.Fatal(err)
 	}
 	// The clinic answered before sealing was turned on.
 	clear := json.RawMessage(`{"status":"found","records":[{"category":"invitations","fields":{"event":"Webinar"}}]}`)
-	if _, err := db.RecordResult(ctx, requestID, "clinic", "found", clear); err != nil {
+	if _, _, err := s.cases.RecordAnswer(ctx, requestID, "clinic", contracts.StatusFound, clear); err != nil {
 		t.Fatal(err)
 	}
 	keys, _ := codec.ParseKeys(codec.NewKey("k1"))
-	db.SealAnswersWith(keys)
+	sealing := cases.New(s.db, keys)
 	answer := json.RawMessage(`{"status":"found","records":[{"category":"processing log","fields":{"organisation":"Esimerkkilän terveyskeskus"}}]}`)
-	if _, err := db.RecordResult(ctx, requestID, "kanta-processing-log", "found", answer); err != nil {
+	if _, _, err := sealing.RecordAnswer(ctx, requestID, "kanta-processing-log", contracts.StatusFound, answer); err != nil {
 		t.Fatal(err)
 	}
 
 	var raw string
-	if err := db.Pool.QueryRow(ctx, `SELECT result::text FROM case_registers WHERE request_id = $1 AND register_id = 'kanta-processing-log'`,
+	if err := s.db.Pool.QueryRow(ctx, `SELECT result::text FROM case_registers WHERE request_id = $1 AND register_id = 'kanta-processing-log'`,
 		requestID).Scan(&raw); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(raw, "Esimerkkilän") || !strings.Contains(raw, "sealed_v1") {
 		t.Fatalf("the answer is kept in clear: %s", raw)
 	}
-	got, err := db.CaseRegisters(ctx, requestID)
+	got, err := sealing.Registers(ctx, requestID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,11 +57,11 @@ func TestAnswersAreSealedAtRest(t *testing.T) {
 	}
 
 	// Moved into the clinic's row, the sealed answer does not open.
-	if _, err := db.Pool.Exec(ctx, `UPDATE case_registers SET result = (SELECT result FROM case_registers WHERE request_id = $1
+	if _, err := s.db.Pool.Exec(ctx, `UPDATE case_registers SET result = (SELECT result FROM case_registers WHERE request_id = $1
 		AND register_id = 'kanta-processing-log') WHERE request_id = $1 AND register_id = 'clinic'`, requestID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CaseRegisters(ctx, requestID); err == nil {
+	if _, err := sealing.Registers(ctx, requestID); err == nil {
 		t.Fatal("a sealed answer opened in another register's row")
 	}
 }

@@ -1,183 +1,297 @@
-package store
+package store_test
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"regexp"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/devkit/pgtest"
+	"kirjaamo.dev/rules"
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/cases"
+	"kirjaamo.dev/services/internal/store/challenges"
+	"kirjaamo.dev/services/internal/store/declarations"
+	"kirjaamo.dev/services/internal/store/outbox"
+	"kirjaamo.dev/services/internal/store/record"
+	"kirjaamo.dev/services/internal/store/sessions"
+	"kirjaamo.dev/workflows/request"
 )
 
+// The aggregates' tests share one test binary, and so one throwaway PostgreSQL cluster; each test
+// gets its own empty database.
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func open(t *testing.T) *DB {
+// stores are the aggregates on one fresh database.
+type stores struct {
+	db         *store.DB
+	cases      *cases.Repo
+	record     *record.Record
+	outbox     *outbox.Outbox
+	sessions   *sessions.Store
+	challenges *challenges.Store
+	decls      *declarations.Store
+}
+
+func open(t *testing.T) stores {
 	t.Helper()
 	url := pgtest.New(t)
-	db, err := Open(context.Background(), url)
+	db, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
 	// Opening again, as a second process would, finds the schema up to date.
-	again, err := Open(context.Background(), url)
+	again, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatalf("second open: %v", err)
 	}
 	again.Close()
-	return db
+	return stores{db: db, cases: cases.New(db, nil), record: record.New(db), outbox: outbox.New(db), sessions: sessions.New(db),
+		challenges: challenges.New(db), decls: declarations.New(db)}
 }
 
 const requestID = "0195d5c8-8d3e-7c1a-9f00-000000000001"
 
-func newCase() Case {
-	return Case{RequestID: requestID, ReceivedAt: time.Date(2026, 4, 30, 10, 0, 0, 0, time.UTC), Channel: "web", Right: "access",
-		Language: "fi", SubjectID: "demo-aino", SubjectName: "Aino Virtanen", IdentityMethod: "oidc", IdentityLevel: "high",
-		Identifiers: json.RawMessage(`[{"type":"email","value":"aino@example.fi"}]`), ContactEmail: "aino@example.fi",
-		Status: "received", Deadline: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), InternalTarget: time.Date(2026, 5, 29, 0, 0, 0, 0, time.UTC)}
+var received = time.Date(2026, 4, 30, 10, 0, 0, 0, time.UTC)
+
+// aino is Aino's access request through the portal.
+func aino() request.Input {
+	return request.Input{RequestID: requestID, ReceivedAt: received, Channel: request.ChannelWeb, Receipt: request.ReceiptOf(received),
+		Subject: request.Subject{ID: "demo-aino", Name: "Aino Virtanen", IdentityMethod: "oidc", IdentityLevel: "high",
+			Identifiers: []contracts.Identifier{{Type: contracts.IdentifierEmail, Value: "aino@example.fi"}}},
+		Request: contracts.SubmitRequest{Right: contracts.RightAccess, Language: "fi", ContactEmail: "aino@example.fi"}}
 }
 
-func TestReceiptIsRecordedOnce(t *testing.T) {
-	db, ctx := open(t), context.Background()
-	for range 3 {
-		if err := db.RecordReceipt(ctx, newCase()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	trail, err := db.AuditTrail(ctx, requestID)
+func plan(registerID, digest string, dispatch bool) request.PlannedRegister {
+	return request.PlannedRegister{Digest: digest, Outcome: rules.Outcome{RegisterID: registerID, Code: rules.CodeDispatch, Dispatch: dispatch}}
+}
+
+func actions(t *testing.T, s stores, id string) []string {
+	t.Helper()
+	trail, err := s.record.Trail(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(trail) != 1 || trail[0].Action != "received" {
-		t.Fatalf("record after three receipts of one request = %+v, want one 'received'", trail)
+	var out []string
+	for _, e := range trail {
+		out = append(out, e.Action)
 	}
-	c, err := db.Case(ctx, requestID)
-	if err != nil || c.SubjectName != "Aino Virtanen" || !c.Deadline.Equal(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)) {
-		t.Fatalf("case = %+v, %v", c, err)
-	}
-	if _, err := db.Case(ctx, "0195d5c8-8d3e-7c1a-9f00-000000000002"); err != ErrNotFound {
-		t.Errorf("unknown case: err = %v, want ErrNotFound", err)
-	}
+	return out
 }
 
-func TestResultsPlansAndReply(t *testing.T) {
-	db, ctx := open(t), context.Background()
-	if err := db.RecordReceipt(ctx, newCase()); err != nil {
-		t.Fatal(err)
-	}
-	first := []CaseRegister{
-		{RegisterID: "koronavilkku", DeclarationDigest: "sha256:a", Plan: json.RawMessage(`{"n":1}`), Awaited: true},
-		{RegisterID: "clinic", DeclarationDigest: "sha256:a", Plan: json.RawMessage(`{"n":1}`), Awaited: true},
-		{RegisterID: "kela-web-statistics", DeclarationDigest: "sha256:a", Plan: json.RawMessage(`{"n":1}`)},
-	}
-	second := []CaseRegister{{RegisterID: "koronavilkku", DeclarationDigest: "sha256:b", Plan: json.RawMessage(`{"n":2}`)}}
-	if err := db.SavePlan(ctx, requestID, first); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.SavePlan(ctx, requestID, second); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.MarkDispatched(ctx, requestID, []string{"koronavilkku"}); err != nil {
-		t.Fatal(err)
-	}
-	for i, step := range []struct {
-		register      string
-		wantRemaining int
-	}{{"koronavilkku", 1}, {"koronavilkku", 1}, {"clinic", 0}, {"clinic", 0}} {
-		remaining, err := db.RecordResult(ctx, requestID, step.register, "found", json.RawMessage(`{"status":"found"}`))
-		if err != nil || remaining != step.wantRemaining {
-			t.Fatalf("RecordResult #%d (%s) = %d, %v; want %d awaited registers left", i+1, step.register, remaining, err, step.wantRemaining)
-		}
-	}
-	regs, err := db.CaseRegisters(ctx, requestID)
-	if err != nil || len(regs) != 3 {
-		t.Fatalf("registers = %v, %v", regs, err)
-	}
-	if k := regs[2]; k.RegisterID != "koronavilkku" || k.DeclarationDigest != "sha256:a" || k.DispatchedAt == nil || k.ResultStatus != "found" {
-		t.Errorf("register = %+v: the first plan must stand, dispatched and answered", k)
-	}
-	if err := db.SaveReview(ctx, requestID, map[string]json.RawMessage{"koronavilkku": json.RawMessage(`{"code":"granted"}`)}); err != nil {
-		t.Fatal(err)
-	}
-	notice := &Notification{DedupKey: "reply-ready/" + requestID, Kind: "reply_ready", Recipient: "aino@example.fi", Language: "fi"}
-	for range 2 {
-		if err := db.Reply(ctx, requestID, "Kaisa", "ok", notice, []RecipientNotice{{RegisterID: "koronavilkku", Recipient: "EFGS"}}); err != nil {
+func TestAReceiptIsRecordedOnce(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	for range 3 {
+		if err := s.cases.Record(ctx, aino()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var outbox int
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&outbox); err != nil || outbox != 1 {
-		t.Fatalf("outbox has %d messages after a retried reply, want 1 (%v)", outbox, err)
+	if got := actions(t, s, requestID); !slices.Equal(got, []string{"received"}) {
+		t.Fatalf("record after three receipts of one request = %v, want one 'received'", got)
 	}
-	sent, err := db.SendPending(ctx, 10, func(ctx context.Context, tx pgx.Tx, m OutboxMessage) error {
-		return CaptureInMailbox(ctx, tx, m.ID, MailboxMessage{Channel: "email", Recipient: m.Recipient, Subject: "s", Body: "b"})
+	c, err := s.cases.Case(ctx, requestID)
+	if err != nil || c.SubjectName != "Aino Virtanen" || c.Status != request.StatusReceived || c.Deadline.Format(time.DateOnly) != "2026-06-01" {
+		t.Fatalf("case = %+v, %v", c, err)
+	}
+	in, err := s.cases.Load(ctx, requestID)
+	if err != nil || in.Subject.Identifiers[0].Value != "aino@example.fi" || !in.Receipt.Deadline.Equal(request.ReceiptOf(received).Deadline) {
+		t.Fatalf("loaded input = %+v, %v", in, err)
+	}
+	if _, err := s.cases.Case(ctx, "0195d5c8-8d3e-7c1a-9f00-000000000002"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown case: err = %v, want store.ErrNotFound", err)
+	}
+}
+
+func TestPlansAnswersAndTheReply(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	if err := s.cases.Record(ctx, aino()); err != nil {
+		t.Fatal(err)
+	}
+	first := []request.PlannedRegister{plan("koronavilkku", "sha256:a", true), plan("clinic", "sha256:a", true), plan("kela-web-statistics", "sha256:a", false)}
+	if err := s.cases.SavePlan(ctx, requestID, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cases.SavePlan(ctx, requestID, []request.PlannedRegister{plan("koronavilkku", "sha256:b", false)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cases.MarkDispatched(ctx, requestID, []string{"koronavilkku"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []struct {
+		register                 string
+		wantRemaining, wantCount int
+	}{{"koronavilkku", 1, 1}, {"koronavilkku", 1, 1}, {"clinic", 0, 2}, {"clinic", 0, 2}} {
+		remaining, answered, err := s.cases.RecordAnswer(ctx, requestID, step.register, contracts.StatusFound, json.RawMessage(`{"status":"found"}`))
+		if err != nil || remaining != step.wantRemaining || answered != step.wantCount {
+			t.Fatalf("RecordAnswer #%d (%s) = %d, %d, %v; want %d left and %d answered", i+1, step.register, remaining, answered, err,
+				step.wantRemaining, step.wantCount)
+		}
+	}
+	planned, err := s.cases.Planned(ctx, requestID)
+	if err != nil || len(planned) != 3 {
+		t.Fatalf("planned = %v, %v", planned, err)
+	}
+	if k := planned[2]; k.Outcome.RegisterID != "koronavilkku" || k.Digest != "sha256:a" || !k.Dispatched || k.Result == nil || k.Result.Status != contracts.StatusFound {
+		t.Errorf("register = %+v: the first plan must stand, dispatched and answered", k)
+	}
+	if err := s.cases.SaveReview(ctx, requestID, []rules.Outcome{{RegisterID: "koronavilkku", Code: rules.CodeGranted}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a retried reply sends and records nothing twice
+		if err := s.cases.Reply(ctx, requestID, request.Approval{Clerk: "Kaisa", Note: "ok"},
+			[]request.RecipientNotice{{RegisterID: "koronavilkku", Recipient: "EFGS"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var queued int
+	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&queued); err != nil || queued != 1 {
+		t.Fatalf("outbox has %d messages after a retried reply, want 1 (%v)", queued, err)
+	}
+	sent, err := s.outbox.SendPending(ctx, 10, func(ctx context.Context, tx pgx.Tx, m outbox.Message) error {
+		if m.Kind != outbox.KindReplyReady || m.Recipient != "aino@example.fi" || m.Language != "fi" {
+			t.Errorf("the reply's notice: %+v", m)
+		}
+		return outbox.CaptureInMailbox(ctx, tx, m.ID, outbox.MailboxMessage{Channel: "email", Recipient: m.Recipient, Subject: "s", Body: "b"})
 	})
 	if err != nil || sent != 1 {
 		t.Fatalf("SendPending = %d, %v", sent, err)
 	}
-	if sent, _ := db.SendPending(ctx, 10, nil); sent != 0 {
+	if sent, _ := s.outbox.SendPending(ctx, 10, nil); sent != 0 {
 		t.Errorf("a sent message was sent again")
 	}
-	c, _ := db.Case(ctx, requestID)
-	if c.Status != "replied" || c.RepliedBy != "Kaisa" {
+	c, _ := s.cases.Case(ctx, requestID)
+	if c.Status != request.StatusReplied || c.RepliedBy != "Kaisa" {
 		t.Errorf("case after reply = %s by %q", c.Status, c.RepliedBy)
+	}
+	if got := actions(t, s, requestID); !slices.Equal(got, []string{"received", "in_review", "art19_notice", "replied"}) {
+		t.Errorf("record = %v", got)
 	}
 }
 
-func TestAuditRecordIsAppendOnlyAndChained(t *testing.T) {
-	db, ctx := open(t), context.Background()
-	for _, action := range []string{"viewed", "viewed", "replied"} {
-		if err := db.Audit(ctx, AuditEvent{Actor: "Kaisa", Role: "clerk", Action: action, RequestID: requestID, Purpose: "handling"}); err != nil {
+// The CHECK constraint on cases.status lists exactly the request's statuses.
+func TestTheStoreKnowsEveryStatusAndNoOther(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	var def string
+	if err := s.db.Pool.QueryRow(ctx, `SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'cases_status_known'`).Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	var inCheck []request.Status
+	for _, m := range regexp.MustCompile(`'([a-z_]+)'`).FindAllStringSubmatch(def, -1) {
+		inCheck = append(inCheck, request.Status(m[1]))
+	}
+	slices.Sort(inCheck)
+	want := slices.Sorted(slices.Values(request.Statuses))
+	if !slices.Equal(inCheck, want) {
+		t.Fatalf("the constraint allows %v; the request's statuses are %v", inCheck, want)
+	}
+	if err := s.cases.Record(ctx, aino()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.db.Pool.Exec(ctx, `UPDATE cases SET status = 'lost' WHERE request_id = $1`, requestID)
+	if !store.Permanent(err) {
+		t.Errorf("a status that is none of the request's was stored (%v), or not refused as permanent", err)
+	}
+}
+
+// What PostgreSQL refuses for its data is permanent, marked so for the activity that stops retrying.
+func TestDataTheStoreRefusesIsMarkedPermanent(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	in := aino()
+	in.Request.Details = "a\x00b"
+	err := s.cases.Record(ctx, in)
+	if !errors.Is(err, request.ErrPermanent) {
+		t.Fatalf("a NUL in the details: %v, want request.ErrPermanent", err)
+	}
+}
+
+func TestAttentionIsRecordedRetriedAndCleared(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	if err := s.cases.Record(ctx, aino()); err != nil {
+		t.Fatal(err)
+	}
+	at := &request.Attention{Step: request.StepIntake, Trouble: request.TroubleRefused, Since: received}
+	for _, in := range []request.AttentionInput{
+		{RequestID: requestID, Attention: at}, {RequestID: requestID, Attention: at}, // recorded once
+		{RequestID: requestID, Attention: at, RetriedBy: "Kaisa"},
+	} {
+		if err := s.cases.Attention(ctx, in); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if broken, err := db.VerifyAuditChain(ctx); err != nil || broken != 0 {
+	c, _ := s.cases.Case(ctx, requestID)
+	if c.Attention == nil || c.Attention.Step != request.StepIntake || c.Attention.Trouble != request.TroubleRefused {
+		t.Fatalf("case needing attention = %+v", c.Attention)
+	}
+	if err := s.cases.Attention(ctx, request.AttentionInput{RequestID: requestID}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.cases.Case(ctx, requestID); c.Attention != nil {
+		t.Errorf("attention not cleared: %+v", c.Attention)
+	}
+	if got := actions(t, s, requestID); !slices.Equal(got, []string{"received", "needs_attention", "attention_retried", "attention_resolved"}) {
+		t.Errorf("record = %v", got)
+	}
+}
+
+func TestTheRecordIsAppendOnlyAndChained(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	for _, action := range []string{"viewed", "viewed", "replied"} {
+		if err := s.record.Write(ctx, record.Entry{Actor: "Kaisa", Role: "clerk", Action: action, RequestID: requestID, Purpose: "handling"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if broken, err := s.record.Verify(ctx); err != nil || broken != 0 {
 		t.Fatalf("intact chain reported broken at %d (%v)", broken, err)
 	}
-	if _, err := db.Pool.Exec(ctx, `UPDATE audit_log SET purpose = 'nothing to see' WHERE seq = 2`); err == nil {
+	if _, err := s.db.Pool.Exec(ctx, `UPDATE audit_log SET purpose = 'nothing to see' WHERE seq = 2`); err == nil {
 		t.Fatal("the record accepted an UPDATE")
 	}
-	if _, err := db.Pool.Exec(ctx, `DELETE FROM audit_log`); err == nil {
+	if _, err := s.db.Pool.Exec(ctx, `DELETE FROM audit_log`); err == nil {
 		t.Fatal("the record accepted a DELETE")
 	}
 	// Someone with the rights to drop the trigger can still edit; the chain shows it.
-	if _, err := db.Pool.Exec(ctx, `ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
+	if _, err := s.db.Pool.Exec(ctx, `ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
 		UPDATE audit_log SET purpose = 'nothing to see' WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}
-	if broken, err := db.VerifyAuditChain(ctx); err != nil || broken != 2 {
+	if broken, err := s.record.Verify(ctx); err != nil || broken != 2 {
 		t.Fatalf("edited entry 2: chain reported broken at %d (%v), want 2", broken, err)
 	}
 }
 
-func TestDeclarationInForceAtReceipt(t *testing.T) {
-	db, ctx := open(t), context.Background()
-	v1 := DeclarationVersion{RegisterID: "clinic", Digest: "sha256:1", Version: "1", Declaration: json.RawMessage(`{"v":1}`), Capabilities: json.RawMessage(`[]`)}
-	v2 := DeclarationVersion{RegisterID: "clinic", Digest: "sha256:2", Version: "2", Declaration: json.RawMessage(`{"v":2}`), Capabilities: json.RawMessage(`[]`)}
-	if approved, err := db.AddDeclaration(ctx, v1); err != nil || approved {
+func TestTheDeclarationInForceAtReceipt(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	v1 := declarations.Version{RegisterID: "clinic", Digest: "sha256:1", Version: "1", Declaration: json.RawMessage(`{"v":1}`), Capabilities: json.RawMessage(`[]`)}
+	v2 := declarations.Version{RegisterID: "clinic", Digest: "sha256:2", Version: "2", Declaration: json.RawMessage(`{"v":2}`), Capabilities: json.RawMessage(`[]`)}
+	if approved, err := s.decls.Add(ctx, v1); err != nil || approved {
 		t.Fatalf("a new version is approved on arrival (%v)", err)
 	}
-	if in, _ := db.DeclarationsInForce(ctx, time.Now()); len(in) != 0 {
+	if in, _ := s.decls.VersionsInForce(ctx, time.Now()); len(in) != 0 {
 		t.Fatal("an unapproved version is in force")
 	}
-	if err := db.ApproveDeclaration(ctx, "clinic", "sha256:1", "Tuomas"); err != nil {
+	if err := s.decls.Approve(ctx, "clinic", "sha256:1", "Tuomas"); err != nil {
 		t.Fatal(err)
 	}
 	between := time.Now()
 	time.Sleep(10 * time.Millisecond)
-	if _, err := db.AddDeclaration(ctx, v2); err != nil {
+	if _, err := s.decls.Add(ctx, v2); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.ApproveDeclaration(ctx, "clinic", "sha256:2", "Tuomas"); err != nil {
+	if err := s.decls.Approve(ctx, "clinic", "sha256:2", "Tuomas"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.ApproveDeclaration(ctx, "clinic", "sha256:nope", "Tuomas"); err != ErrNotFound {
-		t.Errorf("approving an unknown version: %v, want ErrNotFound", err)
+	if err := s.decls.Approve(ctx, "clinic", "sha256:nope", "Tuomas"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("approving an unknown version: %v, want store.ErrNotFound", err)
 	}
 	at := func(when time.Time) string {
-		in, err := db.DeclarationsInForce(ctx, when)
+		in, err := s.decls.VersionsInForce(ctx, when)
 		if err != nil || len(in) != 1 {
 			t.Fatalf("in force at %v: %v, %v", when, in, err)
 		}
@@ -192,26 +306,28 @@ func TestDeclarationInForceAtReceipt(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
-	db, ctx := open(t), context.Background()
+	s, ctx := open(t), context.Background()
 	type data struct{ Name string }
-	if err := db.SaveSession(ctx, "portal", "id-1", data{"x"}, time.Now().Add(time.Hour)); err != nil {
+	if err := s.sessions.Save(ctx, "portal", "id-1", data{"x"}, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	var got data
-	if err := db.LoadSession(ctx, "portal", "id-1", &got); err != nil || got.Name != "x" {
+	if err := s.sessions.Load(ctx, "portal", "id-1", &got); err != nil || got.Name != "x" {
 		t.Fatalf("load = %+v, %v", got, err)
 	}
-	if err := db.LoadSession(ctx, "office", "id-1", &got); err != ErrNotFound {
+	if err := s.sessions.Load(ctx, "office", "id-1", &got); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a portal session loads in the office: %v", err)
 	}
-	_ = db.SaveSession(ctx, "portal", "id-2", data{"y"}, time.Now().Add(-time.Second))
-	if err := db.LoadSession(ctx, "portal", "id-2", &got); err != ErrNotFound {
+	_ = s.sessions.Save(ctx, "portal", "id-2", data{"y"}, time.Now().Add(-time.Second))
+	if err := s.sessions.Load(ctx, "portal", "id-2", &got); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("an expired session loads: %v", err)
 	}
-	if err := db.DeleteSession(ctx, "id-1"); err != nil {
+	if err := s.sessions.Delete(ctx, "id-1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.LoadSession(ctx, "portal", "id-1", &got); err != ErrNotFound {
+	if err := s.sessions.Load(ctx, "portal", "id-1", &got); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a deleted session loads: %v", err)
 	}
 }
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }

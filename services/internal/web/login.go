@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -8,70 +9,52 @@ import (
 	"strings"
 
 	"kirjaamo.dev/services/auth/oidclogin"
-	"kirjaamo.dev/services/internal/platform"
 )
 
-// SiteConfig is what each site needs to listen and to sign people in through OpenID Connect.
+// SiteConfig is what each site needs to listen and to sign people in through OpenID Connect. Its
+// variables take the site's prefix: KIRJAAMO_PORTAL_ or KIRJAAMO_OFFICE_.
 type SiteConfig struct {
-	Addr string
+	Addr string `env:"ADDR" doc:"where the site listens, host:port"`
 	// PublicURL is where people reach the site, e.g. https://kirjaamo.example.fi.
-	PublicURL    string
-	OIDCIssuer   string
-	ClientID     string
-	ClientSecret string
+	PublicURL    string `env:"URL" required:"" doc:"where people reach the site, e.g. https://kirjaamo.example.fi; sign-in returns there"`
+	OIDCIssuer   string `env:"OIDC_ISSUER" required:"" doc:"the OpenID provider's issuer URL"`
+	ClientID     string `env:"OIDC_CLIENT_ID" doc:"the site's client id at the provider"`
+	ClientSecret string `env:"OIDC_CLIENT_SECRET" doc:"the client secret; or else a client key (_OIDC_CLIENT_KEY_FILE), not both"`
 	// ClientKeyFile and EncryptionKeyFile hold the site's own PEM private keys, as Suomi.fi
 	// e-Identification needs: the first signs the private_key_jwt client assertion, the second
 	// decrypts ID tokens. Several keys to a file rotate them; Keys is what was loaded.
-	ClientKeyFile     string
-	EncryptionKeyFile string
+	ClientKeyFile     string `env:"OIDC_CLIENT_KEY_FILE" doc:"for Suomi.fi e-Identification: PEM private keys (PKCS#8, PKCS#1 or SEC 1; several to a file to rotate, the first active) that sign the private_key_jwt assertion (RSA ≥ 2048 → RS256, P-256 → ES256) instead of a secret; public halves at /.well-known/jwks.json"`
+	EncryptionKeyFile string `env:"OIDC_ENCRYPTION_KEY_FILE" doc:"PEM private keys (RSA, RSA-OAEP-256) ID tokens must come encrypted to; public halves at /.well-known/jwks.json"`
 	Keys              *oidclogin.ClientKeys
 	// IdentityCodeClaim names the claim with the personal identity code, "urn:oid:1.2.246.21" at
 	// Suomi.fi; empty means oidclogin's default.
-	IdentityCodeClaim string
+	IdentityCodeClaim string `env:"OIDC_IDENTITY_CODE_CLAIM" doc:"the claim with the personal identity code: personal_identity_code by default, urn:oid:1.2.246.21 at Suomi.fi"`
 	// Userinfo says when sign-in also asks the provider's userinfo endpoint, where Suomi.fi
 	// sends the identity code: "missing" (the default) when a needed claim is not in the ID
 	// token, "always", or "never".
-	Userinfo oidclogin.UserinfoPolicy
+	Userinfo oidclogin.UserinfoPolicy `env:"OIDC_USERINFO" default:"missing" doc:"when sign-in also asks the userinfo endpoint, where Suomi.fi sends the identity code: missing (a needed claim is not in the ID token), always, or never. The answer must be about the ID token's sub; a JWT encrypted like the ID token and signed by the provider when the site has an encryption key"`
 }
 
-// LoadSiteConfig reads <PREFIX>_ADDR, _URL, _OIDC_ISSUER, _OIDC_CLIENT_ID, _OIDC_CLIENT_SECRET,
-// _OIDC_CLIENT_KEY_FILE, _OIDC_ENCRYPTION_KEY_FILE, _OIDC_IDENTITY_CODE_CLAIM and _OIDC_USERINFO.
-func LoadSiteConfig(prefix, addr, clientID string) (SiteConfig, error) {
-	cfg := SiteConfig{
-		Addr:              platform.Env(prefix+"_ADDR", addr),
-		PublicURL:         platform.Env(prefix+"_URL", "http://"+addr),
-		OIDCIssuer:        platform.Env(prefix+"_OIDC_ISSUER", ""),
-		ClientID:          platform.Env(prefix+"_OIDC_CLIENT_ID", clientID),
-		ClientSecret:      platform.Env(prefix+"_OIDC_CLIENT_SECRET", ""),
-		ClientKeyFile:     platform.Env(prefix+"_OIDC_CLIENT_KEY_FILE", ""),
-		EncryptionKeyFile: platform.Env(prefix+"_OIDC_ENCRYPTION_KEY_FILE", ""),
-		IdentityCodeClaim: platform.Env(prefix+"_OIDC_IDENTITY_CODE_CLAIM", ""),
-	}
+// Check refuses a sign-in the site could not do, and loads the site's own keys.
+func (c *SiteConfig) Check() error {
 	var errs []error
-	if cfg.OIDCIssuer == "" {
-		errs = append(errs, errors.New(prefix+"_OIDC_ISSUER is required"))
-	}
-	var err error
-	if cfg.Userinfo, err = oidclogin.ParseUserinfoPolicy(platform.Env(prefix+"_OIDC_USERINFO", "")); err != nil {
-		errs = append(errs, fmt.Errorf("%s_OIDC_USERINFO: %w", prefix, err))
-	}
 	switch {
-	case cfg.ClientSecret == "" && cfg.ClientKeyFile == "":
-		errs = append(errs, fmt.Errorf("%[1]s_OIDC_CLIENT_SECRET or %[1]s_OIDC_CLIENT_KEY_FILE is required", prefix))
-	case cfg.ClientSecret != "" && cfg.ClientKeyFile != "":
-		errs = append(errs, fmt.Errorf("set %[1]s_OIDC_CLIENT_SECRET or %[1]s_OIDC_CLIENT_KEY_FILE, not both", prefix))
+	case c.ClientSecret == "" && c.ClientKeyFile == "":
+		errs = append(errs, errors.New("_OIDC_CLIENT_SECRET or _OIDC_CLIENT_KEY_FILE is required"))
+	case c.ClientSecret != "" && c.ClientKeyFile != "":
+		errs = append(errs, errors.New("set _OIDC_CLIENT_SECRET or _OIDC_CLIENT_KEY_FILE, not both"))
 	}
-	if cfg.ClientKeyFile != "" || cfg.EncryptionKeyFile != "" {
-		keys, err := oidclogin.LoadClientKeys(cfg.ClientKeyFile, cfg.EncryptionKeyFile)
+	if c.ClientKeyFile != "" || c.EncryptionKeyFile != "" {
+		keys, err := oidclogin.LoadClientKeys(c.ClientKeyFile, c.EncryptionKeyFile)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s_OIDC_CLIENT_KEY_FILE, _OIDC_ENCRYPTION_KEY_FILE: %w", prefix, err))
+			errs = append(errs, fmt.Errorf("_OIDC_CLIENT_KEY_FILE, _OIDC_ENCRYPTION_KEY_FILE: %w", err))
 		}
-		cfg.Keys = keys
+		c.Keys = keys
 	}
-	if u, err := url.Parse(cfg.PublicURL); err != nil || u.Host == "" {
-		errs = append(errs, fmt.Errorf("%s_URL must be an absolute URL", prefix))
+	if u, err := url.Parse(c.PublicURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		errs = append(errs, errors.New("_URL must be an absolute http(s) URL"))
 	}
-	return cfg, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // OIDC is the site's relying-party configuration, with the callback of this site.
@@ -93,6 +76,11 @@ func (c SiteConfig) MountJWKS(mux *http.ServeMux) {
 
 // Secure reports whether the site is served over HTTPS, so that its cookie is marked Secure.
 func (c SiteConfig) Secure() bool { return strings.HasPrefix(c.PublicURL, "https://") }
+
+// TokenVerifier checks an ID token sent with an API call (*oidclogin.Client).
+type TokenVerifier interface {
+	VerifyIDToken(ctx context.Context, raw string) (oidclogin.Identity, error)
+}
 
 // CallbackPath is where the identity provider sends the browser back, on both sites.
 const CallbackPath = "/auth/callback"
@@ -177,7 +165,7 @@ func (l *Login) SignOut(w http.ResponseWriter, r *http.Request, next string) {
 
 // Bearer authenticates an API call by the ID token it sends as Authorization: Bearer, answering
 // 401 itself when there is none or it does not verify.
-func Bearer(w http.ResponseWriter, r *http.Request, client *oidclogin.Client) (*oidclogin.Identity, bool) {
+func Bearer(w http.ResponseWriter, r *http.Request, client TokenVerifier) (*oidclogin.Identity, bool) {
 	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "send an ID token as Authorization: Bearer", nil)

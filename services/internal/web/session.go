@@ -41,10 +41,17 @@ type ViewGrant struct {
 	Until   time.Time `json:"until"`
 }
 
-// Sessions stores sessions in PostgreSQL behind a cookie that holds only a random id: the one cookie
+// SessionStore keeps sessions' data by id (sessions.Store, in PostgreSQL).
+type SessionStore interface {
+	Load(ctx context.Context, site, id string, v any) error
+	Save(ctx context.Context, site, id string, v any, expires time.Time) error
+	Delete(ctx context.Context, id string) error
+}
+
+// Sessions stores sessions server-side behind a cookie that holds only a random id: the one cookie
 // the sites set, and a strictly necessary one.
 type Sessions struct {
-	DB     *store.DB
+	Store  SessionStore
 	Site   string
 	Cookie string
 	Secure bool
@@ -61,7 +68,7 @@ func randomToken() string {
 func (s *Sessions) Load(r *http.Request) (*Session, error) {
 	if c, err := r.Cookie(s.Cookie); err == nil && c.Value != "" {
 		var sess Session
-		err := s.DB.LoadSession(r.Context(), s.Site, c.Value, &sess)
+		err := s.Store.Load(r.Context(), s.Site, c.Value, &sess)
 		if err == nil {
 			sess.id = c.Value
 			return &sess, nil
@@ -78,7 +85,7 @@ func (s *Sessions) Save(ctx context.Context, w http.ResponseWriter, sess *Sessio
 	if sess.id == "" {
 		sess.id = randomToken()
 	}
-	if err := s.DB.SaveSession(ctx, s.Site, sess.id, sess, time.Now().Add(s.TTL)); err != nil {
+	if err := s.Store.Save(ctx, s.Site, sess.id, sess, time.Now().Add(s.TTL)); err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.Cookie, Value: sess.id, Path: "/", HttpOnly: true, Secure: s.Secure,
@@ -89,7 +96,7 @@ func (s *Sessions) Save(ctx context.Context, w http.ResponseWriter, sess *Sessio
 // Renew gives the session a new id, as at sign-in, so that an id seen before sign-in is worthless.
 func (s *Sessions) Renew(ctx context.Context, sess *Session) {
 	if sess.id != "" {
-		_ = s.DB.DeleteSession(ctx, sess.id)
+		_ = s.Store.Delete(ctx, sess.id)
 	}
 	sess.id = ""
 	sess.CSRF = randomToken()
@@ -98,7 +105,7 @@ func (s *Sessions) Renew(ctx context.Context, sess *Session) {
 // Destroy ends the session and clears its cookie.
 func (s *Sessions) Destroy(ctx context.Context, w http.ResponseWriter, sess *Session) error {
 	if sess.id != "" {
-		if err := s.DB.DeleteSession(ctx, sess.id); err != nil {
+		if err := s.Store.Delete(ctx, sess.id); err != nil {
 			return err
 		}
 	}

@@ -13,17 +13,28 @@ import (
 	"testing"
 
 	"kirjaamo.dev/services/auth/oidclogin"
+	"kirjaamo.dev/services/internal/config"
 )
 
-func TestLoadSiteConfigNeedsSecretOrKey(t *testing.T) {
+// loadSite loads a site's configuration under the prefix KIRJAAMO_T_, as the sites load theirs.
+func loadSite() (SiteConfig, error) {
+	cfg := SiteConfig{Addr: "127.0.0.1:0", ClientID: "c"}
+	return cfg, config.Load("KIRJAAMO_T_", &cfg)
+}
+
+func TestASiteNeedsItsURLAndASecretOrAKey(t *testing.T) {
 	t.Setenv("KIRJAAMO_T_OIDC_ISSUER", "https://login.example.test")
-	_, err := LoadSiteConfig("KIRJAAMO_T", "127.0.0.1:0", "c")
+	if _, err := loadSite(); err == nil || !strings.Contains(err.Error(), "KIRJAAMO_T_URL is required") {
+		t.Fatalf("no public URL: got %v", err)
+	}
+	t.Setenv("KIRJAAMO_T_URL", "https://kirjaamo.example.test")
+	_, err := loadSite()
 	if err == nil || !strings.Contains(err.Error(), "KIRJAAMO_T_OIDC_CLIENT_SECRET or KIRJAAMO_T_OIDC_CLIENT_KEY_FILE is required") {
 		t.Fatalf("neither secret nor key: got %v", err)
 	}
 
 	t.Setenv("KIRJAAMO_T_OIDC_CLIENT_SECRET", "s")
-	cfg, err := LoadSiteConfig("KIRJAAMO_T", "127.0.0.1:0", "c")
+	cfg, err := loadSite()
 	if err != nil || cfg.Keys != nil || cfg.OIDC().ClientSecret != "s" {
 		t.Fatalf("secret only: %v", err)
 	}
@@ -43,14 +54,14 @@ func TestLoadSiteConfigNeedsSecretOrKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("KIRJAAMO_T_OIDC_CLIENT_KEY_FILE", path)
-	if _, err := LoadSiteConfig("KIRJAAMO_T", "127.0.0.1:0", "c"); err == nil || !strings.Contains(err.Error(), "not both") {
+	if _, err := loadSite(); err == nil || !strings.Contains(err.Error(), "not both") {
 		t.Fatalf("secret and key: got %v", err)
 	}
 
 	t.Setenv("KIRJAAMO_T_OIDC_CLIENT_SECRET", "")
 	t.Setenv("KIRJAAMO_T_OIDC_ENCRYPTION_KEY_FILE", path)
 	t.Setenv("KIRJAAMO_T_OIDC_IDENTITY_CODE_CLAIM", "urn:oid:1.2.246.21")
-	cfg, err = LoadSiteConfig("KIRJAAMO_T", "127.0.0.1:0", "c")
+	cfg, err = loadSite()
 	if err != nil || !cfg.Keys.HasSigningKey() || !cfg.Keys.HasEncryptionKey() {
 		t.Fatalf("keys: %v", err)
 	}
@@ -58,11 +69,11 @@ func TestLoadSiteConfigNeedsSecretOrKey(t *testing.T) {
 		t.Errorf("OIDC config does not carry the keys, claim and userinfo policy")
 	}
 	t.Setenv("KIRJAAMO_T_OIDC_USERINFO", "always")
-	if cfg, err := LoadSiteConfig("KIRJAAMO_T", "127.0.0.1:0", "c"); err != nil || cfg.OIDC().Userinfo != oidclogin.UserinfoAlways {
+	if cfg, err := loadSite(); err != nil || cfg.OIDC().Userinfo != oidclogin.UserinfoAlways {
 		t.Errorf("userinfo always: %v", err)
 	}
 	t.Setenv("KIRJAAMO_T_OIDC_USERINFO", "sometimes")
-	if _, err := LoadSiteConfig("KIRJAAMO_T", "127.0.0.1:0", "c"); err == nil || !strings.Contains(err.Error(), "KIRJAAMO_T_OIDC_USERINFO") {
+	if _, err := loadSite(); err == nil || !strings.Contains(err.Error(), "KIRJAAMO_T_OIDC_USERINFO") {
 		t.Errorf("unknown userinfo policy: got %v", err)
 	}
 	t.Setenv("KIRJAAMO_T_OIDC_USERINFO", "")
@@ -74,7 +85,7 @@ func TestLoadSiteConfigNeedsSecretOrKey(t *testing.T) {
 	}
 
 	t.Setenv("KIRJAAMO_T_OIDC_CLIENT_KEY_FILE", filepath.Join(t.TempDir(), "missing.pem"))
-	if _, err := LoadSiteConfig("KIRJAAMO_T", "127.0.0.1:0", "c"); err == nil {
+	if _, err := loadSite(); err == nil {
 		t.Fatal("a missing key file was accepted")
 	}
 }

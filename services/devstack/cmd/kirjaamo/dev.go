@@ -19,7 +19,9 @@ func dev(ctx context.Context, _ []string, stdout io.Writer) error {
 	if os.Getenv("KIRJAAMO_LOG_FORMAT") == "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	} else {
-		cfg.Logger = cli.NewLogger()
+		if cfg.Logger, err = cli.NewLogger(); err != nil {
+			return err
+		}
 	}
 	stack, err := devstack.Start(ctx, cfg)
 	if err != nil {

@@ -1,4 +1,5 @@
-package store
+// Package challenges keeps the one-time codes that confirm an identifier a subject supplies.
+package challenges
 
 import (
 	"context"
@@ -12,7 +13,17 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/services/internal/store/outbox"
+	"kirjaamo.dev/services/internal/store/record"
 )
+
+// Store keeps the one-time codes.
+type Store struct{ db *store.DB }
+
+// New is the challenge store of a database.
+func New(db *store.DB) *Store { return &Store{db: db} }
 
 // An identifier the subject supplies is used only once the subject proves it is theirs by a one-time
 // code sent to it: without that, anyone signed in could type another person's phone number and be
@@ -28,10 +39,8 @@ const (
 	// to flood someone with texts.
 	ChallengesPerDay        = 5
 	ChallengesPerSubjectDay = 10
-	// KindIdentifierCode is the outbox kind that carries a code to the identifier.
-	KindIdentifierCode = "identifier_code"
-	// VerifiedByCode names how a supplied identifier was confirmed, on the case and in the record.
-	VerifiedByCode = "one_time_code"
+	// MethodOneTimeCode names how a supplied identifier was confirmed, on the case and in the record.
+	MethodOneTimeCode = "one_time_code"
 )
 
 // Challenge is an open one-time code for an identifier of a request. Value is empty once the
@@ -65,26 +74,26 @@ type WrongCodeError struct{ Left int }
 
 func (e *WrongCodeError) Error() string { return fmt.Sprintf("wrong code, %d attempts left", e.Left) }
 
-// NewChallenge makes a one-time code for an identifier the subject supplied to a request, and
+// New makes a one-time code for an identifier the subject supplied to a request, and
 // queues it to that identifier through the outbox, in one transaction. An open challenge for the
 // same request and type is replaced: its code no longer works and, if not sent yet, is not sent.
 // value must be normalized already. channel is where it was supplied ("web" or "api"); language is
 // the message's.
-func (db *DB) NewChallenge(ctx context.Context, requestID, subjectID, idType, value, channel, language string) (Challenge, error) {
+func (s *Store) New(ctx context.Context, requestID, subjectID, idType, value, channel, language string) (Challenge, error) {
 	c := Challenge{ID: uuid.NewString(), RequestID: requestID, Type: idType, Value: value, Channel: channel}
 	code, err := newCode()
 	if err != nil {
-		return c, fmt.Errorf("store: new challenge: %w", err)
+		return c, fmt.Errorf("challenges: new challenge: %w", err)
 	}
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
-		return c, fmt.Errorf("store: new challenge: %w", err)
+		return c, fmt.Errorf("challenges: new challenge: %w", err)
 	}
 	sendBy := "email"
 	if idType == "phone" {
 		sendBy = "sms"
 	}
-	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.db.Pool, func(tx pgx.Tx) error {
 		// Serialize the subject's challenges, so that parallel calls cannot pass the counts together.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7412119))`, subjectID); err != nil {
 			return err
@@ -111,7 +120,7 @@ func (db *DB) NewChallenge(ctx context.Context, requestID, subjectID, idType, va
 			return err
 		}
 		if old != "" {
-			if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE dedup_key = $1 AND sent_at IS NULL`, KindIdentifierCode+"/"+old); err != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE dedup_key = $1 AND sent_at IS NULL`, string(outbox.KindIdentifierCode)+"/"+old); err != nil {
 				return err
 			}
 		}
@@ -121,16 +130,16 @@ func (db *DB) NewChallenge(ctx context.Context, requestID, subjectID, idType, va
 			ChallengeAttempts, subjectID).Scan(&c.ExpiresAt); err != nil {
 			return err
 		}
-		if err := enqueue(ctx, tx, requestID, Notification{DedupKey: KindIdentifierCode + "/" + c.ID, Kind: KindIdentifierCode,
+		if err := outbox.Enqueue(ctx, tx, requestID, outbox.Notice{DedupKey: string(outbox.KindIdentifierCode) + "/" + c.ID, Kind: outbox.KindIdentifierCode,
 			Recipient: value, Language: language, Payload: map[string]any{"code": code, "channel": sendBy,
 				"minutes": int(ChallengeTTL.Minutes())}}); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEvent{Actor: "data subject", Role: "subject", Action: "identifier_code_sent", RequestID: requestID,
+		return record.Append(ctx, tx, record.Entry{Actor: "data subject", Role: "subject", Action: "identifier_code_sent", RequestID: requestID,
 			Detail: map[string]any{"type": idType, "channel": channel, "sent_by": sendBy, "replaced": old != ""}})
 	})
 	if err != nil {
-		return c, fmt.Errorf("store: new challenge: %w", err)
+		return c, fmt.Errorf("challenges: new challenge: %w", err)
 	}
 	return c, nil
 }
@@ -151,17 +160,17 @@ func codeHash(salt []byte, code string) []byte {
 	return h.Sum(nil)
 }
 
-// VerifyChallenge checks a code against the request's open challenge of the given type, or its
+// Verify checks a code against the request's open challenge of the given type, or its
 // newest open challenge when idType is empty. The right code marks the challenge verified, records
 // who confirmed what and how, and returns the challenge with its value; the caller then hands the
-// identifier on and calls ChallengeUsed. A challenge verified but not yet used (the hand-over
+// identifier on and calls Used. A challenge verified but not yet used (the hand-over
 // failed) takes its code again, so the subject can retry. A wrong code counts: it returns a
 // *WrongCodeError, or ErrCodeSpent on the last allowed attempt; an expired challenge is spent and
 // returns ErrCodeExpired; none open returns ErrNoChallenge.
-func (db *DB) VerifyChallenge(ctx context.Context, requestID, idType, code string) (Challenge, error) {
+func (s *Store) Verify(ctx context.Context, requestID, idType, code string) (Challenge, error) {
 	var c Challenge
 	var outcome error
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.db.Pool, func(tx pgx.Tx) error {
 		var salt, hash []byte
 		var value *string
 		var expired bool
@@ -191,7 +200,7 @@ func (db *DB) VerifyChallenge(ctx context.Context, requestID, idType, code strin
 					c.ID, c.Attempts); err != nil {
 					return err
 				}
-				return appendAudit(ctx, tx, AuditEvent{Actor: "data subject", Role: "subject", Action: "identifier_code_spent",
+				return record.Append(ctx, tx, record.Entry{Actor: "data subject", Role: "subject", Action: "identifier_code_spent",
 					RequestID: requestID, Detail: map[string]any{"type": c.Type, "attempts": c.Attempts}})
 			}
 			outcome = &WrongCodeError{Left: max - c.Attempts}
@@ -208,11 +217,11 @@ func (db *DB) VerifyChallenge(ctx context.Context, requestID, idType, code strin
 			Scan(&c.VerifiedAt); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEvent{Actor: "data subject", Role: "subject", Action: "identifier_verified", RequestID: requestID,
-			Detail: map[string]any{"type": c.Type, "channel": c.Channel, "method": VerifiedByCode}})
+		return record.Append(ctx, tx, record.Entry{Actor: "data subject", Role: "subject", Action: "identifier_verified", RequestID: requestID,
+			Detail: map[string]any{"type": c.Type, "channel": c.Channel, "method": MethodOneTimeCode}})
 	})
 	if err != nil {
-		return Challenge{}, fmt.Errorf("store: verify challenge: %w", err)
+		return Challenge{}, fmt.Errorf("challenges: verify challenge: %w", err)
 	}
 	if outcome != nil {
 		return Challenge{}, outcome
@@ -220,38 +229,39 @@ func (db *DB) VerifyChallenge(ctx context.Context, requestID, idType, code strin
 	return c, nil
 }
 
-// ChallengeUsed ends a verified challenge once its identifier has been handed on (or turned out to
+// Used ends a verified challenge once its identifier has been handed on (or turned out to
 // be needed no more), erasing its value: its code never works again.
-func (db *DB) ChallengeUsed(ctx context.Context, id string) error {
-	if _, err := db.Pool.Exec(ctx, `UPDATE identifier_challenges SET used_at = now(), value = NULL WHERE id = $1 AND used_at IS NULL`, id); err != nil {
-		return fmt.Errorf("store: challenge used: %w", err)
+func (s *Store) Used(ctx context.Context, id string) error {
+	if _, err := s.db.Pool.Exec(ctx, `UPDATE identifier_challenges SET used_at = now(), value = NULL WHERE id = $1 AND used_at IS NULL`, id); err != nil {
+		return fmt.Errorf("challenges: challenge used: %w", err)
 	}
 	return nil
 }
 
-// PendingChallenges lists the request's open challenges that have not expired, newest first,
+// Pending lists the request's open challenges that have not expired, newest first,
 // without their values: what the case page asks a code for.
-func (db *DB) PendingChallenges(ctx context.Context, requestID string) ([]Challenge, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT id::text, request_id::text, identifier_type, channel, expires_at, attempts, verified_at
+func (s *Store) Pending(ctx context.Context, requestID string) ([]Challenge, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT id::text, request_id::text, identifier_type, channel, expires_at, attempts, verified_at
 		FROM identifier_challenges WHERE request_id = $1 AND used_at IS NULL AND spent_at IS NULL AND expires_at > now()
 		ORDER BY created_at DESC`, requestID)
 	if err != nil {
-		return nil, fmt.Errorf("store: pending challenges: %w", err)
+		return nil, fmt.Errorf("challenges: pending challenges: %w", err)
 	}
 	defer rows.Close()
 	var out []Challenge
 	for rows.Next() {
 		var c Challenge
 		if err := rows.Scan(&c.ID, &c.RequestID, &c.Type, &c.Channel, &c.ExpiresAt, &c.Attempts, &c.VerifiedAt); err != nil {
-			return nil, fmt.Errorf("store: pending challenges: %w", err)
+			return nil, fmt.Errorf("challenges: pending challenges: %w", err)
 		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
-// verifiedByCode returns when a supplied identifier was confirmed by a code for the request, if it was.
-func verifiedByCode(ctx context.Context, tx pgx.Tx, requestID, idType, value string) (*time.Time, error) {
+// ConfirmedAt returns when a supplied identifier was confirmed by a code for the request, if it
+// was, within the transaction that stores it with the case.
+func ConfirmedAt(ctx context.Context, tx pgx.Tx, requestID, idType, value string) (*time.Time, error) {
 	var at time.Time
 	err := tx.QueryRow(ctx, `SELECT verified_at FROM identifier_challenges WHERE request_id = $1 AND identifier_type = $2
 		AND value = $3 AND verified_at IS NOT NULL AND used_at IS NULL ORDER BY verified_at DESC LIMIT 1`, requestID, idType, value).Scan(&at)

@@ -1,4 +1,6 @@
-package store
+// Package record is the record of who did what to which case, when and why: append-only, each
+// entry chained to the one before it, so that an edit or a deletion shows.
+package record
 
 import (
 	"context"
@@ -8,10 +10,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"kirjaamo.dev/services/internal/store"
 )
 
-// AuditEvent is one entry of the record: who did what to which case, when and why.
-type AuditEvent struct {
+// Entry is one entry of the record: who did what to which case, when and why.
+type Entry struct {
 	Seq       int64          `json:"seq"`
 	At        time.Time      `json:"at"`
 	Actor     string         `json:"actor"`
@@ -22,20 +26,27 @@ type AuditEvent struct {
 	Detail    map[string]any `json:"detail,omitempty"`
 }
 
-// Audit appends an event to the record.
-func (db *DB) Audit(ctx context.Context, e AuditEvent) error {
-	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error { return appendAudit(ctx, tx, e) })
+// Record reads and writes the record.
+type Record struct{ db *store.DB }
+
+// New is the record of a database.
+func New(db *store.DB) *Record { return &Record{db: db} }
+
+// Write appends an entry to the record.
+func (r *Record) Write(ctx context.Context, e Entry) error {
+	return pgx.BeginFunc(ctx, r.db.Pool, func(tx pgx.Tx) error { return Append(ctx, tx, e) })
 }
 
-// appendAudit chains each entry to the one before it: hash = SHA-256(previous hash, entry). Entries
+// Append adds an entry to the record within a transaction, so that the entry is written with the
+// step it records, or neither is. It chains each entry to the one before it: hash = SHA-256(previous hash, entry). Entries
 // are appended one at a time under a transaction lock so the chain has no forks.
-func appendAudit(ctx context.Context, tx pgx.Tx, e AuditEvent) error {
+func Append(ctx context.Context, tx pgx.Tx, e Entry) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7412119)`); err != nil {
-		return fmt.Errorf("store: audit lock: %w", err)
+		return fmt.Errorf("record: audit lock: %w", err)
 	}
 	prev := make([]byte, sha256.Size)
 	if err := tx.QueryRow(ctx, `SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&prev); err != nil && err != pgx.ErrNoRows {
-		return fmt.Errorf("store: audit chain: %w", err)
+		return fmt.Errorf("record: audit chain: %w", err)
 	}
 	if e.At.IsZero() {
 		e.At = time.Now().UTC()
@@ -55,16 +66,16 @@ func appendAudit(ctx context.Context, tx pgx.Tx, e AuditEvent) error {
 	_, err = tx.Exec(ctx, `INSERT INTO audit_log (at, actor, actor_role, action, request_id, purpose, detail, prev_hash, hash)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, e.At, e.Actor, e.Role, e.Action, requestID, e.Purpose, e.Detail, prev, hash)
 	if err != nil {
-		return fmt.Errorf("store: append audit: %w", err)
+		return fmt.Errorf("record: append audit: %w", err)
 	}
 	return nil
 }
 
-func chainHash(prev []byte, e AuditEvent) ([]byte, error) {
+func chainHash(prev []byte, e Entry) ([]byte, error) {
 	e.Seq = 0
 	body, err := json.Marshal(e)
 	if err != nil {
-		return nil, fmt.Errorf("store: audit hash: %w", err)
+		return nil, fmt.Errorf("record: audit hash: %w", err)
 	}
 	h := sha256.New()
 	h.Write(prev)
@@ -72,39 +83,39 @@ func chainHash(prev []byte, e AuditEvent) ([]byte, error) {
 	return h.Sum(nil), nil
 }
 
-// AuditTrail returns a case's record, oldest first.
-func (db *DB) AuditTrail(ctx context.Context, requestID string) ([]AuditEvent, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT seq, at, actor, actor_role, action, coalesce(request_id::text, ''), purpose, detail
+// Trail returns a case's record, oldest first.
+func (r *Record) Trail(ctx context.Context, requestID string) ([]Entry, error) {
+	rows, err := r.db.Pool.Query(ctx, `SELECT seq, at, actor, actor_role, action, coalesce(request_id::text, ''), purpose, detail
 		FROM audit_log WHERE request_id = $1 ORDER BY seq`, requestID)
 	if err != nil {
-		return nil, fmt.Errorf("store: audit trail: %w", err)
+		return nil, fmt.Errorf("record: audit trail: %w", err)
 	}
 	defer rows.Close()
-	var out []AuditEvent
+	var out []Entry
 	for rows.Next() {
-		var e AuditEvent
+		var e Entry
 		if err := rows.Scan(&e.Seq, &e.At, &e.Actor, &e.Role, &e.Action, &e.RequestID, &e.Purpose, &e.Detail); err != nil {
-			return nil, fmt.Errorf("store: audit trail: %w", err)
+			return nil, fmt.Errorf("record: audit trail: %w", err)
 		}
 		out = append(out, e)
 	}
 	return out, rows.Err()
 }
 
-// VerifyAuditChain recomputes the whole chain and returns the first entry that does not match.
-func (db *DB) VerifyAuditChain(ctx context.Context) (brokenAt int64, err error) {
-	rows, err := db.Pool.Query(ctx, `SELECT seq, at, actor, actor_role, action, coalesce(request_id::text, ''), purpose, detail, prev_hash, hash
+// Verify recomputes the whole chain and returns the first entry that does not match.
+func (r *Record) Verify(ctx context.Context) (brokenAt int64, err error) {
+	rows, err := r.db.Pool.Query(ctx, `SELECT seq, at, actor, actor_role, action, coalesce(request_id::text, ''), purpose, detail, prev_hash, hash
 		FROM audit_log ORDER BY seq`)
 	if err != nil {
-		return 0, fmt.Errorf("store: verify audit: %w", err)
+		return 0, fmt.Errorf("record: verify audit: %w", err)
 	}
 	defer rows.Close()
 	prev := make([]byte, sha256.Size)
 	for rows.Next() {
-		var e AuditEvent
+		var e Entry
 		var storedPrev, stored []byte
 		if err := rows.Scan(&e.Seq, &e.At, &e.Actor, &e.Role, &e.Action, &e.RequestID, &e.Purpose, &e.Detail, &storedPrev, &stored); err != nil {
-			return 0, fmt.Errorf("store: verify audit: %w", err)
+			return 0, fmt.Errorf("record: verify audit: %w", err)
 		}
 		e.At = e.At.UTC()
 		want, err := chainHash(prev, e)

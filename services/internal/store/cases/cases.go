@@ -1,0 +1,324 @@
+// Package cases is the home of a request in PostgreSQL: the case as received, what the rules
+// planned for each register and what each answered, the case's package key, and every step of its
+// life. Repo is the request workflow's case store (request.Cases): it speaks the workflow's own
+// types, and keeps the notices each step sends and the record entry each step writes in the
+// step's transaction. The sites read cases through it too.
+package cases
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/rules/deadline"
+	"kirjaamo.dev/services/internal/store"
+	"kirjaamo.dev/workflows/request"
+)
+
+// Case is one request as the store holds it. It carries the subject's identifiers: only the
+// workflow's activities and the pages that show a case to its subject or to staff read it.
+type Case struct {
+	RequestID      string          `json:"request_id"`
+	ReceivedAt     time.Time       `json:"received_at"`
+	Channel        request.Channel `json:"channel"`
+	Right          contracts.Right `json:"right"`
+	Language       string          `json:"language"`
+	SubjectID      string          `json:"-"`
+	SubjectName    string          `json:"-"`
+	IdentityMethod string          `json:"identity_method"`
+	IdentityLevel  string          `json:"identity_level"`
+	Identifiers    json.RawMessage `json:"-"`
+	ContactEmail   string          `json:"-"`
+	Details        string          `json:"-"`
+	Rectification  json.RawMessage `json:"-"`
+	Status         request.Status  `json:"status"`
+	Deadline       time.Time       `json:"deadline"`
+	InternalTarget time.Time       `json:"internal_target"`
+	RepliedAt      *time.Time      `json:"replied_at,omitempty"`
+	RepliedBy      string          `json:"replied_by,omitempty"`
+	// ExtensionReasons are the reasons for an extension of the deadline, told to the subject.
+	ExtensionReasons string `json:"extension_reasons,omitempty"`
+	// Supplied are the identifiers the subject added after sending the request, as a JSON array of
+	// SuppliedIdentifier.
+	Supplied    json.RawMessage `json:"-"`
+	WithdrawnAt *time.Time      `json:"withdrawn_at,omitempty"`
+	// RegisteredBy is the clerk who registered a request received by post or at a service point.
+	RegisteredBy string `json:"registered_by,omitempty"`
+	// IdentityDecidedBy and IdentityDecidedAt say which clerk verified, or refused to accept, the
+	// identity of a subject registered unverified, and when; IdentityRefusal holds the reasons of a
+	// refusal, told to the subject.
+	IdentityDecidedBy string     `json:"identity_decided_by,omitempty"`
+	IdentityDecidedAt *time.Time `json:"identity_decided_at,omitempty"`
+	IdentityRefusal   string     `json:"identity_refusal,omitempty"`
+	// Attention is the step of the request that failed for good and waits for a clerk, if any.
+	Attention *request.Attention `json:"attention,omitempty"`
+}
+
+// SuppliedIdentifier is an identifier the subject added to a request after sending it. Verified
+// says that the subject proved it theirs (VerifiedBy: how, VerifiedAt: when); one supplied before
+// one-time codes existed is not verified, and the office sees it marked so.
+type SuppliedIdentifier struct {
+	Type       string     `json:"type"`
+	Value      string     `json:"value"`
+	Channel    string     `json:"channel"`
+	SuppliedAt time.Time  `json:"supplied_at"`
+	Verified   bool       `json:"verified"`
+	VerifiedBy string     `json:"verified_by,omitempty"`
+	VerifiedAt *time.Time `json:"verified_at,omitempty"`
+}
+
+// SuppliedIdentifiers decodes the identifiers the subject added to the case.
+func (c Case) SuppliedIdentifiers() []SuppliedIdentifier {
+	var out []SuppliedIdentifier
+	if len(c.Supplied) > 0 {
+		_ = json.Unmarshal(c.Supplied, &out)
+	}
+	return out
+}
+
+// VerifiedFor reports whether a case registered by the office belongs, by a clerk's verification,
+// to the person with this personal identity code (normalized).
+func (c Case) VerifiedFor(identityCode string) bool {
+	if identityCode == "" || c.IdentityLevel != request.IdentityVerified {
+		return false
+	}
+	var ids []contracts.Identifier
+	if json.Unmarshal(c.Identifiers, &ids) != nil {
+		return false
+	}
+	return slices.Contains(ids, contracts.Identifier{Type: contracts.IdentifierPersonalIdentityCode, Value: identityCode})
+}
+
+const caseColumns = `request_id, received_at, channel, right_invoked, language, subject_id, subject_name,
+	identity_method, identity_level, identifiers, coalesce(contact_email, ''), details, rectification, status,
+	deadline, internal_target, replied_at, coalesce(replied_by, ''), coalesce(extension_reasons, ''),
+	supplied_identifiers, withdrawn_at, coalesce(registered_by, ''), coalesce(identity_decided_by, ''), identity_decided_at,
+	coalesce(identity_refusal, ''), coalesce(attention_step, ''), coalesce(attention_trouble, ''), attention_since`
+
+func scanCase(row pgx.Row) (Case, error) {
+	var c Case
+	var step, trouble string
+	var since *time.Time
+	err := row.Scan(&c.RequestID, &c.ReceivedAt, &c.Channel, &c.Right, &c.Language, &c.SubjectID, &c.SubjectName,
+		&c.IdentityMethod, &c.IdentityLevel, &c.Identifiers, &c.ContactEmail, &c.Details, &c.Rectification, &c.Status,
+		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy, &c.ExtensionReasons, &c.Supplied, &c.WithdrawnAt,
+		&c.RegisteredBy, &c.IdentityDecidedBy, &c.IdentityDecidedAt, &c.IdentityRefusal, &step, &trouble, &since)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, store.ErrNotFound
+	}
+	if step != "" && since != nil {
+		c.Attention = &request.Attention{Step: request.Step(step), Trouble: request.Trouble(trouble), Since: *since}
+	}
+	return c, err
+}
+
+// Repo is the case store.
+type Repo struct {
+	db *store.DB
+	// answers seals the registers' answers at rest; nil keeps them in clear.
+	answers store.Sealer
+}
+
+// New is the case store of a database. answers seals what the registers answer at rest (nil keeps
+// it in clear, for tests).
+func New(db *store.DB, answers store.Sealer) *Repo {
+	return &Repo{db: db, answers: answers}
+}
+
+// fail wraps a store error with its operation, marking what PostgreSQL refused for its data as
+// permanent (request.ErrPermanent): the activity then stops retrying it.
+func fail(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if store.Permanent(err) {
+		return fmt.Errorf("cases: %s: %w: %w", op, request.ErrPermanent, err)
+	}
+	return fmt.Errorf("cases: %s: %w", op, err)
+}
+
+// Case returns one case.
+func (r *Repo) Case(ctx context.Context, requestID string) (Case, error) {
+	c, err := scanCase(r.db.Pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE request_id = $1`, requestID))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		err = fail("case", err)
+	}
+	return c, err
+}
+
+// Filter narrows a case list.
+type Filter struct {
+	SubjectID string // only this subject's cases
+	// IdentityCode adds, to SubjectID's, the cases registered by the office for this personal identity
+	// code (by post or at a service point) whose identity a clerk has verified: the person they are
+	// about may read them once signed in with that code.
+	IdentityCode string
+	// Status, if set, keeps only cases in it.
+	Status request.Status
+	Limit  int
+}
+
+// List lists cases, the nearest deadline first for the office, the newest first for a subject.
+func (r *Repo) List(ctx context.Context, f Filter) ([]Case, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 200
+	}
+	order := `deadline, received_at`
+	if f.SubjectID != "" {
+		order = `received_at DESC`
+	}
+	rows, err := r.db.Pool.Query(ctx, `SELECT `+caseColumns+` FROM cases
+		WHERE ($1 = '' OR subject_id = $1 OR ($4 <> '' AND identity_level = $5
+			AND identifiers @> jsonb_build_array(jsonb_build_object('type', 'personal_identity_code', 'value', $4::text))))
+		AND ($2 = '' OR status = $2) ORDER BY `+order+` LIMIT $3`, f.SubjectID, f.Status, f.Limit, f.IdentityCode, request.IdentityVerified)
+	if err != nil {
+		return nil, fail("list", err)
+	}
+	defer rows.Close()
+	out := []Case{} // an empty list, not null, for the APIs that return it
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fail("list", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Register is what the rules decided and what the register answered, for one case.
+type Register struct {
+	RegisterID        string          `json:"register_id"`
+	DeclarationDigest string          `json:"declaration_digest"`
+	Plan              json.RawMessage `json:"plan"`
+	Awaited           bool            `json:"awaited"`
+	DispatchedAt      *time.Time      `json:"dispatched_at,omitempty"`
+	ResultStatus      string          `json:"result_status,omitempty"`
+	ResultAt          *time.Time      `json:"result_at,omitempty"`
+	Result            json.RawMessage `json:"result,omitempty"`
+	Outcome           json.RawMessage `json:"outcome,omitempty"`
+	// ReplannedAt is when the rules were evaluated again with an identifier the subject supplied.
+	ReplannedAt *time.Time `json:"replanned_at,omitempty"`
+	// CancelledAt is when the register's task was cancelled, before any instance of it began.
+	CancelledAt *time.Time `json:"cancelled_at,omitempty"`
+}
+
+// Registers returns a case's registers in a stable order, their answers opened.
+func (r *Repo) Registers(ctx context.Context, requestID string) ([]Register, error) {
+	rows, err := r.db.Pool.Query(ctx, `SELECT register_id, declaration_digest, plan, awaited, dispatched_at, coalesce(result_status, ''),
+		result_at, result, outcome, replanned_at, cancelled_at FROM case_registers WHERE request_id = $1 ORDER BY register_id`, requestID)
+	if err != nil {
+		return nil, fail("registers", err)
+	}
+	defer rows.Close()
+	var out []Register
+	for rows.Next() {
+		var g Register
+		if err := rows.Scan(&g.RegisterID, &g.DeclarationDigest, &g.Plan, &g.Awaited, &g.DispatchedAt, &g.ResultStatus, &g.ResultAt, &g.Result,
+			&g.Outcome, &g.ReplannedAt, &g.CancelledAt); err != nil {
+			return nil, fail("registers", err)
+		}
+		if g.Result, err = r.openAnswer(requestID, g.RegisterID, g.Result); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// Waiting lists the case's registers that could be searched if the subject supplied an identifier.
+func (r *Repo) Waiting(ctx context.Context, k Case) ([]request.WaitingRegister, error) {
+	planned, err := r.Planned(ctx, k.RequestID)
+	if err != nil {
+		return nil, err
+	}
+	return request.Waiting(k.Status, planned), nil
+}
+
+// RecordAnswer stores a register's answer and returns how many awaited registers of the case have
+// still not answered, and how many have, which the workflow compares with the number it dispatched
+// to. A redelivered answer changes nothing. The case row is locked first, so that two answers
+// stored at once cannot both count the other as missing: the one that stores the last answer always
+// sees zero.
+func (r *Repo) RecordAnswer(ctx context.Context, requestID, registerID string, status contracts.ResultStatus, result json.RawMessage) (remaining, answered int, err error) {
+	if result, err = r.sealAnswer(requestID, registerID, result); err != nil {
+		return 0, 0, err
+	}
+	err = pgx.BeginFunc(ctx, r.db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM cases WHERE request_id = $1 FOR UPDATE`, requestID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE case_registers SET result_status = $3, result_at = now(), result = $4
+			WHERE request_id = $1 AND register_id = $2 AND result_status IS NULL`, requestID, registerID, status, result); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE result_status IS NULL), count(*) FILTER (WHERE result_status IS NOT NULL)
+			FROM case_registers WHERE request_id = $1 AND awaited`, requestID).Scan(&remaining, &answered)
+	})
+	if err != nil {
+		return 0, 0, fail("record answer", err)
+	}
+	return remaining, answered, nil
+}
+
+// InputOf rebuilds a request's input from its stored case.
+func InputOf(k Case) (request.Input, error) {
+	in := request.Input{RequestID: k.RequestID, ReceivedAt: k.ReceivedAt, Channel: k.Channel, RegisteredBy: k.RegisteredBy,
+		// The store keeps the deadline's days as dates; the workflow's are those days from midnight in Finland.
+		Receipt: request.Receipt{Deadline: deadline.Date(k.Deadline), InternalTarget: deadline.Date(k.InternalTarget)},
+		Subject: request.Subject{ID: k.SubjectID, Name: k.SubjectName, IdentityMethod: k.IdentityMethod, IdentityLevel: k.IdentityLevel},
+		Request: contracts.SubmitRequest{Right: k.Right, Language: k.Language, ContactEmail: k.ContactEmail, Details: k.Details}}
+	if err := json.Unmarshal(k.Identifiers, &in.Subject.Identifiers); err != nil {
+		return in, fmt.Errorf("case %s: identifiers: %w", k.RequestID, err)
+	}
+	if len(k.Rectification) > 0 {
+		if err := json.Unmarshal(k.Rectification, &in.Request.Rectification); err != nil {
+			return in, fmt.Errorf("case %s: rectification: %w", k.RequestID, err)
+		}
+	}
+	// Identifiers the subject supplied later count as supplied, as a phone number given with the
+	// request does; the case keeps them marked as supplied for the office.
+	for _, s := range k.SuppliedIdentifiers() {
+		id := contracts.Identifier{Type: contracts.IdentifierType(s.Type), Value: s.Value}
+		if !slices.Contains(in.Subject.Identifiers, id) {
+			in.Subject.Identifiers = append(in.Subject.Identifiers, id)
+		}
+	}
+	return in, nil
+}
+
+// PlannedOf decodes a case's registers as stored.
+func PlannedOf(rows []Register) ([]request.PlannedRegister, error) {
+	out := make([]request.PlannedRegister, len(rows))
+	for i, g := range rows {
+		if err := json.Unmarshal(g.Plan, &out[i]); err != nil {
+			return nil, fmt.Errorf("register %s: plan: %w", g.RegisterID, err)
+		}
+		out[i].Dispatched = g.DispatchedAt != nil
+		if len(g.Result) > 0 {
+			out[i].Result = &contracts.Result{}
+			if err := json.Unmarshal(g.Result, out[i].Result); err != nil {
+				return nil, fmt.Errorf("register %s: result: %w", g.RegisterID, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// statuses are statuses as SQL compares them.
+func statuses(ss ...request.Status) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// collecting are the statuses of a case whose registers' answers are still being collected.
+var collecting = statuses(request.StatusReceived, request.StatusDispatched, request.StatusAwaitingInformation)

@@ -1,0 +1,67 @@
+package portal
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/internal/casefile"
+	"kirjaamo.dev/services/internal/store/cases"
+	"kirjaamo.dev/services/internal/store/challenges"
+	"kirjaamo.dev/services/internal/web"
+	"kirjaamo.dev/workflows/request"
+)
+
+// Deps are what the portal runs on: the request workflow's client and the parts of the store it
+// reads and writes, each as narrow as the portal uses it, so that its handlers are tested against
+// fakes without a server.
+type Deps struct {
+	Requests   Requests
+	Cases      Cases
+	Files      Files
+	Challenges Challenges
+	Sessions   web.SessionStore
+	Packages   Packages
+	Log        *slog.Logger
+}
+
+// Requests is the request workflow as the portal uses it (*request.Client).
+type Requests interface {
+	Start(ctx context.Context, in request.Input) error
+	Running(ctx context.Context, requestID string) (bool, error)
+	Supply(ctx context.Context, requestID string, s request.Supply) (request.State, error)
+	Withdraw(ctx context.Context, requestID string, w request.Withdrawal) (request.State, error)
+}
+
+// Cases is the case store as the portal reads it (*cases.Repo).
+type Cases interface {
+	List(ctx context.Context, f cases.Filter) ([]cases.Case, error)
+	Registers(ctx context.Context, requestID string) ([]cases.Register, error)
+	Waiting(ctx context.Context, k cases.Case) ([]request.WaitingRegister, error)
+}
+
+// Files assembles a case as people read it (casefile.Reader).
+type Files interface {
+	Load(ctx context.Context, requestID string) (*casefile.File, error)
+}
+
+// Challenges are the one-time codes that confirm a supplied identifier (*challenges.Store).
+type Challenges interface {
+	New(ctx context.Context, requestID, subjectID, idType, value, channel, language string) (challenges.Challenge, error)
+	Verify(ctx context.Context, requestID, idType, code string) (challenges.Challenge, error)
+	Used(ctx context.Context, id string) error
+	Pending(ctx context.Context, requestID string) ([]challenges.Challenge, error)
+}
+
+// Packages opens the packages registers delivered (*packages.Store).
+type Packages interface {
+	Open(ctx context.Context, requestID, registerID string, ref contracts.PackageRef) (io.ReadCloser, error)
+}
+
+// opener is Packages.Open for one request, in the shape the access package takes.
+func opener(p Packages, requestID string) casefile.Opener {
+	return func(ctx context.Context, registerID string, ref contracts.PackageRef) (io.ReadCloser, error) {
+		return p.Open(ctx, requestID, registerID, ref)
+	}
+}
