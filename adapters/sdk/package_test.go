@@ -23,9 +23,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"kirjaamo.dev/adapters/sdk"
+	"kirjaamo.dev/adapters/sdk/internal/embeddednats"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/contracts/sealed"
-	"kirjaamo.dev/devkit/natstest"
 )
 
 // exporter streams n records of about 1 KiB each, made as they are written, and then the records
@@ -284,7 +284,7 @@ func TestAnInvalidRecordFailsTheLookup(t *testing.T) {
 // the stored object says so instead of ending like a whole one.
 func TestReadObjectChecksWhatArrives(t *testing.T) {
 	ctx := context.Background()
-	nc, err := nats.Connect(natstest.New(t).ClientURL())
+	nc, err := nats.Connect(embeddednats.Start(t).ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}

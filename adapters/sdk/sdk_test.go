@@ -1,12 +1,14 @@
 package sdk_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,9 +16,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"kirjaamo.dev/adapters/sdk"
+	"kirjaamo.dev/adapters/sdk/internal/embeddednats"
 	"kirjaamo.dev/contracts"
-	"kirjaamo.dev/devkit/logbuf"
-	"kirjaamo.dev/devkit/natstest"
 )
 
 // The tests play the platform against the SDK's adapter on a real embedded NATS server.
@@ -35,7 +36,7 @@ type platform struct {
 
 func newPlatform(t *testing.T) *platform {
 	t.Helper()
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +157,24 @@ func declaration(t testing.TB) contracts.Declaration {
 	return d
 }
 
-type syncBuffer = logbuf.Buffer // what the code under test logged
+// syncBuffer keeps what the adapter under test logged, written from its goroutines and read by the
+// test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 func wantFailed(t *testing.T, res contracts.Result, code contracts.ErrorCode, hints ...string) {
 	t.Helper()
