@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"kirjaamo.dev/adapters/demo"
-	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/contracts"
 )
 
@@ -123,19 +122,36 @@ func TestConfigurationErrorsNameTheField(t *testing.T) {
 	wantProblem(t, err, "declaration.operations[0]", "declares lookup, but no table configures lookup")
 }
 
-func TestAdapterHasExactlyTheConfiguredOperations(t *testing.T) {
-	for mask := range 64 {
+// TestOperationsAreExactlyTheConfiguredOnes: for every set of operations a table can configure, the
+// register has the handlers of those operations and no others, and they serve a declaration of
+// those operations.
+func TestOperationsAreExactlyTheConfiguredOnes(t *testing.T) {
+	configurable := []struct {
+		ops       []contracts.Operation
+		configure func(*Table)
+	}{
+		{[]contracts.Operation{contracts.OpLookup}, func(t *Table) { t.Lookup = &Lookup{} }},
+		{[]contracts.Operation{contracts.OpRectify}, func(t *Table) { t.Rectify = &Rectify{} }},
+		{[]contracts.Operation{contracts.OpErase}, func(t *Table) { t.Erase = &Erase{} }},
+		{[]contracts.Operation{contracts.OpRestrict, contracts.OpLiftRestriction}, func(t *Table) { t.Restrict = &Restrict{} }},
+		{[]contracts.Operation{contracts.OpListRecipients}, func(t *Table) { t.Recipients = &Recipients{} }},
+		{[]contracts.Operation{contracts.OpObject}, func(t *Table) { t.Object = &Mark{} }},
+	}
+	for set := range 1 << len(configurable) {
+		var table Table
 		var want []contracts.Operation
-		for i, op := range opBits {
-			if mask&(1<<i) != 0 {
-				want = append(want, op)
-				if op == contracts.OpRestrict {
-					want = append(want, contracts.OpLiftRestriction)
-				}
+		for i, c := range configurable {
+			if set&(1<<i) != 0 {
+				c.configure(&table)
+				want = append(want, c.ops...)
 			}
 		}
-		if got := sdk.Capabilities(withOps(&Register{}, mask)); !slices.Equal(got, want) {
-			t.Errorf("mask %06b: capabilities %v, want %v", mask, got, want)
+		ops := New(&Config{Tables: []Table{table}}, nil).Operations()
+		if got := ops.Capabilities(); !slices.Equal(got, want) {
+			t.Errorf("configured %v: the register's operations are %v", want, got)
+		}
+		if err := ops.Check(contracts.Declaration{Operations: want}); err != nil {
+			t.Errorf("configured %v: %v", want, err)
 		}
 	}
 }

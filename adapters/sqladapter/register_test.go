@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func TestTheKantaProcessingLogPassesTheConformanceKit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := New(cfg, db).BeforeSetup(demo.KantaProcessingLog{DB: db}.Setup).Adapter()
+	reg := New(cfg, db).BeforeSetup(demo.KantaProcessingLog{DB: db}.Setup)
 	if err := reg.Setup(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +101,8 @@ func TestLoadChecksTheDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := reg.Adapter().(sdk.Eraser); ok {
-		t.Error("the processing log configures no erasure, but its adapter is an sdk.Eraser")
+	if ops := reg.Operations().Capabilities(); !slices.Equal(ops, []contracts.Operation{contracts.OpLookup}) {
+		t.Errorf("the processing log configures a lookup alone, but its operations are %v", ops)
 	}
 }
 
@@ -112,7 +113,7 @@ func TestTheClinicOnTheSQLAdapterPassesTheConformanceKit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := New(cfg, db).BeforeSetup(demo.ClinicInvitations{DB: db}.Setup).Adapter()
+	reg := New(cfg, db).BeforeSetup(demo.ClinicInvitations{DB: db}.Setup)
 	if err := reg.Setup(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestARedeliveredErasureIsAppliedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := New(cfg, db).BeforeSetup(demo.ClinicInvitations{DB: db}.Setup).Adapter()
+	reg := New(cfg, db).BeforeSetup(demo.ClinicInvitations{DB: db}.Setup)
 	if err := reg.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,11 @@ func newInvitations(t *testing.T) *invitations {
 
 func (r *invitations) Declaration() contracts.Declaration { return r.decl }
 
-func (r *invitations) Lookup(_ context.Context, q sdk.Query) ([]contracts.Record, error) {
+func (r *invitations) Operations() sdk.Operations {
+	return sdk.Operations{Lookup: r.lookup, Erase: r.erase}
+}
+
+func (r *invitations) lookup(_ context.Context, q sdk.Query) ([]contracts.Record, error) {
 	if email, _ := q.Identifier(contracts.IdentifierEmail); email != knownEmail {
 		return nil, nil
 	}
@@ -69,7 +73,7 @@ func (r *invitations) Lookup(_ context.Context, q sdk.Query) ([]contracts.Record
 	return append([]contracts.Record(nil), r.records...), nil
 }
 
-func (r *invitations) Erase(_ context.Context, q sdk.Query) (int, error) {
+func (r *invitations) erase(_ context.Context, q sdk.Query) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if n, seen := r.applied[q.TaskID]; seen {
@@ -86,12 +90,16 @@ func (r *invitations) Erase(_ context.Context, q sdk.Query) (int, error) {
 // failsOnUnknown answers an unknown person with an error, as if not finding someone were one.
 type failsOnUnknown struct{ *invitations }
 
-func (r failsOnUnknown) Lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
-	records, err := r.invitations.Lookup(ctx, q)
-	if err == nil && len(records) == 0 {
-		return nil, &contracts.Error{Code: contracts.ErrInvalidMessage, Message: "no person with these identifiers"}
+func (r failsOnUnknown) Operations() sdk.Operations {
+	ops := r.invitations.Operations()
+	ops.Lookup = func(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
+		records, err := r.invitations.lookup(ctx, q)
+		if err == nil && len(records) == 0 {
+			return nil, &contracts.Error{Code: contracts.ErrInvalidMessage, Message: "no person with these identifiers"}
+		}
+		return records, err
 	}
-	return records, err
+	return ops
 }
 
 func onSDK(url string, reg sdk.Register) func(context.Context) error {
