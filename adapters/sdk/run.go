@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
@@ -18,8 +19,8 @@ import (
 )
 
 // Main runs a register's adapter as a program: configuration from the environment, a drain on SIGINT
-// or SIGTERM, and a non-zero exit when the adapter cannot run. An adapter's main function is one line:
-// sdk.Main(myRegister{...}).
+// or SIGTERM that ends within the grace period, and a non-zero exit when the adapter cannot run. An
+// adapter's main function is one line: sdk.Main(myRegister{...}).
 func Main(reg Register) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -34,9 +35,9 @@ func Main(reg Register) {
 }
 
 // Run connects the register to the platform and serves its tasks until ctx ends, then drains: it
-// stops taking tasks and lets the ones under way finish. It returns an error if the declaration is
-// not valid, the operations do not serve it (Operations.Check), the catalogue refuses it, or the
-// connection cannot be made.
+// stops taking tasks and lets the ones under way finish, for Config.GracePeriod at most, whether or
+// not NATS is still there. It returns an error if the declaration is not valid, the operations do not
+// serve it (Operations.Check), the catalogue refuses it, or the connection cannot be made.
 func Run(ctx context.Context, reg Register, cfg Config) error {
 	cfg = cfg.withDefaults()
 	decl, ops := reg.Declaration(), reg.Operations()
@@ -83,7 +84,15 @@ type adapter struct {
 	instance string
 	inFlight sync.WaitGroup
 	busy     chan struct{}
+	// work is the parent of the tasks' contexts, which their handlers run under; giveUp ends it when
+	// a stop's grace period is over. What a task does after its handler, with the effect record and
+	// its answer, ends when Run closes the connection.
+	work   context.Context
+	giveUp context.CancelCauseFunc
 }
+
+// errGracePeriodOver ends the tasks still under way when a stop's grace period is over.
+var errGracePeriodOver = errors.New("the adapter is stopping and its grace period is over")
 
 func newAdapter(ctx context.Context, decl contracts.Declaration, ops Operations, nc *nats.Conn, cfg Config) (*adapter, error) {
 	// A small bound on asynchronous publishes awaiting the server's acknowledgement. The object
@@ -98,6 +107,7 @@ func newAdapter(ctx context.Context, decl contracts.Declaration, ops Operations,
 	host, _ := os.Hostname()
 	a := &adapter{decl: decl, ops: ops, cfg: cfg, nc: nc, js: js,
 		instance: fmt.Sprintf("%s-%d", host, os.Getpid()), busy: make(chan struct{}, cfg.Concurrency)}
+	a.work, a.giveUp = context.WithCancelCause(context.Background())
 	if err := a.announce(ctx); err != nil {
 		return nil, err
 	}
@@ -151,13 +161,38 @@ func (a *adapter) serve(ctx context.Context) error {
 		case <-ticker.C:
 			a.heartbeat()
 		case <-ctx.Done():
-			log.Info("register adapter draining")
-			consumeCtx.Drain()
-			<-consumeCtx.Closed()
-			a.inFlight.Wait()
-			log.Info("register adapter stopped")
+			a.drain(consumeCtx, log)
 			return nil
 		}
+	}
+}
+
+// drain stops taking tasks and waits until those under way are answered, for the grace period at
+// most: with the servers gone, the consumer's drain would wait for a flush that cannot come, and a
+// task's answer for an acknowledgement, and a handler may not end by itself. What is still under
+// way when the grace period is over is given up: the tasks' contexts end, and as they are not
+// acknowledged, JetStream redelivers them to another instance or to this one's next start. A
+// handler that ignores its context is left running, and Run returns all the same.
+func (a *adapter) drain(consumeCtx jetstream.ConsumeContext, log *slog.Logger) {
+	log.Info("register adapter draining", "grace_period", a.cfg.GracePeriod)
+	consumeCtx.Drain()
+	drained := make(chan struct{})
+	go func() {
+		<-consumeCtx.Closed()
+		a.inFlight.Wait()
+		close(drained)
+	}()
+	grace := time.NewTimer(a.cfg.GracePeriod)
+	defer grace.Stop()
+	select {
+	case <-drained:
+		log.Info("register adapter stopped")
+	case <-grace.C:
+		consumeCtx.Stop()
+		givenUp := len(a.busy) // a worker's token is in busy while its task runs
+		a.giveUp(errGracePeriodOver)
+		log.Warn("register adapter stopped at the end of its grace period, before its drain was done; "+
+			"the tasks given up will be redelivered", "tasks_given_up", givenUp)
 	}
 }
 
@@ -193,7 +228,7 @@ func (a *adapter) handle(msg jetstream.Msg) {
 		return
 	}
 	log = log.With("task", task.TaskID, "operation", task.Operation)
-	ctx, cancel := context.WithCancelCause(context.Background())
+	ctx, cancel := context.WithCancelCause(a.work)
 	defer cancel(nil)
 
 	// An effect is claimed in the effect record first, so that two deliveries of a task cannot both

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -28,6 +29,7 @@ const knownEmail = "aino.virtanen@example.org"
 // plain subscription that sees every result, a repeated one included.
 type platform struct {
 	t       *testing.T
+	srv     *server.Server
 	url     string
 	js      jetstream.JetStream
 	results chan contracts.Result
@@ -58,7 +60,7 @@ func newPlatform(t *testing.T) *platform {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	p := &platform{t: t, url: srv.ClientURL(), js: js, results: make(chan contracts.Result, 100), logs: &syncBuffer{}}
+	p := &platform{t: t, srv: srv, url: srv.ClientURL(), js: js, results: make(chan contracts.Result, 100), logs: &syncBuffer{}}
 	if _, err := nc.Subscribe(contracts.AllResultsSubject, func(m *nats.Msg) {
 		var res contracts.Result
 		if err := json.Unmarshal(m.Data, &res); err != nil {
@@ -79,8 +81,7 @@ func (p *platform) run(reg sdk.Register, ackWait time.Duration) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- sdk.Run(ctx, reg, sdk.Config{NATSURL: p.url, AckWait: ackWait,
-			Logger: slog.New(slog.NewTextHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		done <- sdk.Run(ctx, reg, sdk.Config{NATSURL: p.url, AckWait: ackWait, Logger: p.logger()})
 	}()
 	p.t.Cleanup(func() {
 		cancel()
@@ -88,6 +89,11 @@ func (p *platform) run(reg sdk.Register, ackWait time.Duration) {
 			p.t.Errorf("the adapter: %v", err)
 		}
 	})
+}
+
+// logger writes the adapter's log where waitLog reads it.
+func (p *platform) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 var requests int
