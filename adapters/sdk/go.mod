@@ -5,7 +5,8 @@ go 1.26.8
 require (
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
-	kirjaamo.dev/contracts v0.0.0-00010101000000-000000000000
+	golang.org/x/mod v0.41.0
+	kirjaamo.dev/contracts v0.1.0
 )
 
 require (

@@ -1,10 +1,3 @@
-// Package sdk is what a register owner needs to plug a register into Kirjaamo: in one file, write the
-// handlers of the operations the register supports, name them in Operations beside the register's
-// declaration, and call Main (or Run). The SDK takes care of the rest: the JetStream consumer,
-// decoding and validation, idempotency by task id, progress heartbeats, retry classification,
-// announcing the register's declaration, liveness heartbeats and a drain bounded by a grace period.
-//
-// It has no Temporal dependency: adapters speak only the wire protocol of kirjaamo.dev/contracts.
 package sdk
 
 import (
