@@ -12,8 +12,8 @@ require (
 	golang.org/x/oauth2 v0.37.0
 	golang.org/x/sync v0.24.0
 	kirjaamo.dev/adapters/demo v0.0.0
-	kirjaamo.dev/adapters/sdk v0.0.0
-	kirjaamo.dev/contracts v0.0.0
+	kirjaamo.dev/adapters/sdk v0.1.0
+	kirjaamo.dev/contracts v0.1.0
 	kirjaamo.dev/devkit v0.0.0
 	kirjaamo.dev/rules v0.0.0
 	kirjaamo.dev/workflows v0.0.0

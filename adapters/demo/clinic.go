@@ -44,7 +44,19 @@ func (ClinicInvitations) match(q sdk.Query) (string, []any) {
 	return `(($1 <> '' AND email_sha256 = $1) OR ($2 <> '' AND phone_sha256 = $2))`, []any{email, phone}
 }
 
-func (r ClinicInvitations) Lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
+// Operations: all but rectification. An objection stops invitations: direct marketing ends on
+// objection, absolutely (Art 21(3)).
+func (r ClinicInvitations) Operations() sdk.Operations {
+	set := func(statement string) func(context.Context, sdk.Query) (int, error) {
+		return func(ctx context.Context, q sdk.Query) (int, error) { return r.apply(ctx, q, statement) }
+	}
+	return sdk.Operations{Lookup: r.lookup, Erase: r.erase, Recipients: r.recipients,
+		Object:          set(`UPDATE clinic.invitations SET opted_out = true WHERE `),
+		Restrict:        set(`UPDATE clinic.invitations SET restricted = true WHERE `),
+		LiftRestriction: set(`UPDATE clinic.invitations SET restricted = false WHERE `)}
+}
+
+func (r ClinicInvitations) lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
 	where, args := r.match(q)
 	rows, err := r.DB.Query(ctx, `SELECT email_sha256, phone_sha256, event, invited_at, opted_out, restricted
 		FROM clinic.invitations WHERE `+where+` ORDER BY id`, args...)
@@ -54,7 +66,7 @@ func (r ClinicInvitations) Lookup(ctx context.Context, q sdk.Query) ([]contracts
 	return records(rows, "event invitations")
 }
 
-func (r ClinicInvitations) Erase(ctx context.Context, q sdk.Query) (int, error) {
+func (r ClinicInvitations) erase(ctx context.Context, q sdk.Query) (int, error) {
 	where, args := r.match(q)
 	return applyOnce(ctx, r.DB, "clinic", q.TaskID, func(tx pgx.Tx) (int, error) {
 		tag, err := tx.Exec(ctx, `DELETE FROM clinic.invitations WHERE `+where, args...)
@@ -66,21 +78,8 @@ func (r ClinicInvitations) Erase(ctx context.Context, q sdk.Query) (int, error) 
 	})
 }
 
-// Object stops invitations: direct marketing ends on objection, absolutely (Art 21(3)).
-func (r ClinicInvitations) Object(ctx context.Context, q sdk.Query) (int, error) {
-	return r.apply(ctx, q, `UPDATE clinic.invitations SET opted_out = true WHERE `)
-}
-
-func (r ClinicInvitations) Restrict(ctx context.Context, q sdk.Query) (int, error) {
-	return r.apply(ctx, q, `UPDATE clinic.invitations SET restricted = true WHERE `)
-}
-
-func (r ClinicInvitations) LiftRestriction(ctx context.Context, q sdk.Query) (int, error) {
-	return r.apply(ctx, q, `UPDATE clinic.invitations SET restricted = false WHERE `)
-}
-
-// Recipients names the delivery provider that sent the subject's invitations, if any were sent.
-func (r ClinicInvitations) Recipients(ctx context.Context, q sdk.Query) ([]string, error) {
+// recipients names the delivery provider that sent the subject's invitations, if any were sent.
+func (r ClinicInvitations) recipients(ctx context.Context, q sdk.Query) ([]string, error) {
 	where, args := r.match(q)
 	rows, _ := r.DB.Query(ctx, `SELECT DISTINCT 'E-mail and SMS delivery provider (processor, EU)' FROM clinic.invitations WHERE `+where, args...)
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])

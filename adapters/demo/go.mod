@@ -4,8 +4,8 @@ go 1.26.8
 
 require (
 	github.com/nats-io/nats.go v1.55.0
-	kirjaamo.dev/adapters/sdk v0.0.0
-	kirjaamo.dev/contracts v0.0.0
+	kirjaamo.dev/adapters/sdk v0.1.0
+	kirjaamo.dev/contracts v0.1.0
 )
 
 require (
@@ -23,8 +23,6 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
-	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect

@@ -12,7 +12,7 @@ import (
 
 // KantaClientRegister is Kela's Kanta Services client register (seed 003): the contact persons of
 // the organisations that use Kanta. Access, rectification and restriction apply; erasure and
-// portability do not, so it implements no Erase.
+// portability do not, so its operations have no erasure.
 type KantaClientRegister struct{ DB *pgxpool.Pool }
 
 func (KantaClientRegister) Declaration() contracts.Declaration {
@@ -34,9 +34,15 @@ func (r KantaClientRegister) Setup(ctx context.Context) error {
 		})
 }
 
+func (r KantaClientRegister) Operations() sdk.Operations {
+	return sdk.Operations{Lookup: r.lookup, Rectify: r.rectify, Recipients: r.recipients,
+		Restrict:        func(ctx context.Context, q sdk.Query) (int, error) { return r.setRestricted(ctx, q, true) },
+		LiftRestriction: func(ctx context.Context, q sdk.Query) (int, error) { return r.setRestricted(ctx, q, false) }}
+}
+
 const kantaClientMatch = `(personal_identity_code = $1 OR ($2 <> '' AND lower(email) = $2))`
 
-func (r KantaClientRegister) Lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
+func (r KantaClientRegister) lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
 	rows, err := r.DB.Query(ctx, `SELECT name, email, phone, organisation, role, client_since, restricted
 		FROM kanta_client.contacts WHERE `+kantaClientMatch+` ORDER BY id`, r.who(q)...)
 	if err != nil {
@@ -45,7 +51,7 @@ func (r KantaClientRegister) Lookup(ctx context.Context, q sdk.Query) ([]contrac
 	return records(rows, "contact details")
 }
 
-func (r KantaClientRegister) Rectify(ctx context.Context, q sdk.Query, fixes []contracts.Correction) (int, error) {
+func (r KantaClientRegister) rectify(ctx context.Context, q sdk.Query, fixes []contracts.Correction) (int, error) {
 	for _, f := range fixes {
 		if f.Field != "name" && f.Field != "email" && f.Field != "phone" {
 			return 0, sdk.Refuse("the register holds no field "+f.Field+" that the subject can correct", "GDPR Art 16")
@@ -64,8 +70,8 @@ func (r KantaClientRegister) Rectify(ctx context.Context, q sdk.Query, fixes []c
 	})
 }
 
-// Recipients names who received a contact's data: invoicing contacts go to Kela's sales invoice register.
-func (r KantaClientRegister) Recipients(ctx context.Context, q sdk.Query) ([]string, error) {
+// recipients names who received a contact's data: invoicing contacts go to Kela's sales invoice register.
+func (r KantaClientRegister) recipients(ctx context.Context, q sdk.Query) ([]string, error) {
 	rows, _ := r.DB.Query(ctx, `SELECT DISTINCT CASE WHEN role = 'invoicing contact'
 		THEN 'Kela''s client data register for sales invoices' ELSE 'Kanta Services customer communications' END
 		FROM kanta_client.contacts WHERE `+kantaClientMatch, r.who(q)...)
@@ -74,14 +80,6 @@ func (r KantaClientRegister) Recipients(ctx context.Context, q sdk.Query) ([]str
 		return nil, sdk.Unavailable(err)
 	}
 	return names, nil
-}
-
-func (r KantaClientRegister) Restrict(ctx context.Context, q sdk.Query) (int, error) {
-	return r.setRestricted(ctx, q, true)
-}
-
-func (r KantaClientRegister) LiftRestriction(ctx context.Context, q sdk.Query) (int, error) {
-	return r.setRestricted(ctx, q, false)
 }
 
 func (r KantaClientRegister) setRestricted(ctx context.Context, q sdk.Query, on bool) (int, error) {

@@ -15,7 +15,7 @@ const LongLogEntries = 3000
 
 // KantaProcessingLog is the Kanta Services log of who processed a person's data and why (seed 001).
 // An access request returns the organisations, dates and purposes. Log data is protected against
-// editing and deletion, so the register implements lookup only.
+// editing and deletion, so lookup is its only operation.
 type KantaProcessingLog struct{ DB *pgxpool.Pool }
 
 func (KantaProcessingLog) Declaration() contracts.Declaration {
@@ -51,7 +51,9 @@ func (r KantaProcessingLog) Setup(ctx context.Context) error {
 		})
 }
 
-func (r KantaProcessingLog) Lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
+func (r KantaProcessingLog) Operations() sdk.Operations { return sdk.Operations{Lookup: r.lookup} }
+
+func (r KantaProcessingLog) lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
 	hetu, _ := q.Identifier(contracts.IdentifierPersonalIdentityCode)
 	rows, err := r.DB.Query(ctx, `SELECT processed_at, organisation, purpose, service FROM kanta_log.entries
 		WHERE personal_identity_code = $1 ORDER BY processed_at`, hetu)

@@ -13,7 +13,7 @@ import (
 // KelaWebStatistics is Kela's website statistics, taken from the server (seed 000): page views by
 // day and path, with no personal data, so the rights have nothing to act on. The IP addresses
 // collected during the 2022 cookie incident are a closed dataset that the declaration states as
-// deleted. Its lookup is honest: the table cannot hold anyone's data.
+// deleted.
 type KelaWebStatistics struct{ DB *pgxpool.Pool }
 
 func (KelaWebStatistics) Declaration() contracts.Declaration {
@@ -30,7 +30,7 @@ func (r KelaWebStatistics) Setup(ctx context.Context) error {
 		})
 }
 
-// Lookup finds nothing about any person: the statistics hold no identifier to search by.
-func (r KelaWebStatistics) Lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
-	return nil, nil
-}
+// Operations are none: the declaration declares none, as the statistics hold no identifier to search
+// by and no one's data to act on, so the platform never sends the register a task. Its adapter
+// announces the declaration and keeps the register shown as alive.
+func (KelaWebStatistics) Operations() sdk.Operations { return sdk.Operations{} }

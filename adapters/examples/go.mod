@@ -4,8 +4,8 @@ go 1.26.8
 
 require (
 	github.com/nats-io/nats.go v1.55.0
-	kirjaamo.dev/adapters/sdk v0.0.0
-	kirjaamo.dev/contracts v0.0.0
+	kirjaamo.dev/adapters/sdk v0.1.0
+	kirjaamo.dev/contracts v0.1.0
 	kirjaamo.dev/devkit v0.0.0
 )
 

@@ -20,7 +20,7 @@ var ErrDeclarationRefused = errors.New("declaration refused by the register cata
 // platform may simply be starting.
 func (a *adapter) announce(ctx context.Context) error {
 	msg := contracts.Announcement{Protocol: contracts.AnnounceProtocol, Declaration: a.decl,
-		Capabilities: Capabilities(a.reg), Instance: a.instance}
+		Capabilities: a.ops.Capabilities(), Instance: a.instance}
 	data, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("sdk: encode announcement: %w", err)

@@ -31,7 +31,11 @@ func newCounting(t *testing.T) *counting {
 
 func (r *counting) Declaration() contracts.Declaration { return r.decl }
 
-func (r *counting) Erase(context.Context, sdk.Query) (int, error) {
+func (r *counting) Operations() sdk.Operations {
+	return sdk.Operations{Export: r.export, Erase: r.erase}
+}
+
+func (r *counting) erase(context.Context, sdk.Query) (int, error) {
 	r.started <- struct{}{}
 	if r.release != nil {
 		<-r.release
@@ -39,7 +43,7 @@ func (r *counting) Erase(context.Context, sdk.Query) (int, error) {
 	return int(r.erasures.Add(1)), nil
 }
 
-func (r *counting) Export(ctx context.Context, _ sdk.Query, w sdk.RecordWriter) error {
+func (r *counting) export(ctx context.Context, _ sdk.Query, w sdk.RecordWriter) error {
 	r.lookups.Add(1)
 	if err := w.Write(contracts.Record{Category: "event invitations", Fields: map[string]string{"event": "Webinar"}}); err != nil {
 		return err
@@ -84,11 +88,15 @@ type flaky struct {
 	failed atomic.Bool
 }
 
-func (r *flaky) Erase(ctx context.Context, q sdk.Query) (int, error) {
-	if !r.failed.Swap(true) {
-		return 0, sdk.Unavailable(errors.New("connection refused"))
+func (r *flaky) Operations() sdk.Operations {
+	ops := r.counting.Operations()
+	ops.Erase = func(ctx context.Context, q sdk.Query) (int, error) {
+		if !r.failed.Swap(true) {
+			return 0, sdk.Unavailable(errors.New("connection refused"))
+		}
+		return r.counting.erase(ctx, q)
 	}
-	return r.counting.Erase(ctx, q)
+	return ops
 }
 
 // TestAFailedEffectIsRetriedAtOnce: an effect that fails in passing gives its claim up, so its retry

@@ -28,12 +28,17 @@ type Config struct {
 	AckWait time.Duration
 	// HeartbeatEvery is how often the adapter tells the catalogue it is alive.
 	HeartbeatEvery time.Duration
+	// GracePeriod is how long a stop waits for the tasks under way to be answered before Run returns
+	// anyway, leaving them to be redelivered; it holds whether or not NATS is still reachable.
+	// Default 10 s. Keep it below the time the adapter's supervisor waits before it kills the process
+	// (Kubernetes' terminationGracePeriodSeconds, Docker's stop timeout), so that the stop is a drain.
+	GracePeriod time.Duration
 	// Logger receives structured logs, which never contain identifiers or records.
 	Logger *slog.Logger
 }
 
 // LoadConfig reads KIRJAAMO_NATS_URL, KIRJAAMO_NATS_CREDENTIALS, KIRJAAMO_NATS_CA, KIRJAAMO_NATS_INBOX_PREFIX, KIRJAAMO_ADAPTER_CONCURRENCY,
-// KIRJAAMO_ADAPTER_ACK_WAIT and KIRJAAMO_ADAPTER_HEARTBEAT_EVERY.
+// KIRJAAMO_ADAPTER_ACK_WAIT, KIRJAAMO_ADAPTER_HEARTBEAT_EVERY and KIRJAAMO_ADAPTER_GRACE_PERIOD.
 func LoadConfig() (Config, error) {
 	cfg := Config{
 		NATSURL:         envOr("KIRJAAMO_NATS_URL", "nats://127.0.0.1:4222"),
@@ -51,6 +56,9 @@ func LoadConfig() (Config, error) {
 	if cfg.HeartbeatEvery, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_HEARTBEAT_EVERY", "10s")); err != nil {
 		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_HEARTBEAT_EVERY: %w", err)
 	}
+	if cfg.GracePeriod, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_GRACE_PERIOD", "10s")); err != nil || cfg.GracePeriod <= 0 {
+		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_GRACE_PERIOD must be a positive duration, such as 10s")
+	}
 	return cfg, nil
 }
 
@@ -63,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HeartbeatEvery <= 0 {
 		c.HeartbeatEvery = 10 * time.Second
+	}
+	if c.GracePeriod <= 0 {
+		c.GracePeriod = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -3,9 +3,10 @@ module kirjaamo.dev/adapters/sdk
 go 1.26.8
 
 require (
+	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
-	kirjaamo.dev/contracts v0.0.0-00010101000000-000000000000
-	kirjaamo.dev/devkit v0.0.0
+	golang.org/x/mod v0.41.0
+	kirjaamo.dev/contracts v0.1.0
 )
 
 require (
@@ -19,7 +20,6 @@ require (
 	github.com/leodido/go-urn v1.5.0 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
-	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
@@ -28,7 +28,4 @@ require (
 	golang.org/x/time v0.16.0 // indirect
 )
 
-replace (
-	kirjaamo.dev/contracts => ../../contracts
-	kirjaamo.dev/devkit => ../../devkit
-)
+replace kirjaamo.dev/contracts => ../../contracts

@@ -59,8 +59,8 @@ type collector struct {
 	size    int // of the JSON array of records
 	written int64
 	pkg     *packageWriter
-	// err is the first error: every later Write returns it, so an Exporter that ignores one still
-	// fails the task.
+	// err is the first error: every later Write returns it, so an Export handler that ignores one
+	// still fails the task.
 	err error
 }
 

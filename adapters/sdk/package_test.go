@@ -23,9 +23,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"kirjaamo.dev/adapters/sdk"
+	"kirjaamo.dev/adapters/sdk/internal/embeddednats"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/contracts/sealed"
-	"kirjaamo.dev/devkit/natstest"
 )
 
 // exporter streams n records of about 1 KiB each, made as they are written, and then the records
@@ -38,7 +38,11 @@ type exporter struct {
 
 func (e exporter) Declaration() contracts.Declaration { return e.decl }
 
-func (e exporter) Export(ctx context.Context, _ sdk.Query, w sdk.RecordWriter) error {
+func (e exporter) Operations() sdk.Operations {
+	return sdk.Operations{Export: e.export, Erase: eraseNothing}
+}
+
+func (e exporter) export(ctx context.Context, _ sdk.Query, w sdk.RecordWriter) error {
 	entry := strings.Repeat("Pääsy potilastietoihin; ", 40)
 	for i := range e.n {
 		if err := ctx.Err(); err != nil {
@@ -56,9 +60,10 @@ func (e exporter) Export(ctx context.Context, _ sdk.Query, w sdk.RecordWriter) e
 	return nil
 }
 
-func (exporter) Erase(context.Context, sdk.Query) (int, error) { return 0, nil }
+// eraseNothing is the erasure of the test declaration's registers that hold nothing to erase.
+func eraseNothing(context.Context, sdk.Query) (int, error) { return 0, nil }
 
-// finder returns n small records at once, as a plain Finder.
+// finder returns n small records at once, from a Lookup handler.
 type finder struct {
 	decl contracts.Declaration
 	n    int
@@ -66,15 +71,17 @@ type finder struct {
 
 func (f finder) Declaration() contracts.Declaration { return f.decl }
 
-func (f finder) Lookup(context.Context, sdk.Query) ([]contracts.Record, error) {
+func (f finder) Operations() sdk.Operations {
+	return sdk.Operations{Lookup: f.lookup, Erase: eraseNothing}
+}
+
+func (f finder) lookup(context.Context, sdk.Query) ([]contracts.Record, error) {
 	out := make([]contracts.Record, f.n)
 	for i := range out {
 		out[i] = contracts.Record{Category: "event invitations", Fields: map[string]string{"seq": strconv.Itoa(i)}}
 	}
 	return out, nil
 }
-
-func (finder) Erase(context.Context, sdk.Query) (int, error) { return 0, nil }
 
 func caseKey(t *testing.T) (*ecdh.PrivateKey, *contracts.PackageTarget) {
 	t.Helper()
@@ -233,7 +240,7 @@ func TestRecordsBeyondTheInlineLimitComeAsAPackage(t *testing.T) {
 	p.send(task, task.TaskID)
 	wantFailed(t, p.result(task.TaskID, 20*time.Second), contracts.ErrInternal, "more on the subject than a result carries inline", "package")
 
-	// With one, the plain Finder's records go into a package: more than 1000 cannot travel inline.
+	// With one, a Lookup handler's records go into a package: more than 1000 cannot travel inline.
 	task = p.task(contracts.OpLookup, contracts.RightAccess)
 	task.Package = target
 	p.send(task, task.TaskID)
@@ -256,7 +263,7 @@ func TestRecordsBeyondTheInlineLimitComeAsAPackage(t *testing.T) {
 	}
 }
 
-// TestAnInvalidRecordFailsTheLookup: an Exporter that writes an invalid record after its package has
+// TestAnInvalidRecordFailsTheLookup: an Export handler that writes an invalid record after its package has
 // begun fails the task with what is wrong, and leaves no package behind.
 func TestAnInvalidRecordFailsTheLookup(t *testing.T) {
 	p := newPlatform(t)
@@ -284,7 +291,7 @@ func TestAnInvalidRecordFailsTheLookup(t *testing.T) {
 // the stored object says so instead of ending like a whole one.
 func TestReadObjectChecksWhatArrives(t *testing.T) {
 	ctx := context.Background()
-	nc, err := nats.Connect(natstest.New(t).ClientURL())
+	nc, err := nats.Connect(embeddednats.Start(t).ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,112 +1,129 @@
-// Package sdk is what a register owner needs to plug a register into Kirjaamo: implement the
-// operations the register supports, in one file, and call Run. The SDK takes care of the rest: the
-// JetStream consumer, decoding and validation, idempotency by task id, progress heartbeats, retry
-// classification, announcing the register's declaration, liveness heartbeats and a graceful drain.
-//
-// It has no Temporal dependency: adapters speak only the wire protocol of kirjaamo.dev/contracts.
 package sdk
 
 import (
 	"context"
-	"slices"
+	"fmt"
 	"strings"
 	"time"
 
 	"kirjaamo.dev/contracts"
 )
 
-// Register is the one thing every adapter implements: the rules its register declares.
-// What it can do follows from which of the operation interfaces below it also implements.
+// Register is a register's adapter: the rules its register declares, and the operations its code
+// carries out. The two must agree, and Run checks that they do before it connects: the platform sends
+// a register the operations its declaration promises, so an operation declared without a handler
+// would leave subjects' requests unanswered, and a handler for an operation not declared would never
+// be called.
 type Register interface {
 	Declaration() contracts.Declaration
+	Operations() Operations
 }
 
-// Finder answers access and portability requests: it returns what the register holds on the
-// subject. No records means "no data held". A register that can hold a lot on one person implements
-// Exporter instead, so that its records never have to be in memory all at once.
-type Finder interface {
-	Lookup(ctx context.Context, q Query) ([]contracts.Record, error)
+// Operations are the handlers of the operations a register carries out, one field per operation of
+// the protocol; a nil field is an operation the register does not carry out. The SDK announces the
+// operations that have a handler, and answers a task for any other with unsupported_operation.
+//
+// A handler's error is classified by the SDK: Refuse for a refusal on the register's own ground,
+// Unavailable for a passing failure (the task is retried), a *contracts.Error for a failure with its
+// code; any other error is retried too. An effect handler returns how many records it changed; none
+// means "no data held".
+type Operations struct {
+	// Lookup answers access and portability requests (lookup): it returns what the register holds
+	// on the subject, and no records means "no data held". A register that can hold a lot on one
+	// person sets Export instead, so that its records never have to be in memory all at once; one of
+	// the two, not both.
+	Lookup func(ctx context.Context, q Query) ([]contracts.Record, error)
+
+	// Export answers access and portability requests (lookup) by streaming what the register holds
+	// on the subject to w, one record at a time, in the order they should reach the subject; writing
+	// nothing means "no data held". The SDK sends the records inline while they are small, and
+	// otherwise seals them into a package as they are written (contracts/PROTOCOL.md, "Large
+	// results: packages"). A Write error means the task cannot be answered this time; return it.
+	Export func(ctx context.Context, q Query, w RecordWriter) error
+
+	// Rectify corrects the subject's data (rectify).
+	Rectify func(ctx context.Context, q Query, corrections []contracts.Correction) (affected int, err error)
+
+	// Erase erases the subject's data (erase).
+	Erase func(ctx context.Context, q Query) (affected int, err error)
+
+	// Restrict marks the subject's data as only stored (restrict, Art 18), and LiftRestriction lifts
+	// that mark again (lift_restriction): a register that restricts must be able to lift, so the two
+	// come together.
+	Restrict        func(ctx context.Context, q Query) (affected int, err error)
+	LiftRestriction func(ctx context.Context, q Query) (affected int, err error)
+
+	// Object stops the processing the subject objected to (object, Art 21).
+	Object func(ctx context.Context, q Query) (affected int, err error)
+
+	// Recipients names who received the subject's data, for Art 19 notices (list_recipients).
+	Recipients func(ctx context.Context, q Query) ([]string, error)
 }
 
-// Exporter answers access and portability requests by streaming what the register holds on the
-// subject to w, one record at a time, in the order they should reach the subject. Writing nothing
-// means "no data held". The SDK sends the records inline while they are small, and otherwise seals
-// them into a package as they are written (contracts/PROTOCOL.md, "Large results: packages"). A
-// Write error means the task cannot be answered this time; return it.
-type Exporter interface {
-	Export(ctx context.Context, q Query, w RecordWriter) error
-}
-
-// RecordWriter takes an Exporter's records. It checks each one as the platform would and refuses an
-// invalid record, which fails the task.
+// RecordWriter takes an Export handler's records. It checks each one as the platform would and
+// refuses an invalid record, which fails the task.
 type RecordWriter interface {
 	Write(contracts.Record) error
 }
 
-// Eraser erases the subject's data and says how many records it erased.
-type Eraser interface {
-	Erase(ctx context.Context, q Query) (affected int, err error)
-}
-
-// Rectifier corrects the subject's data.
-type Rectifier interface {
-	Rectify(ctx context.Context, q Query, corrections []contracts.Correction) (affected int, err error)
-}
-
-// Restricter marks the subject's data as only stored (Art 18), and lifts that mark again.
-type Restricter interface {
-	Restrict(ctx context.Context, q Query) (affected int, err error)
-	LiftRestriction(ctx context.Context, q Query) (affected int, err error)
-}
-
-// Objector stops the processing the subject objected to (Art 21).
-type Objector interface {
-	Object(ctx context.Context, q Query) (affected int, err error)
-}
-
-// RecipientLister names who received the subject's data, for Art 19 notices.
-type RecipientLister interface {
-	Recipients(ctx context.Context, q Query) ([]string, error)
-}
-
-// Capabilities lists the operations a register implements.
-func Capabilities(r Register) []contracts.Operation {
+// Capabilities lists the operations that have a handler, in the protocol's order: what the adapter
+// announces it carries out.
+func (o Operations) Capabilities() []contracts.Operation {
 	var ops []contracts.Operation
-	if _, ok := r.(Finder); ok {
-		ops = append(ops, contracts.OpLookup)
-	} else if _, ok := r.(Exporter); ok {
-		ops = append(ops, contracts.OpLookup)
-	}
-	if _, ok := r.(Rectifier); ok {
-		ops = append(ops, contracts.OpRectify)
-	}
-	if _, ok := r.(Eraser); ok {
-		ops = append(ops, contracts.OpErase)
-	}
-	if _, ok := r.(Restricter); ok {
-		ops = append(ops, contracts.OpRestrict, contracts.OpLiftRestriction)
-	}
-	if _, ok := r.(RecipientLister); ok {
-		ops = append(ops, contracts.OpListRecipients)
-	}
-	if _, ok := r.(Objector); ok {
-		ops = append(ops, contracts.OpObject)
+	for _, h := range o.handlers() {
+		if h.set {
+			ops = append(ops, h.op)
+		}
 	}
 	return ops
 }
 
-// Unimplemented lists the operations a register declares but does not implement. The platform
-// dispatches what the declaration promises, so a gap would leave a subject's request unanswered.
-func Unimplemented(r Register) []contracts.Operation {
-	d := r.Declaration()
-	have := Capabilities(r)
-	var missing []contracts.Operation
-	for _, op := range d.Operations {
-		if !slices.Contains(have, op) {
-			missing = append(missing, op)
+// handler is one operation's place in Operations: the name of its field, and whether it is set.
+type handler struct {
+	op    contracts.Operation
+	field string
+	set   bool
+}
+
+func (o Operations) handlers() []handler {
+	return []handler{
+		{contracts.OpLookup, "Lookup or Export", o.Lookup != nil || o.Export != nil},
+		{contracts.OpRectify, "Rectify", o.Rectify != nil},
+		{contracts.OpErase, "Erase", o.Erase != nil},
+		{contracts.OpRestrict, "Restrict", o.Restrict != nil},
+		{contracts.OpLiftRestriction, "LiftRestriction", o.LiftRestriction != nil},
+		{contracts.OpListRecipients, "Recipients", o.Recipients != nil},
+		{contracts.OpObject, "Object", o.Object != nil},
+	}
+}
+
+// Check says whether the handlers serve the declaration d, and if not, everything that keeps them
+// from it: an operation declared without a handler, a handler of an operation not declared, both
+// Lookup and Export, or only one of Restrict and LiftRestriction.
+func (o Operations) Check(d contracts.Declaration) error {
+	var problems []string
+	if o.Lookup != nil && o.Export != nil {
+		problems = append(problems, "both Lookup and Export are set: set Export for a register that streams its records, "+
+			"Lookup for one that returns them at once, not both")
+	}
+	if (o.Restrict == nil) != (o.LiftRestriction == nil) {
+		problems = append(problems, "Restrict and LiftRestriction come together: a restriction the register cannot lift "+
+			"would stay for ever, and a lift without a restriction has nothing to lift")
+	}
+	for _, h := range o.handlers() {
+		switch declared := d.Supports(h.op); {
+		case declared && !h.set:
+			problems = append(problems, fmt.Sprintf("the declaration declares %s, but Operations has no %s: "+
+				"the platform would send %s tasks that nothing answers", h.op, h.field, h.op))
+		case !declared && h.set:
+			problems = append(problems, fmt.Sprintf("Operations has %s, but the declaration does not declare %s: "+
+				"the platform never sends it; declare it or leave the handler out", h.field, h.op))
 		}
 	}
-	return missing
+	if len(problems) > 0 {
+		return fmt.Errorf("sdk: the operations of %s do not serve its declaration:\n\t%s", d.RegisterID, strings.Join(problems, "\n\t"))
+	}
+	return nil
 }
 
 // Query is one task as the register's code sees it: who to look for, and for which request.

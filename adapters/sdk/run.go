@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -18,9 +18,9 @@ import (
 	"kirjaamo.dev/contracts"
 )
 
-// Main runs a register's adapter as a program: configuration from the environment, a graceful drain
-// on SIGINT or SIGTERM, and a non-zero exit when the adapter cannot run. An adapter's main function is
-// one line: sdk.Main(myRegister{...}).
+// Main runs a register's adapter as a program: configuration from the environment, a drain on SIGINT
+// or SIGTERM that ends within the grace period, and a non-zero exit when the adapter cannot run. An
+// adapter's main function is one line: sdk.Main(myRegister{...}).
 func Main(reg Register) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -35,16 +35,17 @@ func Main(reg Register) {
 }
 
 // Run connects the register to the platform and serves its tasks until ctx ends, then drains: it
-// stops taking tasks and lets the ones under way finish. It returns an error if the declaration is
-// refused or the connection cannot be made.
+// stops taking tasks and lets the ones under way finish, for Config.GracePeriod at most, whether or
+// not NATS is still there. It returns an error if the declaration is not valid, the operations do not
+// serve it (Operations.Check), the catalogue refuses it, or the connection cannot be made.
 func Run(ctx context.Context, reg Register, cfg Config) error {
 	cfg = cfg.withDefaults()
-	decl := reg.Declaration()
+	decl, ops := reg.Declaration(), reg.Operations()
 	if err := decl.Validate(); err != nil {
 		return fmt.Errorf("sdk: the declaration of %s is not valid: %w", decl.RegisterID, err)
 	}
-	if missing := Unimplemented(reg); len(missing) > 0 {
-		return fmt.Errorf("sdk: %s declares operations its code does not implement: %v", decl.RegisterID, missing)
+	if err := ops.Check(decl); err != nil {
+		return err
 	}
 	if cfg.InboxPrefix == "" {
 		cfg.InboxPrefix = "_INBOX_" + decl.RegisterID
@@ -65,7 +66,7 @@ func Run(ctx context.Context, reg Register, cfg Config) error {
 		return fmt.Errorf("sdk: connect to NATS: %w", err)
 	}
 	defer nc.Close()
-	a, err := newAdapter(ctx, reg, decl, nc, cfg)
+	a, err := newAdapter(ctx, decl, ops, nc, cfg)
 	if err != nil {
 		return err
 	}
@@ -73,8 +74,8 @@ func Run(ctx context.Context, reg Register, cfg Config) error {
 }
 
 type adapter struct {
-	reg      Register
 	decl     contracts.Declaration
+	ops      Operations
 	cfg      Config
 	nc       *nats.Conn
 	js       jetstream.JetStream
@@ -83,9 +84,17 @@ type adapter struct {
 	instance string
 	inFlight sync.WaitGroup
 	busy     chan struct{}
+	// work is the parent of the tasks' contexts, which their handlers run under; giveUp ends it when
+	// a stop's grace period is over. What a task does after its handler, with the effect record and
+	// its answer, ends when Run closes the connection.
+	work   context.Context
+	giveUp context.CancelCauseFunc
 }
 
-func newAdapter(ctx context.Context, reg Register, decl contracts.Declaration, nc *nats.Conn, cfg Config) (*adapter, error) {
+// errGracePeriodOver ends the tasks still under way when a stop's grace period is over.
+var errGracePeriodOver = errors.New("the adapter is stopping and its grace period is over")
+
+func newAdapter(ctx context.Context, decl contracts.Declaration, ops Operations, nc *nats.Conn, cfg Config) (*adapter, error) {
 	// A small bound on asynchronous publishes awaiting the server's acknowledgement. The object
 	// store's Put, which publishes a package's chunks asynchronously, makes its own JetStream context
 	// with the default bound (nats.go v1.55.0, object.go), so this does not reach it; Put's memory
@@ -96,8 +105,9 @@ func newAdapter(ctx context.Context, reg Register, decl contracts.Declaration, n
 		return nil, fmt.Errorf("sdk: jetstream: %w", err)
 	}
 	host, _ := os.Hostname()
-	a := &adapter{reg: reg, decl: decl, cfg: cfg, nc: nc, js: js,
+	a := &adapter{decl: decl, ops: ops, cfg: cfg, nc: nc, js: js,
 		instance: fmt.Sprintf("%s-%d", host, os.Getpid()), busy: make(chan struct{}, cfg.Concurrency)}
+	a.work, a.giveUp = context.WithCancelCause(context.Background())
 	if err := a.announce(ctx); err != nil {
 		return nil, err
 	}
@@ -112,7 +122,7 @@ func newAdapter(ctx context.Context, reg Register, decl contracts.Declaration, n
 	if err != nil {
 		return nil, fmt.Errorf("sdk: effect record: %w", err)
 	}
-	if slices.Contains(Capabilities(reg), contracts.OpLookup) {
+	if decl.Supports(contracts.OpLookup) {
 		a.packages, err = js.ObjectStore(ctx, contracts.PackageBucket(decl.RegisterID))
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
 			a.packages, err = js.CreateObjectStore(ctx, PackageBucketConfig(decl.RegisterID))
@@ -141,7 +151,7 @@ func (a *adapter) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sdk: consume tasks: %w", err)
 	}
-	log.Info("register adapter serving", "operations", Capabilities(a.reg), "instance", a.instance)
+	log.Info("register adapter serving", "operations", a.ops.Capabilities(), "instance", a.instance)
 
 	ticker := time.NewTicker(a.cfg.HeartbeatEvery)
 	defer ticker.Stop()
@@ -151,13 +161,38 @@ func (a *adapter) serve(ctx context.Context) error {
 		case <-ticker.C:
 			a.heartbeat()
 		case <-ctx.Done():
-			log.Info("register adapter draining")
-			consumeCtx.Drain()
-			<-consumeCtx.Closed()
-			a.inFlight.Wait()
-			log.Info("register adapter stopped")
+			a.drain(consumeCtx, log)
 			return nil
 		}
+	}
+}
+
+// drain stops taking tasks and waits until those under way are answered, for the grace period at
+// most: with the servers gone, the consumer's drain would wait for a flush that cannot come, and a
+// task's answer for an acknowledgement, and a handler may not end by itself. What is still under
+// way when the grace period is over is given up: the tasks' contexts end, and as they are not
+// acknowledged, JetStream redelivers them to another instance or to this one's next start. A
+// handler that ignores its context is left running, and Run returns all the same.
+func (a *adapter) drain(consumeCtx jetstream.ConsumeContext, log *slog.Logger) {
+	log.Info("register adapter draining", "grace_period", a.cfg.GracePeriod)
+	consumeCtx.Drain()
+	drained := make(chan struct{})
+	go func() {
+		<-consumeCtx.Closed()
+		a.inFlight.Wait()
+		close(drained)
+	}()
+	grace := time.NewTimer(a.cfg.GracePeriod)
+	defer grace.Stop()
+	select {
+	case <-drained:
+		log.Info("register adapter stopped")
+	case <-grace.C:
+		consumeCtx.Stop()
+		givenUp := len(a.busy) // a worker's token is in busy while its task runs
+		a.giveUp(errGracePeriodOver)
+		log.Warn("register adapter stopped at the end of its grace period, before its drain was done; "+
+			"the tasks given up will be redelivered", "tasks_given_up", givenUp)
 	}
 }
 
@@ -193,7 +228,7 @@ func (a *adapter) handle(msg jetstream.Msg) {
 		return
 	}
 	log = log.With("task", task.TaskID, "operation", task.Operation)
-	ctx, cancel := context.WithCancelCause(context.Background())
+	ctx, cancel := context.WithCancelCause(a.work)
 	defer cancel(nil)
 
 	// An effect is claimed in the effect record first, so that two deliveries of a task cannot both
@@ -304,83 +339,68 @@ func (a *adapter) keepAlive(ctx context.Context, cancel context.CancelCauseFunc,
 	}
 }
 
-func (a *adapter) execute(ctx context.Context, task *contracts.Task) (*contracts.Result, bool) {
+// execute runs the task's handler and makes its result; retry says to leave the task for a
+// redelivery instead.
+func (a *adapter) execute(ctx context.Context, task *contracts.Task) (res *contracts.Result, retry bool) {
 	q := Query{TaskID: task.TaskID, RequestID: task.RequestID, Right: task.Right, ReceivedAt: task.ReceivedAt, ids: task.Identifiers}
-	var (
-		recipients []string
-		affected   int
-		err        error
-	)
+	// apply is the handler of an effect: an operation that changes the register's data.
+	var apply func(context.Context, Query) (int, error)
 	switch task.Operation {
 	case contracts.OpLookup:
+		if a.ops.Lookup == nil && a.ops.Export == nil {
+			return unsupported(task.Operation), false
+		}
 		c := a.newCollector(ctx, task)
-		switch r := a.reg.(type) {
-		case Exporter:
-			err = r.Export(ctx, q, c)
-		case Finder:
+		var err error
+		if a.ops.Export != nil {
+			err = a.ops.Export(ctx, q, c)
+		} else {
 			var records []contracts.Record
-			records, err = r.Lookup(ctx, q)
+			records, err = a.ops.Lookup(ctx, q)
 			for i := 0; err == nil && i < len(records); i++ {
 				err = c.Write(records[i])
 			}
-		default:
-			return unsupported(task.Operation), false
 		}
-		res, err := c.finish(err)
-		if err != nil {
+		if res, err = c.finish(err); err != nil {
 			return classify(err)
 		}
 		return res, false
-	case contracts.OpErase:
-		e, ok := a.reg.(Eraser)
-		if !ok {
-			return unsupported(task.Operation), false
-		}
-		affected, err = e.Erase(ctx, q)
-	case contracts.OpRectify:
-		r, ok := a.reg.(Rectifier)
-		if !ok {
-			return unsupported(task.Operation), false
-		}
-		affected, err = r.Rectify(ctx, q, task.Rectification)
-	case contracts.OpRestrict, contracts.OpLiftRestriction:
-		r, ok := a.reg.(Restricter)
-		if !ok {
-			return unsupported(task.Operation), false
-		}
-		if task.Operation == contracts.OpRestrict {
-			affected, err = r.Restrict(ctx, q)
-		} else {
-			affected, err = r.LiftRestriction(ctx, q)
-		}
-	case contracts.OpObject:
-		o, ok := a.reg.(Objector)
-		if !ok {
-			return unsupported(task.Operation), false
-		}
-		affected, err = o.Object(ctx, q)
 	case contracts.OpListRecipients:
-		l, ok := a.reg.(RecipientLister)
-		if !ok {
+		if a.ops.Recipients == nil {
 			return unsupported(task.Operation), false
 		}
-		recipients, err = l.Recipients(ctx, q)
-	default:
+		recipients, err := a.ops.Recipients(ctx, q)
+		if err != nil {
+			return classify(err)
+		}
+		if len(recipients) == 0 {
+			return &contracts.Result{Status: contracts.StatusNoData}, false
+		}
+		return &contracts.Result{Status: contracts.StatusFound, Recipients: recipients}, false
+	case contracts.OpRectify:
+		if a.ops.Rectify != nil {
+			apply = func(ctx context.Context, q Query) (int, error) { return a.ops.Rectify(ctx, q, task.Rectification) }
+		}
+	case contracts.OpErase:
+		apply = a.ops.Erase
+	case contracts.OpRestrict:
+		apply = a.ops.Restrict
+	case contracts.OpLiftRestriction:
+		apply = a.ops.LiftRestriction
+	case contracts.OpObject:
+		apply = a.ops.Object
+	}
+	if apply == nil {
 		return unsupported(task.Operation), false
 	}
+	affected, err := apply(ctx, q)
 	if err != nil {
 		return classify(err)
 	}
-	res := &contracts.Result{Affected: affected, Recipients: recipients}
-	switch {
-	case task.Operation == contracts.OpListRecipients && len(recipients) == 0, affected == 0 && task.Operation != contracts.OpListRecipients:
-		res.Status = contracts.StatusNoData
-	case task.Operation == contracts.OpListRecipients:
-		res.Status = contracts.StatusFound
-	default:
-		res.Status = contracts.StatusApplied
+	if affected == 0 {
+		return &contracts.Result{Status: contracts.StatusNoData}, false
 	}
-	return res, false
+	return &contracts.Result{Status: contracts.StatusApplied, Affected: affected}, false
 }
 
 // publish sends the result and acknowledges the task only once JetStream has stored the result, so

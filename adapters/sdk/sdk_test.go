@@ -1,22 +1,24 @@
 package sdk_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"kirjaamo.dev/adapters/sdk"
+	"kirjaamo.dev/adapters/sdk/internal/embeddednats"
 	"kirjaamo.dev/contracts"
-	"kirjaamo.dev/devkit/logbuf"
-	"kirjaamo.dev/devkit/natstest"
 )
 
 // The tests play the platform against the SDK's adapter on a real embedded NATS server.
@@ -27,6 +29,7 @@ const knownEmail = "aino.virtanen@example.org"
 // plain subscription that sees every result, a repeated one included.
 type platform struct {
 	t       *testing.T
+	srv     *server.Server
 	url     string
 	js      jetstream.JetStream
 	results chan contracts.Result
@@ -35,7 +38,7 @@ type platform struct {
 
 func newPlatform(t *testing.T) *platform {
 	t.Helper()
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +60,7 @@ func newPlatform(t *testing.T) *platform {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	p := &platform{t: t, url: srv.ClientURL(), js: js, results: make(chan contracts.Result, 100), logs: &syncBuffer{}}
+	p := &platform{t: t, srv: srv, url: srv.ClientURL(), js: js, results: make(chan contracts.Result, 100), logs: &syncBuffer{}}
 	if _, err := nc.Subscribe(contracts.AllResultsSubject, func(m *nats.Msg) {
 		var res contracts.Result
 		if err := json.Unmarshal(m.Data, &res); err != nil {
@@ -78,8 +81,7 @@ func (p *platform) run(reg sdk.Register, ackWait time.Duration) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- sdk.Run(ctx, reg, sdk.Config{NATSURL: p.url, AckWait: ackWait,
-			Logger: slog.New(slog.NewTextHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		done <- sdk.Run(ctx, reg, sdk.Config{NATSURL: p.url, AckWait: ackWait, Logger: p.logger()})
 	}()
 	p.t.Cleanup(func() {
 		cancel()
@@ -87,6 +89,11 @@ func (p *platform) run(reg sdk.Register, ackWait time.Duration) {
 			p.t.Errorf("the adapter: %v", err)
 		}
 	})
+}
+
+// logger writes the adapter's log where waitLog reads it.
+func (p *platform) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 var requests int
@@ -156,7 +163,24 @@ func declaration(t testing.TB) contracts.Declaration {
 	return d
 }
 
-type syncBuffer = logbuf.Buffer // what the code under test logged
+// syncBuffer keeps what the adapter under test logged, written from its goroutines and read by the
+// test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 func wantFailed(t *testing.T, res contracts.Result, code contracts.ErrorCode, hints ...string) {
 	t.Helper()

@@ -31,11 +31,12 @@
 // identifier columns equals the task's identifier of that type, normalized (plain) or as
 // contracts.HashSHA256 of it (sha256). A lookup returns each matching row as a record of the
 // category, one field per column, timestamps in RFC 3339 and everything else as PostgreSQL's text.
-// The rows are streamed as they are read (the adapter is an sdk.Exporter), so a person with more
-// rows than travel inline gets a sealed package, and memory does not grow with the rows.
+// The rows are streamed as they are read (the lookup is an sdk.Operations Export handler), so a
+// person with more rows than travel inline gets a sealed package, and memory does not grow with the
+// rows.
 //
 // The declaration's operations must be exactly those configured (restrict brings lift_restriction).
-// Register.Adapter has the SDK interfaces of those operations only. Every effect runs in one
+// Register.Operations has the handlers of those operations only. Every effect runs in one
 // transaction with an insert of the task id into the applied-tasks table: a redelivered task gets
 // the first count back and changes nothing.
 //
@@ -43,7 +44,7 @@
 //
 //	reg, err := sqladapter.Load(ctx, "register.json", pool)
 //	...
-//	err = sdk.Run(ctx, reg.Adapter(), cfg)
+//	err = sdk.Run(ctx, reg, cfg)
 package sqladapter
 
 import "embed"

@@ -3,7 +3,6 @@ module kirjaamo.dev/adapters/sqladapter
 go 1.26.8
 
 replace (
-	kirjaamo.dev/adapters/demo => ../demo
 	kirjaamo.dev/adapters/sdk => ../sdk
 	kirjaamo.dev/contracts => ../../contracts
 	kirjaamo.dev/devkit => ../../devkit
@@ -12,9 +11,8 @@ replace (
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats.go v1.55.0
-	kirjaamo.dev/adapters/demo v0.0.0-00010101000000-000000000000
-	kirjaamo.dev/adapters/sdk v0.0.0
-	kirjaamo.dev/contracts v0.0.0
+	kirjaamo.dev/adapters/sdk v0.1.0
+	kirjaamo.dev/contracts v0.1.0
 	kirjaamo.dev/devkit v0.0.0
 )
 

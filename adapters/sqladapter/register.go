@@ -17,8 +17,8 @@ import (
 	"kirjaamo.dev/contracts"
 )
 
-// Register is a register served from a configuration. Its Adapter is what sdk.Run runs: it
-// implements exactly the operations the configuration configures.
+// Register is a register served from a configuration: an sdk.Register whose operations are exactly
+// those the configuration configures, run by sdk.Run once Setup has checked its database.
 type Register struct {
 	cfg    *Config
 	db     *pgxpool.Pool
@@ -30,13 +30,6 @@ type Register struct {
 type column struct {
 	dataType string // information_schema data_type, e.g. "boolean"
 	sqlType  string // the type, quoted, for casts: "pg_catalog"."int4"
-}
-
-// Adapter is a register as sdk.Run runs it, with the Setup that checks its database first. It has
-// the SDK's operation interfaces (sdk.Finder, sdk.Eraser ...) of the configured operations only.
-type Adapter interface {
-	sdk.Register
-	Setup(ctx context.Context) error
 }
 
 // New makes a register of a configuration over a database. It does no I/O: call Setup (or use
@@ -73,22 +66,31 @@ func (r *Register) BeforeSetup(f func(context.Context) error) *Register {
 // Declaration is the register's declaration.
 func (r *Register) Declaration() contracts.Declaration { return r.cfg.decl }
 
-// Adapter is the register as sdk.Run runs it: a value with the SDK's interfaces of the configured
-// operations, and no others, so that the SDK announces and dispatches exactly those.
-func (r *Register) Adapter() Adapter {
-	mask := 0
-	for i, iface := range opBits {
-		if slices.Contains(r.cfg.Operations(), iface) {
-			mask |= 1 << i
+// Operations are the handlers of the operations the configuration configures, and no others. A
+// lookup streams its rows (Export), so that a person with more rows than travel inline gets a
+// sealed package and memory does not grow with the rows.
+func (r *Register) Operations() sdk.Operations {
+	var ops sdk.Operations
+	for _, op := range r.cfg.Operations() {
+		switch op {
+		case contracts.OpLookup:
+			ops.Export = r.export
+		case contracts.OpRectify:
+			ops.Rectify = r.rectify
+		case contracts.OpErase:
+			ops.Erase = r.erase
+		case contracts.OpRestrict:
+			ops.Restrict = func(ctx context.Context, q sdk.Query) (int, error) { return r.restrict(ctx, q, true) }
+		case contracts.OpLiftRestriction:
+			ops.LiftRestriction = func(ctx context.Context, q sdk.Query) (int, error) { return r.restrict(ctx, q, false) }
+		case contracts.OpListRecipients:
+			ops.Recipients = r.recipients
+		case contracts.OpObject:
+			ops.Object = r.object
 		}
 	}
-	return withOps(r, mask)
+	return ops
 }
-
-// opBits are the operations in the order of the bits of withOps: lookup, rectify, erase, restrict
-// (with lift_restriction), list_recipients, object.
-var opBits = []contracts.Operation{contracts.OpLookup, contracts.OpRectify, contracts.OpErase, contracts.OpRestrict,
-	contracts.OpListRecipients, contracts.OpObject}
 
 // Config is the register's configuration.
 func (r *Register) Config() *Config { return r.cfg }

@@ -300,7 +300,7 @@ func demoRegisters(db *pgxpool.Pool) []demo.Register {
 	}
 	for i, reg := range regs {
 		if reg.Declaration().RegisterID == cfg.RegisterDeclaration().RegisterID {
-			regs[i] = sqladapter.New(cfg, db).BeforeSetup(reg.Setup).Adapter()
+			regs[i] = sqladapter.New(cfg, db).BeforeSetup(reg.Setup)
 		}
 	}
 	return regs

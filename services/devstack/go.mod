@@ -13,8 +13,8 @@ require (
 	go.temporal.io/server v1.32.0
 	golang.org/x/oauth2 v0.37.0
 	kirjaamo.dev/adapters/demo v0.0.0
-	kirjaamo.dev/adapters/sdk v0.0.0
-	kirjaamo.dev/contracts v0.0.0
+	kirjaamo.dev/adapters/sdk v0.1.0
+	kirjaamo.dev/contracts v0.1.0
 	kirjaamo.dev/devkit v0.0.0
 	kirjaamo.dev/rules v0.0.0
 	kirjaamo.dev/services v0.0.0

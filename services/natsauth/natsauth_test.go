@@ -341,16 +341,19 @@ func userCreds(t *testing.T, signer nkeys.KeyPair, edit func(*jwt.UserClaims)) s
 type testRegister struct{ decl contracts.Declaration }
 
 func (r testRegister) Declaration() contracts.Declaration { return r.decl }
-func (testRegister) Lookup(context.Context, sdk.Query) ([]contracts.Record, error) {
-	return []contracts.Record{{Category: "client details", Fields: map[string]string{"municipality": "Esimerkkilä"}},
-		{Category: "client details", Fields: map[string]string{"language": "fi"}}}, nil
+func (testRegister) Operations() sdk.Operations {
+	affectOne := func(context.Context, sdk.Query) (int, error) { return 1, nil }
+	return sdk.Operations{
+		Lookup: func(context.Context, sdk.Query) ([]contracts.Record, error) {
+			return []contracts.Record{{Category: "client details", Fields: map[string]string{"municipality": "Esimerkkilä"}},
+				{Category: "client details", Fields: map[string]string{"language": "fi"}}}, nil
+		},
+		Rectify:         func(context.Context, sdk.Query, []contracts.Correction) (int, error) { return 1, nil },
+		Restrict:        affectOne,
+		LiftRestriction: affectOne,
+		Recipients:      func(context.Context, sdk.Query) ([]string, error) { return nil, nil },
+	}
 }
-func (testRegister) Rectify(context.Context, sdk.Query, []contracts.Correction) (int, error) {
-	return 1, nil
-}
-func (testRegister) Restrict(context.Context, sdk.Query) (int, error)        { return 1, nil }
-func (testRegister) LiftRestriction(context.Context, sdk.Query) (int, error) { return 1, nil }
-func (testRegister) Recipients(context.Context, sdk.Query) ([]string, error) { return nil, nil }
 
 // TestARegisterDoesItsWorkWithItsOwnCredentials runs the SDK's adapter with register A's
 // credentials against the platform's side of the protocol: it announces, sends heartbeats, takes

@@ -20,9 +20,9 @@ import (
 
 	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/adapters/sdk/conformance"
+	"kirjaamo.dev/adapters/sdk/internal/embeddednats"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/contracts/sealed"
-	"kirjaamo.dev/devkit/natstest"
 )
 
 const knownEmail = "aino.virtanen@example.org"
@@ -60,7 +60,11 @@ func newInvitations(t *testing.T) *invitations {
 
 func (r *invitations) Declaration() contracts.Declaration { return r.decl }
 
-func (r *invitations) Lookup(_ context.Context, q sdk.Query) ([]contracts.Record, error) {
+func (r *invitations) Operations() sdk.Operations {
+	return sdk.Operations{Lookup: r.lookup, Erase: r.erase}
+}
+
+func (r *invitations) lookup(_ context.Context, q sdk.Query) ([]contracts.Record, error) {
 	if email, _ := q.Identifier(contracts.IdentifierEmail); email != knownEmail {
 		return nil, nil
 	}
@@ -69,7 +73,7 @@ func (r *invitations) Lookup(_ context.Context, q sdk.Query) ([]contracts.Record
 	return append([]contracts.Record(nil), r.records...), nil
 }
 
-func (r *invitations) Erase(_ context.Context, q sdk.Query) (int, error) {
+func (r *invitations) erase(_ context.Context, q sdk.Query) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if n, seen := r.applied[q.TaskID]; seen {
@@ -86,12 +90,16 @@ func (r *invitations) Erase(_ context.Context, q sdk.Query) (int, error) {
 // failsOnUnknown answers an unknown person with an error, as if not finding someone were one.
 type failsOnUnknown struct{ *invitations }
 
-func (r failsOnUnknown) Lookup(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
-	records, err := r.invitations.Lookup(ctx, q)
-	if err == nil && len(records) == 0 {
-		return nil, &contracts.Error{Code: contracts.ErrInvalidMessage, Message: "no person with these identifiers"}
+func (r failsOnUnknown) Operations() sdk.Operations {
+	ops := r.invitations.Operations()
+	ops.Lookup = func(ctx context.Context, q sdk.Query) ([]contracts.Record, error) {
+		records, err := r.invitations.lookup(ctx, q)
+		if err == nil && len(records) == 0 {
+			return nil, &contracts.Error{Code: contracts.ErrInvalidMessage, Message: "no person with these identifiers"}
+		}
+		return records, err
 	}
-	return records, err
+	return ops
 }
 
 func onSDK(url string, reg sdk.Register) func(context.Context) error {
@@ -133,7 +141,7 @@ func onlyFails(t *testing.T, report conformance.Report, name string, hints ...st
 }
 
 func TestACorrectAdapterPasses(t *testing.T) {
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	report := check(t, srv.ClientURL(), onSDK(srv.ClientURL(), newInvitations(t)))
 	if !report.Passed() {
 		t.Fatalf("failures: %+v", report.Failures())
@@ -165,7 +173,7 @@ func TestACorrectAdapterPasses(t *testing.T) {
 // TestAnAdapterWrittenAgainstNATSPasses: a correct adapter that does not use the SDK, as one in
 // another language, passes every check the kit can make without running it itself.
 func TestAnAdapterWrittenAgainstNATSPasses(t *testing.T) {
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	decl := declaration(t)
 	decl.Operations = []contracts.Operation{contracts.OpLookup}
 	report := check(t, srv.ClientURL(), rawAdapter(srv.ClientURL(), decl, decl.Operations, raw{}))
@@ -178,7 +186,7 @@ func TestAnAdapterWrittenAgainstNATSPasses(t *testing.T) {
 }
 
 func TestAnAdapterThatAnswersInlineDespiteTheLimitFails(t *testing.T) {
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	decl := declaration(t)
 	decl.Operations = []contracts.Operation{contracts.OpLookup}
 	report := check(t, srv.ClientURL(), rawAdapter(srv.ClientURL(), decl, decl.Operations, raw{inline: true}))
@@ -187,7 +195,7 @@ func TestAnAdapterThatAnswersInlineDespiteTheLimitFails(t *testing.T) {
 }
 
 func TestAnAdapterThatIgnoresACancellationFails(t *testing.T) {
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	var erasures int
 	report := check(t, srv.ClientURL(), rawAdapter(srv.ClientURL(), declaration(t), declaration(t).Operations,
 		raw{ignoreCancellation: true, erasures: &erasures}))
@@ -201,13 +209,13 @@ func TestAnAdapterThatIgnoresACancellationFails(t *testing.T) {
 }
 
 func TestRunReportsEachCheck(t *testing.T) {
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	conformance.Run(t, conformance.Config{NATSURL: srv.ClientURL(), RegisterID: "test-invitations", Known: known,
 		Timeout: 5 * time.Second, Adapter: onSDK(srv.ClientURL(), newInvitations(t)), Logger: quiet})
 }
 
 func TestAnErrorForAnUnknownSubjectFails(t *testing.T) {
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	report := check(t, srv.ClientURL(), onSDK(srv.ClientURL(), failsOnUnknown{newInvitations(t)}))
 	onlyFails(t, report, conformance.CheckUnknownSubject, "answered failed (invalid_message", "answer status no_data")
 }
@@ -215,14 +223,14 @@ func TestAnErrorForAnUnknownSubjectFails(t *testing.T) {
 // TestAnAdapterThatErasesTwiceFails: an adapter that neither claims a task before its effect nor
 // records its effects erases again on each delivery.
 func TestAnAdapterThatErasesTwiceFails(t *testing.T) {
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	var erasures int
 	report := check(t, srv.ClientURL(), rawAdapter(srv.ClientURL(), declaration(t), declaration(t).Operations, raw{erasures: &erasures}))
 	onlyFails(t, report, conformance.CheckEffectOnce, "delivered twice at once", "affected 2", "the effect was applied again", "Record the task id in the same transaction as the effect")
 }
 
 func TestAnInvalidResultFails(t *testing.T) {
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	decl := declaration(t)
 	decl.Operations = []contracts.Operation{contracts.OpLookup}
 	// A hand-written adapter that leaves out finished_at: the SDK would have caught it.
@@ -232,7 +240,7 @@ func TestAnInvalidResultFails(t *testing.T) {
 }
 
 func TestADeclaredOperationTheAdapterLacksFails(t *testing.T) {
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	decl := declaration(t)
 	adapter := rawAdapter(srv.ClientURL(), decl, []contracts.Operation{contracts.OpLookup}, raw{})
 	report := check(t, srv.ClientURL(), adapter)
@@ -242,7 +250,7 @@ func TestADeclaredOperationTheAdapterLacksFails(t *testing.T) {
 }
 
 func TestNoAnnouncementFailsAndSkipsTheRest(t *testing.T) {
-	srv := natstest.New(t)
+	srv := embeddednats.Start(t)
 	report, err := conformance.Check(t.Context(), conformance.Config{NATSURL: srv.ClientURL(), RegisterID: "test-invitations",
 		AnnounceTimeout: 200 * time.Millisecond, Logger: quiet})
 	if err != nil {

@@ -44,7 +44,7 @@ func (c *checker) checkLargeResult(ctx context.Context) {
 		"them to package.key as kirjaamo.dev/contracts/sealed specifies (sealed/testdata/vector.json is a worked example), put "+
 		"them in the object store bucket %s under the task id, and answer found with package (the plaintext's record count, "+
 		"size and SHA-256, and the sealing's ephemeral key and chunk size) instead of records: PROTOCOL.md, \"Large results: "+
-		"packages\". The Go SDK does this for a Finder or an Exporter", bucket)
+		"packages\". The Go SDK does this for a Lookup or Export handler", bucket)
 	res, ok, err := c.p.ask(ctx, task)
 	switch {
 	case err != nil:

@@ -19,8 +19,8 @@ func (r instantRegister) Declaration() contracts.Declaration { return r.decl }
 
 func (instantRegister) Setup(context.Context) error { return nil }
 
-func (instantRegister) Lookup(context.Context, sdk.Query) ([]contracts.Record, error) {
-	return nil, nil
+func (instantRegister) Operations() sdk.Operations {
+	return sdk.Operations{Lookup: func(context.Context, sdk.Query) ([]contracts.Record, error) { return nil, nil }}
 }
 
 // instantRegisters makes m registers, each declared like the Kanta processing log (identified by the

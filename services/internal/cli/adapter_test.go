@@ -23,7 +23,9 @@ type processingLog struct {
 
 func (r processingLog) Declaration() contracts.Declaration { return r.decl }
 
-func (r processingLog) Lookup(_ context.Context, q sdk.Query) ([]contracts.Record, error) {
+func (r processingLog) Operations() sdk.Operations { return sdk.Operations{Lookup: r.lookup} }
+
+func (r processingLog) lookup(_ context.Context, q sdk.Query) ([]contracts.Record, error) {
 	if code, _ := q.Identifier(contracts.IdentifierPersonalIdentityCode); code == ainoCode {
 		return []contracts.Record{{Category: "processing log", Fields: map[string]string{"organisation": "Apteekki Esimerkki"}}}, nil
 	}

@@ -70,7 +70,9 @@ type bulkLog struct {
 
 func (b bulkLog) Declaration() contracts.Declaration { return b.decl }
 
-func (b bulkLog) Export(ctx context.Context, q sdk.Query, w sdk.RecordWriter) error {
+func (b bulkLog) Operations() sdk.Operations { return sdk.Operations{Export: b.export} }
+
+func (b bulkLog) export(ctx context.Context, q sdk.Query, w sdk.RecordWriter) error {
 	note := strings.Repeat("Kotikäynti: vointi hyvä, lääkkeet otettu, verenpaine mitattu. ", 32) // ~2 KB
 	at := time.Date(2021, 1, 4, 8, 0, 0, 0, time.UTC)
 	var written int64

@@ -58,5 +58,5 @@ func run(ctx context.Context, configFile string) error {
 	if err := reg.Setup(ctx); err != nil {
 		return err
 	}
-	return sdk.Run(ctx, reg.Adapter(), natsCfg)
+	return sdk.Run(ctx, reg, natsCfg)
 }
