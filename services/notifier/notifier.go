@@ -19,8 +19,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/config"
 	"kirjaamo.dev/services/internal/store/outbox"
+	"kirjaamo.dev/services/internal/texts"
 )
 
 // Config is the notifier's own configuration. There is no dev fallback: the public addresses and
@@ -127,45 +129,6 @@ func toOffice(k outbox.Kind) bool {
 	return false
 }
 
-// officeTexts go to the registry office; their link opens the case in the office.
-var officeTexts = map[outbox.Kind][2]string{
-	"deadline_reminder": {"Deadline approaching: a data protection request", "The legal deadline of a request is %[2]s. Open the case:\n%[1]s"},
-	"deadline_missed":   {"Deadline missed: a data protection request", "The legal deadline of a request, %[2]s, has passed without a reply. Open the case:\n%[1]s"},
-}
-
-var texts = map[outbox.Kind]map[string][2]string{
-	"reply_ready": {
-		"fi": {"Vastaus tietosuojapyyntöösi on valmis", "Hei,\n\nvastaus tietosuojapyyntöösi on valmis. Voit lukea sen tunnistautumalla palveluun:\n%s\n\nKirjaamo"},
-		"sv": {"Svaret på din dataskyddsbegäran är klart", "Hej,\n\nsvaret på din dataskyddsbegäran är klart. Du kan läsa det genom att identifiera dig i tjänsten:\n%s\n\nKirjaamo"},
-		"en": {"The reply to your data protection request is ready", "Hello,\n\nthe reply to your data protection request is ready. Identify yourself in the service to read it:\n%s\n\nKirjaamo"},
-	},
-	"deadline_extended": {
-		"fi": {"Tietosuojapyyntösi käsittelyaikaa on jatkettu", "Hei,\n\ntietosuojapyyntösi käsittelyaikaa on jatkettu. Perustelut ja uuden määräajan näet tunnistautumalla palveluun:\n%s\n\nKirjaamo"},
-		"sv": {"Tiden för behandlingen av din dataskyddsbegäran har förlängts", "Hej,\n\ntiden för behandlingen av din dataskyddsbegäran har förlängts. Skälen och den nya tidsfristen ser du genom att identifiera dig i tjänsten:\n%s\n\nKirjaamo"},
-		"en": {"The time to handle your data protection request has been extended", "Hello,\n\nthe time to handle your data protection request has been extended. Identify yourself in the service to read the reasons and the new deadline:\n%s\n\nKirjaamo"},
-	},
-	"lift_notice": {
-		"fi": {"Käsittelyn rajoitus poistetaan", "Hei,\n\ntietojesi käsittelyn rajoitus poistetaan pian (tietosuoja-asetuksen 18 artiklan 3 kohta). Lisätiedot:\n%s\n\nKirjaamo"},
-		"sv": {"Begränsningen av behandlingen hävs", "Hej,\n\nbegränsningen av behandlingen av dina uppgifter hävs snart (artikel 18.3 i dataskyddsförordningen). Mer information:\n%s\n\nKirjaamo"},
-		"en": {"The restriction of processing will be lifted", "Hello,\n\nthe restriction of the processing of your data will soon be lifted (GDPR Art 18(3)). More:\n%s\n\nKirjaamo"},
-	},
-	"information_needed": {
-		"fi": {"Lisätiedoilla voimme hakea useammasta rekisteristä", "Hei,\n\nosa rekistereistämme ei voi yhdistää tietoja sinuun niillä tunnisteilla, jotka meillä on (tietosuoja-asetuksen 11 artiklan 2 kohta). Jos lisäät pyyntöösi esimerkiksi puhelinnumeron, haemme myös niistä. Näet, mitä tarvitaan, tunnistautumalla palveluun:\n%s\n\nKirjaamo"},
-		"sv": {"Med fler uppgifter kan vi söka i fler register", "Hej,\n\nen del av våra register kan inte koppla uppgifter till dig med de identifierare vi har (artikel 11.2 i dataskyddsförordningen). Om du lägger till till exempel ett telefonnummer i din begäran söker vi också i dem. Vad som behövs ser du genom att identifiera dig i tjänsten:\n%s\n\nKirjaamo"},
-		"en": {"With more information we can search more registers", "Hello,\n\nsome of our registers cannot link data to you by the identifiers we have (GDPR Art 11(2)). If you add, for example, a phone number to your request, we search them too. Identify yourself in the service to see what is needed:\n%s\n\nKirjaamo"},
-	},
-	"request_withdrawn": {
-		"fi": {"Tietosuojapyyntösi on peruttu", "Hei,\n\ntietosuojapyyntösi on peruttu. Näet tunnistautumalla palveluun, mitkä rekisterit ehtivät jo toteuttaa sen:\n%s\n\nKirjaamo"},
-		"sv": {"Din dataskyddsbegäran har återkallats", "Hej,\n\ndin dataskyddsbegäran har återkallats. Vilka register som redan hann verkställa den ser du genom att identifiera dig i tjänsten:\n%s\n\nKirjaamo"},
-		"en": {"Your data protection request has been withdrawn", "Hello,\n\nyour data protection request has been withdrawn. Identify yourself in the service to see which registers had already carried it out:\n%s\n\nKirjaamo"},
-	},
-	"restriction_lifted": {
-		"fi": {"Käsittelyn rajoitus on poistettu", "Hei,\n\ntietojesi käsittelyn rajoitus on poistettu. Lisätiedot:\n%s\n\nKirjaamo"},
-		"sv": {"Begränsningen av behandlingen har hävts", "Hej,\n\nbegränsningen av behandlingen av dina uppgifter har hävts. Mer information:\n%s\n\nKirjaamo"},
-		"en": {"The restriction of processing has been lifted", "Hello,\n\nthe restriction of the processing of your data has been lifted. More:\n%s\n\nKirjaamo"},
-	},
-}
-
 // sendSMS hands a text message to the gateway. An error leaves the message in the outbox, to be
 // retried; it never names the recipient, which would put the number in the log.
 func sendSMS(ctx context.Context, hc *http.Client, cfg Config, to, text string) error {
@@ -193,65 +156,37 @@ func sendSMS(ctx context.Context, hc *http.Client, cfg Config, to, text string) 
 	return nil
 }
 
-// codeTexts carry a one-time code to the identifier it confirms: %[1]s is the code, %[2]d how many
-// minutes it is valid. They are short enough for one text message and say what to do if the
-// reader did not ask for the code, since anyone may have typed the number.
-var codeTexts = map[string][2]string{
-	"fi": {"Kirjaamo: vahvistuskoodi", "Kirjaamo: vahvistuskoodisi on %[1]s. Se on voimassa %[2]d minuuttia. Jos et itse antanut tätä tunnistetta tietosuojapyyntöön, älä kerro koodia kenellekään."},
-	"sv": {"Kirjaamo: verifieringskod", "Kirjaamo: din verifieringskod är %[1]s. Den gäller i %[2]d minuter. Om du inte själv angav denna identifierare i en dataskyddsbegäran, ge inte koden till någon."},
-	"en": {"Kirjaamo: confirmation code", "Kirjaamo: your confirmation code is %[1]s. It is valid for %[2]d minutes. If you did not give this identifier in a data protection request yourself, tell nobody the code."},
-}
-
-// identityTexts tell the sender why, and of the right to complain and to a judicial remedy (Art
-// 12(4)): %[1]s is the clerk's reasons.
-var identityTexts = map[string][2]string{
-	"fi": {"Tietosuojapyyntöäsi ei voitu käsitellä", "Hei,\n\nemme voineet varmistaa henkilöllisyyttäsi, joten emme voi toteuttaa tietosuojapyyntöäsi (tietosuoja-asetuksen 12 artiklan 2 ja 6 kohta). Perustelut:\n\n%[1]s\n\nVoit tehdä pyynnön uudelleen ja varmistaa henkilöllisyytesi. Sinulla on oikeus tehdä valitus tietosuojavaltuutetulle ja hakea muutosta tuomioistuimessa.\n\nKirjaamo"},
-	"sv": {"Din dataskyddsbegäran kunde inte behandlas", "Hej,\n\nvi kunde inte fastställa din identitet och kan därför inte verkställa din dataskyddsbegäran (artikel 12.2 och 12.6 i dataskyddsförordningen). Skälen:\n\n%[1]s\n\nDu kan göra en ny begäran och bekräfta din identitet. Du har rätt att lämna in klagomål till dataombudsmannen och att söka ändring i domstol.\n\nKirjaamo"},
-	"en": {"Your data protection request could not be acted on", "Hello,\n\nwe could not establish your identity, so we cannot act on your data protection request (GDPR Art 12(2), 12(6)). The reasons:\n\n%[1]s\n\nYou may make the request again and confirm your identity. You have the right to lodge a complaint with the Data Protection Ombudsman and to seek a judicial remedy.\n\nKirjaamo"},
-}
-
+// compose writes a message in its language from the catalogue (mail.subject.<kind>,
+// mail.body.<kind>). A message to a subject links to the case in the portal, one to the office to the
+// case in the office. Two kinds carry more: a one-time code (%[1]s the code, %[2]d how many minutes it
+// is valid; short enough for one text message, and saying what to do if the reader did not ask for
+// it, since anyone may have typed the number), and the reasons a letter writer's identity could not
+// be established (%[1]s), since the writer has no portal session to read them in.
 func compose(cfg Config, m outbox.Message) (subject, body string, err error) {
-	if m.Kind == outbox.KindIdentifierCode {
+	lang, _ := contracts.ParseLanguage(m.Language)
+	t := texts.In(lang)
+	subject, body = t.Of("mail.subject", m.Kind), t.Of("mail.body", m.Kind)
+	switch m.Kind {
+	case outbox.KindIdentifierCode:
 		code, _ := m.Payload["code"].(string)
 		if len(code) != 6 {
 			return "", "", errors.New("a code message without its code")
 		}
 		minutes, _ := m.Payload["minutes"].(float64)
-		t, ok := codeTexts[m.Language]
-		if !ok {
-			t = codeTexts["fi"]
-		}
-		return t[0], fmt.Sprintf(t[1], code, int(minutes)), nil
-	}
-	if m.Kind == outbox.KindIdentityNotVerified {
-		// The sender of a letter has no portal session: the reasons go in the message itself.
+		return subject, fmt.Sprintf(body, code, int(minutes)), nil
+	case outbox.KindIdentityNotVerified:
 		reasons, _ := m.Payload["reasons"].(string)
 		if reasons == "" {
 			return "", "", errors.New("an identity refusal without its reasons")
 		}
-		t, ok := identityTexts[m.Language]
-		if !ok {
-			t = identityTexts["fi"]
-		}
-		return t[0], fmt.Sprintf(t[1], reasons), nil
-	}
-	if t, ok := officeTexts[m.Kind]; ok {
-		link := strings.TrimRight(cfg.OfficeURL, "/") + "/cases/" + m.RequestID
+		return subject, fmt.Sprintf(body, reasons), nil
+	case outbox.KindDeadlineReminder, outbox.KindDeadlineMissed:
 		due, _ := m.Payload["deadline"].(string)
-		return t[0], fmt.Sprintf(t[1], link, due), nil
+		return subject, fmt.Sprintf(body, strings.TrimRight(cfg.OfficeURL, "/")+"/cases/"+m.RequestID, due), nil
+	case outbox.KindReplyReady, outbox.KindDeadlineExtended, outbox.KindInformationNeeded, outbox.KindRequestWithdrawn,
+		outbox.KindLiftNotice, outbox.KindRestrictionLifted:
+		link := strings.TrimRight(cfg.PortalURL, "/") + "/" + string(lang) + "/requests/" + m.RequestID
+		return subject, fmt.Sprintf(body, link), nil
 	}
-	byLang, ok := texts[m.Kind]
-	if !ok {
-		return "", "", fmt.Errorf("no text for message kind %q", m.Kind)
-	}
-	t, ok := byLang[m.Language]
-	if !ok {
-		t = byLang["fi"]
-	}
-	lang := m.Language
-	if lang == "" {
-		lang = "fi"
-	}
-	link := strings.TrimRight(cfg.PortalURL, "/") + "/" + lang + "/requests/" + m.RequestID
-	return t[0], fmt.Sprintf(t[1], link), nil
+	return "", "", fmt.Errorf("no text for message kind %q", m.Kind)
 }

@@ -13,6 +13,7 @@ import (
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/auth/oidclogin"
 	"kirjaamo.dev/services/internal/store/challenges"
+	"kirjaamo.dev/services/internal/texts"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/workflows/request"
 )
@@ -27,7 +28,7 @@ var funcs = template.FuncMap{
 
 // view is what every page template gets.
 type view struct {
-	L        map[string]string
+	texts.Catalog
 	Lang     contracts.Language
 	Langs    []contracts.Language
 	Path     string // the page's path without its language, for the language links
@@ -39,7 +40,7 @@ type view struct {
 
 func (p *portal) render(w http.ResponseWriter, r *http.Request, status int, page string, sess *web.Session, data any) {
 	lang := langOf(r)
-	v := view{L: messages[lang], Lang: lang, Langs: contracts.Languages, Data: data,
+	v := view{Catalog: texts.In(lang), Lang: lang, Langs: contracts.Languages, Data: data,
 		Path: strings.TrimPrefix(r.URL.Path, "/"+string(lang))}
 	if sess != nil {
 		v.Identity, v.CSRF, v.Notice = sess.Identity, sess.CSRF, sess.Notice
@@ -51,8 +52,9 @@ func (p *portal) render(w http.ResponseWriter, r *http.Request, status int, page
 	}
 }
 
+// fail answers the browser with a page that says one thing: the text of a key of the catalogue.
 func (p *portal) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
-	p.render(w, r, status, "message", nil, key)
+	p.render(w, r, status, "message", nil, texts.In(langOf(r)).T(key))
 }
 
 // langOf reads the language from the path's first segment; anything else falls back to Finnish.
@@ -83,7 +85,7 @@ func (p *portal) home(w http.ResponseWriter, r *http.Request) {
 func (p *portal) signedIn(w http.ResponseWriter, r *http.Request) (*web.Session, bool) {
 	sess, err := p.sessions.Load(r)
 	if err != nil {
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return nil, false
 	}
 	if sess.Identity == nil {
@@ -101,7 +103,7 @@ func (p *portal) signedInForm(w http.ResponseWriter, r *http.Request) (*web.Sess
 		return nil, false
 	}
 	if !web.ParseForm(w, r, sess) {
-		p.fail(w, r, http.StatusBadRequest, "bad_request")
+		p.fail(w, r, http.StatusBadRequest, "portal.bad_request")
 		return nil, false
 	}
 	return sess, true
@@ -115,7 +117,7 @@ func (p *portal) listRequests(w http.ResponseWriter, r *http.Request) {
 	list, err := p.deps.Cases.List(r.Context(), ownCases(sess.Identity))
 	if err != nil {
 		p.deps.Log.Error("list requests", "error", err)
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
 	p.render(w, r, http.StatusOK, "requests", sess, list)
@@ -167,13 +169,13 @@ func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		p.deps.Log.Error("submit request", "error", err)
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
 	rememberSubmitted(sess, id)
 	notice := sess.Notice
 	if req.Phone != "" {
-		notice = messages[langOf(r)]["code_sent"]
+		notice = texts.In(langOf(r)).T("portal.code_sent")
 	}
 	p.flash(w, r, sess, notice) // saves the session, with the request it now remembers
 	http.Redirect(w, r, "/"+string(langOf(r))+"/requests/"+id, http.StatusSeeOther)

@@ -75,10 +75,10 @@ func newPortal(cfg Config, deps Deps, login *oidclogin.Client) (*portal, error) 
 		Admit: func(id oidclogin.Identity) bool { return contracts.ValidPersonalIdentityCode(id.PersonalIdentityCode) },
 		Fail: func(w http.ResponseWriter, r *http.Request, status int, reason string) {
 			if reason == "unavailable" {
-				p.fail(w, r, status, "try_again")
+				p.fail(w, r, status, "portal.try_again")
 				return
 			}
-			p.fail(w, r, status, "login_failed")
+			p.fail(w, r, status, "portal.login_failed")
 		}}
 	return p, nil
 }

@@ -101,7 +101,7 @@ func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
 			v := caseView{RequestID: id}
 			pending, err := p.deps.Challenges.Pending(r.Context(), id)
 			if err != nil {
-				p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+				p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 				return
 			}
 			for _, c := range pending {
@@ -110,12 +110,12 @@ func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
 			p.render(w, r, http.StatusOK, "show", p.takeNotice(w, r, sess), v)
 			return
 		}
-		p.fail(w, r, http.StatusNotFound, "not_found")
+		p.fail(w, r, http.StatusNotFound, "portal.not_found")
 		return
 	}
 	if err != nil {
 		p.deps.Log.Error("show request", "error", err)
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
 	lang := langOf(r)
@@ -130,7 +130,7 @@ func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.subjectSteps(r.Context(), &v, file, lang); err != nil {
 		p.deps.Log.Error("show request", "error", err)
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
 	p.render(w, r, http.StatusOK, "show", p.takeNotice(w, r, sess), v)
@@ -177,11 +177,11 @@ func (p *portal) download(w http.ResponseWriter, r *http.Request, zip bool) {
 	}
 	file, err := p.ownCase(r, sess.Identity, r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !file.Replied()) {
-		p.fail(w, r, http.StatusNotFound, "not_found")
+		p.fail(w, r, http.StatusNotFound, "portal.not_found")
 		return
 	}
 	if err != nil {
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
 	pkg := file.Package(time.Now())

@@ -14,6 +14,7 @@ import (
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/services/internal/store/challenges"
+	"kirjaamo.dev/services/internal/texts"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/workflows/request"
 )
@@ -224,26 +225,26 @@ func (p *portal) supplyPage(w http.ResponseWriter, r *http.Request) {
 	form := supplyForm{Type: string(ident.Type), Value: ident.Value}
 	waiting, err := p.deps.Cases.Waiting(r.Context(), file.Case)
 	if err != nil {
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
 	fields := checkSupply(&ident, waiting)
 	if fields == nil && !file.Case.Status.SubjectMayAct() {
-		fields = []contracts.FieldError{{Field: "form", Message: messages[lang]["not_done"]}}
+		fields = []contracts.FieldError{{Field: "form", Message: texts.In(lang).T("portal.not_done")}}
 	}
 	if fields == nil {
 		// Nothing goes to the workflow yet: the identifier is used once its code comes back (verify.go).
 		_, err := p.challenge(r.Context(), file.Case.RequestID, sess.Identity.Subject, ident, request.ChannelWeb, string(lang))
 		if errors.Is(err, challenges.ErrTooManyCodes) {
-			fields = []contracts.FieldError{{Field: "value", Message: messages[lang]["too_many_codes"]}}
+			fields = []contracts.FieldError{{Field: "value", Message: texts.In(lang).T("portal.too_many_codes")}}
 		} else if err != nil {
 			p.deps.Log.Error("supply", "request", file.Case.RequestID, "error", err)
-			p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+			p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 			return
 		}
 	}
 	if fields == nil {
-		p.flash(w, r, sess, messages[lang]["code_sent"])
+		p.flash(w, r, sess, texts.In(lang).T("portal.code_sent"))
 		http.Redirect(w, r, "/"+string(lang)+"/requests/"+file.Case.RequestID, http.StatusSeeOther)
 		return
 	}
@@ -253,7 +254,7 @@ func (p *portal) supplyPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := caseView{RequestID: file.Case.RequestID, Case: file.Case, Supply: form}
 	if err := p.subjectSteps(r.Context(), &v, file, lang); err != nil {
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
 	v.Supply.Type = form.Type
@@ -271,15 +272,15 @@ func (p *portal) withdrawPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lang := langOf(r)
-	notice := messages[lang]["withdrawn"]
+	notice := texts.In(lang).T("portal.withdrawn")
 	if !file.Case.Status.SubjectMayAct() {
-		notice = messages[lang]["not_done"]
+		notice = texts.In(lang).T("portal.not_done")
 	} else if _, err := p.deps.Requests.Withdraw(r.Context(), file.Case.RequestID, request.Withdrawal{Channel: request.ChannelWeb}); err != nil {
 		if _, refused := request.AsRefused(err); !refused && !errors.Is(err, request.ErrNotFound) {
-			p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+			p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 			return
 		}
-		notice = messages[lang]["not_done"]
+		notice = texts.In(lang).T("portal.not_done")
 	}
 	p.flash(w, r, sess, notice)
 	http.Redirect(w, r, "/"+string(lang)+"/requests/"+file.Case.RequestID, http.StatusSeeOther)
@@ -290,11 +291,11 @@ func (p *portal) withdrawPage(w http.ResponseWriter, r *http.Request) {
 func (p *portal) ownPageCase(w http.ResponseWriter, r *http.Request, id *oidclogin.Identity) (*casefile.File, bool) {
 	file, err := p.ownCase(r, id, r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		p.fail(w, r, http.StatusNotFound, "not_found")
+		p.fail(w, r, http.StatusNotFound, "portal.not_found")
 		return nil, false
 	}
 	if err != nil {
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return nil, false
 	}
 	return file, true

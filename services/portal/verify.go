@@ -13,6 +13,7 @@ import (
 	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/store/challenges"
+	"kirjaamo.dev/services/internal/texts"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/workflows/request"
 )
@@ -124,18 +125,18 @@ func (c *codeProblem) apiMessage() string {
 
 // pageMessage is the case page's text for a code problem.
 func (c *codeProblem) pageMessage(lang contracts.Language) string {
-	m := messages[lang]
+	t := texts.In(lang)
 	switch c.Rule {
 	case "oneof", "format":
-		return m["code_format"]
+		return t.T("portal.code_format")
 	case "mismatch":
-		return fmt.Sprintf(m["code_wrong"], c.Left)
+		return t.T("portal.code_wrong", c.Left)
 	case "spent":
-		return m["code_spent"]
+		return t.T("portal.code_spent")
 	case "expired":
-		return m["code_expired"]
+		return t.T("portal.code_expired")
 	}
-	return m["code_none"]
+	return t.T("portal.code_none")
 }
 
 // verifyBody is the code sent to POST /api/v1/requests/{id}/identifiers/verify. Type picks the
@@ -205,26 +206,26 @@ func (p *portal) verifyPage(w http.ResponseWriter, r *http.Request) {
 	file, err := p.ownCase(r, sess.Identity, requestID)
 	if errors.Is(err, store.ErrNotFound) && p.beingRegistered(r, sess, requestID) {
 		// Sent before the request's case was recorded: nothing is checked, the code stays as it was.
-		p.flash(w, r, sess, messages[lang]["being_registered"])
+		p.flash(w, r, sess, texts.In(lang).T("portal.being_registered"))
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		p.fail(w, r, http.StatusNotFound, "not_found")
+		p.fail(w, r, http.StatusNotFound, "portal.not_found")
 		return
 	}
 	if err != nil {
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
 	if !file.Case.Status.SubjectMayAct() {
-		p.flash(w, r, sess, messages[lang]["not_done"])
+		p.flash(w, r, sess, texts.In(lang).T("portal.not_done"))
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
 	waiting, err := p.deps.Cases.Waiting(r.Context(), file.Case)
 	if err != nil {
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
 	idType := r.PostFormValue("type")
@@ -233,21 +234,21 @@ func (p *portal) verifyPage(w http.ResponseWriter, r *http.Request) {
 	case problem != nil:
 		v := caseView{RequestID: file.Case.RequestID, Case: file.Case, Verify: verifyForm{Type: idType, Error: problem.pageMessage(lang)}}
 		if err := p.subjectSteps(r.Context(), &v, file, lang); err != nil {
-			p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+			p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 			return
 		}
 		p.render(w, r, http.StatusUnprocessableEntity, "show", sess, v)
 		return
 	case errors.Is(err, errNotWaited):
-		p.flash(w, r, sess, messages[lang]["not_waited"])
+		p.flash(w, r, sess, texts.In(lang).T("portal.not_waited"))
 	case err != nil && !settled(err):
 		p.deps.Log.Error("verify", "request", file.Case.RequestID, "error", err)
-		p.fail(w, r, http.StatusServiceUnavailable, "try_again")
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	case err != nil:
-		p.flash(w, r, sess, messages[lang]["not_done"])
+		p.flash(w, r, sess, texts.In(lang).T("portal.not_done"))
 	default:
-		p.flash(w, r, sess, messages[lang]["supplied"])
+		p.flash(w, r, sess, texts.In(lang).T("portal.supplied"))
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

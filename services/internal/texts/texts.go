@@ -1,0 +1,105 @@
+// Package texts is every word a person reads from the platform, in Finnish, Swedish and English:
+// the sites' pages, the notifier's messages, and the names of the platform's enumerations. It is
+// the one mechanism for all of them: a catalogue per language (catalog/*.json), read by key.
+//
+// A page asks for a text by a literal key, {{.T "portal.sign_in"}}, or for the name of a member of
+// a family, {{.Of "status" .Case.Status}}; a key is never built by concatenation, so a test can
+// find every key a template or the code asks for (TestEveryKeyInEveryLanguage) and every member of
+// every family (Families), and fail on one missing in any language. A key missing at run time reads
+// as ⟦key⟧, never as nothing.
+package texts
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/internal/store/outbox"
+	"kirjaamo.dev/workflows/request"
+)
+
+//go:embed catalog/*.json
+var files embed.FS
+
+// catalog holds each language's texts by key.
+var catalog = mustLoad()
+
+func mustLoad() map[contracts.Language]map[string]string {
+	out := make(map[contracts.Language]map[string]string, len(contracts.Languages))
+	for _, l := range contracts.Languages {
+		raw, err := files.ReadFile("catalog/" + string(l) + ".json")
+		if err != nil {
+			panic(fmt.Sprintf("texts: the %s catalogue: %v", l, err)) // embedded: TestEveryKeyInEveryLanguage reads it too
+		}
+		m := map[string]string{}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			panic(fmt.Sprintf("texts: the %s catalogue: %v", l, err))
+		}
+		out[l] = m
+	}
+	return out
+}
+
+// Families are the enumerations whose members have names, each with its members: {{.Of family
+// member}} reads "family.member".
+var Families = map[string][]string{
+	"status":             names(request.Statuses),
+	"right":              names(contracts.Rights),
+	"identifier":         names(contracts.IdentifierTypes),
+	"portal.verify_help": names(request.SuppliableTypes),
+	"mail.subject":       names(outbox.Kinds),
+	"mail.body":          names(outbox.Kinds),
+}
+
+func names[T ~string](members []T) []string {
+	out := make([]string, len(members))
+	for i, m := range members {
+		out[i] = string(m)
+	}
+	return out
+}
+
+// Catalog is the texts of one language.
+type Catalog struct {
+	lang contracts.Language
+}
+
+// In is the texts of a language; an unsupported one reads Finnish.
+func In(l contracts.Language) Catalog {
+	if _, ok := catalog[l]; !ok {
+		l = contracts.Finnish
+	}
+	return Catalog{lang: l}
+}
+
+// Language is the language of the texts.
+func (t Catalog) Language() contracts.Language { return t.lang }
+
+// T is the text of a key; with args, the text is their format (fmt.Sprintf).
+func (t Catalog) T(key string, args ...any) string {
+	s, ok := catalog[t.lang][key]
+	if !ok {
+		return "⟦" + key + "⟧"
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(s, args...)
+	}
+	return s
+}
+
+// Of is the name of a member of a family, such as a status or a right.
+func (t Catalog) Of(family string, member any) string {
+	return t.T(family + "." + fmt.Sprint(member))
+}
+
+// Keys lists every key of a language's catalogue, for tests.
+func Keys(l contracts.Language) []string {
+	var out []string
+	for k := range catalog[l] {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
