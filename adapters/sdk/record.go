@@ -50,6 +50,8 @@ func (e entry) result() *contracts.Result {
 		if e.Error == nil {
 			return nil
 		}
+	case contracts.StatusFound:
+		return nil // a lookup's records are never kept in the effect record
 	default:
 		return nil
 	}

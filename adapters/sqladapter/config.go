@@ -220,6 +220,8 @@ func checkShape(ce *ConfigError, v any, t reflect.Type, at string) {
 	if where == "" {
 		where = "(top level)"
 	}
+	// The kinds a configuration file's JSON decodes into; the others cannot occur.
+	//exhaustive:ignore
 	switch t.Kind() {
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)

@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
+	"go.yaml.in/yaml/v3"
 
 	"kirjaamo.dev/contracts"
 )
@@ -37,6 +38,8 @@ func TestTheTransitionTableIsWhole(t *testing.T) {
 		}
 	}
 	// Every status is reached from the first ones, and a request's end is reached from every status.
+	// A set of the statuses a request starts in, not a table of every status.
+	//exhaustive:ignore
 	reached := map[Status]bool{StatusReceived: true, StatusAwaitingIdentity: true}
 	for changed := true; changed; {
 		changed = false
@@ -122,5 +125,22 @@ func TestEveryInputIsCheckedFieldByField(t *testing.T) {
 		if got := fieldsOf(c.ve); !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestThePublicAPINamesEveryStatus: the OpenAPI description's Status enum is Statuses.
+func TestThePublicAPINamesEveryStatus(t *testing.T) {
+	var spec struct {
+		Components struct {
+			Schemas map[string]struct {
+				Enum []Status `yaml:"enum"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(contracts.OpenAPI, &spec); err != nil {
+		t.Fatal(err)
+	}
+	if got := spec.Components.Schemas["Status"].Enum; !slices.Equal(got, Statuses) {
+		t.Errorf("the OpenAPI Status enum is %v, want %v", got, Statuses)
 	}
 }

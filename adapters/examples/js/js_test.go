@@ -91,6 +91,9 @@ func needNode(t *testing.T) string {
 
 // installModules runs `npm ci` when node_modules is missing, so that CI needs nothing but Node.js.
 func installModules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs npm packages; skipped by -short (make test-short)")
+	}
 	t.Helper()
 	if _, err := os.Stat("node_modules/nats/package.json"); err == nil {
 		return

@@ -218,6 +218,8 @@ func (c *checker) checkUnknownSubject(ctx context.Context) {
 		case contracts.StatusFound:
 			c.add(CheckUnknownSubject, Fail, "a lookup for a person the register holds nothing on found %d record(s): match on the "+
 				"identifiers exactly, in the normalized form of contracts.Normalize, and return only that person's records", len(res.Result.Records))
+		case contracts.StatusApplied, contracts.StatusRefused:
+			c.add(CheckUnknownSubject, Fail, "a lookup for a person the register holds nothing on was answered %q; want no_data", res.Result.Status)
 		default:
 			c.add(CheckUnknownSubject, Fail, "a lookup for a person the register holds nothing on was answered %q; want no_data", res.Result.Status)
 		}
@@ -696,6 +698,7 @@ func describe(r contracts.Result) string {
 		return "refused"
 	case contracts.StatusFound:
 		return fmt.Sprintf("found (%d records)", len(r.Records))
+	case contracts.StatusNoData:
 	}
 	if r.Affected != 0 {
 		return fmt.Sprintf("%s (affected %d)", r.Status, r.Affected)
@@ -740,11 +743,12 @@ func madeUp(t contracts.IdentifierType) string {
 	case contracts.IdentifierPhone:
 		// +999 is not assigned to any country.
 		return fmt.Sprintf("+999%09d", randomBelow(1_000_000_000))
-	default:
+	case contracts.IdentifierPersonalIdentityCode:
 		// Individual numbers 900-999 are the test range: no person is given one.
 		first10 := fmt.Sprintf("%02d%02d%02dA%03d", 1+randomBelow(28), 1+randomBelow(12), randomBelow(25), 900+randomBelow(100))
 		return first10 + string(contracts.PersonalIdentityCodeCheck(first10))
 	}
+	panic("conformance: no made-up value for identifier type " + string(t))
 }
 
 // malformed returns a value of the identifier type that fails its validation.
@@ -754,7 +758,7 @@ func malformed(t contracts.IdentifierType) string {
 		return "not-an-e-mail-address"
 	case contracts.IdentifierPhone:
 		return "040 123" // not E.164
-	default:
+	case contracts.IdentifierPersonalIdentityCode:
 		valid := madeUp(contracts.IdentifierPersonalIdentityCode)
 		wrong := byte('0')
 		if valid[10] == wrong {
@@ -762,6 +766,7 @@ func malformed(t contracts.IdentifierType) string {
 		}
 		return valid[:10] + string(wrong) // the right date and number with the wrong check character
 	}
+	panic("conformance: no malformed value for identifier type " + string(t))
 }
 
 func randomBelow(n int64) int {

@@ -175,7 +175,7 @@ func Run(t testing.TB, cfg Config) {
 		switch c.Outcome {
 		case Fail:
 			t.Errorf("%s: %s", c.Name, c.Message)
-		default:
+		case Pass, Skip:
 			t.Logf("%s %s: %s", strings.ToUpper(string(c.Outcome)), c.Name, c.Message)
 		}
 	}

@@ -423,7 +423,8 @@ func rightFor(op contracts.Operation) contracts.Right {
 		return contracts.RightRestriction
 	case contracts.OpObject:
 		return contracts.RightObjection
-	default:
+	case contracts.OpLookup, contracts.OpListRecipients:
 		return contracts.RightAccess
 	}
+	return contracts.RightAccess // an operation this kit does not know yet goes as an access task
 }

@@ -74,6 +74,7 @@ func (c *Client) needsUserinfo(idClaims map[string]json.RawMessage) bool {
 		return true
 	case UserinfoNever:
 		return false
+	case UserinfoWhenMissing:
 	}
 	if c.userinfoURL == "" {
 		// Nothing to ask: the caller decides about the missing claim, as

@@ -60,6 +60,9 @@ func chromiumPath(t *testing.T) string {
 // level, so that the privacy check of the log sees everything any component writes.
 func startPlatform(t *testing.T, logs *syncBuffer) *devstack.Stack {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the whole platform and a browser; skipped by -short (make test-short)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -288,6 +291,7 @@ func (b *tab) downloadByClicking(sel, dir string) (suggestedName string, content
 			b.fatalf("the download of %s did not complete: %v", sel, err)
 		}
 		switch ev.State {
+		case browser.DownloadProgressStateInProgress:
 		case browser.DownloadProgressStateCanceled:
 			b.fatalf("the browser cancelled the download of %s", sel)
 		case browser.DownloadProgressStateCompleted:

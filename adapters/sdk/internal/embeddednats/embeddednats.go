@@ -16,6 +16,9 @@ import (
 // what an adapter does when NATS is gone.
 func Start(t testing.TB) *server.Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a NATS server; skipped by -short (make test-short)")
+	}
 	srv, err := server.NewServer(&server.Options{
 		Host:      "127.0.0.1",
 		Port:      server.RANDOM_PORT,
