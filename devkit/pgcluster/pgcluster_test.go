@@ -3,6 +3,8 @@ package pgcluster
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -48,6 +50,15 @@ func count(t *testing.T, url string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestMain skips the package in the quick lane: its tests run PostgreSQL clusters.
+func TestMain(m *testing.M) {
+	if flag.Parse(); testing.Short() {
+		fmt.Println("skipped by -short (make test-short): every test here runs PostgreSQL")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }
 
 func TestDataSurvivesStopAndCrash(t *testing.T) {

@@ -51,6 +51,9 @@ var (
 // its URL.
 func New(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a PostgreSQL server; skipped by -short (make test-short)")
+	}
 	admin, err := adminURL()
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package pgtest
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,6 +23,10 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(helperEnv); dir != "" {
 		runHelper(dir)
 		return
+	}
+	if flag.Parse(); testing.Short() {
+		fmt.Println("skipped by -short (make test-short): every test here runs PostgreSQL")
+		os.Exit(0)
 	}
 	Main(m)
 }

@@ -25,6 +25,9 @@ type syncBuffer = logbuf.Buffer // what the code under test logged
 
 func startStack(t *testing.T, dir string, logs *syncBuffer) *Stack {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the whole platform on its servers; skipped by -short (make test-short)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := Start(ctx, Config{DataDir: dir, FastPostgres: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})

@@ -52,6 +52,9 @@ type env struct {
 // start runs an embedded NATS server with the authority's configuration, and sets up the streams
 // and the registers' effect records as the platform does.
 func start(t *testing.T) *env {
+	if testing.Short() {
+		t.Skip("needs a NATS server; skipped by -short (make test-short)")
+	}
 	t.Helper()
 	dir := t.TempDir()
 	issued, err := natsauth.Issue(filepath.Join(dir, "auth"), []string{regA, regB})

@@ -3,6 +3,7 @@ package temporaldev_test
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -34,6 +35,10 @@ func TestMain(m *testing.M) {
 	if db := os.Getenv(childEnv); db != "" {
 		runChild(db)
 		return
+	}
+	if flag.Parse(); testing.Short() {
+		fmt.Println("skipped by -short (make test-short): every test here runs the Temporal server")
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
