@@ -72,6 +72,11 @@ func (c *Config) Check() error {
 	return nil
 }
 
+// Variables are the variables `kirjaamo dev` reads, for the README's table (cli.Variables).
+func Variables() config.Service {
+	return config.Service{Name: "kirjaamo dev", Vars: config.Describe("KIRJAAMO_", Config{})}
+}
+
 // LoadConfig reads the dev stack's configuration from the environment.
 func LoadConfig() (Config, error) {
 	cfg := Config{Host: "127.0.0.1"}
@@ -168,8 +173,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	pcfg := platform.Config{DatabaseURL: s.DatabaseURL, NATS: bus.Config{URL: s.NATSURL, CredentialsFile: s.NATSCredentials, Replicas: 1},
-		Temporal: flow.Config{HostPort: s.Temporal, Namespace: tsrv.Namespace(), PayloadKeys: keys}}
+	pcfg := platform.Config{Base: platform.Base{DatabaseURL: s.DatabaseURL, PayloadKeys: keys},
+		NATS: bus.Config{URL: s.NATSURL, CredentialsFile: s.NATSCredentials, Replicas: 1}, Temporal: flow.Config{HostPort: s.Temporal, Namespace: tsrv.Namespace()}}
 	p, err := platform.Open(ctx, pcfg, "devstack", platform.Needs{NATS: true, Temporal: true}, log)
 	if err != nil {
 		return nil, err

@@ -104,7 +104,7 @@ type Subject struct {
 	Identifiers []contracts.Identifier `json:"identifiers"`
 }
 
-// Receipt is a request's statutory dates (docs/procedure.md#the-deadline).
+// Receipt is a request's statutory dates (docs/procedure.md#deadline).
 type Receipt struct {
 	Deadline       time.Time `json:"deadline"`
 	InternalTarget time.Time `json:"internal_target"`

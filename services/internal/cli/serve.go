@@ -44,7 +44,7 @@ func serve(ctx context.Context, args []string, _ io.Writer) error {
 		}
 		needs.NATS, needs.Temporal = needs.NATS || s.Needs.NATS, needs.Temporal || s.Needs.Temporal
 	}
-	cfg, err := platform.LoadConfig()
+	cfg, err := platform.LoadConfig(needs)
 	if err != nil {
 		return err
 	}

@@ -16,16 +16,10 @@ import (
 type Config struct {
 	HostPort  string `env:"TEMPORAL_ADDRESS" required:"" doc:"the Temporal frontend, host:port"`
 	Namespace string `env:"TEMPORAL_NAMESPACE" default:"default" doc:"the Temporal namespace"`
-	// PayloadKeys are the codec's keys, "id:base64,..." with the encrypting key first.
-	PayloadKeys string `env:"PAYLOAD_KEYS" required:"" doc:"codec keys id:base64,… (kirjaamo keygen), the encrypting key first. Keys for what is sealed at rest are derived from them (HKDF, per purpose) and keep their ids, so a rotated-out key must stay listed while anything sealed under it is kept"`
 }
 
-// Dial connects to Temporal with the encrypting data and failure converters.
-func Dial(cfg Config, log *slog.Logger) (client.Client, error) {
-	c, err := codec.ParseKeys(cfg.PayloadKeys)
-	if err != nil {
-		return nil, fmt.Errorf("flow: %w", err)
-	}
+// Dial connects to Temporal with the data and failure converters that encrypt with the payload keys.
+func Dial(cfg Config, c *codec.Codec, log *slog.Logger) (client.Client, error) {
 	cl, err := client.Dial(client.Options{
 		HostPort:         cfg.HostPort,
 		Namespace:        cfg.Namespace,

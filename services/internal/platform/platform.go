@@ -30,20 +30,36 @@ import (
 	"kirjaamo.dev/workflows/request"
 )
 
-// Config is the part of the configuration every service shares, with the prefix KIRJAAMO_.
+// Config is the part of the configuration the services share, with the prefix KIRJAAMO_: the
+// database and the payload keys for every service, NATS and Temporal for those that need them.
 type Config struct {
+	Base     Base
+	NATS     bus.Config
+	Temporal flow.Config
+}
+
+// Base is what every service reads.
+type Base struct {
 	DatabaseURL string `env:"DATABASE_URL" required:"" doc:"PostgreSQL; the schema is migrated at start"`
-	NATS        bus.Config
-	Temporal    flow.Config
+	// PayloadKeys are the codec's keys, "id:base64,..." with the encrypting key first.
+	PayloadKeys string `env:"PAYLOAD_KEYS" required:"" doc:"codec keys id:base64,… (kirjaamo keygen), the encrypting key first: Temporal payloads are encrypted with it, and the keys sealing data at rest are derived from them (HKDF, per purpose) and keep their ids, so a rotated-out key must stay listed while anything sealed under it is kept"`
 }
 
 // Prefix is the prefix of every platform variable.
 const Prefix = "KIRJAAMO_"
 
-// LoadConfig reads the platform's part of the configuration from the environment.
-func LoadConfig() (Config, error) {
+// LoadConfig reads the platform's part of the configuration from the environment: the servers
+// that the services need, no others.
+func LoadConfig(needs Needs) (Config, error) {
 	var cfg Config
-	return cfg, config.Load(Prefix, &cfg)
+	errs := []error{config.Load(Prefix, &cfg.Base)}
+	if needs.NATS {
+		errs = append(errs, config.Load(Prefix, &cfg.NATS))
+	}
+	if needs.Temporal {
+		errs = append(errs, config.Load(Prefix, &cfg.Temporal))
+	}
+	return cfg, errors.Join(errs...)
 }
 
 // Needs says which servers a process's services use.
@@ -78,7 +94,7 @@ type Platform struct {
 // Open connects to PostgreSQL, and to NATS and Temporal if the services need them, and makes the
 // stores. NATS streams are created or brought up to date.
 func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.Logger) (*Platform, error) {
-	keys, err := codec.ParseKeys(cfg.Temporal.PayloadKeys)
+	keys, err := codec.ParseKeys(cfg.Base.PayloadKeys)
 	if err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
@@ -86,7 +102,7 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := store.Open(ctx, cfg.Base.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +127,7 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 		}
 	}
 	if needs.Temporal {
-		if p.Temporal, err = flow.Dial(cfg.Temporal, log); err != nil {
+		if p.Temporal, err = flow.Dial(cfg.Temporal, keys, log); err != nil {
 			return nil, err
 		}
 		p.Requests = request.NewClient(p.Temporal)

@@ -7,12 +7,14 @@ package main
 import (
 	"os"
 
+	"kirjaamo.dev/services/devstack"
 	"kirjaamo.dev/services/internal/cli"
 )
 
 func main() {
 	os.Exit(cli.Main(map[string]cli.Command{
-		"dev":   {Summary: "run the whole platform in one process on embedded servers, with the demo registers", Run: dev},
-		"bench": {Summary: "measure the platform against the bare Temporal engine on embedded servers (make bench)", Run: runBench},
+		"dev":    {Summary: "run the whole platform in one process on embedded servers, with the demo registers", Run: dev},
+		"bench":  {Summary: "measure the platform against the bare Temporal engine on embedded servers (make bench)", Run: runBench},
+		"config": cli.ConfigCommand(devstack.Variables()),
 	}))
 }
