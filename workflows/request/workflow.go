@@ -244,7 +244,7 @@ func (r *run) retry(ctx workflow.Context, x Retry) error {
 // awaitIdentity records a request whose subject's identity is not verified, and waits for a
 // clerk's decision: verify-identity lets intake go on as for any request; refuse-identity closes it.
 // Nothing is planned or sent to a register before the identity is verified, but the deadline runs
-// from receipt (Art 12(3)).
+// from receipt (Art 12(3)). See docs/procedure.md#requests-by-post-or-at-a-service-point.
 func (r *run) awaitIdentity(ctx workflow.Context) error {
 	if err := r.must(ctx, StepRecordReceipt, activities.RecordReceipt, r.in, nil); err != nil {
 		return err
@@ -362,7 +362,7 @@ func (r *run) collectAndReview(ctx workflow.Context) error {
 // It does not hold the reply for registers waiting for information: the reply is owed without undue
 // delay (Art 12(3)), and the subject may still supply an identifier while the case is in review,
 // which sends it back here. Without one, those registers are concluded as the rules decided at
-// intake (cannot identify, Art 11(2)).
+// intake (cannot identify, Art 11(2)). See docs/procedure.md#partial-results.
 func (r *run) collect(ctx workflow.Context) error {
 	for r.st.Status != StatusWithdrawn {
 		if r.busy != "" {
@@ -457,7 +457,7 @@ func (r *run) extensionInTurn(Extension) error {
 }
 
 // extend extends the deadline once, by at most two months, with reasons told to the subject; the
-// deadline's alarms re-arm on the new date.
+// deadline's alarms re-arm on the new date. See docs/procedure.md#extension.
 func (r *run) extend(ctx workflow.Context, x Extension) error {
 	r.st.Extended = true // taken now, so that a second extension is refused while this one runs
 	newDeadline := ExtendedDeadline(r.in.ReceivedAt, x.Months)
@@ -501,7 +501,7 @@ func (r *run) supplyInTurn(s Supply) error {
 
 // supply takes an identifier the subject supplied until the reply: the registers waiting for its
 // type are evaluated again with it and dispatched to, and collection waits for their answers,
-// reopening if the case was in review.
+// reopening if the case was in review. See docs/procedure.md#identifiers-the-subject-adds.
 func (r *run) supply(ctx workflow.Context, s Supply) error {
 	done, err := r.takeTurn(ctx, busySupplying, func() error { return r.supplyInTurn(s) })
 	if err != nil {
@@ -554,6 +554,7 @@ func (r *run) withdrawalInTurn(Withdrawal) error {
 
 // withdraw takes the subject's withdrawal until the reply: every task not yet answered is
 // cancelled through the register's effect record, the withdrawal is recorded, and the request ends.
+// See docs/procedure.md#withdrawal.
 func (r *run) withdraw(ctx workflow.Context, w Withdrawal) error {
 	done, err := r.takeTurn(ctx, busyWithdrawing, func() error { return r.withdrawalInTurn(w) })
 	if err != nil {
@@ -570,6 +571,7 @@ func (r *run) withdraw(ctx workflow.Context, w Withdrawal) error {
 
 // watchDeadline raises the office's alarms on durable timers while the reply is owed: reminders a
 // week and a day before the deadline, and an escalation the day after it. An extension re-arms them.
+// See docs/procedure.md#alarms.
 func (r *run) watchDeadline(ctx workflow.Context) {
 	raised := map[string]bool{}
 	for r.st.Status.Open() {
@@ -621,7 +623,7 @@ func alarmsFor(d time.Time) []alarmAt {
 // restriction is a replied restriction's own run: the data are only stored until the restriction is
 // lifted, and the subject must be told before it is (Art 18(3)), so the lift is refused until the
 // notice has gone out. The run continues as new every restrictionRunFor, however long the
-// restriction lasts.
+// restriction lasts. See docs/rights-rules.md#lifting-a-restriction.
 func (r *run) restriction(ctx workflow.Context) (Result, error) {
 	lifted, err := workflow.AwaitWithTimeout(ctx, restrictionRunFor, func() bool { return r.st.Status == StatusLifted && r.busy == "" })
 	if err != nil {

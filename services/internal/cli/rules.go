@@ -88,7 +88,7 @@ func rulesCommand(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("rules explain", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	file := fs.String("register", "", "the register's declaration (JSON)")
-	right := fs.String("right", "", "access, rectification, erasure, restriction, portability or objection")
+	right := fs.String("right", "", "the right, which "+contracts.MustBeOneOf(contracts.Rights))
 	lang := fs.String("lang", "en", "fi, sv or en")
 	level := fs.String("identity", string(rules.IdentityHigh), "how the subject was identified: none, basic, substantial, high")
 	asJSON := fs.Bool("json", false, "print the outcome as JSON")
