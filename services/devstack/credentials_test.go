@@ -63,8 +63,7 @@ func TestCredentialsAreKeptInTheDataDir(t *testing.T) {
 // refused, and a demo register's credentials do not reach another register's tasks, while every
 // adapter came into force with its own.
 func TestTheDevNATSTakesNoAnonymousClients(t *testing.T) {
-	s := startStack(t, t.TempDir(), &syncBuffer{})
-	defer s.Stop()
+	s := sharedStack(t)
 	if nc, err := nats.Connect(s.NATSURL); err == nil {
 		nc.Close()
 		t.Fatal("the dev NATS took an anonymous client")

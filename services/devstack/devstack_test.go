@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +37,52 @@ func startStack(t *testing.T, dir string, logs *syncBuffer) *Stack {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// shared is the one platform most of the package's tests share: starting a platform takes seconds,
+// and the tests do not disturb each other on it (each its own request, or its own register version).
+// A test that restarts the platform, replaces a register, or spends a person's one-time codes starts
+// its own.
+var shared struct {
+	once  sync.Once
+	stack *Stack
+	dir   string
+	logs  *syncBuffer
+	err   error
+}
+
+// sharedStack returns the shared platform, starting it for the first test that asks.
+func sharedStack(t *testing.T) *Stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the whole platform on its servers; skipped by -short (make test-short)")
+	}
+	shared.once.Do(func() {
+		shared.logs = &syncBuffer{}
+		if shared.dir, shared.err = os.MkdirTemp("", "kirjaamo-devstack-"); shared.err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		shared.stack, shared.err = Start(ctx, Config{DataDir: shared.dir, FastPostgres: true,
+			Logger: slog.New(slog.NewTextHandler(shared.logs, nil))})
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.stack
+}
+
+// TestMain stops the shared platform after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.stack != nil {
+		shared.stack.Stop()
+	}
+	if shared.dir != "" {
+		_ = os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
 }
 
 // waitStatus polls the case store until the case reaches a status.

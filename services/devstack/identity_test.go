@@ -48,10 +48,7 @@ func officeToken(t *testing.T, s *Stack, subject string) string {
 // sender's identity cannot be established, is refused and the sender told why. Bad input gets
 // field-level 4xx, and neither Matti's identity code nor his name is in the Temporal history in clear.
 func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
-	dir := t.TempDir()
-	logs := &syncBuffer{}
-	s := startStack(t, dir, logs)
-	defer s.Stop()
+	s, logs, dir := sharedStack(t), shared.logs, shared.dir
 	ctx := context.Background()
 	matti := demo.People[1]
 	token := officeToken(t, s, "staff-kaisa")

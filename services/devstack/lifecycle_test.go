@@ -18,9 +18,7 @@ import (
 // deadline is extended with reasons, the reply approved, the lift refused until the subject has been
 // told, then lifted, and the registers lift their restrictions.
 func TestExtensionAndRestrictionThroughTheOffice(t *testing.T) {
-	dir := t.TempDir()
-	s := startStack(t, dir, &syncBuffer{})
-	defer s.Stop()
+	s, dir := sharedStack(t), shared.dir
 	token := idToken(t, s, "demo-aino")
 	status, created := api(t, "POST", s.PortalURL+"/api/v1/requests", token, "application/json",
 		`{"right":"restriction","language":"en","contact_email":"aino.virtanen@example.fi","details":"accuracy contested"}`)

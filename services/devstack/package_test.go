@@ -23,8 +23,7 @@ import (
 // the register (on the generic SQL adapter) streams it sealed into its bucket; only the reference
 // reaches the case, and the subject's download carries every entry, checked whole.
 func TestALargeResultArrivesAsAPackage(t *testing.T) {
-	s := startStack(t, t.TempDir(), &syncBuffer{})
-	defer s.Stop()
+	s := sharedStack(t)
 	ctx := context.Background()
 	const register = "kanta-processing-log"
 	liisa := demo.People[2]

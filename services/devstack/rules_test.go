@@ -22,8 +22,7 @@ import (
 // TestErasureOutcomesThroughThePlatform runs an erasure request for Aino, who gives no phone number,
 // through the whole platform and checks each register's outcome and the effect in its table.
 func TestErasureOutcomesThroughThePlatform(t *testing.T) {
-	s := startStack(t, t.TempDir(), &syncBuffer{})
-	defer s.Stop()
+	s := sharedStack(t)
 	ctx := context.Background()
 
 	aino := demo.People[0]
@@ -91,8 +90,7 @@ func TestErasureOutcomesThroughThePlatform(t *testing.T) {
 
 // TestTheCatalogueRefusesAndTheDPOApproves announces declarations as a register owner would.
 func TestTheCatalogueRefusesAndTheDPOApproves(t *testing.T) {
-	s := startStack(t, t.TempDir(), &syncBuffer{})
-	defer s.Stop()
+	s := sharedStack(t)
 	nc, err := nats.Connect(s.NATSURL, nats.UserCredentials(s.NATSCredentials))
 	if err != nil {
 		t.Fatal(err)
