@@ -88,6 +88,7 @@ func RegisterPermissions(registerID string) jwt.Permissions {
 		contracts.ResultSubject(registerID),
 		contracts.HeartbeatSubject(registerID),
 		contracts.AnnounceSubject(registerID),
+		contracts.EventSubject(registerID),
 		// Create (or update) its consumer, with its own task subject as the filter: the server refuses
 		// a body whose filter differs from the one in the subject.
 		"$JS.API.CONSUMER.CREATE." + contracts.TasksStream + "." + consumer + "." + contracts.TaskSubject(registerID),

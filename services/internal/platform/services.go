@@ -54,7 +54,7 @@ func (p *Platform) RunCatalogue(ctx context.Context, cfg catalogue.Config) error
 	if p.NC == nil {
 		return fmt.Errorf("catalogue: %w", errNotConnected)
 	}
-	return catalogue.Run(ctx, cfg, catalogue.Deps{NC: p.NC, Declarations: p.Declarations, Log: p.Log.With("service", "catalogue")})
+	return catalogue.Run(ctx, cfg, catalogue.Deps{NC: p.NC, Declarations: p.Declarations, Record: p.Record, Log: p.Log.With("service", "catalogue")})
 }
 
 // RunNotifier runs the notifier on the platform: it needs PostgreSQL only.
