@@ -88,7 +88,20 @@ type office struct {
 }
 
 func (o *office) routes() http.Handler {
-	mux := http.NewServeMux()
+	return web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(o.mux()))
+}
+
+// Patterns are the routes the office serves, for the test that holds them against the API description.
+func Patterns() []string {
+	o, err := newOffice(DefaultConfig(), Deps{}, nil)
+	if err != nil {
+		panic(err) // the templates are embedded, and parsed by every test of the package
+	}
+	return o.mux().Patterns()
+}
+
+func (o *office) mux() *web.Mux {
+	mux := web.NewMux()
 	mux.Handle("GET /static/site.css", web.Static())
 	mux.HandleFunc("GET /{$}", o.listCases)
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { o.signIn.Begin(w, r, "/") })
@@ -116,5 +129,5 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
 	})
-	return web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(mux))
+	return mux
 }

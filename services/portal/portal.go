@@ -84,7 +84,20 @@ func newPortal(cfg Config, deps Deps, login *oidclogin.Client) (*portal, error) 
 }
 
 func (p *portal) routes() http.Handler {
-	mux := http.NewServeMux()
+	return web.Logged(p.deps.Log.With("service", "portal"), web.SecurityHeaders(p.mux()))
+}
+
+// Patterns are the routes the portal serves, for the test that holds them against the API description.
+func Patterns() []string {
+	p, err := newPortal(DefaultConfig(), Deps{}, nil)
+	if err != nil {
+		panic(err) // the templates are embedded, and parsed by every test of the package
+	}
+	return p.mux().Patterns()
+}
+
+func (p *portal) mux() *web.Mux {
+	mux := web.NewMux()
 	mux.Handle("GET /static/site.css", web.Static())
 	mux.HandleFunc("GET /{$}", p.root)
 	mux.HandleFunc("GET "+CallbackPath, p.signIn.Callback)
@@ -117,5 +130,5 @@ func (p *portal) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
 	})
-	return web.Logged(p.deps.Log.With("service", "portal"), web.SecurityHeaders(mux))
+	return mux
 }
