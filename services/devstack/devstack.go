@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"kirjaamo.dev/adapters/demo"
+	"kirjaamo.dev/adapters/opendsr/demoprocessor"
 	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/adapters/sqladapter"
 	"kirjaamo.dev/devkit/natsdev"
@@ -113,6 +114,13 @@ type Stack struct {
 	// Platform is the stack's connections and stores, for tests that look inside.
 	Platform *platform.Platform
 
+	// Vendor is the demo OpenDSR processor behind the Kela web analytics vendor's register, and
+	// VendorCallback the register's adapter's endpoint for its callbacks; nil and "" when the
+	// registers were replaced.
+	Vendor         *demoprocessor.Processor
+	VendorCallback string
+
+	vendor    *vendor
 	registers int // how many demo registers run
 	natsAuth  *natsAuth
 	cancel    context.CancelFunc
@@ -146,7 +154,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	if cfg.Registers == nil {
-		cfg.Registers = demoRegisters
+		// The demo registers, and the web analytics vendor behind Kela's statistics: a demo OpenDSR
+		// processor of its own, reached by the forwarding adapter (vendor.go).
+		v, err := startVendor(cfg.DataDir, log)
+		if err != nil {
+			return nil, err
+		}
+		s.Vendor = v.processor
+		s.VendorCallback = v.callback
+		s.vendor = v
+		cfg.Registers = withVendor(v)
 	}
 	auth, err := natsCredentials(cfg.DataDir, registerIDs(cfg.Registers)) // per-register NATS credentials (credentials.go)
 	if err != nil {
@@ -219,6 +236,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	_ = portalLn.Close()
 	_ = officeLn.Close()
 
+	if s.vendor != nil {
+		s.run(runCtx, "demo vendor", s.vendor.serve)
+	}
 	s.run(runCtx, "catalogue", func(ctx context.Context) error {
 		return p.RunCatalogue(ctx, catalogue.Config{AutoApproveAs: "dev stack (make dev): demo registers approved on announcement"})
 	})

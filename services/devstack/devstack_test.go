@@ -138,8 +138,8 @@ func TestACaseSurvivesARestart(t *testing.T) {
 	}
 	waitStatus(t, s, id, "replied")
 	regs, err := s.Platform.Cases.Registers(context.Background(), id)
-	if err != nil || len(regs) != 5 {
-		t.Fatalf("the case has %d registers, want the 5 demo registers (%v)", len(regs), err)
+	if err != nil || len(regs) != 6 {
+		t.Fatalf("the case has %d registers, want the 6 demo registers (%v)", len(regs), err)
 	}
 	opened := ""
 	for _, r := range regs {

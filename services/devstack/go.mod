@@ -13,6 +13,7 @@ require (
 	go.temporal.io/server v1.32.0
 	golang.org/x/oauth2 v0.37.0
 	kirjaamo.dev/adapters/demo v0.0.0
+	kirjaamo.dev/adapters/opendsr v0.0.0
 	kirjaamo.dev/adapters/sdk v0.1.0
 	kirjaamo.dev/contracts v0.1.0
 	kirjaamo.dev/devkit v0.0.0
@@ -240,6 +241,7 @@ require (
 
 replace (
 	kirjaamo.dev/adapters/demo => ../../adapters/demo
+	kirjaamo.dev/adapters/opendsr => ../../adapters/opendsr
 	kirjaamo.dev/adapters/sdk => ../../adapters/sdk
 	kirjaamo.dev/adapters/sqladapter => ../../adapters/sqladapter
 	kirjaamo.dev/contracts => ../../contracts

@@ -1,7 +1,8 @@
 // Package openapilint is the ruleset contracts/openapi.yaml is held to, on libopenapi: the
 // description must be one that a generated client and a reader can rely on. Lint returns every
 // problem it finds, each with where it is; `make test` runs it through cmd/openapi-lint and fails on
-// any. The rules:
+// any. It is a module of its own, outside the workspace (go.work), so that libopenapi's requirements
+// stay out of the platform's modules. The rules:
 //
 //   - structure: the document is OpenAPI 3.1 and valid against the specification's own schema, every
 //     $ref resolves, and no schema holds a keyword JSON Schema and OpenAPI do not define (the mark of

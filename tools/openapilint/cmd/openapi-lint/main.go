@@ -1,4 +1,4 @@
-// Command openapi-lint holds an OpenAPI description to the ruleset of kirjaamo.dev/devkit/openapilint
+// Command openapi-lint holds an OpenAPI description to the ruleset of kirjaamo.dev/tools/openapilint
 // and prints every problem on its own line; it exits 1 if there is any. `make test` runs it on
 // contracts/openapi.yaml.
 //
@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"kirjaamo.dev/devkit/openapilint"
+	"kirjaamo.dev/tools/openapilint"
 )
 
 func main() {
