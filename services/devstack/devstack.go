@@ -34,6 +34,7 @@ import (
 	"kirjaamo.dev/services/internal/config"
 	"kirjaamo.dev/services/internal/flow"
 	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/services/notifier"
 	"kirjaamo.dev/services/office"
@@ -103,6 +104,10 @@ type Stack struct {
 	DatabaseURL string
 	// RegistersURL is the database of the demo registers' own tables.
 	RegistersURL string
+	// OwnerURL is the platform's database as the role that owns its tables and migrates them;
+	// AdminURL, as the cluster's superuser. The services connect as DatabaseURL's role, which owns
+	// nothing. Tests that play an attacker with the database's keys use these.
+	OwnerURL, AdminURL string
 	// NATSCredentials is the platform's .creds file, for tools and tests that connect as the platform:
 	// NATS takes no anonymous clients.
 	NATSCredentials string
@@ -223,7 +228,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return p.RunCatalogue(ctx, catalogue.Config{AutoApproveAs: "dev stack (make dev): demo registers approved on announcement"})
 	})
 	s.run(runCtx, "orchestrator", func(ctx context.Context) error {
-		return p.RunOrchestrator(ctx, orchestrator.Config{MaxConcurrentActivities: 200})
+		return p.RunOrchestrator(ctx, orchestrator.Config{MaxConcurrentActivities: 200, CheckpointEvery: 5 * time.Second})
 	})
 	s.run(runCtx, "notifier", func(ctx context.Context) error {
 		return p.RunNotifier(ctx, notifier.Config{From: OfficeEmail, PortalURL: s.PortalURL, OfficeURL: s.OfficeURL, OfficeEmail: OfficeEmail,
@@ -266,12 +271,26 @@ func (s *Stack) startDatabase(ctx context.Context, cfg Config) error {
 				return fmt.Errorf("devstack: postgres: %w", err)
 			}
 		}
-		s.DatabaseURL, s.RegistersURL = cl.URL("kirjaamo"), cl.URL("registers")
-		return nil
+		// The services connect as a role that owns no table; the tables' owner migrates them, as in
+		// production (store.Roles).
+		ownerPassword, err := keptSecret(filepath.Join(cfg.DataDir, "postgres-owner-password"))
+		if err != nil {
+			return err
+		}
+		appPassword, err := keptSecret(filepath.Join(cfg.DataDir, "postgres-app-password"))
+		if err != nil {
+			return err
+		}
+		s.AdminURL, s.RegistersURL = cl.URL("kirjaamo"), cl.URL("registers")
+		if s.OwnerURL, s.DatabaseURL, err = store.SetUpRoles(ctx, s.AdminURL, store.DefaultRoles, ownerPassword, appPassword); err != nil {
+			return fmt.Errorf("devstack: %w", err)
+		}
+		return store.Migrate(ctx, s.OwnerURL, store.DefaultRoles.App)
 	}
-	// With a database given, the demo registers keep their schemas beside the platform's tables.
-	s.DatabaseURL, s.RegistersURL = base, base
-	return nil
+	// With a database given, the demo registers keep their schemas beside the platform's tables, and
+	// its one role both migrates and runs the services.
+	s.DatabaseURL, s.RegistersURL, s.OwnerURL, s.AdminURL = base, base, base, base
+	return store.Migrate(ctx, base, "")
 }
 
 func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slog.Logger) error {

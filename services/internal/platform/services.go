@@ -7,6 +7,8 @@ import (
 	"kirjaamo.dev/services/catalogue"
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/config"
+	"kirjaamo.dev/services/internal/ledger"
+	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/notifier"
 	"kirjaamo.dev/services/office"
 	"kirjaamo.dev/services/orchestrator"
@@ -45,8 +47,11 @@ func (p *Platform) RunOrchestrator(ctx context.Context, cfg orchestrator.Config)
 	}
 	activities := &request.Activities{Cases: p.Cases, Catalogue: p.Declarations, Tasks: bus.Publisher{JS: p.JS}, Cancel: orchestrator.Canceller{JS: p.JS},
 		Keys: p.Packages}
+	log := p.Log.With("service", "orchestrator")
+	checkpoints := &ledger.Checkpointer{Log: record.Log, Head: p.Record.Head, Signer: p.Signer, Out: p.Checkpoints,
+		Every: cfg.CheckpointEvery, Logger: log}
 	return orchestrator.Run(ctx, cfg, orchestrator.Deps{Temporal: p.Temporal, JS: p.JS, Activities: activities, Answers: p.Cases,
-		Requests: p.Requests, Record: p.Record, Log: p.Log.With("service", "orchestrator")})
+		Requests: p.Requests, Record: p.Record, Checkpoints: checkpoints, Log: log})
 }
 
 // RunCatalogue runs the register catalogue on the platform.
