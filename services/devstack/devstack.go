@@ -108,6 +108,9 @@ type Stack struct {
 	// AdminURL, as the cluster's superuser. The services connect as DatabaseURL's role, which owns
 	// nothing. Tests that play an attacker with the database's keys use these.
 	OwnerURL, AdminURL string
+	// payloadKeys are the platform's payload keys, which every key it keeps data at rest with is
+	// derived from.
+	payloadKeys string
 	// NATSCredentials is the platform's .creds file, for tools and tests that connect as the platform:
 	// NATS takes no anonymous clients.
 	NATSCredentials string
@@ -178,6 +181,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.payloadKeys = keys
 	pcfg := platform.Config{Base: platform.Base{DatabaseURL: s.DatabaseURL, PayloadKeys: keys},
 		NATS: bus.Config{URL: s.NATSURL, CredentialsFile: s.NATSCredentials, Replicas: 1}, Temporal: flow.Config{HostPort: s.Temporal, Namespace: tsrv.Namespace()}}
 	p, err := platform.Open(ctx, pcfg, "devstack", platform.Needs{NATS: true, Temporal: true}, log)
@@ -363,6 +367,13 @@ func (s *Stack) run(ctx context.Context, name string, fn func(context.Context) e
 			s.errMu.Unlock()
 		}
 	}()
+}
+
+// Env is the environment a kirjaamo command needs to work on this stack as its services do (kirjaamo
+// audit verify, say): the database as the services' role, the payload keys and NATS.
+func (s *Stack) Env() map[string]string {
+	return map[string]string{"KIRJAAMO_DATABASE_URL": s.DatabaseURL, "KIRJAAMO_PAYLOAD_KEYS": s.payloadKeys,
+		"KIRJAAMO_NATS_URL": s.NATSURL, "KIRJAAMO_NATS_CREDENTIALS": s.NATSCredentials}
 }
 
 // Err returns the first service failure, if any.

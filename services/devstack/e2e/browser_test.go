@@ -63,6 +63,8 @@ func TestBrowser(t *testing.T) {
 	citizenTrafficStaysHome(t, citizen, stack)
 	portalSetsOnlyItsSessionCookie(t, citizen, stack)
 	logsHoldNoPersonalData(t, logs)
+	databaseHoldsNoPersonalDataInClear(t, stack, requestID)
+	theRecordProvesItself(t, stack)
 	if err := stack.Err(); err != nil {
 		t.Errorf("a service failed during the walk: %v", err)
 	}
