@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"strings"
 	"time"
 
 	"kirjaamo.dev/services/auth/oidclogin"
@@ -20,6 +19,11 @@ import (
 // Config is the office's own configuration.
 type Config struct {
 	web.SiteConfig
+	// Purposes are the purposes each role may open a case for.
+	Purposes Purposes `env:"PURPOSES" doc:"the purposes a staff member may state to open a case, by role: role=purpose|purpose;role=… (roles clerk, dpo, auditor); the record keeps the one stated with every view and decision"`
+	// ViewWindow is how long a view is one view: the same session reading the same case for the
+	// same purpose again within it writes no new entry.
+	ViewWindow time.Duration `env:"VIEW_WINDOW" doc:"repeated views of a case, its records, a list or the dev mailbox by one session for one purpose within this time are one entry of the record"`
 }
 
 // ConfigPrefix is the prefix of the office's own variables.
@@ -27,7 +31,11 @@ const ConfigPrefix = "KIRJAAMO_OFFICE_"
 
 // DefaultConfig is the office's configuration before the environment is read.
 func DefaultConfig() Config {
-	return Config{SiteConfig: web.SiteConfig{Addr: "127.0.0.1:8081", ClientID: "kirjaamo-office"}}
+	var purposes Purposes
+	if err := purposes.UnmarshalText([]byte(DefaultPurposes)); err != nil {
+		panic(err) // a constant, tested
+	}
+	return Config{SiteConfig: web.SiteConfig{Addr: "127.0.0.1:8081", ClientID: "kirjaamo-office"}, Purposes: purposes, ViewWindow: 10 * time.Minute}
 }
 
 // LoadConfig reads the office's configuration from the environment.
@@ -63,15 +71,40 @@ func newOffice(cfg Config, deps Deps, login *oidclogin.Client) (*office, error) 
 		return nil, fmt.Errorf("office: %w", err)
 	}
 	o := &office{cfg: cfg, deps: deps, login: login, tokens: login, pages: pages,
-		sessions: &web.Sessions{Store: deps.Sessions, Site: "office", Cookie: "kirjaamo_office", Secure: cfg.Secure(), TTL: 8 * time.Hour}}
-	o.signIn = &web.Login{Client: login, Sessions: o.sessions,
-		Admit: func(id oidclogin.Identity) bool { return hasAnyRole(&id) },
+		sessions: &web.Sessions{Store: deps.Sessions, Site: "office", Cookie: web.CookieName("kirjaamo_office", cfg.Secure()),
+			Secure: cfg.Secure(), TTL: 8 * time.Hour}}
+	// Who signs in, who is refused and who signs out is on the record: the record of who read what
+	// starts there.
+	write := func(r *http.Request, e record.Entry) {
+		if err := o.deps.Record.Write(r.Context(), e); err != nil {
+			o.deps.Log.Error("record sign-in", "action", e.Action, "error", err)
+		}
+	}
+	o.signIn = &web.Login{Client: login, Sessions: o.sessions, PublicURL: cfg.PublicURL,
+		Admit: func(id oidclogin.Identity) string {
+			if !hasAnyRole(&id) {
+				return "refused"
+			}
+			return ""
+		},
 		Fail: func(w http.ResponseWriter, r *http.Request, status int, reason string) {
 			o.fail(w, status, map[string]string{"unavailable": "The office is not available right now. Try again in a moment.",
 				"failed": "Sign-in failed. Start again.", "refused": "Your account has no registry office role."}[reason])
 		},
 		SignedIn: func(r *http.Request, id *oidclogin.Identity) {
-			_ = o.deps.Record.Write(r.Context(), record.Entry{Actor: staffName(id), Role: strings.Join(id.Roles, ","), Action: "signed_in"})
+			write(r, record.Entry{Actor: staffName(id), Role: roles(id), Action: "signed_in"})
+		},
+		Refused: func(r *http.Request, id *oidclogin.Identity, reason string) {
+			// Whoever was refused may be no staff member at all: the record names them by their subject
+			// at the provider only, not by name.
+			e := record.Entry{Actor: "unknown", Role: "none", Action: "sign_in_refused", Detail: map[string]any{"reason": reason}}
+			if id != nil {
+				e.Actor = "<" + id.Subject + ">"
+			}
+			write(r, e)
+		},
+		SignedOut: func(r *http.Request, id *oidclogin.Identity) {
+			write(r, record.Entry{Actor: staffName(id), Role: roles(id), Action: "signed_out"})
 		}}
 	return o, nil
 }
@@ -116,5 +149,5 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
 	})
-	return web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(mux))
+	return web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(mux, o.cfg.Secure()))
 }

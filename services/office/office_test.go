@@ -19,6 +19,7 @@ import (
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/services/internal/store/declarations"
+	"kirjaamo.dev/services/internal/store/outbox"
 	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/workflows/request"
@@ -86,6 +87,15 @@ func (f fakeCases) List(_ context.Context, filter cases.Filter) ([]cases.Case, e
 	return out, nil
 }
 func (f fakeCases) Registers(context.Context, string) ([]cases.Register, error) { return nil, nil }
+func (f fakeCases) NeedingAttention(context.Context) (int, error) {
+	n := 0
+	for _, file := range f {
+		if file.Case.Attention != nil {
+			n++
+		}
+	}
+	return n, nil
+}
 func (f fakeCases) Load(_ context.Context, id string) (*casefile.File, error) {
 	if file, ok := f[id]; ok {
 		return file, nil
@@ -97,8 +107,32 @@ func (f fakeCases) Load(_ context.Context, id string) (*casefile.File, error) {
 type memRecord struct{ entries []record.Entry }
 
 func (m *memRecord) Write(_ context.Context, e record.Entry) error {
+	e.At = time.Now()
 	m.entries = append(m.entries, e)
 	return nil
+}
+
+// WriteOnce writes unless an entry the same but for its time was written within the window, as the
+// record's does.
+func (m *memRecord) WriteOnce(ctx context.Context, e record.Entry, within time.Duration) (bool, error) {
+	for _, seen := range m.entries {
+		if seen.Actor == e.Actor && seen.Role == e.Role && seen.Action == e.Action && seen.RequestID == e.RequestID &&
+			seen.Purpose == e.Purpose && toJSON(seen.Detail) == toJSON(e.Detail) && time.Since(seen.At) < within {
+			return false, nil
+		}
+	}
+	return true, m.Write(ctx, e)
+}
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// actions are the record's actions, in order.
+func (m *memRecord) actions() []string {
+	var out []string
+	for _, e := range m.entries {
+		out = append(out, e.Action)
+	}
+	return out
 }
 func (m *memRecord) Trail(_ context.Context, id string) ([]record.Entry, error) {
 	var out []record.Entry
@@ -158,19 +192,35 @@ var (
 
 const caseID = "0195d5c8-8d3e-7c1a-9f00-00000000cccc"
 
+// handling states a clerk's purpose on an API call.
+const handling = "?purpose=" + "handling+the+request"
+
 type harness struct {
 	handler  http.Handler
 	requests *fakeRequests
 	record   *memRecord
 	sessions memSessions
+	files    fakeCases
+	mailbox  *memMailbox
+}
+
+// memMailbox is the dev mailbox, in memory.
+type memMailbox struct{ msgs []outbox.MailboxMessage }
+
+func (m *memMailbox) Mailbox(context.Context, int) ([]outbox.MailboxMessage, error) {
+	return m.msgs, nil
+}
+
+func mailboxMessage(id int64) outbox.MailboxMessage {
+	return outbox.MailboxMessage{ID: id, Channel: "email", Recipient: "aino@example.fi", Subject: "Your reply", Body: "…", SentAt: time.Now()}
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	files := fakeCases{caseID: {Case: cases.Case{RequestID: caseID, Status: request.StatusInReview, Right: contracts.RightAccess}}}
-	h := &harness{requests: &fakeRequests{}, record: &memRecord{}, sessions: memSessions{}}
+	h := &harness{requests: &fakeRequests{}, record: &memRecord{}, sessions: memSessions{}, files: files, mailbox: &memMailbox{}}
 	deps := Deps{Requests: h.requests, Cases: files, Files: files, Record: h.record, Declarations: noDeclarations{}, Sessions: h.sessions,
-		Packages: noPackages{}, Log: slog.New(slog.DiscardHandler)}
+		Packages: noPackages{}, Mailbox: h.mailbox, Log: slog.New(slog.DiscardHandler)}
 	cfg := DefaultConfig()
 	cfg.PublicURL = "http://office.test"
 	o, err := newOffice(cfg, deps, nil)
@@ -208,19 +258,20 @@ func TestOnlyStaffUseTheOfficeAPIAndOnlyAClerkDecides(t *testing.T) {
 		token string
 		want  int
 	}{{"", http.StatusUnauthorized}, {"forged", http.StatusUnauthorized}, {"aino", http.StatusForbidden}, {"auli", http.StatusForbidden}} {
-		if w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply", c.token, `{}`); w.Code != c.want {
+		if w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply"+handling, c.token, `{}`); w.Code != c.want {
 			t.Errorf("reply as %q: %d, want %d", c.token, w.Code, c.want)
 		}
 	}
 	if len(h.requests.approvals) != 0 {
 		t.Fatal("an approval went through without a clerk")
 	}
-	w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply", "kaisa", `{"note":"ok"}`)
-	if w.Code != http.StatusOK || h.requests.approvals[0].Clerk != "Kaisa Kirjaaja <staff-kaisa>" || h.requests.approvals[0].Note != "ok" {
+	w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply"+handling, "kaisa", `{"note":"ok"}`)
+	if w.Code != http.StatusOK || h.requests.approvals[0].Clerk != "Kaisa Kirjaaja <staff-kaisa>" || h.requests.approvals[0].Note != "ok" ||
+		h.requests.approvals[0].Purpose != "handling the request" {
 		t.Fatalf("Kaisa's approval: %d %s, sent %+v", w.Code, w.Body, h.requests.approvals)
 	}
 	// The body may be left out: a note is optional.
-	r := httptest.NewRequest(http.MethodPost, "/api/v1/cases/"+caseID+"/reply", nil)
+	r := httptest.NewRequest(http.MethodPost, "/api/v1/cases/"+caseID+"/reply"+handling, nil)
 	r.Header.Set("Authorization", "Bearer kaisa")
 	rec := httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, r)
@@ -242,7 +293,7 @@ func TestADecisionTheWorkflowRefusesIsA4xxWithItsReason(t *testing.T) {
 		{request.ErrNotDone, http.StatusServiceUnavailable, ""},
 	} {
 		h.requests.err = c.err
-		w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply", "kaisa", `{"note":"x"}`)
+		w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply"+handling, "kaisa", `{"note":"x"}`)
 		if w.Code != c.want {
 			t.Errorf("%v: %d, want %d", c.err, w.Code, c.want)
 			continue
@@ -260,7 +311,7 @@ func TestADecisionTheWorkflowRefusesIsA4xxWithItsReason(t *testing.T) {
 func TestAMalformedCaseIDIsNotFoundNotAServerError(t *testing.T) {
 	h := newHarness(t)
 	for _, path := range []string{"/api/v1/cases/not-a-uuid/verify-identity", "/api/v1/cases/" + strings.Repeat("z", 36) + "/verify-identity"} {
-		if w := h.api(http.MethodPost, path, "kaisa", `{"method":"passport"}`); w.Code != http.StatusNotFound {
+		if w := h.api(http.MethodPost, path+handling, "kaisa", `{"method":"passport"}`); w.Code != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", path, w.Code)
 		}
 	}

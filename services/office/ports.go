@@ -49,6 +49,7 @@ type Cases interface {
 	Case(ctx context.Context, requestID string) (cases.Case, error)
 	List(ctx context.Context, f cases.Filter) ([]cases.Case, error)
 	Registers(ctx context.Context, requestID string) ([]cases.Register, error)
+	NeedingAttention(ctx context.Context) (int, error)
 }
 
 // Files assembles a case as people read it (casefile.Reader).
@@ -59,6 +60,7 @@ type Files interface {
 // Record is the record of who did what (*record.Record).
 type Record interface {
 	Write(ctx context.Context, e record.Entry) error
+	WriteOnce(ctx context.Context, e record.Entry, within time.Duration) (bool, error)
 	Trail(ctx context.Context, requestID string) ([]record.Entry, error)
 }
 

@@ -441,3 +441,36 @@ func TestSessions(t *testing.T) {
 }
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// A view written again by the same session for the same purpose within the window is one entry;
+// another session's, another purpose's, or one after the window is another.
+func TestARepeatedViewIsOneEntry(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	view := func(session, purpose string, within time.Duration) bool {
+		t.Helper()
+		wrote, err := s.record.WriteOnce(ctx, record.Entry{Actor: "Kaisa", Role: "clerk", Action: "viewed", RequestID: requestID, Purpose: purpose,
+			Detail: map[string]any{"session": session}}, within)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wrote
+	}
+	for i, c := range []struct {
+		session, purpose string
+		within           time.Duration
+		want             bool
+	}{
+		{"s1", "handling", time.Hour, true},
+		{"s1", "handling", time.Hour, false},
+		{"s1", "reviewing", time.Hour, true},
+		{"s2", "handling", time.Hour, true},
+		{"s1", "handling", time.Microsecond, true}, // the window has passed
+	} {
+		if got := view(c.session, c.purpose, c.within); got != c.want {
+			t.Errorf("view %d (%s, %s): written %v, want %v", i+1, c.session, c.purpose, got, c.want)
+		}
+	}
+	if rep := verify(t, s); rep.Broken != nil || rep.Entries != 4 {
+		t.Fatalf("the record after repeated views: %+v", rep)
+	}
+}

@@ -211,7 +211,7 @@ func (r *Repo) Reply(ctx context.Context, requestID string, a request.Approval, 
 			}
 		}
 		return record.Append(ctx, tx, r.db, record.Entry{Actor: a.Clerk, Role: "clerk", Action: "replied", RequestID: requestID,
-			Detail: map[string]any{"note": a.Note}})
+			Purpose: a.Purpose, Detail: map[string]any{"note": a.Note}})
 	}))
 }
 
@@ -231,7 +231,7 @@ func (r *Repo) Extend(ctx context.Context, x request.ExtendInput) error {
 			return err
 		}
 		return record.Append(ctx, tx, r.db, record.Entry{Actor: x.Extension.Clerk, Role: "clerk", Action: "deadline_extended", RequestID: x.RequestID,
-			Detail: map[string]any{"new_deadline": x.NewDeadline.Format("2006-01-02"), "reasons": x.Extension.Reasons}})
+			Purpose: x.Extension.Purpose, Detail: map[string]any{"new_deadline": x.NewDeadline.Format("2006-01-02"), "reasons": x.Extension.Reasons}})
 	}))
 }
 
@@ -278,7 +278,7 @@ func (r *Repo) LiftNotice(ctx context.Context, l request.LiftInput) error {
 	if err != nil {
 		return err
 	}
-	return fail("lift notice", r.event(ctx, l.RequestID, record.Entry{Actor: l.Clerk, Role: "clerk", Action: "lift_notice_sent"},
+	return fail("lift notice", r.event(ctx, l.RequestID, record.Entry{Actor: l.Clerk, Role: "clerk", Action: "lift_notice_sent", Purpose: l.Purpose},
 		request.StatusLiftNoticeSent, orOnCasePage(k, outbox.KindLiftNotice)))
 }
 
@@ -288,7 +288,7 @@ func (r *Repo) Lifted(ctx context.Context, l request.LiftInput, registerIDs []st
 	if err != nil {
 		return err
 	}
-	return fail("lifted", r.event(ctx, l.RequestID, record.Entry{Actor: l.Clerk, Role: "clerk", Action: "restriction_lifted",
+	return fail("lifted", r.event(ctx, l.RequestID, record.Entry{Actor: l.Clerk, Role: "clerk", Action: "restriction_lifted", Purpose: l.Purpose,
 		Detail: map[string]any{"registers": registerIDs}}, request.StatusLifted, orOnCasePage(k, outbox.KindRestrictionLifted)))
 }
 
@@ -466,7 +466,8 @@ func (r *Repo) IdentityVerified(ctx context.Context, in request.VerifyIdentityIn
 		if v.Note != "" {
 			detail["note"] = v.Note
 		}
-		return record.Append(ctx, tx, r.db, record.Entry{Actor: v.Clerk, Role: "clerk", Action: "identity_verified", RequestID: in.RequestID, Detail: detail})
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: v.Clerk, Role: "clerk", Action: "identity_verified", RequestID: in.RequestID,
+			Purpose: v.Purpose, Detail: detail})
 	}))
 }
 
@@ -494,7 +495,7 @@ func (r *Repo) IdentityRefused(ctx context.Context, in request.RefuseIdentityInp
 		if err := r.enqueue(ctx, tx, in.RequestID, notice); err != nil {
 			return err
 		}
-		return record.Append(ctx, tx, r.db, record.Entry{Actor: x.Clerk, Role: "clerk", Action: "identity_refused", RequestID: in.RequestID,
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: x.Clerk, Role: "clerk", Action: "identity_refused", RequestID: in.RequestID, Purpose: x.Purpose,
 			Detail: map[string]any{"reasons": x.Reasons, "notice": notice != nil}})
 	}))
 }
@@ -507,7 +508,7 @@ func (r *Repo) Attention(ctx context.Context, in request.AttentionInput) error {
 		switch {
 		case in.RetriedBy != "":
 			return record.Append(ctx, tx, r.db, record.Entry{Actor: in.RetriedBy, Role: "clerk", Action: "attention_retried", RequestID: in.RequestID,
-				Detail: map[string]any{"step": in.Attention.Step}})
+				Purpose: in.Purpose, Detail: map[string]any{"step": in.Attention.Step}})
 		case in.Attention != nil:
 			tag, err := tx.Exec(ctx, `UPDATE cases SET attention_step = $2, attention_trouble = $3, attention_since = $4, updated_at = now()
 				WHERE request_id = $1 AND attention_step IS DISTINCT FROM $2`, in.RequestID, in.Attention.Step, in.Attention.Trouble, in.Attention.Since)
