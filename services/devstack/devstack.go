@@ -211,8 +211,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	idp, err := devidp.New(devidp.Config{Issuer: s.IDPURL, SigningKeyFile: filepath.Join(cfg.DataDir, "idp-signing-key.pem"),
 		Logger: log.With("component", "devidp"), People: idpPeople(),
 		Clients: []devidp.Client{
-			{ID: "kirjaamo-portal", Secret: portalSecret, RedirectURIs: []string{s.PortalURL + portal.CallbackPath}},
-			{ID: "kirjaamo-office", Secret: officeSecret, RedirectURIs: []string{s.OfficeURL + office.CallbackPath}},
+			{ID: "kirjaamo-portal", Secret: portalSecret, RedirectURIs: []string{s.PortalURL + portal.CallbackPath},
+				PostLogoutRedirectURIs: []string{web.PostLogoutURL(s.PortalURL)}},
+			{ID: "kirjaamo-office", Secret: officeSecret, RedirectURIs: []string{s.OfficeURL + office.CallbackPath},
+				PostLogoutRedirectURIs: []string{web.PostLogoutURL(s.OfficeURL)}},
 		}})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: identity provider: %w", err)
@@ -239,12 +241,14 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			Every: time.Second})
 	})
 	s.run(runCtx, "portal", func(ctx context.Context) error {
-		return p.RunPortal(ctx, portal.Config{SiteConfig: web.SiteConfig{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL,
-			ClientID: "kirjaamo-portal", ClientSecret: portalSecret}})
+		cfg := portal.DefaultConfig()
+		cfg.SiteConfig = web.SiteConfig{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL, ClientID: "kirjaamo-portal", ClientSecret: portalSecret}
+		return p.RunPortal(ctx, cfg)
 	})
 	s.run(runCtx, "office", func(ctx context.Context) error {
-		return p.RunOffice(ctx, office.Config{SiteConfig: web.SiteConfig{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL,
-			ClientID: "kirjaamo-office", ClientSecret: officeSecret}}, true)
+		cfg := office.DefaultConfig()
+		cfg.SiteConfig = web.SiteConfig{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL, ClientID: "kirjaamo-office", ClientSecret: officeSecret}
+		return p.RunOffice(ctx, cfg, true)
 	})
 	if err := s.startRegisters(ctx, runCtx, cfg, log); err != nil {
 		return nil, err
@@ -401,8 +405,14 @@ func idpPeople() []devidp.Person {
 		people = append(people, devidp.Person{Subject: p.Subject, Name: p.Name(), GivenName: p.GivenName, FamilyName: p.FamilyName,
 			PersonalIdentityCode: p.PersonalIdentityCode, Email: p.Email, Phone: p.Phone, ACR: "http://ftn.ficora.fi/2017/loa3"})
 	}
-	return append(people, Staff...)
+	return append(append(people, Staff...), LowAssurance)
 }
+
+// LowAssurance is a dev identity provider person identified below the portal's minimum level of
+// assurance (a foreign eIDAS identification at level low): the portal refuses them, saying why.
+// They are no demo register's person.
+var LowAssurance = devidp.Person{Subject: "demo-low-assurance", Name: "Teemu Testaaja", GivenName: "Teemu", FamilyName: "Testaaja",
+	PersonalIdentityCode: "121275-9159", ACR: "http://eidas.europa.eu/LoA/low"}
 
 // payloadKeys keeps the codec key in the data directory: without it, a restarted stack could not
 // read the history of the workflows it had started.

@@ -16,11 +16,18 @@ import (
 // apiSubject authenticates an API call by its bearer ID token, issued to the portal's client.
 func (p *portal) apiSubject(w http.ResponseWriter, r *http.Request) (*oidclogin.Identity, bool) {
 	id, ok := web.Bearer(w, r, p.tokens)
-	if ok && !contracts.ValidPersonalIdentityCode(id.PersonalIdentityCode) {
-		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "the ID token does not identify a person", nil)
+	if !ok {
 		return nil, false
 	}
-	return id, ok
+	switch p.admit(*id) {
+	case "":
+		return id, true
+	case "assurance":
+		web.WriteProblem(w, http.StatusForbidden, "Forbidden", "the identification's level of assurance is below "+p.cfg.MinAssurance, nil)
+	default:
+		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "the ID token does not identify a person", nil)
+	}
+	return nil, false
 }
 
 func (p *portal) apiSubmit(w http.ResponseWriter, r *http.Request) {

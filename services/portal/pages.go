@@ -248,16 +248,3 @@ func SubjectOf(id *oidclogin.Identity) request.Subject {
 	}
 	return s
 }
-
-// identityLevel maps the eIDAS levels that Finnish strong identification reports.
-func identityLevel(acr string) string {
-	switch {
-	case strings.HasSuffix(acr, "loa3"), strings.Contains(acr, "high"):
-		return "high"
-	case strings.HasSuffix(acr, "loa2"), strings.Contains(acr, "substantial"):
-		return "substantial"
-	case acr == "":
-		return "basic"
-	}
-	return "basic"
-}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -164,4 +165,33 @@ func theRecordProvesItself(t *testing.T, stack *devstack.Stack) {
 	verify("")
 }
 
-func indent(s string) string { return "      " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n      ") }
+func indent(s string) string {
+	return "      " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n      ")
+}
+
+// returnToPayloads are return_to values a browser would follow off the site, were they taken as
+// they are: a backslash (read as a slash), a tab (stripped), a dot segment before a backslash, and
+// a plain network-path reference.
+var returnToPayloads = []string{`/\127.0.0.2:9/x`, "/\t/127.0.0.2:9/x", `/./\127.0.0.2:9/x`, "//127.0.0.2:9/x"}
+
+// 6b. Signing in again through a link whose return_to points elsewhere lands on the site itself, in
+// a real browser, which normalizes the address the way an attacker counts on, on both sites.
+func signInLinksLandOnTheSite(t *testing.T, citizen, clerk *tab, stack *devstack.Stack) {
+	t.Helper()
+	for _, site := range []struct {
+		b                   *tab
+		url, login, subject string
+	}{{citizen, stack.PortalURL, "/en/login", "demo-aino"}, {clerk, stack.OfficeURL, "/login", "staff-kaisa"}} {
+		for _, payload := range returnToPayloads {
+			site.b.open(site.url + site.login + "?return_to=" + url.QueryEscape(payload))
+			if origin(site.b.location()) != stack.IDPURL {
+				site.b.fatalf("the sign-in link did not lead to the identity provider")
+			}
+			site.b.clickAndWaitForPage(`button[name=subject][value="` + site.subject + `"]`)
+			if got := origin(site.b.location()); got != site.url {
+				site.b.fatalf("return_to %q took the signed-in browser to %s", payload, site.b.location())
+			}
+		}
+	}
+	t.Logf("6b. sign-in links with %d return_to values that point elsewhere landed on each site itself", len(returnToPayloads))
+}

@@ -59,6 +59,7 @@ func TestBrowser(t *testing.T) {
 	officeOutcomes := clerkApproves(t, clerk, stack, requestID, aino)
 	portalOutcomes := citizenReadsReply(t, citizen, officeOutcomes)
 	citizenDownloadsPackage(t, citizen, requestID, aino, portalOutcomes)
+	signInLinksLandOnTheSite(t, citizen, clerk, stack)
 
 	citizenTrafficStaysHome(t, citizen, stack)
 	portalSetsOnlyItsSessionCookie(t, citizen, stack)
