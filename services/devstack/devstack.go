@@ -60,7 +60,9 @@ type Config struct {
 	// Registers replaces the five demo registers, e.g. with the benchmark's registers. Each gets the
 	// registers database.
 	Registers func(db *pgxpool.Pool) []demo.Register
-	Logger    *slog.Logger
+	// Limits, if set, replaces the sites' rate limits, which are otherwise production's.
+	Limits *Limits
+	Logger *slog.Logger
 }
 
 // Check refuses a port that is not one.
@@ -73,16 +75,39 @@ func (c *Config) Check() error {
 	return nil
 }
 
-// Variables are the variables `kirjaamo dev` reads, for the README's table (cli.Variables).
+// Variables are the variables `kirjaamo dev` reads, for the README's table (cli.Variables): its own,
+// and the sites' rate limits, which it reads under the sites' own names.
 func Variables() config.Service {
-	return config.Service{Name: "kirjaamo dev", Vars: config.Describe("KIRJAAMO_", Config{})}
+	l := defaultLimits()
+	vars := config.Describe("KIRJAAMO_", Config{})
+	vars = append(vars, config.Describe(portal.ConfigPrefix, l.Portal)...)
+	return config.Service{Name: "kirjaamo dev", Vars: append(vars, config.Describe(office.ConfigPrefix, l.Office)...)}
 }
 
-// LoadConfig reads the dev stack's configuration from the environment.
-func LoadConfig() (Config, error) {
-	cfg := Config{Host: "127.0.0.1"}
-	return cfg, config.Load("KIRJAAMO_", &cfg)
+func defaultLimits() *Limits {
+	return &Limits{Portal: portal.DefaultConfig().RequestLimits, Office: office.DefaultConfig().Limits}
 }
+
+// LoadConfig reads the dev stack's configuration from the environment, the sites' rate limits
+// under the sites' own variables.
+func LoadConfig() (Config, error) {
+	cfg := Config{Host: "127.0.0.1", Limits: defaultLimits()}
+	return cfg, errors.Join(config.Load("KIRJAAMO_", &cfg), config.Load(portal.ConfigPrefix, &cfg.Limits.Portal),
+		config.Load(office.ConfigPrefix, &cfg.Limits.Office))
+}
+
+// Limits are the sites' rate limits, read by `kirjaamo dev` from the sites' own variables.
+type Limits struct {
+	Portal portal.RequestLimits
+	Office web.Limits
+}
+
+// TestLimits are rate limits high enough for a test suite that sends everything from one address as
+// a few demo people; the limits themselves are tested with their handlers and their counter.
+var TestLimits = func() *Limits {
+	calls := web.Limits{CallsPerMinute: 10_000, CallsPerAddressPerMinute: 100_000}
+	return &Limits{Portal: portal.RequestLimits{Limits: calls, SubmissionsPerHour: 10_000, MaxOpenRequests: 10_000}, Office: calls}
+}()
 
 // OfficeEmail is the dev registry office's address: its alarms land in the dev mailbox.
 const OfficeEmail = "kirjaamo@localhost"
@@ -241,14 +266,20 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			Every: time.Second})
 	})
 	s.run(runCtx, "portal", func(ctx context.Context) error {
-		cfg := portal.DefaultConfig()
-		cfg.SiteConfig = web.SiteConfig{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL, ClientID: "kirjaamo-portal", ClientSecret: portalSecret}
-		return p.RunPortal(ctx, cfg)
+		pcfg := portal.DefaultConfig()
+		pcfg.SiteConfig = web.SiteConfig{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL, ClientID: "kirjaamo-portal", ClientSecret: portalSecret}
+		if l := cfg.Limits; l != nil {
+			pcfg.RequestLimits = l.Portal
+		}
+		return p.RunPortal(ctx, pcfg)
 	})
 	s.run(runCtx, "office", func(ctx context.Context) error {
-		cfg := office.DefaultConfig()
-		cfg.SiteConfig = web.SiteConfig{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL, ClientID: "kirjaamo-office", ClientSecret: officeSecret}
-		return p.RunOffice(ctx, cfg, true)
+		ocfg := office.DefaultConfig()
+		ocfg.SiteConfig = web.SiteConfig{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL, ClientID: "kirjaamo-office", ClientSecret: officeSecret}
+		if l := cfg.Limits; l != nil {
+			ocfg.Limits = l.Office
+		}
+		return p.RunOffice(ctx, ocfg, true)
 	})
 	if err := s.startRegisters(ctx, runCtx, cfg, log); err != nil {
 		return nil, err

@@ -25,8 +25,11 @@ func (o *office) apiStaff(w http.ResponseWriter, r *http.Request) (*oidclogin.Id
 		web.WriteProblem(w, http.StatusForbidden, "Forbidden", "no registry office role", nil)
 		return nil, "", false
 	}
+	if !ok || !o.withinLimit(w, r, id) {
+		return nil, "", false
+	}
 	sum := sha256.Sum256([]byte(r.Header.Get("Authorization")))
-	return id, "token " + hex.EncodeToString(sum[:8]), ok
+	return id, "token " + hex.EncodeToString(sum[:8]), true
 }
 
 // apiPurpose reads the purpose an API call states (purpose, and optionally purpose_detail, in the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"kirjaamo.dev/services/auth/oidclogin"
@@ -24,6 +25,7 @@ type Config struct {
 	// ViewWindow is how long a view is one view: the same session reading the same case for the
 	// same purpose again within it writes no new entry.
 	ViewWindow time.Duration `env:"VIEW_WINDOW" doc:"repeated views of a case, its records, a list or the dev mailbox by one session for one purpose within this time are one entry of the record"`
+	web.Limits
 }
 
 // ConfigPrefix is the prefix of the office's own variables.
@@ -35,7 +37,8 @@ func DefaultConfig() Config {
 	if err := purposes.UnmarshalText([]byte(DefaultPurposes)); err != nil {
 		panic(err) // a constant, tested
 	}
-	return Config{SiteConfig: web.SiteConfig{Addr: "127.0.0.1:8081", ClientID: "kirjaamo-office"}, Purposes: purposes, ViewWindow: 10 * time.Minute}
+	return Config{SiteConfig: web.SiteConfig{Addr: "127.0.0.1:8081", ClientID: "kirjaamo-office"}, Purposes: purposes, ViewWindow: 10 * time.Minute,
+		Limits: web.DefaultLimits()}
 }
 
 // LoadConfig reads the office's configuration from the environment.
@@ -73,6 +76,7 @@ func newOffice(cfg Config, deps Deps, login *oidclogin.Client) (*office, error) 
 	o := &office{cfg: cfg, deps: deps, login: login, tokens: login, pages: pages,
 		sessions: &web.Sessions{Store: deps.Sessions, Site: "office", Cookie: web.CookieName("kirjaamo_office", cfg.Secure()),
 			Secure: cfg.Secure(), TTL: 8 * time.Hour}}
+	o.limiter = &web.Limiter{Site: "office", Limits: cfg.Limits, Counter: deps.Limits}
 	// Who signs in, who is refused and who signs out is on the record: the record of who read what
 	// starts there.
 	write := func(r *http.Request, e record.Entry) {
@@ -117,6 +121,7 @@ type office struct {
 	tokens   web.TokenVerifier
 	sessions *web.Sessions
 	signIn   *web.Login
+	limiter  *web.Limiter
 	pages    map[string]*template.Template
 }
 
@@ -149,5 +154,30 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
 	})
-	return web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(mux, o.cfg.Secure()))
+	return web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(o.limiter.PerAddress(mux, o.tooMany), o.cfg.Secure()))
+}
+
+// tooMany answers a call past a rate limit: the API with a problem document, a page with a page.
+func (o *office) tooMany(w http.ResponseWriter, r *http.Request, retry time.Duration) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		web.TooMany(w, retry, "too many calls in a short time; try again after Retry-After seconds")
+		return
+	}
+	web.RetryAfter(w, retry)
+	o.fail(w, http.StatusTooManyRequests, "Too many changes in a short time. Wait a moment and try again.")
+}
+
+// withinLimit counts a state-changing call against the staff member making it, and answers the
+// call itself if it is past their limit.
+func (o *office) withinLimit(w http.ResponseWriter, r *http.Request, id *oidclogin.Identity) bool {
+	retry, err := o.limiter.Subject(r, id.Subject)
+	if err != nil {
+		o.deps.Log.Warn("rate limit not counted", "error", err)
+		return true
+	}
+	if retry > 0 {
+		o.tooMany(w, r, retry)
+		return false
+	}
+	return true
 }

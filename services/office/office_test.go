@@ -204,6 +204,17 @@ type harness struct {
 	mailbox  *memMailbox
 }
 
+// memCounter counts calls against limits in memory, by key, in one window.
+type memCounter map[string]int
+
+func (m memCounter) Take(_ context.Context, key string, limit int, window time.Duration) (time.Duration, error) {
+	m[key]++
+	if m[key] > limit {
+		return window, nil
+	}
+	return 0, nil
+}
+
 // memMailbox is the dev mailbox, in memory.
 type memMailbox struct{ msgs []outbox.MailboxMessage }
 
@@ -220,7 +231,7 @@ func newHarness(t *testing.T) *harness {
 	files := fakeCases{caseID: {Case: cases.Case{RequestID: caseID, Status: request.StatusInReview, Right: contracts.RightAccess}}}
 	h := &harness{requests: &fakeRequests{}, record: &memRecord{}, sessions: memSessions{}, files: files, mailbox: &memMailbox{}}
 	deps := Deps{Requests: h.requests, Cases: files, Files: files, Record: h.record, Declarations: noDeclarations{}, Sessions: h.sessions,
-		Packages: noPackages{}, Mailbox: h.mailbox, Log: slog.New(slog.DiscardHandler)}
+		Packages: noPackages{}, Mailbox: h.mailbox, Limits: memCounter{}, Log: slog.New(slog.DiscardHandler)}
 	cfg := DefaultConfig()
 	cfg.PublicURL = "http://office.test"
 	o, err := newOffice(cfg, deps, nil)

@@ -113,7 +113,7 @@ func (o *office) staffForm(w http.ResponseWriter, r *http.Request, role, refusal
 		o.fail(w, http.StatusForbidden, refusal)
 		return nil, false
 	}
-	return sess, true
+	return sess, o.withinLimit(w, r, sess.Identity)
 }
 
 // staffName is how the record names a staff member: their name and their subject identifier.

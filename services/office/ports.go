@@ -29,7 +29,9 @@ type Deps struct {
 	Packages     Packages
 	// Mailbox is the dev notifier's mailbox; nil outside the dev stack.
 	Mailbox Mailbox
-	Log     *slog.Logger
+	// Limits counts calls against the rate limits (*limits.Counter).
+	Limits web.Counter
+	Log    *slog.Logger
 }
 
 // Requests is the request workflow as the office uses it (*request.Client).

@@ -158,3 +158,19 @@ func TestADecisionStatesItsPurpose(t *testing.T) {
 		t.Fatalf("a clerk verifying an identity for an auditor's purpose: %d", w.Code)
 	}
 }
+
+func TestAStaffMembersChangesAreLimited(t *testing.T) {
+	h := newHarness(t)
+	for i := range 31 {
+		w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply"+handling, "kaisa", `{}`)
+		if i < 30 && w.Code != http.StatusOK {
+			t.Fatalf("approval %d: %d", i+1, w.Code)
+		}
+		if i == 30 && (w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "") {
+			t.Fatalf("the 31st change in a minute: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+		}
+	}
+	if w := h.api(http.MethodGet, "/api/v1/cases", "kaisa", ""); w.Code != http.StatusOK {
+		t.Errorf("a read past the limit of changes: %d", w.Code)
+	}
+}

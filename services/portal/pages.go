@@ -106,6 +106,9 @@ func (p *portal) signedInForm(w http.ResponseWriter, r *http.Request) (*web.Sess
 		p.fail(w, r, http.StatusBadRequest, "portal.bad_request")
 		return nil, false
 	}
+	if !p.withinLimit(w, r, sess.Identity) {
+		return nil, false
+	}
 	return sess, true
 }
 
@@ -159,6 +162,9 @@ func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
 		req.Rectification = []contracts.Correction{{Field: f.Field, NewValue: f.NewValue}}
 	}
 	id, _, err := p.submit(r, sess.Identity, req, request.ChannelWeb)
+	if p.refusedByLimit(w, r, err) {
+		return
+	}
 	if ve, ok := contracts.AsValidationError(err); ok {
 		f.Errors = map[string]string{}
 		for _, fe := range ve.Fields {
@@ -208,6 +214,9 @@ func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.S
 	requestID := uuid.NewString()
 	if req.IdempotencyKey != "" {
 		requestID = uuid.NewSHA1(idempotencyNamespace, []byte(id.Subject+"\x00"+req.IdempotencyKey)).String()
+	}
+	if err := p.submissionLimits(r, id, requestID); err != nil {
+		return "", nil, err
 	}
 	phone := req.Phone
 	req.Phone = ""

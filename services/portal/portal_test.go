@@ -61,6 +61,30 @@ func (f fakeCases) List(_ context.Context, filter cases.Filter) ([]cases.Case, e
 	return out, nil
 }
 func (f fakeCases) Registers(context.Context, string) ([]cases.Register, error) { return nil, nil }
+func (f fakeCases) Owned(_ context.Context, id, subject, _ string) (bool, error) {
+	file, ok := f[id]
+	return ok && file.Case.SubjectID == subject, nil
+}
+func (f fakeCases) OpenFor(_ context.Context, subject, _ string) (int, error) {
+	n := 0
+	for _, file := range f {
+		if file.Case.SubjectID == subject && file.Case.Status.Open() {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// memCounter counts calls against limits in memory, by key, in one window.
+type memCounter map[string]int
+
+func (m memCounter) Take(_ context.Context, key string, limit int, window time.Duration) (time.Duration, error) {
+	m[key]++
+	if m[key] > limit {
+		return window, nil
+	}
+	return 0, nil
+}
 func (f fakeCases) Waiting(context.Context, cases.Case) ([]request.WaitingRegister, error) {
 	return nil, nil
 }
@@ -131,19 +155,24 @@ type harness struct {
 	handler  http.Handler
 	requests *fakeRequests
 	sessions memSessions
+	files    fakeCases
+	counts   memCounter
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, tunes ...func(*Config)) *harness {
 	t.Helper()
 	files := fakeCases{
 		ainosCase:  {Case: cases.Case{RequestID: ainosCase, SubjectID: ainoID.Subject, Status: request.StatusInReview, Right: contracts.RightAccess}},
 		mattisCase: {Case: cases.Case{RequestID: mattisCase, SubjectID: mattiID.Subject, Status: request.StatusInReview, Right: contracts.RightAccess}},
 	}
-	h := &harness{requests: &fakeRequests{}, sessions: memSessions{}}
+	h := &harness{requests: &fakeRequests{}, sessions: memSessions{}, files: files, counts: memCounter{}}
 	deps := Deps{Requests: h.requests, Cases: files, Files: files, Challenges: noChallenges{}, Sessions: h.sessions,
-		Packages: noPackages{}, Log: slog.New(slog.DiscardHandler)}
+		Packages: noPackages{}, Limits: h.counts, Log: slog.New(slog.DiscardHandler)}
 	cfg := DefaultConfig()
 	cfg.PublicURL = "http://portal.test"
+	for _, tune := range tunes {
+		tune(&cfg)
+	}
 	p, err := newPortal(cfg, deps, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +193,20 @@ func (h *harness) do(method, path, contentType, body string, header map[string]s
 	w := httptest.NewRecorder()
 	h.handler.ServeHTTP(w, r)
 	return w
+}
+
+// page sends a request of a browser signed in as id, with a posted form if one is given (its CSRF
+// token is the session's).
+func (h *harness) page(t *testing.T, id oidclogin.Identity, method, path string, form url.Values) *httptest.ResponseRecorder {
+	t.Helper()
+	data, _ := json.Marshal(web.Session{Identity: &id, CSRF: "t"})
+	h.sessions["page-"+id.Subject] = data
+	body, contentType := "", ""
+	if form != nil {
+		form.Set("csrf", "t")
+		body, contentType = form.Encode(), "application/x-www-form-urlencoded"
+	}
+	return h.do(method, path, contentType, body, map[string]string{"Cookie": "kirjaamo_portal=page-" + id.Subject})
 }
 
 func (h *harness) api(method, path, token, body string) *httptest.ResponseRecorder {

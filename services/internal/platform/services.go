@@ -24,7 +24,7 @@ func (p *Platform) RunPortal(ctx context.Context, cfg portal.Config) error {
 		return fmt.Errorf("portal: %w", errNotConnected)
 	}
 	return portal.Run(ctx, cfg, portal.Deps{Requests: p.Requests, Cases: p.Cases, Files: p.Files, Challenges: p.Challenges,
-		Sessions: p.Sessions, Packages: p.Packages, Log: p.Log.With("service", "portal")})
+		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Log: p.Log.With("service", "portal")})
 }
 
 // RunOffice runs the office on the platform; withMailbox shows the dev notifier's mailbox.
@@ -33,7 +33,7 @@ func (p *Platform) RunOffice(ctx context.Context, cfg office.Config, withMailbox
 		return fmt.Errorf("office: %w", errNotConnected)
 	}
 	deps := office.Deps{Requests: p.Requests, Cases: p.Cases, Files: p.Files, Record: p.Record, Declarations: p.Declarations,
-		Sessions: p.Sessions, Packages: p.Packages, Log: p.Log.With("service", "office")}
+		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Log: p.Log.With("service", "office")}
 	if withMailbox {
 		deps.Mailbox = p.Outbox
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/services/internal/store/challenges"
 	"kirjaamo.dev/services/internal/store/declarations"
+	"kirjaamo.dev/services/internal/store/limits"
 	"kirjaamo.dev/services/internal/store/outbox"
 	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/internal/store/sessions"
@@ -472,5 +474,29 @@ func TestARepeatedViewIsOneEntry(t *testing.T) {
 	}
 	if rep := verify(t, s); rep.Broken != nil || rep.Entries != 4 {
 		t.Fatalf("the record after repeated views: %+v", rep)
+	}
+}
+
+// Calls are counted per key and window, shared by every process, and the table holds no key in
+// clear.
+func TestCallsAreCountedAgainstTheirLimits(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	counter := limits.New(s.db)
+	for i := range 3 {
+		retry, err := counter.Take(ctx, "portal subject demo-aino", 2, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (i < 2) != (retry == 0) || retry > time.Hour {
+			t.Fatalf("call %d: retry after %s", i+1, retry)
+		}
+	}
+	if retry, _ := counter.Take(ctx, "portal subject demo-matti", 2, time.Hour); retry != 0 {
+		t.Error("Matti's first call counted against Aino's")
+	}
+	var rows string
+	_ = s.db.Pool.QueryRow(ctx, `SELECT string_agg(row_to_json(rate_counts)::text, ' ') FROM rate_counts`).Scan(&rows)
+	if strings.Contains(rows, "demo-aino") || !strings.Contains(rows, `"count":3`) {
+		t.Errorf("the counts: %s", rows)
 	}
 }

@@ -238,6 +238,23 @@ func (r *Repo) List(ctx context.Context, f Filter) ([]Case, error) {
 	return out, rows.Err()
 }
 
+// OpenFor counts a person's open requests, as Owned finds them: the cap on how many one person may
+// have open at once counts them.
+func (r *Repo) OpenFor(ctx context.Context, subject, identityCode string) (int, error) {
+	codes := [][]byte{}
+	if identityCode != "" {
+		codes = r.db.Keys.Index.All(IndexIdentityCode, identityCode)
+	}
+	var n int
+	err := r.db.Pool.QueryRow(ctx, `SELECT count(*) FROM cases WHERE status = ANY($1)
+		AND (subject_key = ANY($2) OR (identity_level = $4 AND identity_code_key = ANY($3)))`,
+		statuses(request.OpenStatuses()...), r.db.Keys.Index.All(IndexSubject, subject), codes, request.IdentityVerified).Scan(&n)
+	if err != nil {
+		return 0, fail("open for", err)
+	}
+	return n, nil
+}
+
 // NeedingAttention counts the cases with a step that needs attention, for the DPO.
 func (r *Repo) NeedingAttention(ctx context.Context) (int, error) {
 	var n int
