@@ -33,6 +33,13 @@ type fakeRequests struct {
 }
 
 func (f *fakeRequests) Start(_ context.Context, in request.Input) error {
+	if !in.ReceivedAt.IsZero() && in.Receipt.Deadline.IsZero() {
+		in.Receipt = request.ReceiptOf(in.ReceivedAt)
+	}
+	// As the client does, before anything is sent.
+	if ve := request.CheckInput(in); ve != nil {
+		return &request.RefusedError{Fields: ve.Fields}
+	}
 	f.started = append(f.started, in)
 	return f.startErr
 }
@@ -97,8 +104,10 @@ func (f fakeCases) Load(_ context.Context, id string) (*casefile.File, error) {
 
 type noChallenges struct{}
 
-func (noChallenges) New(context.Context, string, string, string, string, string, string) (challenges.Challenge, error) {
-	return challenges.Challenge{}, errors.New("not in this test")
+// New makes a challenge as the store would, and sends nothing.
+func (noChallenges) New(_ context.Context, requestID, _, idType, value, channel, _ string) (challenges.Challenge, error) {
+	return challenges.Challenge{ID: "0195d5c8-8d3e-7c1a-9f00-0000000000cc", RequestID: requestID, Type: idType, Value: value, Channel: channel,
+		ExpiresAt: time.Now().Add(challenges.ChallengeTTL)}, nil
 }
 func (noChallenges) Verify(context.Context, string, string, string) (challenges.Challenge, error) {
 	return challenges.Challenge{}, challenges.ErrNoChallenge
@@ -159,7 +168,7 @@ type harness struct {
 	counts   memCounter
 }
 
-func newHarness(t *testing.T, tunes ...func(*Config)) *harness {
+func newHarness(t testing.TB, tunes ...func(*Config)) *harness {
 	t.Helper()
 	files := fakeCases{
 		ainosCase:  {Case: cases.Case{RequestID: ainosCase, SubjectID: ainoID.Subject, Status: request.StatusInReview, Right: contracts.RightAccess}},
@@ -197,7 +206,7 @@ func (h *harness) do(method, path, contentType, body string, header map[string]s
 
 // page sends a request of a browser signed in as id, with a posted form if one is given (its CSRF
 // token is the session's).
-func (h *harness) page(t *testing.T, id oidclogin.Identity, method, path string, form url.Values) *httptest.ResponseRecorder {
+func (h *harness) page(t testing.TB, id oidclogin.Identity, method, path string, form url.Values) *httptest.ResponseRecorder {
 	t.Helper()
 	data, _ := json.Marshal(web.Session{Identity: &id, CSRF: "t"})
 	h.sessions["page-"+id.Subject] = data
