@@ -295,9 +295,9 @@ func TestASubmittedRequestStartsItsWorkflowForTheSignedInSubject(t *testing.T) {
 func TestBadTextGetsAFieldLevel422AndNothingStarts(t *testing.T) {
 	h := newHarness(t)
 	for _, c := range []struct{ body, field, rule string }{
-		{`{"right":"access","language":"fi","details":"a\u0000b"}`, "details", "text"},
+		{`{"right":"access","language":"fi","details":"a\u0000b"}`, "details", "control"},
 		{`{"right":"access","language":"fi","details":"` + strings.Repeat("ä", 4001) + `"}`, "details", "max"},
-		{`{"right":"rectification","language":"fi","rectification":[{"field":"name","new_value":"x\u001b"}]}`, "rectification[0].new_value", "text"},
+		{`{"right":"rectification","language":"fi","rectification":[{"field":"name","new_value":"x\u001b"}]}`, "rectification[0].new_value", "control"},
 		{`{"right":"forgetting","language":"fi"}`, "right", "right"},
 		{`{"right":"access","language":"fi","phone":"abc"}`, "phone", "e164"},
 	} {
