@@ -381,7 +381,12 @@ type Problem struct {
 	Errors *[]struct {
 		Field   string `json:"field"`
 		Message string `json:"message"`
-		Rule    string `json:"rule"`
+
+		// Param The rule's parameter, if it has one: the limit of max, the members of oneof.
+		Param *string `json:"param,omitempty"`
+
+		// Rule The rule broken, e.g. required, max, control (a control character), utf8, nfc, email, e164, oneof.
+		Rule string `json:"rule"`
 	} `json:"errors,omitempty"`
 	Status int    `json:"status"`
 	Title  string `json:"title"`
@@ -476,6 +481,12 @@ type Text struct {
 	Sv *string `json:"sv,omitempty"`
 }
 
+// Purpose defines model for Purpose.
+type Purpose = string
+
+// PurposeDetail defines model for PurposeDetail.
+type PurposeDetail = string
+
 // IdentityDecided defines model for IdentityDecided.
 type IdentityDecided struct {
 	RequestId openapi_types.UUID `json:"request_id"`
@@ -525,8 +536,13 @@ type RegisterRequest202JSONResponseBodyStatus string
 
 // ShowCaseParams defines parameters for ShowCase.
 type ShowCaseParams struct {
-	// Purpose Why the case is opened. Recorded with who and when.
-	Purpose string `form:"purpose" json:"purpose"`
+	// Purpose Why the case is read or decided on: one of the purposes the caller's role may state
+	// (KIRJAAMO_OFFICE_PURPOSES: by default a clerk's "handling the request" or "reviewing register
+	// outcomes", the DPO's "supervision by the DPO", an auditor's "audit"). Recorded with who and when.
+	Purpose Purpose `form:"purpose" json:"purpose"`
+
+	// PurposeDetail Words added to the purpose, recorded with it.
+	PurposeDetail *PurposeDetail `form:"purpose_detail,omitempty" json:"purpose_detail,omitempty"`
 }
 
 // RefuseIdentityJSONBody defines parameters for RefuseIdentity.
@@ -534,9 +550,31 @@ type RefuseIdentityJSONBody struct {
 	Reasons string `json:"reasons"`
 }
 
+// RefuseIdentityParams defines parameters for RefuseIdentity.
+type RefuseIdentityParams struct {
+	// Purpose Why the case is read or decided on: one of the purposes the caller's role may state
+	// (KIRJAAMO_OFFICE_PURPOSES: by default a clerk's "handling the request" or "reviewing register
+	// outcomes", the DPO's "supervision by the DPO", an auditor's "audit"). Recorded with who and when.
+	Purpose Purpose `form:"purpose" json:"purpose"`
+
+	// PurposeDetail Words added to the purpose, recorded with it.
+	PurposeDetail *PurposeDetail `form:"purpose_detail,omitempty" json:"purpose_detail,omitempty"`
+}
+
 // ApproveReplyJSONBody defines parameters for ApproveReply.
 type ApproveReplyJSONBody struct {
 	Note *string `json:"note,omitempty"`
+}
+
+// ApproveReplyParams defines parameters for ApproveReply.
+type ApproveReplyParams struct {
+	// Purpose Why the case is read or decided on: one of the purposes the caller's role may state
+	// (KIRJAAMO_OFFICE_PURPOSES: by default a clerk's "handling the request" or "reviewing register
+	// outcomes", the DPO's "supervision by the DPO", an auditor's "audit"). Recorded with who and when.
+	Purpose Purpose `form:"purpose" json:"purpose"`
+
+	// PurposeDetail Words added to the purpose, recorded with it.
+	PurposeDetail *PurposeDetail `form:"purpose_detail,omitempty" json:"purpose_detail,omitempty"`
 }
 
 // ApproveReply200JSONResponseBodyStatus defines parameters for ApproveReply.
@@ -547,6 +585,17 @@ type VerifyIdentityJSONBody struct {
 	// Method How the identity was confirmed (Art 12(6)), e.g. "passport checked at the service point".
 	Method string  `json:"method"`
 	Note   *string `json:"note,omitempty"`
+}
+
+// VerifyIdentityParams defines parameters for VerifyIdentity.
+type VerifyIdentityParams struct {
+	// Purpose Why the case is read or decided on: one of the purposes the caller's role may state
+	// (KIRJAAMO_OFFICE_PURPOSES: by default a clerk's "handling the request" or "reviewing register
+	// outcomes", the DPO's "supervision by the DPO", an auditor's "audit"). Recorded with who and when.
+	Purpose Purpose `form:"purpose" json:"purpose"`
+
+	// PurposeDetail Words added to the purpose, recorded with it.
+	PurposeDetail *PurposeDetail `form:"purpose_detail,omitempty" json:"purpose_detail,omitempty"`
 }
 
 // VerifyIdentifierJSONBody defines parameters for VerifyIdentifier.
@@ -704,7 +753,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/cases/{id}/refuse-identity (the `RefuseIdentity` operationId).
-	RefuseIdentityWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RefuseIdentityWithBody(ctx context.Context, id openapi_types.UUID, params *RefuseIdentityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RefuseIdentity Close a request whose subject cannot be identified (office, clerk role)
 	//
@@ -714,21 +763,21 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/cases/{id}/refuse-identity (the `RefuseIdentity` operationId).
-	RefuseIdentity(ctx context.Context, id openapi_types.UUID, body RefuseIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RefuseIdentity(ctx context.Context, id openapi_types.UUID, params *RefuseIdentityParams, body RefuseIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ApproveReplyWithBody Approve and send the reply (office, clerk role)
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/cases/{id}/reply (the `ApproveReply` operationId).
-	ApproveReplyWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ApproveReplyWithBody(ctx context.Context, id openapi_types.UUID, params *ApproveReplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ApproveReply Approve and send the reply (office, clerk role)
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/cases/{id}/reply (the `ApproveReply` operationId).
-	ApproveReply(ctx context.Context, id openapi_types.UUID, body ApproveReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ApproveReply(ctx context.Context, id openapi_types.UUID, params *ApproveReplyParams, body ApproveReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyIdentityWithBody Record how a clerk verified the identity of a request received by post or at a service point (office, clerk role)
 	//
@@ -738,7 +787,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/cases/{id}/verify-identity (the `VerifyIdentity` operationId).
-	VerifyIdentityWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	VerifyIdentityWithBody(ctx context.Context, id openapi_types.UUID, params *VerifyIdentityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyIdentity Record how a clerk verified the identity of a request received by post or at a service point (office, clerk role)
 	//
@@ -748,7 +797,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/cases/{id}/verify-identity (the `VerifyIdentity` operationId).
-	VerifyIdentity(ctx context.Context, id openapi_types.UUID, body VerifyIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	VerifyIdentity(ctx context.Context, id openapi_types.UUID, params *VerifyIdentityParams, body VerifyIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListOwnRequests The subject's own requests (portal)
 	//
@@ -930,8 +979,8 @@ func (c *Client) ShowCase(ctx context.Context, id openapi_types.UUID, params *Sh
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/v1/cases/{id}/refuse-identity (the `RefuseIdentity` operationId).
-func (c *Client) RefuseIdentityWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRefuseIdentityRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) RefuseIdentityWithBody(ctx context.Context, id openapi_types.UUID, params *RefuseIdentityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefuseIdentityRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -950,8 +999,8 @@ func (c *Client) RefuseIdentityWithBody(ctx context.Context, id openapi_types.UU
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v1/cases/{id}/refuse-identity (the `RefuseIdentity` operationId).
-func (c *Client) RefuseIdentity(ctx context.Context, id openapi_types.UUID, body RefuseIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRefuseIdentityRequest(c.Server, id, body)
+func (c *Client) RefuseIdentity(ctx context.Context, id openapi_types.UUID, params *RefuseIdentityParams, body RefuseIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefuseIdentityRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -967,8 +1016,8 @@ func (c *Client) RefuseIdentity(ctx context.Context, id openapi_types.UUID, body
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/v1/cases/{id}/reply (the `ApproveReply` operationId).
-func (c *Client) ApproveReplyWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewApproveReplyRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) ApproveReplyWithBody(ctx context.Context, id openapi_types.UUID, params *ApproveReplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveReplyRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -984,8 +1033,8 @@ func (c *Client) ApproveReplyWithBody(ctx context.Context, id openapi_types.UUID
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v1/cases/{id}/reply (the `ApproveReply` operationId).
-func (c *Client) ApproveReply(ctx context.Context, id openapi_types.UUID, body ApproveReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewApproveReplyRequest(c.Server, id, body)
+func (c *Client) ApproveReply(ctx context.Context, id openapi_types.UUID, params *ApproveReplyParams, body ApproveReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveReplyRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1004,8 +1053,8 @@ func (c *Client) ApproveReply(ctx context.Context, id openapi_types.UUID, body A
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/v1/cases/{id}/verify-identity (the `VerifyIdentity` operationId).
-func (c *Client) VerifyIdentityWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewVerifyIdentityRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) VerifyIdentityWithBody(ctx context.Context, id openapi_types.UUID, params *VerifyIdentityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyIdentityRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1024,8 +1073,8 @@ func (c *Client) VerifyIdentityWithBody(ctx context.Context, id openapi_types.UU
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v1/cases/{id}/verify-identity (the `VerifyIdentity` operationId).
-func (c *Client) VerifyIdentity(ctx context.Context, id openapi_types.UUID, body VerifyIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewVerifyIdentityRequest(c.Server, id, body)
+func (c *Client) VerifyIdentity(ctx context.Context, id openapi_types.UUID, params *VerifyIdentityParams, body VerifyIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyIdentityRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1360,6 +1409,18 @@ func NewShowCaseRequest(server string, id openapi_types.UUID, params *ShowCasePa
 			}
 		}
 
+		if params.PurposeDetail != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "purpose_detail", *params.PurposeDetail, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -1375,18 +1436,18 @@ func NewShowCaseRequest(server string, id openapi_types.UUID, params *ShowCasePa
 }
 
 // NewRefuseIdentityRequest calls the generic RefuseIdentity builder with application/json body
-func NewRefuseIdentityRequest(server string, id openapi_types.UUID, body RefuseIdentityJSONRequestBody) (*http.Request, error) {
+func NewRefuseIdentityRequest(server string, id openapi_types.UUID, params *RefuseIdentityParams, body RefuseIdentityJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewRefuseIdentityRequestWithBody(server, id, "application/json", bodyReader)
+	return NewRefuseIdentityRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewRefuseIdentityRequestWithBody constructs an http.Request for the RefuseIdentity method, with any body, and a specified content type
-func NewRefuseIdentityRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+func NewRefuseIdentityRequestWithBody(server string, id openapi_types.UUID, params *RefuseIdentityParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1411,6 +1472,41 @@ func NewRefuseIdentityRequestWithBody(server string, id openapi_types.UUID, cont
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "purpose", params.Purpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.PurposeDetail != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "purpose_detail", *params.PurposeDetail, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
@@ -1422,18 +1518,18 @@ func NewRefuseIdentityRequestWithBody(server string, id openapi_types.UUID, cont
 }
 
 // NewApproveReplyRequest calls the generic ApproveReply builder with application/json body
-func NewApproveReplyRequest(server string, id openapi_types.UUID, body ApproveReplyJSONRequestBody) (*http.Request, error) {
+func NewApproveReplyRequest(server string, id openapi_types.UUID, params *ApproveReplyParams, body ApproveReplyJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewApproveReplyRequestWithBody(server, id, "application/json", bodyReader)
+	return NewApproveReplyRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewApproveReplyRequestWithBody constructs an http.Request for the ApproveReply method, with any body, and a specified content type
-func NewApproveReplyRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+func NewApproveReplyRequestWithBody(server string, id openapi_types.UUID, params *ApproveReplyParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1458,6 +1554,41 @@ func NewApproveReplyRequestWithBody(server string, id openapi_types.UUID, conten
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "purpose", params.Purpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.PurposeDetail != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "purpose_detail", *params.PurposeDetail, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
@@ -1469,18 +1600,18 @@ func NewApproveReplyRequestWithBody(server string, id openapi_types.UUID, conten
 }
 
 // NewVerifyIdentityRequest calls the generic VerifyIdentity builder with application/json body
-func NewVerifyIdentityRequest(server string, id openapi_types.UUID, body VerifyIdentityJSONRequestBody) (*http.Request, error) {
+func NewVerifyIdentityRequest(server string, id openapi_types.UUID, params *VerifyIdentityParams, body VerifyIdentityJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewVerifyIdentityRequestWithBody(server, id, "application/json", bodyReader)
+	return NewVerifyIdentityRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewVerifyIdentityRequestWithBody constructs an http.Request for the VerifyIdentity method, with any body, and a specified content type
-func NewVerifyIdentityRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+func NewVerifyIdentityRequestWithBody(server string, id openapi_types.UUID, params *VerifyIdentityParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1503,6 +1634,41 @@ func NewVerifyIdentityRequestWithBody(server string, id openapi_types.UUID, cont
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "purpose", params.Purpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.PurposeDetail != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "purpose_detail", *params.PurposeDetail, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
@@ -1834,7 +2000,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/cases/{id}/refuse-identity (the `RefuseIdentity` operationId).
-	RefuseIdentityWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefuseIdentityResponse, error)
+	RefuseIdentityWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *RefuseIdentityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefuseIdentityResponse, error)
 
 	// RefuseIdentityWithResponse Close a request whose subject cannot be identified (office, clerk role)
 	//
@@ -1844,21 +2010,21 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/cases/{id}/refuse-identity (the `RefuseIdentity` operationId).
-	RefuseIdentityWithResponse(ctx context.Context, id openapi_types.UUID, body RefuseIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*RefuseIdentityResponse, error)
+	RefuseIdentityWithResponse(ctx context.Context, id openapi_types.UUID, params *RefuseIdentityParams, body RefuseIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*RefuseIdentityResponse, error)
 
 	// ApproveReplyWithBodyWithResponse Approve and send the reply (office, clerk role)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/cases/{id}/reply (the `ApproveReply` operationId).
-	ApproveReplyWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveReplyResponse, error)
+	ApproveReplyWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *ApproveReplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveReplyResponse, error)
 
 	// ApproveReplyWithResponse Approve and send the reply (office, clerk role)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/cases/{id}/reply (the `ApproveReply` operationId).
-	ApproveReplyWithResponse(ctx context.Context, id openapi_types.UUID, body ApproveReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveReplyResponse, error)
+	ApproveReplyWithResponse(ctx context.Context, id openapi_types.UUID, params *ApproveReplyParams, body ApproveReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveReplyResponse, error)
 
 	// VerifyIdentityWithBodyWithResponse Record how a clerk verified the identity of a request received by post or at a service point (office, clerk role)
 	//
@@ -1868,7 +2034,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/cases/{id}/verify-identity (the `VerifyIdentity` operationId).
-	VerifyIdentityWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyIdentityResponse, error)
+	VerifyIdentityWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *VerifyIdentityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyIdentityResponse, error)
 
 	// VerifyIdentityWithResponse Record how a clerk verified the identity of a request received by post or at a service point (office, clerk role)
 	//
@@ -1878,7 +2044,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/cases/{id}/verify-identity (the `VerifyIdentity` operationId).
-	VerifyIdentityWithResponse(ctx context.Context, id openapi_types.UUID, body VerifyIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyIdentityResponse, error)
+	VerifyIdentityWithResponse(ctx context.Context, id openapi_types.UUID, params *VerifyIdentityParams, body VerifyIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyIdentityResponse, error)
 
 	// ListOwnRequestsWithResponse The subject's own requests (portal)
 	//
@@ -3153,8 +3319,8 @@ func (c *ClientWithResponses) ShowCaseWithResponse(ctx context.Context, id opena
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/cases/{id}/refuse-identity (the `RefuseIdentity` operationId).
-func (c *ClientWithResponses) RefuseIdentityWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefuseIdentityResponse, error) {
-	rsp, err := c.RefuseIdentityWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) RefuseIdentityWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *RefuseIdentityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefuseIdentityResponse, error) {
+	rsp, err := c.RefuseIdentityWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -3169,8 +3335,8 @@ func (c *ClientWithResponses) RefuseIdentityWithBodyWithResponse(ctx context.Con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/cases/{id}/refuse-identity (the `RefuseIdentity` operationId).
-func (c *ClientWithResponses) RefuseIdentityWithResponse(ctx context.Context, id openapi_types.UUID, body RefuseIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*RefuseIdentityResponse, error) {
-	rsp, err := c.RefuseIdentity(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) RefuseIdentityWithResponse(ctx context.Context, id openapi_types.UUID, params *RefuseIdentityParams, body RefuseIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*RefuseIdentityResponse, error) {
+	rsp, err := c.RefuseIdentity(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -3182,8 +3348,8 @@ func (c *ClientWithResponses) RefuseIdentityWithResponse(ctx context.Context, id
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/cases/{id}/reply (the `ApproveReply` operationId).
-func (c *ClientWithResponses) ApproveReplyWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveReplyResponse, error) {
-	rsp, err := c.ApproveReplyWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) ApproveReplyWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *ApproveReplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveReplyResponse, error) {
+	rsp, err := c.ApproveReplyWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -3195,8 +3361,8 @@ func (c *ClientWithResponses) ApproveReplyWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/cases/{id}/reply (the `ApproveReply` operationId).
-func (c *ClientWithResponses) ApproveReplyWithResponse(ctx context.Context, id openapi_types.UUID, body ApproveReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveReplyResponse, error) {
-	rsp, err := c.ApproveReply(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) ApproveReplyWithResponse(ctx context.Context, id openapi_types.UUID, params *ApproveReplyParams, body ApproveReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveReplyResponse, error) {
+	rsp, err := c.ApproveReply(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -3211,8 +3377,8 @@ func (c *ClientWithResponses) ApproveReplyWithResponse(ctx context.Context, id o
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/cases/{id}/verify-identity (the `VerifyIdentity` operationId).
-func (c *ClientWithResponses) VerifyIdentityWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyIdentityResponse, error) {
-	rsp, err := c.VerifyIdentityWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) VerifyIdentityWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *VerifyIdentityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyIdentityResponse, error) {
+	rsp, err := c.VerifyIdentityWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -3227,8 +3393,8 @@ func (c *ClientWithResponses) VerifyIdentityWithBodyWithResponse(ctx context.Con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/cases/{id}/verify-identity (the `VerifyIdentity` operationId).
-func (c *ClientWithResponses) VerifyIdentityWithResponse(ctx context.Context, id openapi_types.UUID, body VerifyIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyIdentityResponse, error) {
-	rsp, err := c.VerifyIdentity(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) VerifyIdentityWithResponse(ctx context.Context, id openapi_types.UUID, params *VerifyIdentityParams, body VerifyIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyIdentityResponse, error) {
+	rsp, err := c.VerifyIdentity(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
