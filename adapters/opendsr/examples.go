@@ -7,3 +7,9 @@ import "embed"
 //
 //go:embed examples/*.json
 var Examples embed.FS
+
+// SpecExamples are the example messages of the OpenDSR documents themselves (testdata/spec, each
+// file's source in its SOURCE.md), which the tests of both roles pass through the platform.
+//
+//go:embed testdata/spec/*.json
+var SpecExamples embed.FS

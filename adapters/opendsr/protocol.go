@@ -195,7 +195,9 @@ type Discovery struct {
 }
 
 // Supports reports whether the processor takes requests of type t.
-func (d *Discovery) Supports(t RequestType) bool { return slices.Contains(d.SupportedSubjectRequestTypes, t) }
+func (d *Discovery) Supports(t RequestType) bool {
+	return slices.Contains(d.SupportedSubjectRequestTypes, t)
+}
 
 // Takes reports whether the processor takes identities of a type in a format.
 func (d *Discovery) Takes(identityType string, f Format) bool {
