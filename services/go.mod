@@ -12,6 +12,7 @@ require (
 	golang.org/x/oauth2 v0.37.0
 	golang.org/x/sync v0.24.0
 	kirjaamo.dev/adapters/demo v0.0.0
+	kirjaamo.dev/adapters/opendsr v0.0.0
 	kirjaamo.dev/adapters/sdk v0.1.0
 	kirjaamo.dev/contracts v0.1.0
 	kirjaamo.dev/devkit v0.0.0
@@ -66,6 +67,7 @@ require (
 
 replace (
 	kirjaamo.dev/adapters/demo => ../adapters/demo
+	kirjaamo.dev/adapters/opendsr => ../adapters/opendsr
 	kirjaamo.dev/adapters/sdk => ../adapters/sdk
 	kirjaamo.dev/contracts => ../contracts
 	kirjaamo.dev/devkit => ../devkit

@@ -114,7 +114,9 @@ func TestAServiceReportsEventsForTheRecord(t *testing.T) {
 // failingService is a register whose service cannot start: the adapter does not run without it.
 type failingService struct{ *counting }
 
-func (failingService) Serve(context.Context, sdk.Platform) error { return errors.New("listen: address in use") }
+func (failingService) Serve(context.Context, sdk.Platform) error {
+	return errors.New("listen: address in use")
+}
 
 func TestAnAdapterStopsWhenItsServiceFails(t *testing.T) {
 	p := newPlatform(t)

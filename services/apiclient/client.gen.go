@@ -75,30 +75,159 @@ func (e CodeSentStatus) Valid() bool {
 	}
 }
 
+// Defines values for OpenDSRDiscoverySupportedIdentitiesIdentityFormat.
+const (
+	OpenDSRDiscoverySupportedIdentitiesIdentityFormatMd5    OpenDSRDiscoverySupportedIdentitiesIdentityFormat = "md5"
+	OpenDSRDiscoverySupportedIdentitiesIdentityFormatRaw    OpenDSRDiscoverySupportedIdentitiesIdentityFormat = "raw"
+	OpenDSRDiscoverySupportedIdentitiesIdentityFormatSha1   OpenDSRDiscoverySupportedIdentitiesIdentityFormat = "sha1"
+	OpenDSRDiscoverySupportedIdentitiesIdentityFormatSha256 OpenDSRDiscoverySupportedIdentitiesIdentityFormat = "sha256"
+)
+
+// Valid indicates whether the value is a known member of the OpenDSRDiscoverySupportedIdentitiesIdentityFormat enum.
+func (e OpenDSRDiscoverySupportedIdentitiesIdentityFormat) Valid() bool {
+	switch e {
+	case OpenDSRDiscoverySupportedIdentitiesIdentityFormatMd5:
+		return true
+	case OpenDSRDiscoverySupportedIdentitiesIdentityFormatRaw:
+		return true
+	case OpenDSRDiscoverySupportedIdentitiesIdentityFormatSha1:
+		return true
+	case OpenDSRDiscoverySupportedIdentitiesIdentityFormatSha256:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OpenDSRDiscoverySupportedSubjectRequestTypes.
+const (
+	OpenDSRDiscoverySupportedSubjectRequestTypesAccess      OpenDSRDiscoverySupportedSubjectRequestTypes = "access"
+	OpenDSRDiscoverySupportedSubjectRequestTypesErasure     OpenDSRDiscoverySupportedSubjectRequestTypes = "erasure"
+	OpenDSRDiscoverySupportedSubjectRequestTypesPortability OpenDSRDiscoverySupportedSubjectRequestTypes = "portability"
+)
+
+// Valid indicates whether the value is a known member of the OpenDSRDiscoverySupportedSubjectRequestTypes enum.
+func (e OpenDSRDiscoverySupportedSubjectRequestTypes) Valid() bool {
+	switch e {
+	case OpenDSRDiscoverySupportedSubjectRequestTypesAccess:
+		return true
+	case OpenDSRDiscoverySupportedSubjectRequestTypesErasure:
+		return true
+	case OpenDSRDiscoverySupportedSubjectRequestTypesPortability:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OpenDSRIdentityIdentityFormat.
+const (
+	OpenDSRIdentityIdentityFormatMd5    OpenDSRIdentityIdentityFormat = "md5"
+	OpenDSRIdentityIdentityFormatRaw    OpenDSRIdentityIdentityFormat = "raw"
+	OpenDSRIdentityIdentityFormatSha1   OpenDSRIdentityIdentityFormat = "sha1"
+	OpenDSRIdentityIdentityFormatSha256 OpenDSRIdentityIdentityFormat = "sha256"
+)
+
+// Valid indicates whether the value is a known member of the OpenDSRIdentityIdentityFormat enum.
+func (e OpenDSRIdentityIdentityFormat) Valid() bool {
+	switch e {
+	case OpenDSRIdentityIdentityFormatMd5:
+		return true
+	case OpenDSRIdentityIdentityFormatRaw:
+		return true
+	case OpenDSRIdentityIdentityFormatSha1:
+		return true
+	case OpenDSRIdentityIdentityFormatSha256:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OpenDSRRequestRegulation.
+const (
+	Gdpr OpenDSRRequestRegulation = "gdpr"
+)
+
+// Valid indicates whether the value is a known member of the OpenDSRRequestRegulation enum.
+func (e OpenDSRRequestRegulation) Valid() bool {
+	switch e {
+	case Gdpr:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OpenDSRRequestSubjectRequestType.
+const (
+	OpenDSRRequestSubjectRequestTypeAccess      OpenDSRRequestSubjectRequestType = "access"
+	OpenDSRRequestSubjectRequestTypeErasure     OpenDSRRequestSubjectRequestType = "erasure"
+	OpenDSRRequestSubjectRequestTypePortability OpenDSRRequestSubjectRequestType = "portability"
+)
+
+// Valid indicates whether the value is a known member of the OpenDSRRequestSubjectRequestType enum.
+func (e OpenDSRRequestSubjectRequestType) Valid() bool {
+	switch e {
+	case OpenDSRRequestSubjectRequestTypeAccess:
+		return true
+	case OpenDSRRequestSubjectRequestTypeErasure:
+		return true
+	case OpenDSRRequestSubjectRequestTypePortability:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OpenDSRRequestStatus.
+const (
+	Cancelled  OpenDSRRequestStatus = "cancelled"
+	Completed  OpenDSRRequestStatus = "completed"
+	InProgress OpenDSRRequestStatus = "in_progress"
+	Pending    OpenDSRRequestStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the OpenDSRRequestStatus enum.
+func (e OpenDSRRequestStatus) Valid() bool {
+	switch e {
+	case Cancelled:
+		return true
+	case Completed:
+		return true
+	case InProgress:
+		return true
+	case Pending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Right.
 const (
-	Access        Right = "access"
-	Erasure       Right = "erasure"
-	Objection     Right = "objection"
-	Portability   Right = "portability"
-	Rectification Right = "rectification"
-	Restriction   Right = "restriction"
+	RightAccess        Right = "access"
+	RightErasure       Right = "erasure"
+	RightObjection     Right = "objection"
+	RightPortability   Right = "portability"
+	RightRectification Right = "rectification"
+	RightRestriction   Right = "restriction"
 )
 
 // Valid indicates whether the value is a known member of the Right enum.
 func (e Right) Valid() bool {
 	switch e {
-	case Access:
+	case RightAccess:
 		return true
-	case Erasure:
+	case RightErasure:
 		return true
-	case Objection:
+	case RightObjection:
 		return true
-	case Portability:
+	case RightPortability:
 		return true
-	case Rectification:
+	case RightRectification:
 		return true
-	case Restriction:
+	case RightRestriction:
 		return true
 	default:
 		return false
@@ -340,7 +469,10 @@ type CaseSummary struct {
 	ReceivedAt     time.Time          `json:"received_at"`
 	RepliedAt      *time.Time         `json:"replied_at,omitempty"`
 	RequestId      openapi_types.UUID `json:"request_id"`
-	Right          Right              `json:"right"`
+
+	// Requester The controller that sent the request through OpenDSR, if one did.
+	Requester *string `json:"requester,omitempty"`
+	Right     Right   `json:"right"`
 
 	// Status Where a request stands. awaiting_information - some registers could be searched with an
 	// identifier the subject has not given; withdrawn - the subject withdrew it before the reply;
@@ -373,6 +505,152 @@ type CodeSentStatus string
 type Correction struct {
 	Field    string  `json:"field"`
 	NewValue *string `json:"new_value,omitempty"`
+}
+
+// OpenDSRCancellation defines model for OpenDSRCancellation.
+type OpenDSRCancellation struct {
+	ApiVersion       *string            `json:"api_version,omitempty"`
+	ControllerId     string             `json:"controller_id"`
+	EncodedRequest   *string            `json:"encoded_request,omitempty"`
+	ReceivedTime     time.Time          `json:"received_time"`
+	SubjectRequestId openapi_types.UUID `json:"subject_request_id"`
+}
+
+// OpenDSRDiscovery defines model for OpenDSRDiscovery.
+type OpenDSRDiscovery struct {
+	ApiVersion           string `json:"api_version"`
+	ProcessorCertificate string `json:"processor_certificate"`
+	SupportedIdentities  []struct {
+		IdentityFormat OpenDSRDiscoverySupportedIdentitiesIdentityFormat `json:"identity_format"`
+		IdentityType   string                                            `json:"identity_type"`
+	} `json:"supported_identities"`
+	SupportedSubjectRequestTypes []OpenDSRDiscoverySupportedSubjectRequestTypes `json:"supported_subject_request_types"`
+}
+
+// OpenDSRDiscoverySupportedIdentitiesIdentityFormat defines model for OpenDSRDiscovery.SupportedIdentities.IdentityFormat.
+type OpenDSRDiscoverySupportedIdentitiesIdentityFormat string
+
+// OpenDSRDiscoverySupportedSubjectRequestTypes defines model for OpenDSRDiscovery.SupportedSubjectRequestTypes.
+type OpenDSRDiscoverySupportedSubjectRequestTypes string
+
+// OpenDSRIdentity defines model for OpenDSRIdentity.
+type OpenDSRIdentity struct {
+	IdentityFormat OpenDSRIdentityIdentityFormat `json:"identity_format"`
+
+	// IdentityType email; others are refused: the authority finds people by e-mail address, personal identity code and phone number only.
+	IdentityType  string `json:"identity_type"`
+	IdentityValue string `json:"identity_value"`
+}
+
+// OpenDSRIdentityIdentityFormat defines model for OpenDSRIdentity.IdentityFormat.
+type OpenDSRIdentityIdentityFormat string
+
+// OpenDSRProblem defines model for OpenDSRProblem.
+type OpenDSRProblem struct {
+	Detail *string `json:"detail,omitempty"`
+
+	// Error OpenDSR's error object.
+	Error struct {
+		Code   int `json:"code"`
+		Errors *[]struct {
+			Domain  *string `json:"domain,omitempty"`
+			Message *string `json:"message,omitempty"`
+			Reason  *string `json:"reason,omitempty"`
+		} `json:"errors,omitempty"`
+		Message *string `json:"message,omitempty"`
+	} `json:"error"`
+	Errors *[]struct {
+		Field   string `json:"field"`
+		Message string `json:"message"`
+
+		// Param The rule's parameter, if it has one: the limit of max, the members of oneof.
+		Param *string `json:"param,omitempty"`
+
+		// Rule The rule broken, e.g. required, max, control (a control character), utf8, nfc, email, e164, oneof.
+		Rule string `json:"rule"`
+	} `json:"errors,omitempty"`
+	Status int    `json:"status"`
+	Title  string `json:"title"`
+
+	// Type about:blank: the status says what kind of problem it is.
+	Type *string `json:"type,omitempty"`
+}
+
+// OpenDSRReceipt defines model for OpenDSRReceipt.
+type OpenDSRReceipt struct {
+	ControllerId string `json:"controller_id"`
+
+	// EncodedRequest The request's body as received, in base64; not to be logged or kept.
+	EncodedRequest string `json:"encoded_request"`
+
+	// ExpectedCompletionTime The request's legal deadline.
+	ExpectedCompletionTime time.Time `json:"expected_completion_time"`
+
+	// ProcessorSignature The same signature as the X-OpenGDPR-Signature header.
+	ProcessorSignature string             `json:"processor_signature"`
+	ReceivedTime       time.Time          `json:"received_time"`
+	SubjectRequestId   openapi_types.UUID `json:"subject_request_id"`
+}
+
+// OpenDSRRequest defines model for OpenDSRRequest.
+type OpenDSRRequest struct {
+	ApiVersion *string `json:"api_version,omitempty"`
+
+	// Extensions Processor-specific elements keyed by the processor's domain. Under the authority's own
+	// domain, `personal_identity_code` and `phone` give those identifiers raw; other
+	// processors' extensions are ignored.
+	Extensions         *map[string]map[string]interface{} `json:"extensions,omitempty"`
+	Regulation         *OpenDSRRequestRegulation          `json:"regulation,omitempty"`
+	StatusCallbackUrls *[]string                          `json:"status_callback_urls,omitempty"`
+	SubjectIdentities  *[]OpenDSRIdentity                 `json:"subject_identities,omitempty"`
+
+	// SubjectRequestId The controller's own id of the request: a version 4 UUID in lower case.
+	SubjectRequestId   openapi_types.UUID               `json:"subject_request_id"`
+	SubjectRequestType OpenDSRRequestSubjectRequestType `json:"subject_request_type"`
+
+	// SubmittedTime When the data subject made the request.
+	SubmittedTime time.Time `json:"submitted_time"`
+}
+
+// OpenDSRRequestRegulation defines model for OpenDSRRequest.Regulation.
+type OpenDSRRequestRegulation string
+
+// OpenDSRRequestSubjectRequestType defines model for OpenDSRRequest.SubjectRequestType.
+type OpenDSRRequestSubjectRequestType string
+
+// OpenDSRRequestStatus pending: received, not yet sent to the registers (also while it waits for an identifier or
+// for a clerk); in_progress: with the registers or in review; completed: replied; cancelled:
+// withdrawn, or closed because the subject's identity could not be established.
+type OpenDSRRequestStatus string
+
+// OpenDSRStatus defines model for OpenDSRStatus.
+type OpenDSRStatus struct {
+	ApiVersion             *string   `json:"api_version,omitempty"`
+	ControllerId           string    `json:"controller_id"`
+	ExpectedCompletionTime time.Time `json:"expected_completion_time"`
+
+	// RequestStatus pending: received, not yet sent to the registers (also while it waits for an identifier or
+	// for a clerk); in_progress: with the registers or in review; completed: replied; cancelled:
+	// withdrawn, or closed because the subject's identity could not be established.
+	RequestStatus    OpenDSRRequestStatus `json:"request_status"`
+	ResultsCount     *int                 `json:"results_count,omitempty"`
+	ResultsUrl       *string              `json:"results_url,omitempty"`
+	SubjectRequestId openapi_types.UUID   `json:"subject_request_id"`
+}
+
+// OpenDSRStatusCallback defines model for OpenDSRStatusCallback.
+type OpenDSRStatusCallback struct {
+	ControllerId           string    `json:"controller_id"`
+	ExpectedCompletionTime time.Time `json:"expected_completion_time"`
+
+	// RequestStatus pending: received, not yet sent to the registers (also while it waits for an identifier or
+	// for a clerk); in_progress: with the registers or in review; completed: replied; cancelled:
+	// withdrawn, or closed because the subject's identity could not be established.
+	RequestStatus     OpenDSRRequestStatus `json:"request_status"`
+	ResultsCount      *int                 `json:"results_count,omitempty"`
+	ResultsUrl        *string              `json:"results_url,omitempty"`
+	StatusCallbackUrl string               `json:"status_callback_url"`
+	SubjectRequestId  openapi_types.UUID   `json:"subject_request_id"`
 }
 
 // Problem An RFC 9457 problem document; a validation error names each field.
@@ -637,6 +915,12 @@ type SupplyIdentifierJSONRequestBody = SuppliedIdentifier
 // VerifyIdentifierJSONRequestBody defines body for VerifyIdentifier for application/json ContentType.
 type VerifyIdentifierJSONRequestBody VerifyIdentifierJSONBody
 
+// OpendsrSubmitJSONRequestBody defines body for OpendsrSubmit for application/json ContentType.
+type OpendsrSubmitJSONRequestBody = OpenDSRRequest
+
+// StatusCallbackJSONRequestBody defines body for StatusCallback for application/json ContentType.
+type StatusCallbackJSONRequestBody = OpenDSRStatusCallback
+
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
 
@@ -895,6 +1179,63 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/requests/{id}/withdraw (the `WithdrawRequest` operationId).
 	WithdrawRequest(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OpendsrCertificate The certificate whose key signs the authority's OpenDSR responses and callbacks
+	//
+	// Corresponds with GET /opendsr/v1/certificate.pem (the `OpendsrCertificate` operationId).
+	OpendsrCertificate(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OpendsrDiscovery What the authority supports as an OpenDSR processor
+	//
+	// The identities and request types a controller may send, and where the certificate that signs
+	// the authority's responses and status callbacks is: on this same domain.
+	//
+	// Corresponds with GET /opendsr/v1/discovery (the `OpendsrDiscovery` operationId).
+	OpendsrDiscovery(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OpendsrSubmitWithBody A controller sends a data subject's request (OpenDSR processor)
+	//
+	// The request becomes a request of the `api` channel with the controller named as the
+	// requester, handled by the same rules and deadlines as any other; its deadline runs from now.
+	// Identities are taken raw: an e-mail address (`email`), and the subject's personal identity
+	// code or phone number in the extension keyed by the authority's OpenDSR domain. Sending the
+	// same `subject_request_id` again answers with the same receipt and starts nothing new. The
+	// answer is signed (`X-OpenGDPR-Signature`, RSA PKCS #1 v1.5 over the SHA-256 of the body,
+	// base64), and so is every status callback sent to `status_callback_urls`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /opendsr/v1/opengdpr_requests (the `OpendsrSubmit` operationId).
+	OpendsrSubmitWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OpendsrSubmit A controller sends a data subject's request (OpenDSR processor)
+	//
+	// The request becomes a request of the `api` channel with the controller named as the
+	// requester, handled by the same rules and deadlines as any other; its deadline runs from now.
+	// Identities are taken raw: an e-mail address (`email`), and the subject's personal identity
+	// code or phone number in the extension keyed by the authority's OpenDSR domain. Sending the
+	// same `subject_request_id` again answers with the same receipt and starts nothing new. The
+	// answer is signed (`X-OpenGDPR-Signature`, RSA PKCS #1 v1.5 over the SHA-256 of the body,
+	// base64), and so is every status callback sent to `status_callback_urls`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /opendsr/v1/opengdpr_requests (the `OpendsrSubmit` operationId).
+	OpendsrSubmit(ctx context.Context, body OpendsrSubmitJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OpendsrCancel A controller cancels its request (OpenDSR processor)
+	//
+	// The request is withdrawn as a subject's withdrawal would be: tasks not yet begun are
+	// cancelled, effects already applied stay applied. OpenDSR allows it while the request is
+	// pending; the authority allows it until the reply, and refuses it (400) after.
+	//
+	// Corresponds with DELETE /opendsr/v1/opengdpr_requests/{subject_request_id} (the `OpendsrCancel` operationId).
+	OpendsrCancel(ctx context.Context, subjectRequestId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OpendsrStatus Where a controller's request stands (OpenDSR processor)
+	//
+	// Corresponds with GET /opendsr/v1/opengdpr_requests/{subject_request_id} (the `OpendsrStatus` operationId).
+	OpendsrStatus(ctx context.Context, subjectRequestId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListCases Cases, nearest deadline first (office)
@@ -1262,6 +1603,123 @@ func (c *Client) VerifyIdentifier(ctx context.Context, id openapi_types.UUID, bo
 // Corresponds with POST /api/v1/requests/{id}/withdraw (the `WithdrawRequest` operationId).
 func (c *Client) WithdrawRequest(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewWithdrawRequestRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OpendsrCertificate The certificate whose key signs the authority's OpenDSR responses and callbacks
+//
+// Corresponds with GET /opendsr/v1/certificate.pem (the `OpendsrCertificate` operationId).
+func (c *Client) OpendsrCertificate(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpendsrCertificateRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OpendsrDiscovery What the authority supports as an OpenDSR processor
+//
+// The identities and request types a controller may send, and where the certificate that signs
+// the authority's responses and status callbacks is: on this same domain.
+//
+// Corresponds with GET /opendsr/v1/discovery (the `OpendsrDiscovery` operationId).
+func (c *Client) OpendsrDiscovery(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpendsrDiscoveryRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OpendsrSubmitWithBody A controller sends a data subject's request (OpenDSR processor)
+//
+// The request becomes a request of the `api` channel with the controller named as the
+// requester, handled by the same rules and deadlines as any other; its deadline runs from now.
+// Identities are taken raw: an e-mail address (`email`), and the subject's personal identity
+// code or phone number in the extension keyed by the authority's OpenDSR domain. Sending the
+// same `subject_request_id` again answers with the same receipt and starts nothing new. The
+// answer is signed (`X-OpenGDPR-Signature`, RSA PKCS #1 v1.5 over the SHA-256 of the body,
+// base64), and so is every status callback sent to `status_callback_urls`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /opendsr/v1/opengdpr_requests (the `OpendsrSubmit` operationId).
+func (c *Client) OpendsrSubmitWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpendsrSubmitRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OpendsrSubmit A controller sends a data subject's request (OpenDSR processor)
+//
+// The request becomes a request of the `api` channel with the controller named as the
+// requester, handled by the same rules and deadlines as any other; its deadline runs from now.
+// Identities are taken raw: an e-mail address (`email`), and the subject's personal identity
+// code or phone number in the extension keyed by the authority's OpenDSR domain. Sending the
+// same `subject_request_id` again answers with the same receipt and starts nothing new. The
+// answer is signed (`X-OpenGDPR-Signature`, RSA PKCS #1 v1.5 over the SHA-256 of the body,
+// base64), and so is every status callback sent to `status_callback_urls`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /opendsr/v1/opengdpr_requests (the `OpendsrSubmit` operationId).
+func (c *Client) OpendsrSubmit(ctx context.Context, body OpendsrSubmitJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpendsrSubmitRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OpendsrCancel A controller cancels its request (OpenDSR processor)
+//
+// The request is withdrawn as a subject's withdrawal would be: tasks not yet begun are
+// cancelled, effects already applied stay applied. OpenDSR allows it while the request is
+// pending; the authority allows it until the reply, and refuses it (400) after.
+//
+// Corresponds with DELETE /opendsr/v1/opengdpr_requests/{subject_request_id} (the `OpendsrCancel` operationId).
+func (c *Client) OpendsrCancel(ctx context.Context, subjectRequestId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpendsrCancelRequest(c.Server, subjectRequestId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OpendsrStatus Where a controller's request stands (OpenDSR processor)
+//
+// Corresponds with GET /opendsr/v1/opengdpr_requests/{subject_request_id} (the `OpendsrStatus` operationId).
+func (c *Client) OpendsrStatus(ctx context.Context, subjectRequestId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpendsrStatusRequest(c.Server, subjectRequestId)
 	if err != nil {
 		return nil, err
 	}
@@ -1910,6 +2368,168 @@ func NewWithdrawRequestRequest(server string, id openapi_types.UUID) (*http.Requ
 	return req, nil
 }
 
+// NewOpendsrCertificateRequest constructs an http.Request for the OpendsrCertificate method
+func NewOpendsrCertificateRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/opendsr/v1/certificate.pem")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOpendsrDiscoveryRequest constructs an http.Request for the OpendsrDiscovery method
+func NewOpendsrDiscoveryRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/opendsr/v1/discovery")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOpendsrSubmitRequest calls the generic OpendsrSubmit builder with application/json body
+func NewOpendsrSubmitRequest(server string, body OpendsrSubmitJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewOpendsrSubmitRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewOpendsrSubmitRequestWithBody constructs an http.Request for the OpendsrSubmit method, with any body, and a specified content type
+func NewOpendsrSubmitRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/opendsr/v1/opengdpr_requests")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewOpendsrCancelRequest constructs an http.Request for the OpendsrCancel method
+func NewOpendsrCancelRequest(server string, subjectRequestId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "subject_request_id", subjectRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/opendsr/v1/opengdpr_requests/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOpendsrStatusRequest constructs an http.Request for the OpendsrStatus method
+func NewOpendsrStatusRequest(server string, subjectRequestId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "subject_request_id", subjectRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/opendsr/v1/opengdpr_requests/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -2148,6 +2768,71 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/requests/{id}/withdraw (the `WithdrawRequest` operationId).
 	WithdrawRequestWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*WithdrawRequestResponse, error)
+
+	// OpendsrCertificateWithResponse The certificate whose key signs the authority's OpenDSR responses and callbacks
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /opendsr/v1/certificate.pem (the `OpendsrCertificate` operationId).
+	OpendsrCertificateWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpendsrCertificateResponse, error)
+
+	// OpendsrDiscoveryWithResponse What the authority supports as an OpenDSR processor
+	//
+	// The identities and request types a controller may send, and where the certificate that signs
+	// the authority's responses and status callbacks is: on this same domain.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /opendsr/v1/discovery (the `OpendsrDiscovery` operationId).
+	OpendsrDiscoveryWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpendsrDiscoveryResponse, error)
+
+	// OpendsrSubmitWithBodyWithResponse A controller sends a data subject's request (OpenDSR processor)
+	//
+	// The request becomes a request of the `api` channel with the controller named as the
+	// requester, handled by the same rules and deadlines as any other; its deadline runs from now.
+	// Identities are taken raw: an e-mail address (`email`), and the subject's personal identity
+	// code or phone number in the extension keyed by the authority's OpenDSR domain. Sending the
+	// same `subject_request_id` again answers with the same receipt and starts nothing new. The
+	// answer is signed (`X-OpenGDPR-Signature`, RSA PKCS #1 v1.5 over the SHA-256 of the body,
+	// base64), and so is every status callback sent to `status_callback_urls`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /opendsr/v1/opengdpr_requests (the `OpendsrSubmit` operationId).
+	OpendsrSubmitWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OpendsrSubmitResponse, error)
+
+	// OpendsrSubmitWithResponse A controller sends a data subject's request (OpenDSR processor)
+	//
+	// The request becomes a request of the `api` channel with the controller named as the
+	// requester, handled by the same rules and deadlines as any other; its deadline runs from now.
+	// Identities are taken raw: an e-mail address (`email`), and the subject's personal identity
+	// code or phone number in the extension keyed by the authority's OpenDSR domain. Sending the
+	// same `subject_request_id` again answers with the same receipt and starts nothing new. The
+	// answer is signed (`X-OpenGDPR-Signature`, RSA PKCS #1 v1.5 over the SHA-256 of the body,
+	// base64), and so is every status callback sent to `status_callback_urls`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /opendsr/v1/opengdpr_requests (the `OpendsrSubmit` operationId).
+	OpendsrSubmitWithResponse(ctx context.Context, body OpendsrSubmitJSONRequestBody, reqEditors ...RequestEditorFn) (*OpendsrSubmitResponse, error)
+
+	// OpendsrCancelWithResponse A controller cancels its request (OpenDSR processor)
+	//
+	// The request is withdrawn as a subject's withdrawal would be: tasks not yet begun are
+	// cancelled, effects already applied stay applied. OpenDSR allows it while the request is
+	// pending; the authority allows it until the reply, and refuses it (400) after.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /opendsr/v1/opengdpr_requests/{subject_request_id} (the `OpendsrCancel` operationId).
+	OpendsrCancelWithResponse(ctx context.Context, subjectRequestId openapi_types.UUID, reqEditors ...RequestEditorFn) (*OpendsrCancelResponse, error)
+
+	// OpendsrStatusWithResponse Where a controller's request stands (OpenDSR processor)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /opendsr/v1/opengdpr_requests/{subject_request_id} (the `OpendsrStatus` operationId).
+	OpendsrStatusWithResponse(ctx context.Context, subjectRequestId openapi_types.UUID, reqEditors ...RequestEditorFn) (*OpendsrStatusResponse, error)
 }
 
 type ListCasesResponse struct {
@@ -3249,6 +3934,312 @@ func (r WithdrawRequestResponse) ContentType() string {
 	return ""
 }
 
+type OpendsrCertificateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r OpendsrCertificateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OpendsrCertificateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OpendsrCertificateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OpendsrCertificateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type OpendsrDiscoveryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OpenDSRDiscovery
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r OpendsrDiscoveryResponse) GetJSON200() *OpenDSRDiscovery {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r OpendsrDiscoveryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OpendsrDiscoveryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OpendsrDiscoveryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OpendsrDiscoveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OpendsrSubmitResponse201Headers the declared response headers of an HTTP 201 response for OpendsrSubmit
+type OpendsrSubmitResponse201Headers struct {
+	XOpenGDPRProcessorDomain *string
+	XOpenGDPRSignature       *string
+}
+
+type OpendsrSubmitResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *OpenDSRReceipt
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *OpenDSRProblem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *OpenDSRProblem
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *OpenDSRProblem
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *OpenDSRProblem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *OpenDSRProblem
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *OpendsrSubmitResponse201Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r OpendsrSubmitResponse) GetJSON201() *OpenDSRReceipt {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r OpendsrSubmitResponse) GetApplicationproblemJSON400() *OpenDSRProblem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r OpendsrSubmitResponse) GetApplicationproblemJSON401() *OpenDSRProblem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r OpendsrSubmitResponse) GetApplicationproblemJSON413() *OpenDSRProblem {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r OpendsrSubmitResponse) GetApplicationproblemJSON415() *OpenDSRProblem {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r OpendsrSubmitResponse) GetApplicationproblemJSON503() *OpenDSRProblem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r OpendsrSubmitResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OpendsrSubmitResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OpendsrSubmitResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OpendsrSubmitResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OpendsrCancelResponse202Headers the declared response headers of an HTTP 202 response for OpendsrCancel
+type OpendsrCancelResponse202Headers struct {
+	XOpenGDPRProcessorDomain *string
+	XOpenGDPRSignature       *string
+}
+
+type OpendsrCancelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *OpenDSRCancellation
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *OpenDSRProblem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *OpenDSRProblem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *OpenDSRProblem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *OpenDSRProblem
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *OpendsrCancelResponse202Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r OpendsrCancelResponse) GetJSON202() *OpenDSRCancellation {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r OpendsrCancelResponse) GetApplicationproblemJSON400() *OpenDSRProblem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r OpendsrCancelResponse) GetApplicationproblemJSON401() *OpenDSRProblem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r OpendsrCancelResponse) GetApplicationproblemJSON404() *OpenDSRProblem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r OpendsrCancelResponse) GetApplicationproblemJSON503() *OpenDSRProblem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r OpendsrCancelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OpendsrCancelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OpendsrCancelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OpendsrCancelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OpendsrStatusResponse200Headers the declared response headers of an HTTP 200 response for OpendsrStatus
+type OpendsrStatusResponse200Headers struct {
+	XOpenGDPRProcessorDomain *string
+	XOpenGDPRSignature       *string
+}
+
+type OpendsrStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OpenDSRStatus
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *OpenDSRProblem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *OpenDSRProblem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *OpenDSRProblem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *OpendsrStatusResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r OpendsrStatusResponse) GetJSON200() *OpenDSRStatus {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r OpendsrStatusResponse) GetApplicationproblemJSON401() *OpenDSRProblem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r OpendsrStatusResponse) GetApplicationproblemJSON404() *OpenDSRProblem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r OpendsrStatusResponse) GetApplicationproblemJSON503() *OpenDSRProblem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r OpendsrStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OpendsrStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OpendsrStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OpendsrStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListCasesWithResponse Cases, nearest deadline first (office)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -3556,6 +4547,107 @@ func (c *ClientWithResponses) WithdrawRequestWithResponse(ctx context.Context, i
 		return nil, err
 	}
 	return ParseWithdrawRequestResponse(rsp)
+}
+
+// OpendsrCertificateWithResponse The certificate whose key signs the authority's OpenDSR responses and callbacks
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /opendsr/v1/certificate.pem (the `OpendsrCertificate` operationId).
+func (c *ClientWithResponses) OpendsrCertificateWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpendsrCertificateResponse, error) {
+	rsp, err := c.OpendsrCertificate(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOpendsrCertificateResponse(rsp)
+}
+
+// OpendsrDiscoveryWithResponse What the authority supports as an OpenDSR processor
+//
+// The identities and request types a controller may send, and where the certificate that signs
+// the authority's responses and status callbacks is: on this same domain.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /opendsr/v1/discovery (the `OpendsrDiscovery` operationId).
+func (c *ClientWithResponses) OpendsrDiscoveryWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpendsrDiscoveryResponse, error) {
+	rsp, err := c.OpendsrDiscovery(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOpendsrDiscoveryResponse(rsp)
+}
+
+// OpendsrSubmitWithBodyWithResponse A controller sends a data subject's request (OpenDSR processor)
+//
+// The request becomes a request of the `api` channel with the controller named as the
+// requester, handled by the same rules and deadlines as any other; its deadline runs from now.
+// Identities are taken raw: an e-mail address (`email`), and the subject's personal identity
+// code or phone number in the extension keyed by the authority's OpenDSR domain. Sending the
+// same `subject_request_id` again answers with the same receipt and starts nothing new. The
+// answer is signed (`X-OpenGDPR-Signature`, RSA PKCS #1 v1.5 over the SHA-256 of the body,
+// base64), and so is every status callback sent to `status_callback_urls`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /opendsr/v1/opengdpr_requests (the `OpendsrSubmit` operationId).
+func (c *ClientWithResponses) OpendsrSubmitWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OpendsrSubmitResponse, error) {
+	rsp, err := c.OpendsrSubmitWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOpendsrSubmitResponse(rsp)
+}
+
+// OpendsrSubmitWithResponse A controller sends a data subject's request (OpenDSR processor)
+//
+// The request becomes a request of the `api` channel with the controller named as the
+// requester, handled by the same rules and deadlines as any other; its deadline runs from now.
+// Identities are taken raw: an e-mail address (`email`), and the subject's personal identity
+// code or phone number in the extension keyed by the authority's OpenDSR domain. Sending the
+// same `subject_request_id` again answers with the same receipt and starts nothing new. The
+// answer is signed (`X-OpenGDPR-Signature`, RSA PKCS #1 v1.5 over the SHA-256 of the body,
+// base64), and so is every status callback sent to `status_callback_urls`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /opendsr/v1/opengdpr_requests (the `OpendsrSubmit` operationId).
+func (c *ClientWithResponses) OpendsrSubmitWithResponse(ctx context.Context, body OpendsrSubmitJSONRequestBody, reqEditors ...RequestEditorFn) (*OpendsrSubmitResponse, error) {
+	rsp, err := c.OpendsrSubmit(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOpendsrSubmitResponse(rsp)
+}
+
+// OpendsrCancelWithResponse A controller cancels its request (OpenDSR processor)
+//
+// The request is withdrawn as a subject's withdrawal would be: tasks not yet begun are
+// cancelled, effects already applied stay applied. OpenDSR allows it while the request is
+// pending; the authority allows it until the reply, and refuses it (400) after.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /opendsr/v1/opengdpr_requests/{subject_request_id} (the `OpendsrCancel` operationId).
+func (c *ClientWithResponses) OpendsrCancelWithResponse(ctx context.Context, subjectRequestId openapi_types.UUID, reqEditors ...RequestEditorFn) (*OpendsrCancelResponse, error) {
+	rsp, err := c.OpendsrCancel(ctx, subjectRequestId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOpendsrCancelResponse(rsp)
+}
+
+// OpendsrStatusWithResponse Where a controller's request stands (OpenDSR processor)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /opendsr/v1/opengdpr_requests/{subject_request_id} (the `OpendsrStatus` operationId).
+func (c *ClientWithResponses) OpendsrStatusWithResponse(ctx context.Context, subjectRequestId openapi_types.UUID, reqEditors ...RequestEditorFn) (*OpendsrStatusResponse, error) {
+	rsp, err := c.OpendsrStatus(ctx, subjectRequestId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOpendsrStatusResponse(rsp)
 }
 
 // ParseListCasesResponse parses an HTTP response from a ListCasesWithResponse call
@@ -4456,4 +5548,396 @@ func ParseWithdrawRequestResponse(rsp *http.Response) (*WithdrawRequestResponse,
 	}
 
 	return response, nil
+}
+
+// ParseOpendsrCertificateResponse parses an HTTP response from a OpendsrCertificateWithResponse call
+func ParseOpendsrCertificateResponse(rsp *http.Response) (*OpendsrCertificateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OpendsrCertificateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseOpendsrDiscoveryResponse parses an HTTP response from a OpendsrDiscoveryWithResponse call
+func ParseOpendsrDiscoveryResponse(rsp *http.Response) (*OpendsrDiscoveryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OpendsrDiscoveryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OpenDSRDiscovery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseOpendsrSubmitResponse parses an HTTP response from a OpendsrSubmitWithResponse call
+func ParseOpendsrSubmitResponse(rsp *http.Response) (*OpendsrSubmitResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OpendsrSubmitResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest OpenDSRReceipt
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers OpendsrSubmitResponse201Headers
+		if values := rsp.Header.Values("X-OpenGDPR-Processor-Domain"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-OpenGDPR-Processor-Domain", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XOpenGDPRProcessorDomain = &value
+		}
+		if values := rsp.Header.Values("X-OpenGDPR-Signature"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-OpenGDPR-Signature", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XOpenGDPRSignature = &value
+		}
+		response.Headers201 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOpendsrCancelResponse parses an HTTP response from a OpendsrCancelWithResponse call
+func ParseOpendsrCancelResponse(rsp *http.Response) (*OpendsrCancelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OpendsrCancelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest OpenDSRCancellation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers OpendsrCancelResponse202Headers
+		if values := rsp.Header.Values("X-OpenGDPR-Processor-Domain"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-OpenGDPR-Processor-Domain", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XOpenGDPRProcessorDomain = &value
+		}
+		if values := rsp.Header.Values("X-OpenGDPR-Signature"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-OpenGDPR-Signature", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XOpenGDPRSignature = &value
+		}
+		response.Headers202 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOpendsrStatusResponse parses an HTTP response from a OpendsrStatusWithResponse call
+func ParseOpendsrStatusResponse(rsp *http.Response) (*OpendsrStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OpendsrStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OpenDSRStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest OpenDSRProblem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers OpendsrStatusResponse200Headers
+		if values := rsp.Header.Values("X-OpenGDPR-Processor-Domain"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-OpenGDPR-Processor-Domain", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XOpenGDPRProcessorDomain = &value
+		}
+		if values := rsp.Header.Values("X-OpenGDPR-Signature"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-OpenGDPR-Signature", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XOpenGDPRSignature = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// CallbackInitiator sends OpenAPI callback requests to target URLs.
+// Modeled on the generated Client, but with no stored Server -- the full
+// target URL is provided per-call by the caller (typically discovered
+// from a callback expression on the parent operation's request body,
+// e.g. `{$request.body#/callbackUrl}`).
+type CallbackInitiator struct {
+	// Doer for performing requests, typically a *http.Client with any
+	// customized settings, such as certificate chains.
+	Client HttpRequestDoer
+
+	// A list of callbacks for modifying requests which are generated before sending over
+	// the network.
+	RequestEditors []RequestEditorFn
+}
+
+// CallbackInitiatorOption allows setting custom parameters during construction.
+type CallbackInitiatorOption func(*CallbackInitiator) error
+
+// NewCallbackInitiator creates a new CallbackInitiator with reasonable defaults.
+func NewCallbackInitiator(opts ...CallbackInitiatorOption) (*CallbackInitiator, error) {
+	initiator := CallbackInitiator{}
+	for _, o := range opts {
+		if err := o(&initiator); err != nil {
+			return nil, err
+		}
+	}
+	if initiator.Client == nil {
+		initiator.Client = &http.Client{}
+	}
+	return &initiator, nil
+}
+
+// WithCallbackHTTPClient allows overriding the default Doer, which is
+// automatically created using http.Client. This is useful for tests.
+func WithCallbackHTTPClient(doer HttpRequestDoer) CallbackInitiatorOption {
+	return func(p *CallbackInitiator) error {
+		p.Client = doer
+		return nil
+	}
+}
+
+// WithCallbackRequestEditorFn allows setting up a callback function, which
+// will be called right before sending the callback request. This can be
+// used to mutate the request, e.g. to add signature headers.
+func WithCallbackRequestEditorFn(fn RequestEditorFn) CallbackInitiatorOption {
+	return func(p *CallbackInitiator) error {
+		p.RequestEditors = append(p.RequestEditors, fn)
+		return nil
+	}
+}
+
+func (p *CallbackInitiator) applyCallbackEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
+	for _, r := range p.RequestEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	for _, r := range additionalEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CallbackInitiatorInterface is the interface specification for the callback initiator.
+type CallbackInitiatorInterface interface {
+	// StatusCallbackWithBody fires the statusCallback callback with any body
+	StatusCallbackWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	StatusCallback(ctx context.Context, targetURL string, body StatusCallbackJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+func (p *CallbackInitiator) StatusCallbackWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStatusCallbackCallbackRequestWithBody(targetURL, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *CallbackInitiator) StatusCallback(ctx context.Context, targetURL string, body StatusCallbackJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStatusCallbackCallbackRequest(targetURL, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+// NewStatusCallbackCallbackRequest builds a application/json POST request for the statusCallback callback
+func NewStatusCallbackCallbackRequest(targetURL string, body StatusCallbackJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStatusCallbackCallbackRequestWithBody(targetURL, "application/json", bodyReader)
+}
+
+// NewStatusCallbackCallbackRequestWithBody builds a POST request for the statusCallback callback with any body
+func NewStatusCallbackCallbackRequestWithBody(targetURL string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }

@@ -10,13 +10,15 @@ import (
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/office"
+	"kirjaamo.dev/services/opendsr"
 	"kirjaamo.dev/services/portal"
 )
 
 // apiPrefixes are where the servers' machine interfaces are; everything else they serve is pages.
-var apiPrefixes = []string{"/api/"}
+var apiPrefixes = []string{"/api/", "/opendsr/"}
 
-// TestEveryRouteIsDescribedAndEveryPathServed walks every route the portal and the office register
+// TestEveryRouteIsDescribedAndEveryPathServed walks every route the portal, the office and the
+// OpenDSR service register
 // and fails on an API route that contracts/openapi.yaml lacks, and on an operation of the
 // description that no server serves: the description cannot drift from the handlers.
 func TestEveryRouteIsDescribedAndEveryPathServed(t *testing.T) {
@@ -36,7 +38,7 @@ func TestEveryRouteIsDescribedAndEveryPathServed(t *testing.T) {
 		}
 	}
 	served := map[string]string{}
-	for site, patterns := range map[string][]string{"portal": portal.Patterns(), "office": office.Patterns()} {
+	for site, patterns := range map[string][]string{"portal": portal.Patterns(), "office": office.Patterns(), "opendsr": opendsr.Patterns()} {
 		for _, p := range patterns {
 			method, path, ok := strings.Cut(p, " ")
 			if !ok {

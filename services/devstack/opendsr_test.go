@@ -45,7 +45,7 @@ func TestAnErasureReachesTheAnalyticsVendorAndItsSignedCallbackAnswers(t *testin
 	}
 	c := portalClient(t, s, aino.Subject)
 	key := uuid.New()
-	res, err := c.SubmitRequestWithResponse(t.Context(), apiclient.SubmitRequest{Right: apiclient.Erasure, Language: apiclient.SubmitRequestLanguageFi,
+	res, err := c.SubmitRequestWithResponse(t.Context(), apiclient.SubmitRequest{Right: apiclient.RightErasure, Language: apiclient.SubmitRequestLanguageFi,
 		IdempotencyKey: &key})
 	if err != nil || res.JSON202 == nil {
 		t.Fatalf("submit: %v %s", err, res.Body)

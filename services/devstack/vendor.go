@@ -102,4 +102,3 @@ func (asDemo) Setup(context.Context) error { return nil }
 func withVendor(v *vendor) func(*pgxpool.Pool) []demo.Register {
 	return func(db *pgxpool.Pool) []demo.Register { return append(demoRegisters(db), asDemo{v.register}) }
 }
-
