@@ -39,6 +39,7 @@ import (
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/services/notifier"
 	"kirjaamo.dev/services/office"
+	"kirjaamo.dev/services/opendsr"
 	"kirjaamo.dev/services/orchestrator"
 	"kirjaamo.dev/services/portal"
 	"kirjaamo.dev/workflows/codec"
@@ -54,6 +55,7 @@ type Config struct {
 	PortalPort   int `env:"DEV_PORTAL_PORT" default:"8080" doc:"dev: the portal's port"`
 	OfficePort   int `env:"DEV_OFFICE_PORT" default:"8081" doc:"dev: the office's port"`
 	IDPPort      int `env:"DEV_IDP_PORT" default:"8090" doc:"dev: the identity provider's port"`
+	OpenDSRPort  int `env:"DEV_OPENDSR_PORT" default:"8082" doc:"dev: the OpenDSR processor endpoints' port"`
 	NATSPort     int `env:"DEV_NATS_PORT" default:"4222" doc:"dev: the NATS server's port"`
 	TemporalPort int `env:"DEV_TEMPORAL_PORT" default:"7233" doc:"dev: the Temporal server's port"`
 	// FastPostgres turns off fsync in a cluster the stack starts: for throwaway test stacks only.
@@ -68,7 +70,7 @@ type Config struct {
 
 // Check refuses a port that is not one.
 func (c *Config) Check() error {
-	for _, p := range []int{c.PortalPort, c.OfficePort, c.IDPPort, c.NATSPort, c.TemporalPort} {
+	for _, p := range []int{c.PortalPort, c.OfficePort, c.IDPPort, c.OpenDSRPort, c.NATSPort, c.TemporalPort} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("devstack: %d is not a port number", p)
 		}
@@ -152,6 +154,8 @@ type Stack struct {
 	// registers were replaced.
 	Vendor         *demoprocessor.Processor
 	VendorCallback string
+	// OpenDSR is the platform as an OpenDSR processor, with the demo controller's token (opendsr.go).
+	OpenDSR OpenDSREndpoint
 
 	vendor    *vendor
 	registers int // how many demo registers run
@@ -275,6 +279,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if s.vendor != nil {
 		s.run(runCtx, "demo vendor", s.vendor.serve)
 	}
+	dsrCfg, err := s.setUpOpenDSR(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.run(runCtx, "opendsr", func(ctx context.Context) error { return p.RunOpenDSR(ctx, dsrCfg) })
 	s.run(runCtx, "catalogue", func(ctx context.Context) error {
 		return p.RunCatalogue(ctx, catalogue.Config{AutoApproveAs: "dev stack (make dev): demo registers approved on announcement"})
 	})
@@ -307,7 +316,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := s.waitRegistersInForce(ctx); err != nil {
 		return nil, err
 	}
-	for _, u := range []string{s.PortalURL + "/static/site.css", s.OfficeURL + "/static/site.css"} {
+	for _, u := range []string{s.PortalURL + "/static/site.css", s.OfficeURL + "/static/site.css", s.OpenDSR.URL + opendsr.Base + "/discovery"} {
 		if err := waitHTTP(ctx, u); err != nil {
 			return nil, fmt.Errorf("devstack: %w (first failure: %v)", err, s.Err())
 		}

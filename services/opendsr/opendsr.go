@@ -145,6 +145,11 @@ type Store interface {
 
 // Run serves the endpoints and sends the callbacks until ctx ends.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
+	if cfg.signer == nil { // not from LoadConfig, which checks it
+		if err := cfg.Check(); err != nil {
+			return fmt.Errorf("opendsr: %w", err)
+		}
+	}
 	s := newService(cfg, deps)
 	go s.callbacks(ctx)
 	srv := &http.Server{Addr: cfg.Addr, Handler: web.Logged(deps.Log, s.mux()), ReadHeaderTimeout: 10 * time.Second}
