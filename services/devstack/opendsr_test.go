@@ -2,7 +2,6 @@ package devstack
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -17,20 +16,6 @@ import (
 	"kirjaamo.dev/services/apiclient"
 	"kirjaamo.dev/services/internal/store/record"
 )
-
-// portalClient is the generated API client, calling the portal as a demo person.
-func portalClient(t *testing.T, s *Stack, subject string) *apiclient.ClientWithResponses {
-	t.Helper()
-	token := idToken(t, s, subject)
-	c, err := apiclient.NewClientWithResponses(s.PortalURL, apiclient.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
-		r.Header.Set("Authorization", "Bearer "+token)
-		return nil
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // TestAnErasureReachesTheAnalyticsVendorAndItsSignedCallbackAnswers: Aino's erasure request reaches
 // the Kela web analytics vendor, an external processor, over OpenDSR: her address goes as its
