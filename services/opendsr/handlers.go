@@ -108,10 +108,10 @@ func (s *service) submit(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusServiceUnavailable, "Unavailable", "the request could not be registered; send it again", nil)
 		return
 	}
-	if kept.RequestID == req.RequestID {
-		// The first time, or again after a failed start: Start is idempotent by request id.
-		err = s.deps.Requests.Start(r.Context(), req)
-	}
+	// Started every time: the request's id is the same for the same controller and
+	// subject_request_id, and Start is idempotent by it, so a request sent again after a failed
+	// start is started then, and one already started is left as it is.
+	err = s.deps.Requests.Start(r.Context(), req)
 	if refused, ok := request.AsRefused(err); ok {
 		problem(w, http.StatusBadRequest, "Invalid request", refused.Error(), refused.Fields)
 		return
