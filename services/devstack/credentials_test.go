@@ -39,8 +39,8 @@ func TestCredentialsAreKeptInTheDataDir(t *testing.T) {
 		}
 	}
 	slices.Sort(ids)
-	if want := []string{"clinic-event-invitations", "kanta-client-register", "kanta-processing-log", "kela-web-analytics-vendor", "kela-web-statistics", "koronavilkku"}; !slices.Equal(ids, want) {
-		t.Errorf("credentials for %v, want the six demo registers", ids)
+	if want := []string{"clinic-event-invitations", "kanta-client-register", "kanta-processing-log", "kela-web-statistics", "koronavilkku"}; !slices.Equal(ids, want) {
+		t.Errorf("credentials for %v, want the five demo registers", ids)
 	}
 	_ = filepath.WalkDir(filepath.Join(dir, "nats-auth"), func(path string, d os.DirEntry, err error) error {
 		if err != nil {
