@@ -77,6 +77,7 @@ var Families = map[string][]string{
 	"portal.verify_help": names(request.SuppliableTypes),
 	"mail.subject":       names(outbox.Kinds),
 	"mail.body":          names(outbox.Kinds),
+	"month":              months,
 }
 
 func names[T ~string](members []T) []string {
