@@ -231,7 +231,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	})
 	s.run(runCtx, "portal", func(ctx context.Context) error {
 		return p.RunPortal(ctx, portal.Config{SiteConfig: web.SiteConfig{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL,
-			ClientID: "kirjaamo-portal", ClientSecret: portalSecret}})
+			ClientID: "kirjaamo-portal", ClientSecret: portalSecret}, ContactEmail: OfficeEmail})
 	})
 	s.run(runCtx, "office", func(ctx context.Context) error {
 		return p.RunOffice(ctx, office.Config{SiteConfig: web.SiteConfig{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL,
@@ -243,7 +243,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := s.waitRegistersInForce(ctx); err != nil {
 		return nil, err
 	}
-	for _, u := range []string{s.PortalURL + "/static/site.css", s.OfficeURL + "/static/site.css"} {
+	for _, u := range []string{s.PortalURL + "/static/portal.css", s.OfficeURL + "/static/site.css"} {
 		if err := waitHTTP(ctx, u); err != nil {
 			return nil, fmt.Errorf("devstack: %w (first failure: %v)", err, s.Err())
 		}

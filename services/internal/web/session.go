@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -33,6 +34,8 @@ type Session struct {
 	// Submitted are the requests this session sent lately, newest last: the portal may say of these,
 	// and only these, that they are being registered before their case is stored.
 	Submitted []string `json:"submitted,omitempty"`
+	// Draft is the portal's request form in progress, step by step, until it is sent.
+	Draft json.RawMessage `json:"draft,omitempty"`
 }
 
 // ViewGrant lets a staff member view a case for a stated purpose, for a while.
