@@ -5,12 +5,15 @@ go 1.26.8
 require (
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/go-jose/go-jose/v4 v4.1.8
+	github.com/go-pdf/fpdf v0.9.0
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats.go v1.55.0
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	go.temporal.io/sdk v1.50.0
+	golang.org/x/image v0.47.0
 	golang.org/x/oauth2 v0.37.0
-	golang.org/x/sync v0.25.0
+	golang.org/x/sync v0.24.0
 	kirjaamo.dev/adapters/demo v0.0.0
 	kirjaamo.dev/adapters/sdk v0.1.0
 	kirjaamo.dev/contracts v0.1.0
@@ -19,11 +22,7 @@ require (
 	kirjaamo.dev/workflows v0.0.0
 )
 
-require (
-	github.com/go-pdf/fpdf v0.9.0 // indirect
-	go.temporal.io/api v1.63.5 // indirect
-	golang.org/x/image v0.48.0 // indirect
-)
+require go.temporal.io/api v1.63.5 // indirect
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
@@ -55,8 +54,8 @@ require (
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
-	golang.org/x/text v0.44.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260526163538-3dc84a4a5aaa // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260526163538-3dc84a4a5aaa // indirect

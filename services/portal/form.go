@@ -406,7 +406,7 @@ func formField(path string) string {
 	case strings.HasSuffix(path, ".new_value"):
 		return "rectify_value"
 	case strings.HasPrefix(path, "rectification"):
-		return "rectification"
+		return "rectify_field"
 	case path == "contact_email", path == "phone", path == "right", path == "details":
 		return path
 	}
@@ -431,8 +431,6 @@ func inputOf(field string) string {
 	switch field {
 	case "right":
 		return "right-" + string(contracts.Rights[0])
-	case "rectification":
-		return "rectify_field"
 	case "form":
 		return "main"
 	}
@@ -457,7 +455,7 @@ func fieldMessage(t texts.Catalog, field, rule string) string {
 		if rule == "max" {
 			return t.T("error.details.max")
 		}
-	case "rectification":
+	case "rectify_field":
 		return t.T("error.rectify_field.required")
 	case "rectify_value":
 		return t.T("error.rectify_value.required")

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"kirjaamo.dev/contracts"
 )
 
@@ -34,7 +36,7 @@ func accessPackage(lang contracts.Language) Package {
 		{ID: "log", Code: "granted", Name: contracts.Text{FI: "Käsittelyloki", SV: "Behandlingslogg", EN: "Processing log"}, Records: 3, Package: &ref},
 		{ID: "empty", Code: "no_data_held", Name: contracts.Text{FI: "Tyhjä", SV: "Tom", EN: "Empty"}},
 	}}
-	f.Case.RequestID = "0195d5c8-8d3e-7c1a-9f00-00000000aaaa"
+	f.Case.RequestID, f.Case.Right = "0195d5c8-8d3e-7c1a-9f00-00000000aaaa", contracts.RightAccess
 	return f.Package(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), lang)
 }
 
@@ -68,6 +70,24 @@ func TestTheJSONPackageHasThePackagedRecordsInline(t *testing.T) {
 	got := map[string]int{}
 	for _, r := range doc.Registers {
 		got[r.RegisterID] = len(r.Records)
+	}
+	// The document is what its published schema says.
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddResource("access-package.json", schemaDoc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("access-package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, _ := jsonschema.UnmarshalJSON(bytes.NewReader(out.Bytes()))
+	if err := schema.Validate(inst); err != nil {
+		t.Errorf("the package does not follow its schema: %v", err)
 	}
 	if got["clinic"] != 1 || got["log"] != 3 || got["empty"] != 0 || doc.RequestID != "0195d5c8-8d3e-7c1a-9f00-00000000aaaa" {
 		t.Fatalf("records per register: %v", got)
