@@ -349,7 +349,7 @@ func clerkApproves(t *testing.T, clerk *tab, stack *devstack.Stack, requestID st
 	return outcomes
 }
 
-var recordCount = regexp.MustCompile(`(\d+) records`)
+var recordCount = regexp.MustCompile(`Records about you: (\d+)`)
 
 // The rules' outcomes (kirjaamo.dev/rules) that say a register could not tell who the subject is,
 // and those that say it has not answered yet: neither belongs in this reply.
