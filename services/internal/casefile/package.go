@@ -163,6 +163,12 @@ func columns(t texts.Catalog, d *contracts.Declaration, recs []contracts.Record,
 // WriteJSON writes the package as one JSON document, with every register's records in it: those
 // delivered as packages are streamed in from open, line by line.
 func (p Package) WriteJSON(ctx context.Context, w io.Writer, open Opener) error {
+	return p.writeJSON(ctx, w, open)
+}
+
+// writeJSON writes the document; with open nil, a register whose records came as a package keeps
+// only its reference and its file, the CSV that holds them.
+func (p Package) writeJSON(ctx context.Context, w io.Writer, open Opener) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	head, err := json.Marshal(p.PackageHeader)
 	if err != nil {
@@ -178,7 +184,7 @@ func (p Package) WriteJSON(ctx context.Context, w io.Writer, open Opener) error 
 		if err != nil {
 			return err
 		}
-		if r.Package == nil {
+		if r.Package == nil || open == nil {
 			bw.Write(b)
 			continue
 		}
@@ -233,7 +239,9 @@ func eachRecord(ctx context.Context, open Opener, r PackageRegister, fn func(lin
 }
 
 // WriteZIP writes the package as a ZIP: the cover letter in HTML and PDF, the JSON document, and one
-// CSV per register with records, those that came as a package streamed from open.
+// CSV per register with records. A register's records that came as a package (they may be
+// gigabytes) are streamed from open into its CSV alone, read once: the JSON document in the ZIP
+// names that file instead of repeating them, while the JSON download carries them inline.
 func (p Package) WriteZIP(ctx context.Context, w io.Writer, open Opener) error {
 	zw := zip.NewWriter(w)
 	cover := p.CoverName()
@@ -253,7 +261,7 @@ func (p Package) WriteZIP(ctx context.Context, w io.Writer, open Opener) error {
 	if fw, err = zw.Create(p.t.T("cover.json_file")); err != nil {
 		return err
 	}
-	if err := p.WriteJSON(ctx, fw, open); err != nil {
+	if err := p.writeJSON(ctx, fw, nil); err != nil {
 		return err
 	}
 	for _, r := range p.Registers {
