@@ -187,21 +187,21 @@ func (p *portal) answerStep(step string) http.HandlerFunc {
 				d.Field, d.NewValue = "", ""
 			}
 			if rule := contracts.TextRule(d.Details, 4000); rule != "" {
-				errs = append(errs, formError{Field: "details", Input: "details", Message: fieldMessage(t, "details", rule)})
+				errs = append(errs, formError{Field: "details", Input: "details", Message: fieldMessage(t, "details", contracts.FieldError{Rule: rule})})
 			}
 			next = stepContact
 		case stepContact:
 			d.Phone, d.Email = strings.TrimSpace(r.PostFormValue("phone")), strings.TrimSpace(r.PostFormValue("contact_email"))
 			if d.Phone != "" {
 				if v, rule := contracts.NormalizeValue(contracts.FormatPhone, d.Phone); rule != "" {
-					errs = append(errs, formError{Field: "phone", Input: "phone", Message: fieldMessage(t, "phone", rule)})
+					errs = append(errs, formError{Field: "phone", Input: "phone", Message: fieldMessage(t, "phone", contracts.FieldError{Rule: rule})})
 				} else {
 					d.Phone = v
 				}
 			}
 			if d.Email != "" {
 				if v, rule := contracts.NormalizeValue(contracts.FormatEmail, d.Email); rule != "" {
-					errs = append(errs, formError{Field: "contact_email", Input: "contact_email", Message: fieldMessage(t, "contact_email", rule)})
+					errs = append(errs, formError{Field: "contact_email", Input: "contact_email", Message: fieldMessage(t, "contact_email", contracts.FieldError{Rule: rule})})
 				} else {
 					d.Email = v
 				}
@@ -365,12 +365,15 @@ func (p *portal) sendRequest(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		id, challenge, codesSpent, err = p.submit(r, sess.Identity, req, request.ChannelWeb)
 	}
+	if p.refusedByLimit(w, r, err) {
+		return
+	}
 	if ve, ok := contracts.AsValidationError(err); ok {
 		errs := make([]formError, 0, len(ve.Fields))
 		step := ""
 		for _, fe := range ve.Fields {
 			field := formField(fe.Field)
-			errs = append(errs, formError{Field: field, Input: inputOf(field), Message: fieldMessage(t, field, fe.Rule)})
+			errs = append(errs, formError{Field: field, Input: inputOf(field), Message: fieldMessage(t, field, fe)})
 			if s := stepOf(field); step == "" || slices.Index(steps, s) < slices.Index(steps, step) {
 				step = s
 			}
@@ -437,12 +440,13 @@ func inputOf(field string) string {
 	return field
 }
 
-// fieldMessage is what a person reads about a field's error, in their language: the validators'
-// rule codes mapped to the catalogue, never their English messages.
-func fieldMessage(t texts.Catalog, field, rule string) string {
-	switch rule {
-	case "utf8", "control", "nfc", "text":
-		return t.T("error.text.characters")
+// fieldMessage is what a person reads about a field's error, in their language, never the
+// validators' English: at the form's own fields a text that says what to enter there, elsewhere the
+// text of the rule the value broke.
+func fieldMessage(t texts.Catalog, field string, fe contracts.FieldError) string {
+	switch fe.Rule {
+	case "utf8", "control", "nfc":
+		return ruleMessage(t, fe)
 	}
 	switch field {
 	case "right":
@@ -452,7 +456,7 @@ func fieldMessage(t texts.Catalog, field, rule string) string {
 	case "contact_email":
 		return t.T("error.contact_email.email")
 	case "details":
-		if rule == "max" {
+		if fe.Rule == "max" {
 			return t.T("error.details.max")
 		}
 	case "rectify_field":
@@ -460,14 +464,27 @@ func fieldMessage(t texts.Catalog, field, rule string) string {
 	case "rectify_value":
 		return t.T("error.rectify_value.required")
 	case "value":
-		if rule == "email" {
+		if fe.Rule == "email" {
 			return t.T("error.contact_email.email")
 		}
 		return t.T("error.phone.e164")
 	case "type":
 		return t.T("error.type.waited_for")
 	}
-	return t.T("error.form")
+	return ruleMessage(t, fe)
+}
+
+// ruleMessage is the text of the rule a value broke ("portal.invalid.<rule>"), with the limit of
+// one too long; a rule without a text of its own reads as "other".
+func ruleMessage(t texts.Catalog, fe contracts.FieldError) string {
+	rule := fe.Rule
+	if !slices.Contains(texts.Families["portal.invalid"], rule) || rule == "max" && fe.Param == "" {
+		rule = "other"
+	}
+	if rule == "max" {
+		return t.T("portal.invalid.max", fe.Param)
+	}
+	return t.Of("portal.invalid", rule)
 }
 
 // valueMessage is what a person reads about a correct value that is not in its field's format.
@@ -489,5 +506,5 @@ func valueMessage(t texts.Catalog, f contracts.FieldFormat, rule string) string 
 	if f == contracts.FormatBoolean {
 		return t.T("error.rectify_value.boolean")
 	}
-	return t.T("error.text.characters")
+	return ruleMessage(t, contracts.FieldError{Rule: rule})
 }

@@ -23,7 +23,7 @@ type registers []request.Declared
 
 func (r registers) InForce(context.Context, time.Time) ([]request.Declared, error) { return r, nil }
 
-func catalogue(t *testing.T) registers {
+func catalogue(t testing.TB) registers {
 	t.Helper()
 	read := func(path string) contracts.Declaration {
 		var d contracts.Declaration

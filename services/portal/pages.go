@@ -104,6 +104,11 @@ type errorPage struct {
 
 // fail answers the browser with the error page, in the page's language, saying the text of key.
 func (p *portal) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
+	p.failSaying(w, r, status, texts.In(langOf(r)).T(key))
+}
+
+// failSaying answers the browser with the error page, saying message (already in the page's language).
+func (p *portal) failSaying(w http.ResponseWriter, r *http.Request, status int, message string) {
 	t := texts.In(langOf(r))
 	heading := t.T("portal.error_heading")
 	switch status {
@@ -113,7 +118,7 @@ func (p *portal) fail(w http.ResponseWriter, r *http.Request, status int, key st
 		heading = t.T("portal.unavailable_heading")
 	}
 	sess, _ := p.sessions.Load(r)
-	p.render(w, r, status, "error", sess, errorPage{Status: status, Heading: heading, Message: t.T(key)})
+	p.render(w, r, status, "error", sess, errorPage{Status: status, Heading: heading, Message: message})
 }
 
 // notFound is the page for an address the portal does not have, in the language its path names.
@@ -202,6 +207,9 @@ func (p *portal) signedInForm(w http.ResponseWriter, r *http.Request) (*web.Sess
 		p.fail(w, r, http.StatusBadRequest, "portal.bad_request")
 		return nil, false
 	}
+	if !p.withinLimit(w, r, sess.Identity) {
+		return nil, false
+	}
 	return sess, true
 }
 
@@ -233,6 +241,9 @@ func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.S
 		return "", nil, false, err
 	}
 	requestID = requestIDOf(id, req.IdempotencyKey)
+	if err := p.submissionLimits(r, id, requestID); err != nil {
+		return "", nil, false, err
+	}
 	phone := req.Phone
 	req.Phone = ""
 	in := request.Input{RequestID: requestID, ReceivedAt: time.Now().UTC(), Channel: channel, Request: req,
@@ -290,17 +301,4 @@ func SubjectOf(id *oidclogin.Identity) request.Subject {
 		s.Identifiers = append(s.Identifiers, contracts.Identifier{Type: contracts.IdentifierEmail, Value: contracts.Normalize(contracts.IdentifierEmail, id.Email)})
 	}
 	return s
-}
-
-// identityLevel maps the eIDAS levels that Finnish strong identification reports.
-func identityLevel(acr string) string {
-	switch {
-	case strings.HasSuffix(acr, "loa3"), strings.Contains(acr, "high"):
-		return "high"
-	case strings.HasSuffix(acr, "loa2"), strings.Contains(acr, "substantial"):
-		return "substantial"
-	case acr == "":
-		return "basic"
-	}
-	return "basic"
 }

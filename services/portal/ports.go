@@ -25,7 +25,9 @@ type Deps struct {
 	Sessions   web.SessionStore
 	Packages   Packages
 	Catalogue  Catalogue
-	Log        *slog.Logger
+	// Limits counts calls against the rate limits (*limits.Counter).
+	Limits web.Counter
+	Log    *slog.Logger
 }
 
 // Catalogue is the register catalogue as the portal reads it (*declarations.Store): the registers in
@@ -48,6 +50,8 @@ type Cases interface {
 	List(ctx context.Context, f cases.Filter) ([]cases.Case, error)
 	Registers(ctx context.Context, requestID string) ([]cases.Register, error)
 	Waiting(ctx context.Context, k cases.Case) ([]request.WaitingRegister, error)
+	Owned(ctx context.Context, requestID, subject, identityCode string) (bool, error)
+	OpenFor(ctx context.Context, subject, identityCode string) (int, error)
 }
 
 // Files assembles a case as people read it (casefile.Reader).

@@ -235,7 +235,7 @@ func (p *portal) supplyPage(w http.ResponseWriter, r *http.Request) {
 	t := texts.In(lang)
 	var errs []formError
 	for _, f := range fields {
-		errs = append(errs, formError{Field: f.Field, Input: "supply-" + f.Field, Message: fieldMessage(t, f.Field, f.Rule)})
+		errs = append(errs, formError{Field: f.Field, Input: "supply-" + f.Field, Message: fieldMessage(t, f.Field, f)})
 	}
 	if errs == nil && !file.Case.Status.SubjectMayAct() {
 		p.flash(w, r, sess, "portal.not_done")

@@ -62,10 +62,13 @@ func TestBrowser(t *testing.T) {
 	audit.check(citizen, "reply access with a phone")
 	citizenDownloadsPackage(t, citizen, requestID, aino, portalOutcomes)
 	walkEveryRightInEveryLanguage(t, browserCtx, stack, audit)
+	signInLinksLandOnTheSite(t, citizen, clerk, stack)
 
 	citizenTrafficStaysHome(t, citizen, stack)
 	portalSetsOnlyItsSessionCookie(t, citizen, stack)
 	logsHoldNoPersonalData(t, logs)
+	databaseHoldsNoPersonalDataInClear(t, stack, requestID)
+	theRecordProvesItself(t, stack)
 	if err := stack.Err(); err != nil {
 		t.Errorf("a service failed during the walk: %v", err)
 	}
