@@ -220,13 +220,15 @@ func requestID(controllerID, subjectRequestID string) string {
 // statusOf is a request's status as OpenDSR says it (specification 8).
 func statusOf(caseStatus string) wire.Status {
 	switch request.Status(caseStatus) {
-	case request.StatusDispatched, request.StatusInReview:
+	case request.StatusDispatched, request.StatusInReview, request.StatusAwaitingInformation:
+		// Waiting for the subject's identifiers comes after the registers were asked: acted on, and
+		// a controller must not see the request go back to pending.
 		return wire.StatusInProgress
 	case request.StatusReplied, request.StatusRestricted, request.StatusLiftNoticeSent, request.StatusLifted:
 		return wire.StatusCompleted
 	case request.StatusWithdrawn, request.StatusIdentityNotVerified:
 		return wire.StatusCancelled
-	case request.StatusAwaitingIdentity, request.StatusReceived, request.StatusAwaitingInformation:
+	case request.StatusAwaitingIdentity, request.StatusReceived:
 	}
 	return wire.StatusPending // and before intake has stored the case
 }
