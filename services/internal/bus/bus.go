@@ -4,16 +4,20 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/internal/retry"
 )
 
 // Config is how the platform reaches NATS.
@@ -36,7 +40,10 @@ func (c Config) Check() error {
 }
 
 // Connect opens a connection that reconnects forever: a NATS outage delays work, it does not end it.
-func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
+// While no server answers at start it keeps trying and says so; a server it cannot trust (a
+// certificate of another CA) or credentials the server refuses end it at once, since waiting cannot
+// mend a configuration.
+func Connect(ctx context.Context, cfg Config, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
 	if cfg.CredentialsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredentialsFile))
@@ -44,7 +51,15 @@ func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
 	if cfg.CAFile != "" {
 		opts = append(opts, nats.RootCAs(cfg.CAFile))
 	}
-	nc, err := nats.Connect(cfg.URL, opts...)
+	var nc *nats.Conn
+	err := retry.Servers.Until(ctx, log, "NATS", func(context.Context) error {
+		var err error
+		nc, err = nats.Connect(cfg.URL, opts...)
+		if err != nil && misconfigured(err) {
+			return retry.Permanent(err)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: connect: %w", err)
 	}
@@ -56,25 +71,56 @@ func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
 	return nc, js, nil
 }
 
-// EnsureStreams creates or updates the task and result streams. Both are work queues: a task is
-// removed once its register acknowledged it, a result once the platform stored it.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	if replicas < 1 {
-		replicas = 1
-	}
-	for _, cfg := range []jetstream.StreamConfig{
+// misconfigured reports a connection error that only a change of configuration can mend.
+func misconfigured(err error) bool {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify) ||
+		errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked)
+}
+
+// Streams are the task and result streams as the platform keeps them. Both are work queues: a task
+// is removed once its register acknowledged it, a result once the platform stored it.
+func Streams(replicas int) []jetstream.StreamConfig {
+	out := []jetstream.StreamConfig{
 		{Name: contracts.TasksStream, Subjects: []string{contracts.AllTasksSubject}, Description: "tasks sent to registers"},
 		{Name: contracts.ResultsStream, Subjects: []string{contracts.AllResultsSubject}, Description: "results sent by registers"},
-	} {
-		cfg.Retention = jetstream.WorkQueuePolicy
-		cfg.Storage = jetstream.FileStorage
-		cfg.Replicas = replicas
-		cfg.Duplicates = 24 * time.Hour // a task or result re-published within a day is dropped by the server
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
+	}
+	for i := range out {
+		out[i].Retention = jetstream.WorkQueuePolicy
+		out[i].Storage = jetstream.FileStorage
+		out[i].Replicas = max(replicas, 1)
+		out[i].Duplicates = 24 * time.Hour // a task or result re-published within a day is dropped by the server
+	}
+	return out
+}
+
+// EnsureStreams creates the task and result streams, or brings them up to date. Every service of
+// the platform does so at start, often several at once on a cluster that is still electing its
+// JetStream leader: a stream already as it should be is left alone, and a creation or update that
+// times out is tried again until ctx ends, so that a service waits for JetStream instead of exiting.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int, log *slog.Logger) error {
+	for _, want := range Streams(replicas) {
+		err := retry.Servers.Until(ctx, log, "the JetStream stream "+want.Name, func(ctx context.Context) error {
+			if s, err := js.Stream(ctx, want.Name); err == nil && sameStream(s.CachedInfo().Config, want) {
+				return nil
+			}
+			_, err := js.CreateOrUpdateStream(ctx, want)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("bus: stream %s: %w", want.Name, err)
 		}
 	}
 	return nil
+}
+
+// sameStream reports whether a stream's configuration has what the platform asks of it.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return reflect.DeepEqual(have.Subjects, want.Subjects) && have.Retention == want.Retention && have.Storage == want.Storage &&
+		have.Replicas == want.Replicas && have.Duplicates == want.Duplicates && have.Description == want.Description
 }
 
 // Publisher sends tasks to registers.
@@ -117,15 +163,25 @@ type ResultHandler func(ctx context.Context, r *contracts.Result) error
 // ErrDrop tells the consumer to discard a result for good.
 var ErrDrop = errors.New("drop result")
 
+// ResultsAckWait is how long a result delivered to an orchestrator may go unacknowledged before
+// JetStream gives it to another: when an orchestrator dies with results in hand, they come back
+// after this long. A result still being stored is kept alive (InProgress) meanwhile.
+const ResultsAckWait = 4 * time.Second
+
 // ConsumeResults feeds every register's results to handle until ctx ends. Every orchestrator
 // process shares one durable consumer, so adding processes shares the load.
 func ConsumeResults(ctx context.Context, js jetstream.JetStream, log *slog.Logger, handle ResultHandler) error {
-	cons, err := js.CreateOrUpdateConsumer(ctx, contracts.ResultsStream, jetstream.ConsumerConfig{
-		Durable:       contracts.ResultsConsumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxDeliver:    -1,
-		MaxAckPending: 1000,
+	var cons jetstream.Consumer
+	err := retry.Servers.Until(ctx, log, "the results consumer", func(ctx context.Context) error {
+		var err error
+		cons, err = js.CreateOrUpdateConsumer(ctx, contracts.ResultsStream, jetstream.ConsumerConfig{
+			Durable:       contracts.ResultsConsumer,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       ResultsAckWait,
+			MaxDeliver:    -1,
+			MaxAckPending: 1000,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("bus: results consumer: %w", err)
@@ -145,7 +201,10 @@ func ConsumeResults(ctx context.Context, js jetstream.JetStream, log *slog.Logge
 		}
 		hctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
-		switch err := handle(hctx, &r); {
+		stop := keepInProgress(hctx, msg)
+		err := handle(hctx, &r)
+		stop()
+		switch {
 		case err == nil:
 			_ = msg.Ack()
 		case errors.Is(err, ErrDrop):
@@ -162,4 +221,25 @@ func ConsumeResults(ctx context.Context, js jetstream.JetStream, log *slog.Logge
 	cc.Drain()
 	<-cc.Closed()
 	return nil
+}
+
+// keepInProgress tells JetStream, while a result is being stored, that it is not lost, so that the
+// short ack wait redelivers only what a dead orchestrator held. stop ends it.
+func keepInProgress(ctx context.Context, msg jetstream.Msg) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(ResultsAckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

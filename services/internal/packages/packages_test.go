@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ type fixture struct {
 
 func newFixtureCases(t *testing.T) *cases.Repo {
 	t.Helper()
-	db, err := store.Open(context.Background(), pgtest.New(t))
+	db, err := store.Open(context.Background(), pgtest.New(t), slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

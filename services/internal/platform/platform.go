@@ -92,7 +92,8 @@ type Platform struct {
 }
 
 // Open connects to PostgreSQL, and to NATS and Temporal if the services need them, and makes the
-// stores. NATS streams are created or brought up to date.
+// stores. NATS streams are created or brought up to date. A server that does not answer yet is
+// waited for, and the log says so, until ctx ends.
 func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.Logger) (*Platform, error) {
 	keys, err := codec.ParseKeys(cfg.Base.PayloadKeys)
 	if err != nil {
@@ -102,7 +103,7 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
-	db, err := store.Open(ctx, cfg.Base.DatabaseURL)
+	db, err := store.Open(ctx, cfg.Base.DatabaseURL, log)
 	if err != nil {
 		return nil, err
 	}
@@ -116,10 +117,10 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 		}
 	}()
 	if needs.NATS {
-		if p.NC, p.JS, err = bus.Connect(cfg.NATS, "kirjaamo-"+name); err != nil {
+		if p.NC, p.JS, err = bus.Connect(ctx, cfg.NATS, "kirjaamo-"+name, log); err != nil {
 			return nil, err
 		}
-		if err := bus.EnsureStreams(ctx, p.JS, cfg.NATS.Replicas); err != nil {
+		if err := bus.EnsureStreams(ctx, p.JS, cfg.NATS.Replicas, log); err != nil {
 			return nil, err
 		}
 		if p.Packages, err = packages.New(p.Cases, p.JS, keys); err != nil {
@@ -127,7 +128,7 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 		}
 	}
 	if needs.Temporal {
-		if p.Temporal, err = flow.Dial(cfg.Temporal, keys, log); err != nil {
+		if p.Temporal, err = flow.Dial(ctx, cfg.Temporal, keys, log); err != nil {
 			return nil, err
 		}
 		p.Requests = request.NewClient(p.Temporal)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"kirjaamo.dev/services/internal/retry"
 )
 
 //go:embed migrations/*.sql
@@ -49,8 +52,10 @@ func Permanent(err error) bool {
 }
 
 // Open connects and brings the schema up to date. Several processes may start at once: a
-// transaction-scoped advisory lock lets one of them migrate while the others wait.
-func Open(ctx context.Context, url string) (*DB, error) {
+// transaction-scoped advisory lock lets one of them migrate while the others wait. While PostgreSQL
+// does not answer, Open keeps trying and says so, until ctx ends; what PostgreSQL refuses (a wrong
+// password, a failing migration) ends it at once.
+func Open(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse database URL: %w", err)
@@ -60,7 +65,17 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
 	db := &DB{Pool: pool}
-	if err := db.migrate(ctx); err != nil {
+	err = retry.Servers.Until(ctx, log, "PostgreSQL", func(ctx context.Context) error {
+		err := db.migrate(ctx)
+		var pg *pgconn.PgError
+		if errors.As(err, &pg) && !strings.HasPrefix(pg.Code, "08") && !strings.HasPrefix(pg.Code, "57") {
+			// PostgreSQL answered and refused: not a server still starting (class 57, e.g. the
+			// database system is starting up) or a lost connection (class 08).
+			return retry.Permanent(err)
+		}
+		return err
+	})
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"regexp"
 	"slices"
 	"testing"
@@ -42,13 +43,13 @@ type stores struct {
 func open(t *testing.T) stores {
 	t.Helper()
 	url := pgtest.New(t)
-	db, err := store.Open(context.Background(), url)
+	db, err := store.Open(context.Background(), url, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
 	// Opening again, as a second process would, finds the schema up to date.
-	again, err := store.Open(context.Background(), url)
+	again, err := store.Open(context.Background(), url, slog.Default())
 	if err != nil {
 		t.Fatalf("second open: %v", err)
 	}
