@@ -82,7 +82,8 @@ func TestKill9InTheMiddleOfAFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(work, "data")
-	ports := map[string]int{"PORTAL": freePort(t), "OFFICE": freePort(t), "IDP": freePort(t), "NATS": freePort(t), "TEMPORAL": freePort(t)}
+	ports := map[string]int{"PORTAL": freePort(t), "OFFICE": freePort(t), "IDP": freePort(t), "NATS": freePort(t), "TEMPORAL": freePort(t),
+		"OPS": freePort(t)}
 	env := append(os.Environ(), "KIRJAAMO_DATA_DIR="+dir, "KIRJAAMO_LOG_LEVEL=error")
 	for name, port := range ports {
 		env = append(env, fmt.Sprintf("KIRJAAMO_DEV_%s_PORT=%d", name, port))

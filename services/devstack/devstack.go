@@ -24,6 +24,7 @@ import (
 
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/adapters/sdk"
+	"kirjaamo.dev/adapters/sdk/telemetry"
 	"kirjaamo.dev/adapters/sqladapter"
 	"kirjaamo.dev/devkit/natsdev"
 	"kirjaamo.dev/devkit/pgcluster"
@@ -54,6 +55,7 @@ type Config struct {
 	IDPPort      int `env:"DEV_IDP_PORT" default:"8090" doc:"dev: the identity provider's port"`
 	NATSPort     int `env:"DEV_NATS_PORT" default:"4222" doc:"dev: the NATS server's port"`
 	TemporalPort int `env:"DEV_TEMPORAL_PORT" default:"7233" doc:"dev: the Temporal server's port"`
+	OpsPort      int `env:"DEV_OPS_PORT" default:"9464" doc:"dev: where the process serves /metrics, /healthz and /readyz"`
 	// FastPostgres turns off fsync in a cluster the stack starts: for throwaway test stacks only.
 	FastPostgres bool
 	// Registers replaces the five demo registers, e.g. with the benchmark's registers. Each gets the
@@ -64,7 +66,7 @@ type Config struct {
 
 // Check refuses a port that is not one.
 func (c *Config) Check() error {
-	for _, p := range []int{c.PortalPort, c.OfficePort, c.IDPPort, c.NATSPort, c.TemporalPort} {
+	for _, p := range []int{c.PortalPort, c.OfficePort, c.IDPPort, c.NATSPort, c.TemporalPort, c.OpsPort} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("devstack: %d is not a port number", p)
 		}
@@ -95,11 +97,13 @@ var Staff = []devidp.Person{
 
 // Stack is a running platform.
 type Stack struct {
-	PortalURL   string
-	OfficeURL   string
-	IDPURL      string
-	NATSURL     string
-	Temporal    string
+	PortalURL string
+	OfficeURL string
+	IDPURL    string
+	NATSURL   string
+	Temporal  string
+	// OpsURL serves the process's /metrics, /healthz and /readyz.
+	OpsURL      string
 	DatabaseURL string
 	// RegistersURL is the database of the demo registers' own tables.
 	RegistersURL string
@@ -141,6 +145,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 	}()
 	log := cfg.Logger
+	// The metrics and health of the whole process, from the start: not ready until every service is.
+	ready := &telemetry.Readiness{}
+	opsLn, err := net.Listen("tcp", fmt.Sprintf("%s:%d", cfg.Host, cfg.OpsPort))
+	if err != nil {
+		return nil, fmt.Errorf("devstack: listen on port %d: %w", cfg.OpsPort, err)
+	}
+	s.OpsURL = "http://" + opsLn.Addr().String()
+	opsSrv := &http.Server{Handler: telemetry.Handler(ready), ReadHeaderTimeout: 5 * time.Second}
+	s.closers = append(s.closers, func() { _ = opsSrv.Close() })
+	go func() { _ = opsSrv.Serve(opsLn) }()
 
 	if err := s.startDatabase(ctx, cfg); err != nil {
 		return nil, err
@@ -181,6 +195,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	s.closers = append(s.closers, p.Close)
 	s.Platform = p
+	p.Readiness(ready)
 	if err := s.natsAuth.provision(ctx, p.JS); err != nil {
 		return nil, err
 	}
@@ -248,6 +263,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			return nil, fmt.Errorf("devstack: %w (first failure: %v)", err, s.Err())
 		}
 	}
+	ready.Started()
 	ok = true
 	return s, nil
 }

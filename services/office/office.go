@@ -116,5 +116,5 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
 	})
-	return web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(mux))
+	return web.Observed("office", web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(mux)))
 }

@@ -117,5 +117,5 @@ func (p *portal) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
 	})
-	return web.Logged(p.deps.Log.With("service", "portal"), web.SecurityHeaders(mux))
+	return web.Observed("portal", web.Logged(p.deps.Log.With("service", "portal"), web.SecurityHeaders(mux)))
 }

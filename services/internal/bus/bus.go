@@ -16,9 +16,16 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"kirjaamo.dev/adapters/sdk/telemetry"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/retry"
 )
+
+var tracer = telemetry.Tracer("kirjaamo.dev/services/internal/bus")
 
 // Config is how the platform reaches NATS.
 type Config struct {
@@ -127,9 +134,16 @@ func sameStream(have, want jetstream.StreamConfig) bool {
 type Publisher struct{ JS jetstream.JetStream }
 
 // Publish sends each task with its task id as Nats-Msg-Id, so that a retried dispatch does not
-// deliver a task twice. Publishes go out together and are confirmed together.
+// deliver a task twice, and with the trace context of a span of its own, which the register's
+// adapter continues. Publishes go out together and are confirmed together.
 func (p Publisher) Publish(ctx context.Context, tasks []contracts.Task) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(tasks))
+	spans := make([]trace.Span, 0, len(tasks))
+	defer func() {
+		for _, s := range spans {
+			s.End()
+		}
+	}()
 	for i := range tasks {
 		if err := tasks[i].Validate(); err != nil {
 			return fmt.Errorf("bus: task %s: %w", tasks[i].TaskID, err)
@@ -138,7 +152,12 @@ func (p Publisher) Publish(ctx context.Context, tasks []contracts.Task) error {
 		if err != nil {
 			return fmt.Errorf("bus: task %s: %w", tasks[i].TaskID, err)
 		}
-		f, err := p.JS.PublishAsync(contracts.TaskSubject(tasks[i].RegisterID), data, jetstream.WithMsgID(tasks[i].TaskID))
+		tctx, span := tracer.Start(ctx, "task "+tasks[i].RegisterID, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+			attribute.String("kirjaamo.register", tasks[i].RegisterID), attribute.String("kirjaamo.operation", string(tasks[i].Operation)),
+			attribute.String("kirjaamo.request_id", tasks[i].RequestID), attribute.String("kirjaamo.task_id", tasks[i].TaskID)))
+		spans = append(spans, span)
+		msg := &nats.Msg{Subject: contracts.TaskSubject(tasks[i].RegisterID), Data: data, Header: telemetry.Inject(tctx, nil)}
+		f, err := p.JS.PublishMsgAsync(msg, jetstream.WithMsgID(tasks[i].TaskID))
 		if err != nil {
 			return fmt.Errorf("bus: publish task %s: %w", tasks[i].TaskID, err)
 		}
@@ -201,16 +220,25 @@ func ConsumeResults(ctx context.Context, js jetstream.JetStream, log *slog.Logge
 		}
 		hctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
+		// The result came back with the trace of its task: storing it and telling the workflow
+		// continue that trace.
+		hctx, span := tracer.Start(telemetry.Extract(hctx, msg.Headers()), "result "+r.RegisterID, trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("kirjaamo.register", r.RegisterID), attribute.String("kirjaamo.request_id", r.RequestID),
+				attribute.String("kirjaamo.task_id", r.TaskID), attribute.String("kirjaamo.result_status", string(r.Status))))
+		defer span.End()
 		stop := keepInProgress(hctx, msg)
 		err := handle(hctx, &r)
 		stop()
+		if err != nil && !errors.Is(err, ErrDrop) {
+			span.SetStatus(codes.Error, "not taken yet")
+		}
 		switch {
 		case err == nil:
 			_ = msg.Ack()
 		case errors.Is(err, ErrDrop):
 			_ = msg.Term()
 		default:
-			log.Warn("result not taken yet; will retry", "task", r.TaskID, "error", err)
+			log.WarnContext(hctx, "result not taken yet; will retry", "task", r.TaskID, "error", err)
 			_ = msg.NakWithDelay(2 * time.Second)
 		}
 	}, jetstream.PullMaxMessages(64))

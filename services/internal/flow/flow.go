@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 
 	"kirjaamo.dev/services/internal/retry"
@@ -23,8 +24,16 @@ type Config struct {
 // Dial connects to Temporal with the data and failure converters that encrypt with the payload keys.
 // While the frontend does not answer it keeps trying, and says so, until ctx ends.
 func Dial(ctx context.Context, cfg Config, c *codec.Codec, log *slog.Logger) (client.Client, error) {
+	metrics, err := temporalMetrics()
+	if err != nil {
+		return nil, err
+	}
+	traced, err := tracing()
+	if err != nil {
+		return nil, fmt.Errorf("flow: tracing: %w", err)
+	}
 	var cl client.Client
-	err := retry.Servers.Until(ctx, log, "Temporal", func(ctx context.Context) error {
+	err = retry.Servers.Until(ctx, log, "Temporal", func(ctx context.Context) error {
 		var err error
 		cl, err = client.DialContext(ctx, client.Options{
 			HostPort:         cfg.HostPort,
@@ -32,6 +41,8 @@ func Dial(ctx context.Context, cfg Config, c *codec.Codec, log *slog.Logger) (cl
 			DataConverter:    c.DataConverter(),
 			FailureConverter: c.FailureConverter(),
 			Logger:           tlog.NewStructuredLogger(quiet(log)),
+			MetricsHandler:   metrics,
+			Interceptors:     []interceptor.ClientInterceptor{traced},
 		})
 		return err
 	})

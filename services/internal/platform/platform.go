@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/sdk/client"
 
+	"kirjaamo.dev/adapters/sdk/telemetry"
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/config"
@@ -135,6 +136,25 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 	}
 	ok = true
 	return p, nil
+}
+
+// Readiness adds a check of each server the process is connected to.
+func (p *Platform) Readiness(r *telemetry.Readiness) {
+	r.Check("postgres", func(ctx context.Context) error { return p.DB.Pool.Ping(ctx) })
+	if p.NC != nil {
+		r.Check("nats", func(context.Context) error {
+			if !p.NC.IsConnected() {
+				return errors.New("not connected")
+			}
+			return nil
+		})
+	}
+	if p.Temporal != nil {
+		r.Check("temporal", func(ctx context.Context) error {
+			_, err := p.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		})
+	}
 }
 
 // errNotConnected is a service asking for a server its needs did not name.

@@ -25,7 +25,7 @@ func TestEveryPathLocksTheCaseBeforeItsRegisters(t *testing.T) {
 			return s.cases.MarkDispatched(ctx, requestID, registers)
 		},
 		"RecordAnswer": func(ctx context.Context, s stores) error {
-			_, _, err := s.cases.RecordAnswer(ctx, requestID, registers[0], contracts.StatusNoData, []byte(`{"status":"no_data"}`))
+			_, _, _, err := s.cases.RecordAnswer(ctx, requestID, registers[0], contracts.StatusNoData, []byte(`{"status":"no_data"}`))
 			return err
 		},
 		"SaveReview": func(ctx context.Context, s stores) error {

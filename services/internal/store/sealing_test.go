@@ -26,13 +26,13 @@ func TestAnswersAreSealedAtRest(t *testing.T) {
 	}
 	// The clinic answered before sealing was turned on.
 	clear := json.RawMessage(`{"status":"found","records":[{"category":"invitations","fields":{"event":"Webinar"}}]}`)
-	if _, _, err := s.cases.RecordAnswer(ctx, requestID, "clinic", contracts.StatusFound, clear); err != nil {
+	if _, _, _, err := s.cases.RecordAnswer(ctx, requestID, "clinic", contracts.StatusFound, clear); err != nil {
 		t.Fatal(err)
 	}
 	keys, _ := codec.ParseKeys(codec.NewKey("k1"))
 	sealing := cases.New(s.db, keys)
 	answer := json.RawMessage(`{"status":"found","records":[{"category":"processing log","fields":{"organisation":"Esimerkkilän terveyskeskus"}}]}`)
-	if _, _, err := sealing.RecordAnswer(ctx, requestID, "kanta-processing-log", contracts.StatusFound, answer); err != nil {
+	if _, _, _, err := sealing.RecordAnswer(ctx, requestID, "kanta-processing-log", contracts.StatusFound, answer); err != nil {
 		t.Fatal(err)
 	}
 

@@ -129,7 +129,7 @@ func TestPlansAnswersAndTheReply(t *testing.T) {
 		register                 string
 		wantRemaining, wantCount int
 	}{{"koronavilkku", 1, 1}, {"koronavilkku", 1, 1}, {"clinic", 0, 2}, {"clinic", 0, 2}} {
-		remaining, answered, err := s.cases.RecordAnswer(ctx, requestID, step.register, contracts.StatusFound, json.RawMessage(`{"status":"found"}`))
+		remaining, answered, _, err := s.cases.RecordAnswer(ctx, requestID, step.register, contracts.StatusFound, json.RawMessage(`{"status":"found"}`))
 		if err != nil || remaining != step.wantRemaining || answered != step.wantCount {
 			t.Fatalf("RecordAnswer #%d (%s) = %d, %d, %v; want %d left and %d answered", i+1, step.register, remaining, answered, err,
 				step.wantRemaining, step.wantCount)
