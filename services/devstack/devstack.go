@@ -25,16 +25,17 @@ import (
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/adapters/sdk/telemetry"
-	"kirjaamo.dev/adapters/sqladapter"
 	"kirjaamo.dev/devkit/natsdev"
 	"kirjaamo.dev/devkit/pgcluster"
 	"kirjaamo.dev/services/auth/devidp"
 	"kirjaamo.dev/services/catalogue"
+	"kirjaamo.dev/services/devstack/devdata"
 	"kirjaamo.dev/services/devstack/temporaldev"
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/config"
 	"kirjaamo.dev/services/internal/flow"
 	"kirjaamo.dev/services/internal/platform"
+	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/services/notifier"
 	"kirjaamo.dev/services/office"
@@ -64,6 +65,18 @@ type Config struct {
 	Logger    *slog.Logger
 }
 
+// OfficeEmail, Staff, DemoRegisters and IDPPeople are the dev data (package devdata).
+const OfficeEmail = devdata.OfficeEmail
+
+// Staff are the dev identity provider's registry office accounts.
+var Staff = devdata.Staff
+
+// DemoRegisters are the five demo registers (devdata.Registers).
+func DemoRegisters(db *pgxpool.Pool) []demo.Register { return devdata.Registers(db) }
+
+// IDPPeople are the dev identity provider's accounts (devdata.People).
+func IDPPeople() []devidp.Person { return devdata.People() }
+
 // Check refuses a port that is not one.
 func (c *Config) Check() error {
 	for _, p := range []int{c.PortalPort, c.OfficePort, c.IDPPort, c.NATSPort, c.TemporalPort, c.OpsPort} {
@@ -83,16 +96,6 @@ func Variables() config.Service {
 func LoadConfig() (Config, error) {
 	cfg := Config{Host: "127.0.0.1"}
 	return cfg, config.Load("KIRJAAMO_", &cfg)
-}
-
-// OfficeEmail is the dev registry office's address: its alarms land in the dev mailbox.
-const OfficeEmail = "kirjaamo@localhost"
-
-// Staff are the dev identity provider's registry office accounts.
-var Staff = []devidp.Person{
-	{Subject: "staff-kaisa", Name: "Kaisa Kirjaaja", GivenName: "Kaisa", FamilyName: "Kirjaaja", Email: "kaisa.kirjaaja@kirjaamo.example", Roles: []string{office.RoleClerk}},
-	{Subject: "staff-tuomas", Name: "Tuomas Tietosuoja", GivenName: "Tuomas", FamilyName: "Tietosuoja", Email: "tuomas.tietosuoja@kirjaamo.example", Roles: []string{office.RoleDPO}},
-	{Subject: "staff-auli", Name: "Auli Auditoija", GivenName: "Auli", FamilyName: "Auditoija", Email: "auli.auditoija@kirjaamo.example", Roles: []string{office.RoleAuditor}},
 }
 
 // Stack is a running platform.
@@ -160,7 +163,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	if cfg.Registers == nil {
-		cfg.Registers = demoRegisters
+		cfg.Registers = DemoRegisters
 	}
 	auth, err := natsCredentials(cfg.DataDir, registerIDs(cfg.Registers)) // per-register NATS credentials (credentials.go)
 	if err != nil {
@@ -215,7 +218,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	s.PortalClientSecret, s.OfficeClientSecret = portalSecret, officeSecret
 	idp, err := devidp.New(devidp.Config{Issuer: s.IDPURL, SigningKeyFile: filepath.Join(cfg.DataDir, "idp-signing-key.pem"),
-		Logger: log.With("component", "devidp"), People: idpPeople(),
+		Logger: log.With("component", "devidp"), People: IDPPeople(),
 		Clients: []devidp.Client{
 			{ID: "kirjaamo-portal", Secret: portalSecret, RedirectURIs: []string{s.PortalURL + portal.CallbackPath}},
 			{ID: "kirjaamo-office", Secret: officeSecret, RedirectURIs: []string{s.OfficeURL + office.CallbackPath}},
@@ -291,7 +294,12 @@ func (s *Stack) startDatabase(ctx context.Context, cfg Config) error {
 }
 
 func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slog.Logger) error {
-	pool, err := pgxpool.New(ctx, s.RegistersURL)
+	pcfg, err := pgxpool.ParseConfig(s.RegistersURL)
+	if err != nil {
+		return fmt.Errorf("devstack: registers database: %w", err)
+	}
+	pcfg.ConnConfig.Tracer = store.Tracer{} // the registers' own statements, in their tasks' traces
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return fmt.Errorf("devstack: registers database: %w", err)
 	}
@@ -308,23 +316,6 @@ func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slo
 		})
 	}
 	return nil
-}
-
-// demoRegisters are the five demo registers, with the Kanta processing log served by the generic
-// SQL adapter from its configuration (adapters/sqladapter/examples) instead of by Go code: the demo
-// package still creates and seeds its table, before the adapter checks it.
-func demoRegisters(db *pgxpool.Pool) []demo.Register {
-	regs := demo.Registers(db)
-	cfg, err := sqladapter.ReadConfigFS(sqladapter.Examples, "examples/kanta-processing-log.json")
-	if err != nil {
-		panic(err) // embedded, and tested in sqladapter
-	}
-	for i, reg := range regs {
-		if reg.Declaration().RegisterID == cfg.RegisterDeclaration().RegisterID {
-			regs[i] = sqladapter.New(cfg, db).BeforeSetup(reg.Setup)
-		}
-	}
-	return regs
 }
 
 // waitRegistersInForce returns once every demo register has announced itself and has a version in
@@ -379,15 +370,6 @@ func (s *Stack) Stop() {
 		s.closers[i]()
 	}
 	s.closers = nil
-}
-
-func idpPeople() []devidp.Person {
-	people := make([]devidp.Person, 0, len(demo.People)+len(Staff))
-	for _, p := range demo.People {
-		people = append(people, devidp.Person{Subject: p.Subject, Name: p.Name(), GivenName: p.GivenName, FamilyName: p.FamilyName,
-			PersonalIdentityCode: p.PersonalIdentityCode, Email: p.Email, Phone: p.Phone, ACR: "http://ftn.ficora.fi/2017/loa3"})
-	}
-	return append(people, Staff...)
 }
 
 // payloadKeys keeps the codec key in the data directory: without it, a restarted stack could not
