@@ -26,7 +26,9 @@ type Config struct {
 	InboxPrefix string
 	// Concurrency is how many tasks run at once in this process.
 	Concurrency int
-	// AckWait is how long a task may run without a progress heartbeat before JetStream redelivers it.
+	// AckWait is how long a task may run without a progress heartbeat before JetStream redelivers it:
+	// a task held by an instance that died comes back this long after it was delivered. Progress is
+	// told every third of it. Default 5 s.
 	AckWait time.Duration
 	// HeartbeatEvery is how often the adapter tells the catalogue it is alive.
 	HeartbeatEvery time.Duration
@@ -60,7 +62,7 @@ func LoadConfig() (Config, error) {
 	if cfg.Concurrency, err = strconv.Atoi(envOr("KIRJAAMO_ADAPTER_CONCURRENCY", "8")); err != nil || cfg.Concurrency < 1 {
 		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_CONCURRENCY must be a positive integer")
 	}
-	if cfg.AckWait, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_ACK_WAIT", "30s")); err != nil {
+	if cfg.AckWait, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_ACK_WAIT", "5s")); err != nil {
 		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_ACK_WAIT: %w", err)
 	}
 	if cfg.HeartbeatEvery, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_HEARTBEAT_EVERY", "10s")); err != nil {
@@ -77,7 +79,7 @@ func (c Config) withDefaults() Config {
 		c.Concurrency = 8
 	}
 	if c.AckWait <= 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = 5 * time.Second
 	}
 	if c.HeartbeatEvery <= 0 {
 		c.HeartbeatEvery = 10 * time.Second

@@ -135,15 +135,12 @@ type Publisher struct{ JS jetstream.JetStream }
 
 // Publish sends each task with its task id as Nats-Msg-Id, so that a retried dispatch does not
 // deliver a task twice, and with the trace context of a span of its own, which the register's
-// adapter continues. Publishes go out together and are confirmed together.
+// adapter continues. Publishes go out together and are confirmed together. Those not confirmed (a
+// stream whose leader just died, a node the connection is leaving) are sent again after a short
+// pause, the Msg-Id keeping them single, until ctx ends: JetStream elects a new leader in seconds,
+// well before the activity's own retry would come.
 func (p Publisher) Publish(ctx context.Context, tasks []contracts.Task) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(tasks))
-	spans := make([]trace.Span, 0, len(tasks))
-	defer func() {
-		for _, s := range spans {
-			s.End()
-		}
-	}()
+	msgs := make([]*nats.Msg, len(tasks))
 	for i := range tasks {
 		if err := tasks[i].Validate(); err != nil {
 			return fmt.Errorf("bus: task %s: %w", tasks[i].TaskID, err)
@@ -155,11 +152,28 @@ func (p Publisher) Publish(ctx context.Context, tasks []contracts.Task) error {
 		tctx, span := tracer.Start(ctx, "task "+tasks[i].RegisterID, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 			attribute.String("kirjaamo.register", tasks[i].RegisterID), attribute.String("kirjaamo.operation", string(tasks[i].Operation)),
 			attribute.String("kirjaamo.request_id", tasks[i].RequestID), attribute.String("kirjaamo.task_id", tasks[i].TaskID)))
-		spans = append(spans, span)
-		msg := &nats.Msg{Subject: contracts.TaskSubject(tasks[i].RegisterID), Data: data, Header: telemetry.Inject(tctx, nil)}
-		f, err := p.JS.PublishMsgAsync(msg, jetstream.WithMsgID(tasks[i].TaskID))
+		defer span.End()
+		msgs[i] = &nats.Msg{Subject: contracts.TaskSubject(tasks[i].RegisterID), Data: data, Header: telemetry.Inject(tctx, nats.Header{})}
+		msgs[i].Header.Set(jetstream.MsgIDHeader, tasks[i].TaskID)
+	}
+	pending := msgs
+	return retry.Publishes.Until(ctx, slog.New(slog.DiscardHandler), "JetStream", func(ctx context.Context) error {
+		var err error
+		pending, err = p.publish(ctx, pending)
+		return err
+	})
+}
+
+// publish sends msgs and waits for their confirmations; it returns those not confirmed.
+func (p Publisher) publish(ctx context.Context, msgs []*nats.Msg) ([]*nats.Msg, error) {
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	var failed []*nats.Msg
+	var errs []error
+	for _, m := range msgs {
+		f, err := p.JS.PublishMsgAsync(m)
 		if err != nil {
-			return fmt.Errorf("bus: publish task %s: %w", tasks[i].TaskID, err)
+			failed, errs = append(failed, m), append(errs, err)
+			continue
 		}
 		futures = append(futures, f)
 	}
@@ -167,12 +181,15 @@ func (p Publisher) Publish(ctx context.Context, tasks []contracts.Task) error {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("bus: publish task: %w", err)
+			failed, errs = append(failed, f.Msg()), append(errs, err)
 		case <-ctx.Done():
-			return ctx.Err()
+			return msgs, ctx.Err()
 		}
 	}
-	return nil
+	if len(failed) > 0 {
+		return failed, fmt.Errorf("bus: publish %d tasks: %w", len(failed), errors.Join(errs...))
+	}
+	return nil, nil
 }
 
 // ResultHandler takes one validated result. Returning an error leaves the result to be redelivered;

@@ -25,6 +25,10 @@ type Policy struct {
 // up to five seconds, each try ten seconds at most.
 var Servers = Policy{First: 200 * time.Millisecond, Max: 5 * time.Second, Attempt: 10 * time.Second}
 
+// Publishes is the policy for messages JetStream has not confirmed: sent again within a second,
+// each try five seconds at most.
+var Publishes = Policy{First: 100 * time.Millisecond, Max: time.Second, Attempt: 5 * time.Second}
+
 // remindEvery is how often a service still waiting says so again.
 const remindEvery = 30 * time.Second
 
