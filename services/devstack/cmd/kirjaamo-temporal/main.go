@@ -7,7 +7,9 @@
 //
 // It reads KIRJAAMO_TEMPORAL_POSTGRES (host:port), _POSTGRES_USER, _POSTGRES_PASSWORD, _DATABASE
 // (default temporal), _VISIBILITY_DATABASE (default temporal_visibility), and for start
-// KIRJAAMO_TEMPORAL_PORT (default 7233), _NAMESPACE (default kirjaamo) and _SHARDS (default 4).
+// KIRJAAMO_TEMPORAL_HOST (where the frontend listens, default 127.0.0.1; 0.0.0.0 in a container),
+// _PORT (default 7233; it and the seven ports after it), _NAMESPACE (default kirjaamo) and _SHARDS
+// (default 4).
 package main
 
 import (
@@ -59,7 +61,7 @@ func run(command string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	srv, err := temporaldev.Start(ctx, temporaldev.Options{Postgres: &pg, Shards: shards, Port: port,
+	srv, err := temporaldev.Start(ctx, temporaldev.Options{Postgres: &pg, Shards: shards, Port: port, Host: os.Getenv("KIRJAAMO_TEMPORAL_HOST"),
 		Namespace: env("KIRJAAMO_TEMPORAL_NAMESPACE", "kirjaamo"), Logger: log})
 	if err != nil {
 		return err
