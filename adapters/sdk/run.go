@@ -75,7 +75,9 @@ func Run(ctx context.Context, reg Register, cfg Config) error {
 	if cfg.OpsAddr != "" {
 		opsCtx, stopOps := context.WithCancel(context.Background())
 		opsDone := make(chan error, 1)
-		go func() { opsDone <- telemetry.Serve(opsCtx, cfg.OpsAddr, ready, cfg.Logger.With("register", decl.RegisterID)) }()
+		go func() {
+			opsDone <- telemetry.Serve(opsCtx, cfg.OpsAddr, ready, cfg.Logger.With("register", decl.RegisterID))
+		}()
 		defer func() { stopOps(); <-opsDone }()
 	}
 	nc, err := nats.Connect(cfg.NATSURL, opts...)

@@ -91,3 +91,13 @@ func bytesTrim(b []byte) string {
 	}
 	return string(b)
 }
+
+// Bin is the path of one of the machine's PostgreSQL programs (pg_dump, psql, …), from the
+// directory the clusters here run from, so that a client matches the server it talks to.
+func Bin(name string) (string, error) {
+	dir, err := binDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, name), nil
+}

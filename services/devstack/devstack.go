@@ -62,7 +62,9 @@ type Config struct {
 	// Registers replaces the five demo registers, e.g. with the benchmark's registers. Each gets the
 	// registers database.
 	Registers func(db *pgxpool.Pool) []demo.Register
-	Logger    *slog.Logger
+	// Limits, if set, replaces the sites' rate limits, which are otherwise production's.
+	Limits *Limits
+	Logger *slog.Logger
 }
 
 // OfficeEmail, Staff, DemoRegisters and IDPPeople are the dev data (package devdata).
@@ -87,16 +89,39 @@ func (c *Config) Check() error {
 	return nil
 }
 
-// Variables are the variables `kirjaamo dev` reads, for the README's table (cli.Variables).
+// Variables are the variables `kirjaamo dev` reads, for the README's table (cli.Variables): its own,
+// and the sites' rate limits, which it reads under the sites' own names.
 func Variables() config.Service {
-	return config.Service{Name: "kirjaamo dev", Vars: config.Describe("KIRJAAMO_", Config{})}
+	l := defaultLimits()
+	vars := config.Describe("KIRJAAMO_", Config{})
+	vars = append(vars, config.Describe(portal.ConfigPrefix, l.Portal)...)
+	return config.Service{Name: "kirjaamo dev", Vars: append(vars, config.Describe(office.ConfigPrefix, l.Office)...)}
 }
 
-// LoadConfig reads the dev stack's configuration from the environment.
-func LoadConfig() (Config, error) {
-	cfg := Config{Host: "127.0.0.1"}
-	return cfg, config.Load("KIRJAAMO_", &cfg)
+func defaultLimits() *Limits {
+	return &Limits{Portal: portal.DefaultConfig().RequestLimits, Office: office.DefaultConfig().Limits}
 }
+
+// LoadConfig reads the dev stack's configuration from the environment, the sites' rate limits
+// under the sites' own variables.
+func LoadConfig() (Config, error) {
+	cfg := Config{Host: "127.0.0.1", Limits: defaultLimits()}
+	return cfg, errors.Join(config.Load("KIRJAAMO_", &cfg), config.Load(portal.ConfigPrefix, &cfg.Limits.Portal),
+		config.Load(office.ConfigPrefix, &cfg.Limits.Office))
+}
+
+// Limits are the sites' rate limits, read by `kirjaamo dev` from the sites' own variables.
+type Limits struct {
+	Portal portal.RequestLimits
+	Office web.Limits
+}
+
+// TestLimits are rate limits high enough for a test suite that sends everything from one address as
+// a few demo people; the limits themselves are tested with their handlers and their counter.
+var TestLimits = func() *Limits {
+	calls := web.Limits{CallsPerMinute: 10_000, CallsPerAddressPerMinute: 100_000}
+	return &Limits{Portal: portal.RequestLimits{Limits: calls, SubmissionsPerHour: 10_000, MaxOpenRequests: 10_000}, Office: calls}
+}()
 
 // Stack is a running platform.
 type Stack struct {
@@ -110,6 +135,13 @@ type Stack struct {
 	DatabaseURL string
 	// RegistersURL is the database of the demo registers' own tables.
 	RegistersURL string
+	// OwnerURL is the platform's database as the role that owns its tables and migrates them;
+	// AdminURL, as the cluster's superuser. The services connect as DatabaseURL's role, which owns
+	// nothing. Tests that play an attacker with the database's keys use these.
+	OwnerURL, AdminURL string
+	// payloadKeys are the platform's payload keys, which every key it keeps data at rest with is
+	// derived from.
+	payloadKeys string
 	// NATSCredentials is the platform's .creds file, for tools and tests that connect as the platform:
 	// NATS takes no anonymous clients.
 	NATSCredentials string
@@ -190,6 +222,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.payloadKeys = keys
 	pcfg := platform.Config{Base: platform.Base{DatabaseURL: s.DatabaseURL, PayloadKeys: keys},
 		NATS: bus.Config{URL: s.NATSURL, CredentialsFile: s.NATSCredentials, Replicas: 1}, Temporal: flow.Config{HostPort: s.Temporal, Namespace: tsrv.Namespace()}}
 	p, err := platform.Open(ctx, pcfg, "devstack", platform.Needs{NATS: true, Temporal: true}, log)
@@ -220,8 +253,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	idp, err := devidp.New(devidp.Config{Issuer: s.IDPURL, SigningKeyFile: filepath.Join(cfg.DataDir, "idp-signing-key.pem"),
 		Logger: log.With("component", "devidp"), People: IDPPeople(),
 		Clients: []devidp.Client{
-			{ID: "kirjaamo-portal", Secret: portalSecret, RedirectURIs: []string{s.PortalURL + portal.CallbackPath}},
-			{ID: "kirjaamo-office", Secret: officeSecret, RedirectURIs: []string{s.OfficeURL + office.CallbackPath}},
+			{ID: "kirjaamo-portal", Secret: portalSecret, RedirectURIs: []string{s.PortalURL + portal.CallbackPath},
+				PostLogoutRedirectURIs: []string{web.PostLogoutURL(s.PortalURL)}},
+			{ID: "kirjaamo-office", Secret: officeSecret, RedirectURIs: []string{s.OfficeURL + office.CallbackPath},
+				PostLogoutRedirectURIs: []string{web.PostLogoutURL(s.OfficeURL)}},
 		}})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: identity provider: %w", err)
@@ -241,19 +276,27 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return p.RunCatalogue(ctx, catalogue.Config{AutoApproveAs: "dev stack (make dev): demo registers approved on announcement"})
 	})
 	s.run(runCtx, "orchestrator", func(ctx context.Context) error {
-		return p.RunOrchestrator(ctx, orchestrator.Config{MaxConcurrentActivities: 200})
+		return p.RunOrchestrator(ctx, orchestrator.Config{MaxConcurrentActivities: 200, CheckpointEvery: 5 * time.Second})
 	})
 	s.run(runCtx, "notifier", func(ctx context.Context) error {
 		return p.RunNotifier(ctx, notifier.Config{From: OfficeEmail, PortalURL: s.PortalURL, OfficeURL: s.OfficeURL, OfficeEmail: OfficeEmail,
 			Every: time.Second})
 	})
 	s.run(runCtx, "portal", func(ctx context.Context) error {
-		return p.RunPortal(ctx, portal.Config{SiteConfig: web.SiteConfig{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL,
-			ClientID: "kirjaamo-portal", ClientSecret: portalSecret}})
+		pcfg := portal.DefaultConfig()
+		pcfg.SiteConfig = web.SiteConfig{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL, ClientID: "kirjaamo-portal", ClientSecret: portalSecret}
+		if l := cfg.Limits; l != nil {
+			pcfg.RequestLimits = l.Portal
+		}
+		return p.RunPortal(ctx, pcfg)
 	})
 	s.run(runCtx, "office", func(ctx context.Context) error {
-		return p.RunOffice(ctx, office.Config{SiteConfig: web.SiteConfig{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL,
-			ClientID: "kirjaamo-office", ClientSecret: officeSecret}}, true)
+		ocfg := office.DefaultConfig()
+		ocfg.SiteConfig = web.SiteConfig{Addr: officeAddr, PublicURL: s.OfficeURL, OIDCIssuer: s.IDPURL, ClientID: "kirjaamo-office", ClientSecret: officeSecret}
+		if l := cfg.Limits; l != nil {
+			ocfg.Limits = l.Office
+		}
+		return p.RunOffice(ctx, ocfg, true)
 	})
 	if err := s.startRegisters(ctx, runCtx, cfg, log); err != nil {
 		return nil, err
@@ -285,12 +328,26 @@ func (s *Stack) startDatabase(ctx context.Context, cfg Config) error {
 				return fmt.Errorf("devstack: postgres: %w", err)
 			}
 		}
-		s.DatabaseURL, s.RegistersURL = cl.URL("kirjaamo"), cl.URL("registers")
-		return nil
+		// The services connect as a role that owns no table; the tables' owner migrates them, as in
+		// production (store.Roles).
+		ownerPassword, err := keptSecret(filepath.Join(cfg.DataDir, "postgres-owner-password"))
+		if err != nil {
+			return err
+		}
+		appPassword, err := keptSecret(filepath.Join(cfg.DataDir, "postgres-app-password"))
+		if err != nil {
+			return err
+		}
+		s.AdminURL, s.RegistersURL = cl.URL("kirjaamo"), cl.URL("registers")
+		if s.OwnerURL, s.DatabaseURL, err = store.SetUpRoles(ctx, s.AdminURL, store.DefaultRoles, ownerPassword, appPassword); err != nil {
+			return fmt.Errorf("devstack: %w", err)
+		}
+		return store.Migrate(ctx, s.OwnerURL, store.DefaultRoles.App)
 	}
-	// With a database given, the demo registers keep their schemas beside the platform's tables.
-	s.DatabaseURL, s.RegistersURL = base, base
-	return nil
+	// With a database given, the demo registers keep their schemas beside the platform's tables, and
+	// its one role both migrates and runs the services.
+	s.DatabaseURL, s.RegistersURL, s.OwnerURL, s.AdminURL = base, base, base, base
+	return store.Migrate(ctx, base, "")
 }
 
 func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slog.Logger) error {
@@ -353,6 +410,13 @@ func (s *Stack) run(ctx context.Context, name string, fn func(context.Context) e
 	}()
 }
 
+// Env is the environment a kirjaamo command needs to work on this stack as its services do (kirjaamo
+// audit verify, say): the database as the services' role, the payload keys and NATS.
+func (s *Stack) Env() map[string]string {
+	return map[string]string{"KIRJAAMO_DATABASE_URL": s.DatabaseURL, "KIRJAAMO_PAYLOAD_KEYS": s.payloadKeys,
+		"KIRJAAMO_NATS_URL": s.NATSURL, "KIRJAAMO_NATS_CREDENTIALS": s.NATSCredentials}
+}
+
 // Err returns the first service failure, if any.
 func (s *Stack) Err() error {
 	s.errMu.Lock()
@@ -371,6 +435,10 @@ func (s *Stack) Stop() {
 	}
 	s.closers = nil
 }
+
+// LowAssurance is the dev identity provider's person below the portal's minimum level of assurance
+// (devdata.LowAssurance).
+var LowAssurance = devdata.LowAssurance
 
 // payloadKeys keeps the codec key in the data directory: without it, a restarted stack could not
 // read the history of the workflows it had started.

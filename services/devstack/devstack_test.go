@@ -32,7 +32,7 @@ func startStack(t *testing.T, dir string, logs *syncBuffer) *Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Config{DataDir: dir, FastPostgres: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	s, err := Start(ctx, Config{DataDir: dir, FastPostgres: true, Limits: TestLimits, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func sharedStack(t *testing.T) *Stack {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		shared.stack, shared.err = Start(ctx, Config{DataDir: shared.dir, FastPostgres: true,
+		shared.stack, shared.err = Start(ctx, Config{DataDir: shared.dir, FastPostgres: true, Limits: TestLimits,
 			Logger: slog.New(slog.NewTextHandler(shared.logs, nil))})
 	})
 	if shared.err != nil {

@@ -216,3 +216,6 @@ func TestBadInputGetsAFieldLevel4xx(t *testing.T) {
 		t.Errorf("a citizen turned away from the office still reaches the case list: %d", status)
 	}
 }
+
+// handling states a clerk's purpose on an office API call: every decision states one.
+const handling = "?purpose=handling+the+request"

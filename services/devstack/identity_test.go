@@ -111,15 +111,15 @@ func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
 
 	// Through the office API, a decision without what it needs names the field, and an auditor may
 	// not decide.
-	if status, problem := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+id+"/verify-identity", token, "application/json", `{"note":"x"}`); status != http.StatusUnprocessableEntity ||
+	if status, problem := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+id+"/verify-identity"+handling, token, "application/json", `{"note":"x"}`); status != http.StatusUnprocessableEntity ||
 		strings.Join(fieldsOf(problem), ",") != "method" {
 		t.Errorf("API verification without a method: %d %v, want 422 naming method", status, problem)
 	}
-	if status, problem := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+id+"/refuse-identity", token, "application/json", `{}`); status != http.StatusUnprocessableEntity ||
+	if status, problem := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+id+"/refuse-identity"+handling, token, "application/json", `{}`); status != http.StatusUnprocessableEntity ||
 		strings.Join(fieldsOf(problem), ",") != "reasons" {
 		t.Errorf("API refusal without reasons: %d %v, want 422 naming reasons", status, problem)
 	}
-	if status, _ := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+id+"/verify-identity", officeToken(t, s, "staff-auli"), "application/json",
+	if status, _ := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+id+"/verify-identity?purpose=audit", officeToken(t, s, "staff-auli"), "application/json",
 		`{"method":"passport"}`); status != http.StatusForbidden {
 		t.Errorf("an auditor verifies an identity: %d, want 403", status)
 	}
@@ -215,7 +215,7 @@ func TestARequestByPostWaitsForTheClerkToVerifyTheIdentity(t *testing.T) {
 	post(t, clerk, s.OfficeURL+"/cases/"+other+"/purpose", url.Values{"csrf": {csrf}, "purpose": {"handling the request"}})
 	const reasons = "The visitor had no identity document and did not answer our letter asking for one."
 	// This one is refused through the office API.
-	if status, answer := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+other+"/refuse-identity", token, "application/json",
+	if status, answer := api(t, "POST", s.OfficeURL+"/api/v1/cases/"+other+"/refuse-identity"+handling, token, "application/json",
 		`{"reasons":"`+reasons+`"}`); status != http.StatusOK || answer["status"] != "identity_not_verified" {
 		t.Fatalf("refuse: %d %v", status, answer)
 	}

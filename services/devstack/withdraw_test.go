@@ -28,7 +28,7 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 	defer cancel()
 	logs := &syncBuffer{}
 	dir := t.TempDir()
-	s, err := Start(ctx, Config{DataDir: dir, FastPostgres: true, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	s, err := Start(ctx, Config{DataDir: dir, FastPostgres: true, Limits: TestLimits, Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Registers: func(db *pgxpool.Pool) []demo.Register {
 			var others []demo.Register
 			for _, reg := range DemoRegisters(db) {

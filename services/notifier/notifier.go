@@ -88,12 +88,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		}
 		if channel, _ := m.Payload["channel"].(string); channel == "sms" {
 			if cfg.SMSURL == "" {
-				return outbox.CaptureInMailbox(ctx, tx, m.ID, outbox.MailboxMessage{Channel: "sms", Recipient: m.Recipient, Subject: subject, Body: body})
+				return deps.Outbox.CaptureInMailbox(ctx, tx, m.ID, outbox.MailboxMessage{Channel: "sms", Recipient: m.Recipient, Subject: subject, Body: body})
 			}
 			return sendSMS(ctx, sms, cfg, m.Recipient, body)
 		}
 		if cfg.SMTPAddr == "" {
-			return outbox.CaptureInMailbox(ctx, tx, m.ID, outbox.MailboxMessage{Channel: "email", Recipient: m.Recipient, Subject: subject, Body: body})
+			return deps.Outbox.CaptureInMailbox(ctx, tx, m.ID, outbox.MailboxMessage{Channel: "email", Recipient: m.Recipient, Subject: subject, Body: body})
 		}
 		msg := "From: " + cfg.From + "\r\nTo: " + m.Recipient + "\r\nSubject: " + subject +
 			"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body

@@ -1,6 +1,8 @@
 package office
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,22 +12,41 @@ import (
 	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/store/cases"
+	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/workflows/request"
 )
 
-// apiStaff authenticates an API call by its bearer ID token and requires an office role.
-func (o *office) apiStaff(w http.ResponseWriter, r *http.Request) (*oidclogin.Identity, bool) {
+// apiStaff authenticates an API call by its bearer ID token and requires an office role. The tag
+// names the token in the record (a hash of it, not the token), as a session's tag does a browser's.
+func (o *office) apiStaff(w http.ResponseWriter, r *http.Request) (*oidclogin.Identity, string, bool) {
 	id, ok := web.Bearer(w, r, o.tokens)
 	if ok && !hasAnyRole(id) {
 		web.WriteProblem(w, http.StatusForbidden, "Forbidden", "no registry office role", nil)
-		return nil, false
+		return nil, "", false
 	}
-	return id, ok
+	if !ok || !o.withinLimit(w, r, id) {
+		return nil, "", false
+	}
+	sum := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+	return id, "token " + hex.EncodeToString(sum[:8]), true
+}
+
+// apiPurpose reads the purpose an API call states (purpose, and optionally purpose_detail, in the
+// query), one the caller's roles may state, answering 400 itself if it is missing or not theirs.
+func (o *office) apiPurpose(w http.ResponseWriter, r *http.Request, id *oidclogin.Identity) (string, bool) {
+	q := r.URL.Query()
+	purpose, problems := o.cfg.Purposes.State(id, q.Get("purpose"), q.Get("purpose_detail"))
+	if problems != nil {
+		web.WriteProblem(w, http.StatusBadRequest, "Purpose required", "every view of a case, and every decision on one, is recorded with its purpose", problems)
+		return "", false
+	}
+	return purpose, true
 }
 
 func (o *office) apiList(w http.ResponseWriter, r *http.Request) {
-	if _, ok := o.apiStaff(w, r); !ok {
+	id, tag, ok := o.apiStaff(w, r)
+	if !ok {
 		return
 	}
 	status := r.URL.Query().Get("status")
@@ -34,7 +55,11 @@ func (o *office) apiList(w http.ResponseWriter, r *http.Request) {
 			Message: "must be one of: " + contracts.MustBeOneOf(request.Statuses)}})
 		return
 	}
-	list, err := o.deps.Cases.List(r.Context(), cases.Filter{Status: request.Status(status)})
+	f := cases.Filter{Status: request.Status(status), NeedsAttention: r.URL.Query().Get("needs_attention") == "true"}
+	list, err := o.deps.Cases.List(r.Context(), f)
+	if err == nil {
+		err = o.recordList(r, id, tag, f, list)
+	}
 	if err != nil {
 		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
 		return
@@ -42,19 +67,22 @@ func (o *office) apiList(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, map[string]any{"cases": list})
 }
 
-// apiShow returns a case file. The purpose query parameter is required: the view is recorded with it.
+// apiShow returns a case file, with the records each register returned. The purpose is required:
+// the view is recorded with it, and so is the reading of each register's records it returns.
 func (o *office) apiShow(w http.ResponseWriter, r *http.Request) {
-	id, ok := o.apiStaff(w, r)
+	id, tag, ok := o.apiStaff(w, r)
 	if !ok {
 		return
 	}
-	purpose := strings.TrimSpace(r.URL.Query().Get("purpose"))
-	if purpose == "" || len(purpose) > 500 {
-		web.WriteProblem(w, http.StatusBadRequest, "Purpose required", "every view of a case is recorded with its purpose",
-			[]contracts.FieldError{{Field: "purpose", Rule: "required", Message: "state why you open this case (1-500 characters)"}})
+	requestID := r.PathValue("id")
+	if !casefile.ValidID(requestID) {
+		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such case", nil)
 		return
 	}
-	requestID := r.PathValue("id")
+	purpose, ok := o.apiPurpose(w, r, id)
+	if !ok {
+		return
+	}
 	file, err := o.deps.Files.Load(r.Context(), requestID)
 	if errors.Is(err, store.ErrNotFound) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such case", nil)
@@ -64,20 +92,41 @@ func (o *office) apiShow(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "try again", nil)
 		return
 	}
-	if err := o.recordView(r, id, requestID, purpose); err != nil {
+	err = o.recordView(r, id, tag, requestID, purpose)
+	for _, reg := range file.Registers {
+		if err == nil && len(reg.Data) > 0 {
+			_, err = o.deps.Record.WriteOnce(r.Context(), record.Entry{Actor: staffName(id), Role: roles(id), Action: "viewed_records",
+				RequestID: requestID, Purpose: purpose, Detail: map[string]any{"register_id": reg.ID, "session": tag}}, o.cfg.ViewWindow)
+		}
+	}
+	if err != nil {
 		web.WriteProblem(w, http.StatusServiceUnavailable, "Unavailable", "the view could not be recorded", nil)
 		return
 	}
 	web.WriteJSON(w, http.StatusOK, file)
 }
 
-func (o *office) apiApprove(w http.ResponseWriter, r *http.Request) {
-	id, ok := o.apiStaff(w, r)
+// apiClerk admits an API decision: a clerk's, on a well-formed case id, with its purpose stated.
+func (o *office) apiClerk(w http.ResponseWriter, r *http.Request, refusal string) (*oidclogin.Identity, string, bool) {
+	id, _, ok := o.apiStaff(w, r)
 	if !ok {
-		return
+		return nil, "", false
 	}
 	if !hasRole(id, RoleClerk) {
-		web.WriteProblem(w, http.StatusForbidden, "Forbidden", "only a clerk can approve a reply", nil)
+		web.WriteProblem(w, http.StatusForbidden, "Forbidden", refusal, nil)
+		return nil, "", false
+	}
+	if !casefile.ValidID(r.PathValue("id")) {
+		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such case", nil)
+		return nil, "", false
+	}
+	purpose, ok := o.apiPurpose(w, r, id)
+	return id, purpose, ok
+}
+
+func (o *office) apiApprove(w http.ResponseWriter, r *http.Request) {
+	id, purpose, ok := o.apiClerk(w, r, "only a clerk can approve a reply")
+	if !ok {
 		return
 	}
 	var body struct {
@@ -86,7 +135,7 @@ func (o *office) apiApprove(w http.ResponseWriter, r *http.Request) {
 	if !web.ReadJSON(w, r, 64<<10, &body, true) {
 		return
 	}
-	st, err := o.deps.Requests.Approve(r.Context(), r.PathValue("id"), request.Approval{Clerk: staffName(id), Note: body.Note})
+	st, err := o.deps.Requests.Approve(r.Context(), r.PathValue("id"), request.Approval{Clerk: staffName(id), Note: body.Note, Purpose: purpose})
 	if !web.StepDone(w, o.deps.Log, err) {
 		return
 	}
@@ -97,19 +146,11 @@ func (o *office) apiApprove(w http.ResponseWriter, r *http.Request) {
 // or a visit: POST /api/v1/cases/{id}/verify-identity {method, note}, or .../refuse-identity
 // {reasons}. The workflow's checks decide, field by field (422) or by the request's turn (409).
 func (o *office) apiDecideIdentity(w http.ResponseWriter, r *http.Request) {
-	id, ok := o.apiStaff(w, r)
+	id, purpose, ok := o.apiClerk(w, r, "only a clerk can decide on a subject's identity")
 	if !ok {
 		return
 	}
-	if !hasRole(id, RoleClerk) {
-		web.WriteProblem(w, http.StatusForbidden, "Forbidden", "only a clerk can decide on a subject's identity", nil)
-		return
-	}
 	requestID := r.PathValue("id")
-	if !casefile.ValidID(requestID) {
-		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such case", nil)
-		return
-	}
 	var st request.State
 	var err error
 	if strings.HasSuffix(r.URL.Path, "/verify-identity") {
@@ -120,7 +161,8 @@ func (o *office) apiDecideIdentity(w http.ResponseWriter, r *http.Request) {
 		if !web.ReadJSON(w, r, 64<<10, &body, false) {
 			return
 		}
-		st, err = o.deps.Requests.VerifyIdentity(r.Context(), requestID, request.IdentityVerification{Clerk: staffName(id), Method: body.Method, Note: body.Note})
+		st, err = o.deps.Requests.VerifyIdentity(r.Context(), requestID, request.IdentityVerification{Clerk: staffName(id), Method: body.Method, Note: body.Note,
+			Purpose: purpose})
 	} else {
 		var body struct {
 			Reasons string `json:"reasons"`
@@ -128,7 +170,7 @@ func (o *office) apiDecideIdentity(w http.ResponseWriter, r *http.Request) {
 		if !web.ReadJSON(w, r, 64<<10, &body, false) {
 			return
 		}
-		st, err = o.deps.Requests.RefuseIdentity(r.Context(), requestID, request.IdentityRefusal{Clerk: staffName(id), Reasons: body.Reasons})
+		st, err = o.deps.Requests.RefuseIdentity(r.Context(), requestID, request.IdentityRefusal{Clerk: staffName(id), Reasons: body.Reasons, Purpose: purpose})
 	}
 	if errors.Is(err, request.ErrNotFound) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such open case", nil)

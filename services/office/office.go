@@ -20,6 +20,12 @@ import (
 // Config is the office's own configuration.
 type Config struct {
 	web.SiteConfig
+	// Purposes are the purposes each role may open a case for.
+	Purposes Purposes `env:"PURPOSES" doc:"the purposes a staff member may state to open a case, by role: role=purpose|purpose;role=… (roles clerk, dpo, auditor); the record keeps the one stated with every view and decision"`
+	// ViewWindow is how long a view is one view: the same session reading the same case for the
+	// same purpose again within it writes no new entry.
+	ViewWindow time.Duration `env:"VIEW_WINDOW" doc:"repeated views of a case, its records, a list or the dev mailbox by one session for one purpose within this time are one entry of the record"`
+	web.Limits
 }
 
 // ConfigPrefix is the prefix of the office's own variables.
@@ -27,7 +33,12 @@ const ConfigPrefix = "KIRJAAMO_OFFICE_"
 
 // DefaultConfig is the office's configuration before the environment is read.
 func DefaultConfig() Config {
-	return Config{SiteConfig: web.SiteConfig{Addr: "127.0.0.1:8081", ClientID: "kirjaamo-office"}}
+	var purposes Purposes
+	if err := purposes.UnmarshalText([]byte(DefaultPurposes)); err != nil {
+		panic(err) // a constant, tested
+	}
+	return Config{SiteConfig: web.SiteConfig{Addr: "127.0.0.1:8081", ClientID: "kirjaamo-office"}, Purposes: purposes, ViewWindow: 10 * time.Minute,
+		Limits: web.DefaultLimits()}
 }
 
 // LoadConfig reads the office's configuration from the environment.
@@ -63,15 +74,41 @@ func newOffice(cfg Config, deps Deps, login *oidclogin.Client) (*office, error) 
 		return nil, fmt.Errorf("office: %w", err)
 	}
 	o := &office{cfg: cfg, deps: deps, login: login, tokens: login, pages: pages,
-		sessions: &web.Sessions{Store: deps.Sessions, Site: "office", Cookie: "kirjaamo_office", Secure: cfg.Secure(), TTL: 8 * time.Hour}}
-	o.signIn = &web.Login{Client: login, Sessions: o.sessions,
-		Admit: func(id oidclogin.Identity) bool { return hasAnyRole(&id) },
+		sessions: &web.Sessions{Store: deps.Sessions, Site: "office", Cookie: web.CookieName("kirjaamo_office", cfg.Secure()),
+			Secure: cfg.Secure(), TTL: 8 * time.Hour}}
+	o.limiter = &web.Limiter{Site: "office", Limits: cfg.Limits, Counter: deps.Limits}
+	// Who signs in, who is refused and who signs out is on the record: the record of who read what
+	// starts there.
+	write := func(r *http.Request, e record.Entry) {
+		if err := o.deps.Record.Write(r.Context(), e); err != nil {
+			o.deps.Log.Error("record sign-in", "action", e.Action, "error", err)
+		}
+	}
+	o.signIn = &web.Login{Client: login, Sessions: o.sessions, PublicURL: cfg.PublicURL,
+		Admit: func(id oidclogin.Identity) string {
+			if !hasAnyRole(&id) {
+				return "refused"
+			}
+			return ""
+		},
 		Fail: func(w http.ResponseWriter, r *http.Request, status int, reason string) {
 			o.fail(w, status, map[string]string{"unavailable": "The office is not available right now. Try again in a moment.",
 				"failed": "Sign-in failed. Start again.", "refused": "Your account has no registry office role."}[reason])
 		},
 		SignedIn: func(r *http.Request, id *oidclogin.Identity) {
-			_ = o.deps.Record.Write(r.Context(), record.Entry{Actor: staffName(id), Role: strings.Join(id.Roles, ","), Action: "signed_in"})
+			write(r, record.Entry{Actor: staffName(id), Role: roles(id), Action: "signed_in"})
+		},
+		Refused: func(r *http.Request, id *oidclogin.Identity, reason string) {
+			// Whoever was refused may be no staff member at all: the record names them by their subject
+			// at the provider only, not by name.
+			e := record.Entry{Actor: "unknown", Role: "none", Action: "sign_in_refused", Detail: map[string]any{"reason": reason}}
+			if id != nil {
+				e.Actor = "<" + id.Subject + ">"
+			}
+			write(r, e)
+		},
+		SignedOut: func(r *http.Request, id *oidclogin.Identity) {
+			write(r, record.Entry{Actor: staffName(id), Role: roles(id), Action: "signed_out"})
 		}}
 	return o, nil
 }
@@ -84,6 +121,7 @@ type office struct {
 	tokens   web.TokenVerifier
 	sessions *web.Sessions
 	signIn   *web.Login
+	limiter  *web.Limiter
 	pages    map[string]*template.Template
 }
 
@@ -116,5 +154,30 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
 	})
-	return web.Observed("office", web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(mux)))
+	return web.Observed("office", web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(o.limiter.PerAddress(mux, o.tooMany), o.cfg.Secure())))
+}
+
+// tooMany answers a call past a rate limit: the API with a problem document, a page with a page.
+func (o *office) tooMany(w http.ResponseWriter, r *http.Request, retry time.Duration) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		web.TooMany(w, retry, "too many calls in a short time; try again after Retry-After seconds")
+		return
+	}
+	web.RetryAfter(w, retry)
+	o.fail(w, http.StatusTooManyRequests, "Too many changes in a short time. Wait a moment and try again.")
+}
+
+// withinLimit counts a state-changing call against the staff member making it, and answers the
+// call itself if it is past their limit.
+func (o *office) withinLimit(w http.ResponseWriter, r *http.Request, id *oidclogin.Identity) bool {
+	retry, err := o.limiter.Subject(r, id.Subject)
+	if err != nil {
+		o.deps.Log.Warn("rate limit not counted", "error", err)
+		return true
+	}
+	if retry > 0 {
+		o.tooMany(w, r, retry)
+		return false
+	}
+	return true
 }

@@ -19,6 +19,7 @@ import (
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/services/internal/store/declarations"
+	"kirjaamo.dev/services/internal/store/outbox"
 	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/workflows/request"
@@ -34,38 +35,52 @@ type fakeRequests struct {
 	started   []request.Input
 }
 
+// checked refuses an input its Check refuses, as the client does before anything is sent.
+func checked(ve *contracts.ValidationError, err error) error {
+	if ve != nil {
+		return &request.RefusedError{Fields: ve.Fields}
+	}
+	return err
+}
+
 func (f *fakeRequests) Start(_ context.Context, in request.Input) error {
+	if !in.ReceivedAt.IsZero() && in.Receipt.Deadline.IsZero() {
+		in.Receipt = request.ReceiptOf(in.ReceivedAt)
+	}
+	if err := checked(request.CheckInput(in), f.err); err != nil {
+		return err
+	}
 	f.started = append(f.started, in)
-	return f.err
+	return nil
 }
 func (f *fakeRequests) Approve(_ context.Context, _ string, a request.Approval) (request.State, error) {
-	if f.err != nil {
-		return request.State{}, f.err
+	if err := checked(request.CheckApproval(a), f.err); err != nil {
+		return request.State{}, err
 	}
 	f.approvals = append(f.approvals, a)
 	return request.State{Status: request.StatusReplied}, nil
 }
-func (f *fakeRequests) Extend(context.Context, string, request.Extension) (request.State, error) {
-	return request.State{}, f.err
+func (f *fakeRequests) Extend(_ context.Context, _ string, x request.Extension) (request.State, error) {
+	return request.State{}, checked(request.CheckExtension(x), f.err)
 }
 func (f *fakeRequests) VerifyIdentity(_ context.Context, _ string, v request.IdentityVerification) (request.State, error) {
-	if f.err != nil {
-		return request.State{}, f.err
+	if err := checked(request.CheckVerification(v), f.err); err != nil {
+		return request.State{}, err
 	}
 	f.verified = append(f.verified, v)
 	return request.State{Status: request.StatusReceived}, nil
 }
-func (f *fakeRequests) RefuseIdentity(context.Context, string, request.IdentityRefusal) (request.State, error) {
-	return request.State{}, f.err
+func (f *fakeRequests) RefuseIdentity(_ context.Context, _ string, x request.IdentityRefusal) (request.State, error) {
+	return request.State{}, checked(request.CheckRefusal(x), f.err)
 }
-func (f *fakeRequests) SendLiftNotice(context.Context, string, request.Lift) (request.State, error) {
-	return request.State{}, f.err
+func (f *fakeRequests) SendLiftNotice(_ context.Context, _ string, l request.Lift) (request.State, error) {
+	return request.State{}, checked(request.CheckLift(l), f.err)
 }
-func (f *fakeRequests) Lift(context.Context, string, request.Lift) (request.State, error) {
-	return request.State{}, f.err
+func (f *fakeRequests) Lift(_ context.Context, _ string, l request.Lift) (request.State, error) {
+	return request.State{}, checked(request.CheckLift(l), f.err)
 }
-func (f *fakeRequests) Retry(context.Context, string, request.Retry) (request.State, error) {
-	return request.State{}, f.err
+func (f *fakeRequests) Retry(_ context.Context, _ string, x request.Retry) (request.State, error) {
+	return request.State{}, checked(request.CheckRetry(x), f.err)
 }
 
 type fakeCases map[string]*casefile.File
@@ -86,6 +101,15 @@ func (f fakeCases) List(_ context.Context, filter cases.Filter) ([]cases.Case, e
 	return out, nil
 }
 func (f fakeCases) Registers(context.Context, string) ([]cases.Register, error) { return nil, nil }
+func (f fakeCases) NeedingAttention(context.Context) (int, error) {
+	n := 0
+	for _, file := range f {
+		if file.Case.Attention != nil {
+			n++
+		}
+	}
+	return n, nil
+}
 func (f fakeCases) Load(_ context.Context, id string) (*casefile.File, error) {
 	if file, ok := f[id]; ok {
 		return file, nil
@@ -97,8 +121,32 @@ func (f fakeCases) Load(_ context.Context, id string) (*casefile.File, error) {
 type memRecord struct{ entries []record.Entry }
 
 func (m *memRecord) Write(_ context.Context, e record.Entry) error {
+	e.At = time.Now()
 	m.entries = append(m.entries, e)
 	return nil
+}
+
+// WriteOnce writes unless an entry the same but for its time was written within the window, as the
+// record's does.
+func (m *memRecord) WriteOnce(ctx context.Context, e record.Entry, within time.Duration) (bool, error) {
+	for _, seen := range m.entries {
+		if seen.Actor == e.Actor && seen.Role == e.Role && seen.Action == e.Action && seen.RequestID == e.RequestID &&
+			seen.Purpose == e.Purpose && toJSON(seen.Detail) == toJSON(e.Detail) && time.Since(seen.At) < within {
+			return false, nil
+		}
+	}
+	return true, m.Write(ctx, e)
+}
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// actions are the record's actions, in order.
+func (m *memRecord) actions() []string {
+	var out []string
+	for _, e := range m.entries {
+		out = append(out, e.Action)
+	}
+	return out
 }
 func (m *memRecord) Trail(_ context.Context, id string) ([]record.Entry, error) {
 	var out []record.Entry
@@ -158,21 +206,51 @@ var (
 
 const caseID = "0195d5c8-8d3e-7c1a-9f00-00000000cccc"
 
+// handling states a clerk's purpose on an API call.
+const handling = "?purpose=" + "handling+the+request"
+
 type harness struct {
 	handler  http.Handler
 	requests *fakeRequests
 	record   *memRecord
 	sessions memSessions
+	files    fakeCases
+	mailbox  *memMailbox
 }
 
-func newHarness(t *testing.T) *harness {
+// memCounter counts calls against limits in memory, by key, in one window.
+type memCounter map[string]int
+
+func (m memCounter) Take(_ context.Context, key string, limit int, window time.Duration) (time.Duration, error) {
+	m[key]++
+	if m[key] > limit {
+		return window, nil
+	}
+	return 0, nil
+}
+
+// memMailbox is the dev mailbox, in memory.
+type memMailbox struct{ msgs []outbox.MailboxMessage }
+
+func (m *memMailbox) Mailbox(context.Context, int) ([]outbox.MailboxMessage, error) {
+	return m.msgs, nil
+}
+
+func mailboxMessage(id int64) outbox.MailboxMessage {
+	return outbox.MailboxMessage{ID: id, Channel: "email", Recipient: "aino@example.fi", Subject: "Your reply", Body: "…", SentAt: time.Now()}
+}
+
+func newHarness(t testing.TB, tunes ...func(*Config)) *harness {
 	t.Helper()
 	files := fakeCases{caseID: {Case: cases.Case{RequestID: caseID, Status: request.StatusInReview, Right: contracts.RightAccess}}}
-	h := &harness{requests: &fakeRequests{}, record: &memRecord{}, sessions: memSessions{}}
+	h := &harness{requests: &fakeRequests{}, record: &memRecord{}, sessions: memSessions{}, files: files, mailbox: &memMailbox{}}
 	deps := Deps{Requests: h.requests, Cases: files, Files: files, Record: h.record, Declarations: noDeclarations{}, Sessions: h.sessions,
-		Packages: noPackages{}, Log: slog.New(slog.DiscardHandler)}
+		Packages: noPackages{}, Mailbox: h.mailbox, Limits: memCounter{}, Log: slog.New(slog.DiscardHandler)}
 	cfg := DefaultConfig()
 	cfg.PublicURL = "http://office.test"
+	for _, tune := range tunes {
+		tune(&cfg)
+	}
 	o, err := newOffice(cfg, deps, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -208,19 +286,20 @@ func TestOnlyStaffUseTheOfficeAPIAndOnlyAClerkDecides(t *testing.T) {
 		token string
 		want  int
 	}{{"", http.StatusUnauthorized}, {"forged", http.StatusUnauthorized}, {"aino", http.StatusForbidden}, {"auli", http.StatusForbidden}} {
-		if w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply", c.token, `{}`); w.Code != c.want {
+		if w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply"+handling, c.token, `{}`); w.Code != c.want {
 			t.Errorf("reply as %q: %d, want %d", c.token, w.Code, c.want)
 		}
 	}
 	if len(h.requests.approvals) != 0 {
 		t.Fatal("an approval went through without a clerk")
 	}
-	w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply", "kaisa", `{"note":"ok"}`)
-	if w.Code != http.StatusOK || h.requests.approvals[0].Clerk != "Kaisa Kirjaaja <staff-kaisa>" || h.requests.approvals[0].Note != "ok" {
+	w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply"+handling, "kaisa", `{"note":"ok"}`)
+	if w.Code != http.StatusOK || h.requests.approvals[0].Clerk != "Kaisa Kirjaaja <staff-kaisa>" || h.requests.approvals[0].Note != "ok" ||
+		h.requests.approvals[0].Purpose != "handling the request" {
 		t.Fatalf("Kaisa's approval: %d %s, sent %+v", w.Code, w.Body, h.requests.approvals)
 	}
 	// The body may be left out: a note is optional.
-	r := httptest.NewRequest(http.MethodPost, "/api/v1/cases/"+caseID+"/reply", nil)
+	r := httptest.NewRequest(http.MethodPost, "/api/v1/cases/"+caseID+"/reply"+handling, nil)
 	r.Header.Set("Authorization", "Bearer kaisa")
 	rec := httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, r)
@@ -242,7 +321,7 @@ func TestADecisionTheWorkflowRefusesIsA4xxWithItsReason(t *testing.T) {
 		{request.ErrNotDone, http.StatusServiceUnavailable, ""},
 	} {
 		h.requests.err = c.err
-		w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply", "kaisa", `{"note":"x"}`)
+		w := h.api(http.MethodPost, "/api/v1/cases/"+caseID+"/reply"+handling, "kaisa", `{"note":"x"}`)
 		if w.Code != c.want {
 			t.Errorf("%v: %d, want %d", c.err, w.Code, c.want)
 			continue
@@ -260,7 +339,7 @@ func TestADecisionTheWorkflowRefusesIsA4xxWithItsReason(t *testing.T) {
 func TestAMalformedCaseIDIsNotFoundNotAServerError(t *testing.T) {
 	h := newHarness(t)
 	for _, path := range []string{"/api/v1/cases/not-a-uuid/verify-identity", "/api/v1/cases/" + strings.Repeat("z", 36) + "/verify-identity"} {
-		if w := h.api(http.MethodPost, path, "kaisa", `{"method":"passport"}`); w.Code != http.StatusNotFound {
+		if w := h.api(http.MethodPost, path+handling, "kaisa", `{"method":"passport"}`); w.Code != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", path, w.Code)
 		}
 	}

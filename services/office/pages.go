@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/auth/oidclogin"
 	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/store"
@@ -55,9 +56,8 @@ const (
 	RoleAuditor = "auditor"
 )
 
-// Purposes a staff member can state for opening a case. The record keeps the one chosen and any
-// words added to it.
-var Purposes = []string{"handling the request", "reviewing register outcomes", "supervision by the DPO", "audit"}
+// Roles are the office's roles.
+var Roles = []string{RoleClerk, RoleDPO, RoleAuditor}
 
 // view is what every office page template gets.
 type view struct {
@@ -113,7 +113,7 @@ func (o *office) staffForm(w http.ResponseWriter, r *http.Request, role, refusal
 		o.fail(w, http.StatusForbidden, refusal)
 		return nil, false
 	}
-	return sess, true
+	return sess, o.withinLimit(w, r, sess.Identity)
 }
 
 // staffName is how the record names a staff member: their name and their subject identifier.
@@ -126,24 +126,66 @@ func hasAnyRole(id *oidclogin.Identity) bool {
 	return hasRole(id, RoleClerk) || hasRole(id, RoleDPO) || hasRole(id, RoleAuditor)
 }
 
+// caseList is the case list page's data: the cases, and for the DPO how many need attention.
+type caseList struct {
+	Cases          []cases.Case
+	NeedsAttention int
+	// Attention: the list shows only the cases that need attention.
+	Attention bool
+}
+
 func (o *office) listCases(w http.ResponseWriter, r *http.Request) {
 	sess, ok := o.staff(w, r)
 	if !ok {
 		return
 	}
-	list, err := o.deps.Cases.List(r.Context(), cases.Filter{Status: request.Status(r.URL.Query().Get("status"))})
+	q := r.URL.Query()
+	f := cases.Filter{Status: request.Status(q.Get("status")), NeedsAttention: q.Get("attention") != ""}
+	if f.Status != "" && !f.Status.Valid() {
+		o.fail(w, http.StatusBadRequest, "status: "+contracts.MustBeOneOf(request.Statuses))
+		return
+	}
+	list, err := o.deps.Cases.List(r.Context(), f)
+	if err == nil {
+		err = o.recordList(r, sess.Identity, sessionTag(sess), f, list)
+	}
+	v := caseList{Cases: list, Attention: f.NeedsAttention}
+	if err == nil && hasRole(sess.Identity, RoleDPO) {
+		v.NeedsAttention, err = o.deps.Cases.NeedingAttention(r.Context())
+	}
 	if err != nil {
 		o.deps.Log.Error("list cases", "error", err)
 		o.fail(w, http.StatusServiceUnavailable, "The case list is not available right now.")
 		return
 	}
-	o.render(w, http.StatusOK, "cases", sess, list)
+	o.render(w, http.StatusOK, "cases", sess, v)
 }
+
+// recordList writes to the record what a staff member listed: the filter and the cases' ids, not
+// what the list shows of them. A list shown again unchanged within the window is one entry.
+func (o *office) recordList(r *http.Request, id *oidclogin.Identity, tag string, f cases.Filter, list []cases.Case) error {
+	ids := make([]string, len(list))
+	for i, c := range list {
+		ids[i] = c.RequestID
+	}
+	_, err := o.deps.Record.WriteOnce(r.Context(), record.Entry{Actor: staffName(id), Role: roles(id), Action: "listed_cases",
+		Detail: map[string]any{"session": tag, "status": string(f.Status), "needs_attention": f.NeedsAttention, "cases": ids}}, o.cfg.ViewWindow)
+	return err
+}
+
+// sessionTag names a browser's session in the record, without being its id.
+func sessionTag(sess *web.Session) string { return "session " + sess.Tag() }
+
+func roles(id *oidclogin.Identity) string { return strings.Join(id.Roles, ",") }
 
 // showCase shows a case to a staff member who has stated why they open it, and records the view.
 func (o *office) showCase(w http.ResponseWriter, r *http.Request) {
 	sess, ok := o.staff(w, r)
 	if !ok {
+		return
+	}
+	if !casefile.ValidID(r.PathValue("id")) {
+		o.fail(w, http.StatusNotFound, "No such case.")
 		return
 	}
 	notice := sess.Notice
@@ -167,14 +209,14 @@ func (o *office) renderCase(w http.ResponseWriter, r *http.Request, sess *web.Se
 	id := r.PathValue("id")
 	grant, ok := sess.Views[id]
 	if !ok || time.Now().After(grant.Until) {
-		o.render(w, http.StatusOK, "purpose", sess, purposeForm{RequestID: id, Purposes: Purposes})
+		o.render(w, http.StatusOK, "purpose", sess, purposeForm{RequestID: id, Purposes: o.cfg.Purposes.For(sess.Identity)})
 		return
 	}
 	file, ok := o.loadCase(w, r, id)
 	if !ok {
 		return
 	}
-	if err := o.recordView(r, sess.Identity, id, grant.Purpose); err != nil {
+	if err := o.recordView(r, sess.Identity, sessionTag(sess), id, grant.Purpose); err != nil {
 		o.deps.Log.Error("record view", "error", err)
 		o.fail(w, http.StatusServiceUnavailable, "The view could not be recorded, so the case is not shown.")
 		return
@@ -212,15 +254,20 @@ func (o *office) loadCase(w http.ResponseWriter, r *http.Request, id string) (*c
 	return file, true
 }
 
-func (o *office) recordView(r *http.Request, id *oidclogin.Identity, requestID, purpose string) error {
-	return o.deps.Record.Write(r.Context(), record.Entry{Actor: staffName(id), Role: strings.Join(id.Roles, ","),
-		Action: "viewed", RequestID: requestID, Purpose: purpose})
+// recordView writes a view of a case to the record, once for a session (tag) and purpose within
+// the window.
+func (o *office) recordView(r *http.Request, id *oidclogin.Identity, tag, requestID, purpose string) error {
+	_, err := o.deps.Record.WriteOnce(r.Context(), record.Entry{Actor: staffName(id), Role: roles(id),
+		Action: "viewed", RequestID: requestID, Purpose: purpose, Detail: map[string]any{"session": tag}}, o.cfg.ViewWindow)
+	return err
 }
 
 type purposeForm struct {
 	RequestID string
 	Purposes  []string
-	Error     string
+	// Chosen and Detail are what was sent; Errors, what is wrong with it, by field.
+	Chosen, Detail string
+	Errors         map[string]string
 }
 
 type caseView struct {
@@ -255,20 +302,19 @@ func (o *office) statePurpose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	purpose := strings.TrimSpace(r.PostFormValue("purpose"))
-	more := strings.TrimSpace(r.PostFormValue("purpose_detail"))
-	if !slices.Contains(Purposes, purpose) {
-		o.render(w, http.StatusUnprocessableEntity, "purpose", sess, purposeForm{RequestID: id, Purposes: Purposes,
-			Error: "purpose: choose why you open this case"})
+	if !casefile.ValidID(id) {
+		o.fail(w, http.StatusNotFound, "No such case.")
 		return
 	}
-	if len(more) > 500 {
-		o.render(w, http.StatusUnprocessableEntity, "purpose", sess, purposeForm{RequestID: id, Purposes: Purposes,
-			Error: "purpose_detail: at most 500 characters"})
+	purpose, problems := o.cfg.Purposes.State(sess.Identity, r.PostFormValue("purpose"), r.PostFormValue("purpose_detail"))
+	if problems != nil {
+		form := purposeForm{RequestID: id, Purposes: o.cfg.Purposes.For(sess.Identity), Chosen: r.PostFormValue("purpose"),
+			Detail: r.PostFormValue("purpose_detail"), Errors: map[string]string{}}
+		for _, p := range problems {
+			form.Errors[p.Field] = p.Message
+		}
+		o.render(w, http.StatusUnprocessableEntity, "purpose", sess, form)
 		return
-	}
-	if more != "" {
-		purpose += ": " + more
 	}
 	if sess.Views == nil {
 		sess.Views = map[string]web.ViewGrant{}
@@ -289,32 +335,44 @@ func (o *office) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, clerk := r.PathValue("id"), staffName(sess.Identity)
+	if !casefile.ValidID(id) {
+		o.fail(w, http.StatusNotFound, "No such case.")
+		return
+	}
+	// A decision is taken on a case opened for a stated purpose, which the record keeps with it.
+	grant, opened := sess.Views[id]
+	if !opened || time.Now().After(grant.Until) {
+		sess.Notice = "State why you open the case before you decide on it."
+		_ = o.sessions.Save(r.Context(), w, sess)
+		http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
+		return
+	}
 	var err error
 	var done string
-	ctx := r.Context()
+	ctx, purpose := r.Context(), grant.Purpose
 	switch r.PathValue("decision") {
 	case "approve":
-		_, err = o.deps.Requests.Approve(ctx, id, request.Approval{Clerk: clerk, Note: r.PostFormValue("note")})
+		_, err = o.deps.Requests.Approve(ctx, id, request.Approval{Clerk: clerk, Note: r.PostFormValue("note"), Purpose: purpose})
 		done = "The reply was approved and sent."
 	case "extend":
 		months, _ := strconv.Atoi(r.PostFormValue("months"))
-		_, err = o.deps.Requests.Extend(ctx, id, request.Extension{Clerk: clerk, Reasons: r.PostFormValue("reasons"), Months: months})
+		_, err = o.deps.Requests.Extend(ctx, id, request.Extension{Clerk: clerk, Reasons: r.PostFormValue("reasons"), Months: months, Purpose: purpose})
 		done = "The deadline was extended and the subject told why."
 	case "lift-notice":
-		_, err = o.deps.Requests.SendLiftNotice(ctx, id, request.Lift{Clerk: clerk})
+		_, err = o.deps.Requests.SendLiftNotice(ctx, id, request.Lift{Clerk: clerk, Purpose: purpose})
 		done = "The subject was told the restriction will be lifted."
 	case "lift":
-		_, err = o.deps.Requests.Lift(ctx, id, request.Lift{Clerk: clerk})
+		_, err = o.deps.Requests.Lift(ctx, id, request.Lift{Clerk: clerk, Purpose: purpose})
 		done = "The restriction was lifted."
 	case "verify-identity":
 		_, err = o.deps.Requests.VerifyIdentity(ctx, id, request.IdentityVerification{Clerk: clerk, Method: r.PostFormValue("method"),
-			Note: r.PostFormValue("note")})
+			Note: r.PostFormValue("note"), Purpose: purpose})
 		done = "The identity was verified; the request goes to the registers."
 	case "refuse-identity":
-		_, err = o.deps.Requests.RefuseIdentity(ctx, id, request.IdentityRefusal{Clerk: clerk, Reasons: r.PostFormValue("reasons")})
+		_, err = o.deps.Requests.RefuseIdentity(ctx, id, request.IdentityRefusal{Clerk: clerk, Reasons: r.PostFormValue("reasons"), Purpose: purpose})
 		done = "The request was closed: identity not verified. The subject is told the reasons."
 	case "retry":
-		_, err = o.deps.Requests.Retry(ctx, id, request.Retry{Clerk: clerk})
+		_, err = o.deps.Requests.Retry(ctx, id, request.Retry{Clerk: clerk, Purpose: purpose})
 		done = "The step is being run again."
 	default:
 		o.fail(w, http.StatusNotFound, "No such decision.")
@@ -362,6 +420,15 @@ func (o *office) mailbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msgs, err := o.deps.Mailbox.Mailbox(r.Context(), 100)
+	if err == nil {
+		// The mailbox holds what was sent to people: reading it is on the record first.
+		ids := make([]int64, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.ID
+		}
+		_, err = o.deps.Record.WriteOnce(r.Context(), record.Entry{Actor: staffName(sess.Identity), Role: roles(sess.Identity),
+			Action: "read_mailbox", Detail: map[string]any{"session": sessionTag(sess), "messages": ids}}, o.cfg.ViewWindow)
+	}
 	if err != nil {
 		o.fail(w, http.StatusServiceUnavailable, "The mailbox is not available right now.")
 		return

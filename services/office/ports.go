@@ -29,7 +29,9 @@ type Deps struct {
 	Packages     Packages
 	// Mailbox is the dev notifier's mailbox; nil outside the dev stack.
 	Mailbox Mailbox
-	Log     *slog.Logger
+	// Limits counts calls against the rate limits (*limits.Counter).
+	Limits web.Counter
+	Log    *slog.Logger
 }
 
 // Requests is the request workflow as the office uses it (*request.Client).
@@ -49,6 +51,7 @@ type Cases interface {
 	Case(ctx context.Context, requestID string) (cases.Case, error)
 	List(ctx context.Context, f cases.Filter) ([]cases.Case, error)
 	Registers(ctx context.Context, requestID string) ([]cases.Register, error)
+	NeedingAttention(ctx context.Context) (int, error)
 }
 
 // Files assembles a case as people read it (casefile.Reader).
@@ -59,6 +62,7 @@ type Files interface {
 // Record is the record of who did what (*record.Record).
 type Record interface {
 	Write(ctx context.Context, e record.Entry) error
+	WriteOnce(ctx context.Context, e record.Entry, within time.Duration) (bool, error)
 	Trail(ctx context.Context, requestID string) ([]record.Entry, error)
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"kirjaamo.dev/services/internal/casefile"
@@ -41,8 +40,9 @@ func (o *office) showRecords(w http.ResponseWriter, r *http.Request) {
 		o.fail(w, http.StatusNotFound, "That register returned no records on this case.")
 		return
 	}
-	err := o.deps.Record.Write(r.Context(), record.Entry{Actor: staffName(sess.Identity), Role: strings.Join(sess.Identity.Roles, ","),
-		Action: "viewed_records", RequestID: id, Purpose: grant.Purpose, Detail: map[string]any{"register_id": registerID}})
+	_, err := o.deps.Record.WriteOnce(r.Context(), record.Entry{Actor: staffName(sess.Identity), Role: roles(sess.Identity),
+		Action: "viewed_records", RequestID: id, Purpose: grant.Purpose, Detail: map[string]any{"register_id": registerID, "session": sessionTag(sess)}},
+		o.cfg.ViewWindow)
 	if err != nil {
 		o.deps.Log.Error("record view", "error", err)
 		o.fail(w, http.StatusServiceUnavailable, "The view could not be recorded, so the records are not shown.")

@@ -121,7 +121,7 @@ func (o *office) register(r *http.Request, clerk *oidclogin.Identity, g Registra
 
 // apiRegister registers a request received by post or at a service point (clerk only).
 func (o *office) apiRegister(w http.ResponseWriter, r *http.Request) {
-	id, ok := o.apiStaff(w, r)
+	id, _, ok := o.apiStaff(w, r)
 	if !ok {
 		return
 	}

@@ -19,6 +19,7 @@ import (
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/config"
+	"kirjaamo.dev/services/internal/ledger"
 	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/workflows/request"
 )
@@ -27,6 +28,9 @@ import (
 type Config struct {
 	// MaxConcurrentActivities bounds the activities one worker runs at once.
 	MaxConcurrentActivities int `env:"ORCHESTRATOR_ACTIVITIES" default:"200" doc:"how many activities one orchestrator runs at once"`
+	// CheckpointEvery is how often the record's head is checkpointed, if it moved: entries after
+	// the latest checkpoint could be cut off the record's end without showing until the next one.
+	CheckpointEvery time.Duration `env:"RECORD_CHECKPOINT_EVERY" default:"1m" doc:"how often the orchestrator signs and publishes a checkpoint of the record, if it grew (README, A record that proves itself)"`
 }
 
 // LoadConfig reads the orchestrator's configuration from the environment.
@@ -60,7 +64,10 @@ type Deps struct {
 	Record interface {
 		Write(ctx context.Context, e record.Entry) error
 	}
-	Log *slog.Logger
+	// Checkpoints signs and publishes the record's checkpoints (ledger.Checkpointer), every
+	// CheckpointEvery; nil publishes none.
+	Checkpoints *ledger.Checkpointer
+	Log         *slog.Logger
 }
 
 // Answers stores a register's answer and counts the case's awaited registers.
@@ -83,6 +90,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	deps.Log.Info("orchestrator serving", "task_queue", request.TaskQueue)
 
 	g, ctx := errgroup.WithContext(ctx)
+	if deps.Checkpoints != nil {
+		g.Go(func() error { return deps.Checkpoints.Run(ctx) })
+	}
 	g.Go(func() error {
 		return bus.ConsumeResults(ctx, deps.JS, deps.Log, func(ctx context.Context, r *contracts.Result) error {
 			return collect(ctx, deps, r)

@@ -16,11 +16,18 @@ import (
 // apiSubject authenticates an API call by its bearer ID token, issued to the portal's client.
 func (p *portal) apiSubject(w http.ResponseWriter, r *http.Request) (*oidclogin.Identity, bool) {
 	id, ok := web.Bearer(w, r, p.tokens)
-	if ok && !contracts.ValidPersonalIdentityCode(id.PersonalIdentityCode) {
-		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "the ID token does not identify a person", nil)
+	if !ok {
 		return nil, false
 	}
-	return id, ok
+	switch p.admit(*id) {
+	case "":
+		return id, p.withinLimit(w, r, id)
+	case "assurance":
+		web.WriteProblem(w, http.StatusForbidden, "Forbidden", "the identification's level of assurance is below "+p.cfg.MinAssurance, nil)
+	default:
+		web.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "the ID token does not identify a person", nil)
+	}
+	return nil, false
 }
 
 func (p *portal) apiSubmit(w http.ResponseWriter, r *http.Request) {
@@ -33,6 +40,9 @@ func (p *portal) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	requestID, challenge, err := p.submit(r, id, req, request.ChannelAPI)
+	if p.refusedByLimit(w, r, err) {
+		return
+	}
 	if ve, ok := contracts.AsValidationError(err); ok {
 		web.WriteProblem(w, http.StatusUnprocessableEntity, "Invalid request", "", ve.Fields)
 		return
@@ -83,15 +93,22 @@ func (p *portal) apiShow(w http.ResponseWriter, r *http.Request) {
 
 // ownCase loads a case of the signed-in subject. Another person's case is "not found": the portal
 // never confirms that a request exists to anyone but its subject.
+//
+// Whose the case is, is asked before anything of it is read (cases.Repo.Owned), in one lookup that
+// takes as long for a stranger's request as for one that does not exist: how long a 404 takes does
+// not tell that a request exists either.
 func (p *portal) ownCase(r *http.Request, id *oidclogin.Identity, requestID string) (*casefile.File, error) {
-	file, err := p.deps.Files.Load(r.Context(), requestID)
+	if !casefile.ValidID(requestID) {
+		return nil, store.ErrNotFound
+	}
+	owned, err := p.deps.Cases.Owned(r.Context(), requestID, id.Subject, identityCode(id))
 	if err != nil {
 		return nil, err
 	}
-	if file.Case.SubjectID != id.Subject && !file.Case.VerifiedFor(identityCode(id)) {
+	if !owned {
 		return nil, store.ErrNotFound
 	}
-	return file, nil
+	return p.deps.Files.Load(r.Context(), requestID)
 }
 
 // identityCode is the signed-in person's personal identity code as cases keep it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,6 +107,9 @@ func (p *portal) signedInForm(w http.ResponseWriter, r *http.Request) (*web.Sess
 		p.fail(w, r, http.StatusBadRequest, "portal.bad_request")
 		return nil, false
 	}
+	if !p.withinLimit(w, r, sess.Identity) {
+		return nil, false
+	}
 	return sess, true
 }
 
@@ -159,10 +163,13 @@ func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
 		req.Rectification = []contracts.Correction{{Field: f.Field, NewValue: f.NewValue}}
 	}
 	id, _, err := p.submit(r, sess.Identity, req, request.ChannelWeb)
+	if p.refusedByLimit(w, r, err) {
+		return
+	}
 	if ve, ok := contracts.AsValidationError(err); ok {
 		f.Errors = map[string]string{}
 		for _, fe := range ve.Fields {
-			f.Errors[formField(fe.Field)] = fe.Message
+			f.Errors[formField(fe.Field)] = fieldMessage(langOf(r), fe)
 		}
 		p.render(w, r, http.StatusUnprocessableEntity, "new", sess, f)
 		return
@@ -179,6 +186,23 @@ func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	p.flash(w, r, sess, notice) // saves the session, with the request it now remembers
 	http.Redirect(w, r, "/"+string(langOf(r))+"/requests/"+id, http.StatusSeeOther)
+}
+
+// fieldMessage is what a page says of a field that failed validation, in the page's language: the
+// text of its rule ("portal.invalid.<rule>"), or, for a message the portal wrote itself (no rule),
+// that message.
+func fieldMessage(lang contracts.Language, fe contracts.FieldError) string {
+	if fe.Rule == "" {
+		return fe.Message
+	}
+	rule := fe.Rule
+	if !slices.Contains(texts.Families["portal.invalid"], rule) {
+		rule = "other"
+	}
+	if rule == "max" {
+		return texts.In(lang).T("portal.invalid.max", fe.Param)
+	}
+	return texts.In(lang).Of("portal.invalid", rule)
 }
 
 // formField maps a contract's field path to the form field that shows its error.
@@ -208,6 +232,9 @@ func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.S
 	requestID := uuid.NewString()
 	if req.IdempotencyKey != "" {
 		requestID = uuid.NewSHA1(idempotencyNamespace, []byte(id.Subject+"\x00"+req.IdempotencyKey)).String()
+	}
+	if err := p.submissionLimits(r, id, requestID); err != nil {
+		return "", nil, err
 	}
 	phone := req.Phone
 	req.Phone = ""
@@ -247,17 +274,4 @@ func SubjectOf(id *oidclogin.Identity) request.Subject {
 		s.Identifiers = append(s.Identifiers, contracts.Identifier{Type: contracts.IdentifierEmail, Value: contracts.Normalize(contracts.IdentifierEmail, id.Email)})
 	}
 	return s
-}
-
-// identityLevel maps the eIDAS levels that Finnish strong identification reports.
-func identityLevel(acr string) string {
-	switch {
-	case strings.HasSuffix(acr, "loa3"), strings.Contains(acr, "high"):
-		return "high"
-	case strings.HasSuffix(acr, "loa2"), strings.Contains(acr, "substantial"):
-		return "substantial"
-	case acr == "":
-		return "basic"
-	}
-	return "basic"
 }

@@ -5,9 +5,12 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"kirjaamo.dev/contracts"
@@ -19,6 +22,33 @@ import (
 // Config is the portal's own configuration: where it listens and how citizens sign in.
 type Config struct {
 	web.SiteConfig
+	// MinAssurance is the lowest level of assurance of an identification the portal accepts.
+	MinAssurance string `env:"MIN_ASSURANCE" doc:"the lowest level of assurance of identification admitted (eIDAS): substantial or high (Suomi.fi's loa2, loa3); basic admits any; a lower one is refused with a page that says so"`
+	// ACRValues are asked for at sign-in, space-separated, as Suomi.fi requires.
+	ACRValues string `env:"OIDC_ACR_VALUES" doc:"the authentication context classes asked for at sign-in (acr_values), space-separated, e.g. http://ftn.ficora.fi/2017/loa2 http://ftn.ficora.fi/2017/loa3 at Suomi.fi; unset asks for none"`
+	RequestLimits
+}
+
+// RequestLimits are the portal's rate limits: those on every state-changing call, and on requests.
+type RequestLimits struct {
+	web.Limits
+	// SubmissionsPerHour bounds the requests one person sends in an hour; MaxOpenRequests, how many
+	// of theirs may be open at once.
+	SubmissionsPerHour int `env:"SUBMISSIONS_PER_HOUR" doc:"requests one person may send in an hour, through the form and the API together; past it, 429 with Retry-After"`
+	MaxOpenRequests    int `env:"MAX_OPEN_REQUESTS" doc:"requests one person may have open (not yet answered) at once; past it, a new one is refused with 429 until one is answered or withdrawn"`
+}
+
+// Check refuses limits that would let no request through.
+func (l *RequestLimits) Check() error {
+	if l.SubmissionsPerHour < 1 || l.MaxOpenRequests < 1 {
+		return errors.New("_SUBMISSIONS_PER_HOUR and _MAX_OPEN_REQUESTS must be positive")
+	}
+	return nil
+}
+
+// Check refuses a level of assurance that is not one, and limits that let nothing through.
+func (c *Config) Check() error {
+	return errors.Join(checkAssurance(c.MinAssurance), c.RequestLimits.Check(), c.Limits.Check())
 }
 
 // ConfigPrefix is the prefix of the portal's own variables.
@@ -26,7 +56,8 @@ const ConfigPrefix = "KIRJAAMO_PORTAL_"
 
 // DefaultConfig is the portal's configuration before the environment is read.
 func DefaultConfig() Config {
-	return Config{SiteConfig: web.SiteConfig{Addr: "127.0.0.1:8080", ClientID: "kirjaamo-portal"}}
+	return Config{SiteConfig: web.SiteConfig{Addr: "127.0.0.1:8080", ClientID: "kirjaamo-portal"}, MinAssurance: "substantial",
+		RequestLimits: RequestLimits{Limits: web.DefaultLimits(), SubmissionsPerHour: 10, MaxOpenRequests: 20}}
 }
 
 // LoadConfig reads the portal's configuration from the environment.
@@ -40,7 +71,9 @@ const CallbackPath = web.CallbackPath
 
 // Run serves the portal until ctx ends.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
-	login, err := web.ConnectOIDC(ctx, cfg.OIDC("openid", "profile", "email", "phone"))
+	oidc := cfg.OIDC("openid", "profile", "email", "phone")
+	oidc.ACRValues = strings.Fields(cfg.ACRValues)
+	login, err := web.ConnectOIDC(ctx, oidc)
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)
 	}
@@ -60,27 +93,53 @@ type portal struct {
 	tokens   web.TokenVerifier
 	sessions *web.Sessions
 	signIn   *web.Login
+	limiter  *web.Limiter
 	pages    map[string]*template.Template
 }
 
 func newPortal(cfg Config, deps Deps, login *oidclogin.Client) (*portal, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
 	pages, err := web.ParsePages(templates, funcs)
 	if err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	p := &portal{cfg: cfg, deps: deps, login: login, tokens: login, pages: pages,
-		sessions: &web.Sessions{Store: deps.Sessions, Site: "portal", Cookie: "kirjaamo_portal", Secure: cfg.Secure(), TTL: 30 * time.Minute}}
-	p.signIn = &web.Login{Client: login, Sessions: p.sessions,
-		// Only strong identification with a personal identity code identifies a data subject here.
-		Admit: func(id oidclogin.Identity) bool { return contracts.ValidPersonalIdentityCode(id.PersonalIdentityCode) },
+		sessions: &web.Sessions{Store: deps.Sessions, Site: "portal", Cookie: web.CookieName("kirjaamo_portal", cfg.Secure()),
+			Secure: cfg.Secure(), TTL: 30 * time.Minute}}
+	p.limiter = &web.Limiter{Site: "portal", Limits: cfg.Limits, Counter: deps.Limits}
+	p.signIn = &web.Login{Client: login, Sessions: p.sessions, PublicURL: cfg.PublicURL, Admit: p.admit,
 		Fail: func(w http.ResponseWriter, r *http.Request, status int, reason string) {
-			if reason == "unavailable" {
-				p.fail(w, r, status, "portal.try_again")
-				return
+			if r.URL.Path == CallbackPath {
+				r = p.atReturn(r)
 			}
-			p.fail(w, r, status, "portal.login_failed")
+			switch reason {
+			case "unavailable":
+				p.fail(w, r, status, "portal.try_again")
+			case "assurance":
+				p.fail(w, r, status, "portal.assurance_too_low")
+			default:
+				p.fail(w, r, status, "portal.login_failed")
+			}
 		}}
 	return p, nil
+}
+
+// atReturn is the sign-in's callback as if it came to the page the sign-in was to return to, so that
+// a refusal is shown in that page's language: the callback's own path has none.
+func (p *portal) atReturn(r *http.Request) *http.Request {
+	sess, err := p.sessions.Load(r)
+	if err != nil || sess.ReturnTo == "" {
+		return r
+	}
+	u, err := url.Parse(sess.ReturnTo)
+	if err != nil {
+		return r
+	}
+	at := r.Clone(r.Context())
+	at.URL = &url.URL{Path: u.Path}
+	return at
 }
 
 func (p *portal) routes() http.Handler {
@@ -117,5 +176,5 @@ func (p *portal) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
 	})
-	return web.Observed("portal", web.Logged(p.deps.Log.With("service", "portal"), web.SecurityHeaders(mux)))
+	return web.Observed("portal", web.Logged(p.deps.Log.With("service", "portal"), web.SecurityHeaders(p.limiter.PerAddress(mux, p.tooMany), p.cfg.Secure())))
 }

@@ -33,6 +33,13 @@ type fakeRequests struct {
 }
 
 func (f *fakeRequests) Start(_ context.Context, in request.Input) error {
+	if !in.ReceivedAt.IsZero() && in.Receipt.Deadline.IsZero() {
+		in.Receipt = request.ReceiptOf(in.ReceivedAt)
+	}
+	// As the client does, before anything is sent.
+	if ve := request.CheckInput(in); ve != nil {
+		return &request.RefusedError{Fields: ve.Fields}
+	}
 	f.started = append(f.started, in)
 	return f.startErr
 }
@@ -61,6 +68,30 @@ func (f fakeCases) List(_ context.Context, filter cases.Filter) ([]cases.Case, e
 	return out, nil
 }
 func (f fakeCases) Registers(context.Context, string) ([]cases.Register, error) { return nil, nil }
+func (f fakeCases) Owned(_ context.Context, id, subject, _ string) (bool, error) {
+	file, ok := f[id]
+	return ok && file.Case.SubjectID == subject, nil
+}
+func (f fakeCases) OpenFor(_ context.Context, subject, _ string) (int, error) {
+	n := 0
+	for _, file := range f {
+		if file.Case.SubjectID == subject && file.Case.Status.Open() {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// memCounter counts calls against limits in memory, by key, in one window.
+type memCounter map[string]int
+
+func (m memCounter) Take(_ context.Context, key string, limit int, window time.Duration) (time.Duration, error) {
+	m[key]++
+	if m[key] > limit {
+		return window, nil
+	}
+	return 0, nil
+}
 func (f fakeCases) Waiting(context.Context, cases.Case) ([]request.WaitingRegister, error) {
 	return nil, nil
 }
@@ -73,8 +104,10 @@ func (f fakeCases) Load(_ context.Context, id string) (*casefile.File, error) {
 
 type noChallenges struct{}
 
-func (noChallenges) New(context.Context, string, string, string, string, string, string) (challenges.Challenge, error) {
-	return challenges.Challenge{}, errors.New("not in this test")
+// New makes a challenge as the store would, and sends nothing.
+func (noChallenges) New(_ context.Context, requestID, _, idType, value, channel, _ string) (challenges.Challenge, error) {
+	return challenges.Challenge{ID: "0195d5c8-8d3e-7c1a-9f00-0000000000cc", RequestID: requestID, Type: idType, Value: value, Channel: channel,
+		ExpiresAt: time.Now().Add(challenges.ChallengeTTL)}, nil
 }
 func (noChallenges) Verify(context.Context, string, string, string) (challenges.Challenge, error) {
 	return challenges.Challenge{}, challenges.ErrNoChallenge
@@ -131,19 +164,24 @@ type harness struct {
 	handler  http.Handler
 	requests *fakeRequests
 	sessions memSessions
+	files    fakeCases
+	counts   memCounter
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB, tunes ...func(*Config)) *harness {
 	t.Helper()
 	files := fakeCases{
 		ainosCase:  {Case: cases.Case{RequestID: ainosCase, SubjectID: ainoID.Subject, Status: request.StatusInReview, Right: contracts.RightAccess}},
 		mattisCase: {Case: cases.Case{RequestID: mattisCase, SubjectID: mattiID.Subject, Status: request.StatusInReview, Right: contracts.RightAccess}},
 	}
-	h := &harness{requests: &fakeRequests{}, sessions: memSessions{}}
+	h := &harness{requests: &fakeRequests{}, sessions: memSessions{}, files: files, counts: memCounter{}}
 	deps := Deps{Requests: h.requests, Cases: files, Files: files, Challenges: noChallenges{}, Sessions: h.sessions,
-		Packages: noPackages{}, Log: slog.New(slog.DiscardHandler)}
+		Packages: noPackages{}, Limits: h.counts, Log: slog.New(slog.DiscardHandler)}
 	cfg := DefaultConfig()
 	cfg.PublicURL = "http://portal.test"
+	for _, tune := range tunes {
+		tune(&cfg)
+	}
 	p, err := newPortal(cfg, deps, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +202,20 @@ func (h *harness) do(method, path, contentType, body string, header map[string]s
 	w := httptest.NewRecorder()
 	h.handler.ServeHTTP(w, r)
 	return w
+}
+
+// page sends a request of a browser signed in as id, with a posted form if one is given (its CSRF
+// token is the session's).
+func (h *harness) page(t testing.TB, id oidclogin.Identity, method, path string, form url.Values) *httptest.ResponseRecorder {
+	t.Helper()
+	data, _ := json.Marshal(web.Session{Identity: &id, CSRF: "t"})
+	h.sessions["page-"+id.Subject] = data
+	body, contentType := "", ""
+	if form != nil {
+		form.Set("csrf", "t")
+		body, contentType = form.Encode(), "application/x-www-form-urlencoded"
+	}
+	return h.do(method, path, contentType, body, map[string]string{"Cookie": "kirjaamo_portal=page-" + id.Subject})
 }
 
 func (h *harness) api(method, path, token, body string) *httptest.ResponseRecorder {
@@ -243,9 +295,9 @@ func TestASubmittedRequestStartsItsWorkflowForTheSignedInSubject(t *testing.T) {
 func TestBadTextGetsAFieldLevel422AndNothingStarts(t *testing.T) {
 	h := newHarness(t)
 	for _, c := range []struct{ body, field, rule string }{
-		{`{"right":"access","language":"fi","details":"a\u0000b"}`, "details", "text"},
+		{`{"right":"access","language":"fi","details":"a\u0000b"}`, "details", "control"},
 		{`{"right":"access","language":"fi","details":"` + strings.Repeat("ä", 4001) + `"}`, "details", "max"},
-		{`{"right":"rectification","language":"fi","rectification":[{"field":"name","new_value":"x\u001b"}]}`, "rectification[0].new_value", "text"},
+		{`{"right":"rectification","language":"fi","rectification":[{"field":"name","new_value":"x\u001b"}]}`, "rectification[0].new_value", "control"},
 		{`{"right":"forgetting","language":"fi"}`, "right", "right"},
 		{`{"right":"access","language":"fi","phone":"abc"}`, "phone", "e164"},
 	} {

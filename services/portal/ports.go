@@ -23,7 +23,9 @@ type Deps struct {
 	Challenges Challenges
 	Sessions   web.SessionStore
 	Packages   Packages
-	Log        *slog.Logger
+	// Limits counts calls against the rate limits (*limits.Counter).
+	Limits web.Counter
+	Log    *slog.Logger
 }
 
 // Requests is the request workflow as the portal uses it (*request.Client).
@@ -39,6 +41,8 @@ type Cases interface {
 	List(ctx context.Context, f cases.Filter) ([]cases.Case, error)
 	Registers(ctx context.Context, requestID string) ([]cases.Register, error)
 	Waiting(ctx context.Context, k cases.Case) ([]request.WaitingRegister, error)
+	Owned(ctx context.Context, requestID, subject, identityCode string) (bool, error)
+	OpenFor(ctx context.Context, subject, identityCode string) (int, error)
 }
 
 // Files assembles a case as people read it (casefile.Reader).

@@ -108,6 +108,20 @@ func (c *Codec) Derive(purpose string) (*Codec, error) {
 	return d, nil
 }
 
+// DeriveSecrets returns, for a purpose that needs raw keys rather than encryption (an HMAC, a
+// signing key's seed), one 32-byte secret per payload key, derived by HKDF-SHA256 like Derive's, by
+// key id, with the id of the active key. What was made with an older key stays checkable while that
+// key stays listed.
+func (c *Codec) DeriveSecrets(purpose string) (active string, secrets map[string][]byte, err error) {
+	secrets = make(map[string][]byte, len(c.keys))
+	for id, key := range c.keys {
+		if secrets[id], err = hkdf.Key(sha256.New, key, nil, "kirjaamo "+purpose, 32); err != nil {
+			return "", nil, fmt.Errorf("codec: derive %s: %w", purpose, err)
+		}
+	}
+	return c.activeID, secrets, nil
+}
+
 // Seal encrypts plain with the active key, binding aad, and returns the key's id with the
 // ciphertext (nonce first).
 func (c *Codec) Seal(plain, aad []byte) (keyID string, sealed []byte, err error) {

@@ -91,3 +91,21 @@ func TestDerivedKeysAreOwnKeysAndRotate(t *testing.T) {
 		t.Fatalf("after rotation the new key seals, got %q", id)
 	}
 }
+
+func TestDerivedSecretsArePerPurposeAndKeepTheirIDs(t *testing.T) {
+	k1 := NewKey("k1")
+	rotated, _ := ParseKeys(NewKey("k2") + "," + k1)
+	old, _ := ParseKeys(k1)
+	active, secrets, err := rotated.DeriveSecrets("record chain")
+	if err != nil || active != "k2" || len(secrets) != 2 || len(secrets["k1"]) != 32 {
+		t.Fatalf("active %q, %d secrets, %v", active, len(secrets), err)
+	}
+	_, before, _ := old.DeriveSecrets("record chain")
+	if string(before["k1"]) != string(secrets["k1"]) {
+		t.Fatal("k1's secret changed when k2 was added: what it keyed no longer checks after a rotation")
+	}
+	_, other, _ := rotated.DeriveSecrets("blind index")
+	if string(other["k1"]) == string(secrets["k1"]) || string(secrets["k1"]) == string(secrets["k2"]) {
+		t.Fatal("two purposes, or two keys, share a secret")
+	}
+}

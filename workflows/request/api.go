@@ -280,6 +280,9 @@ type Approval struct {
 	// Clerk is the staff member who approves, as identified at sign-in.
 	Clerk string `json:"clerk"`
 	Note  string `json:"note,omitempty"`
+	// Purpose is why the clerk acts, as stated when the case was opened; the record keeps it with
+	// the decision. Every decision's input has one.
+	Purpose string `json:"purpose,omitempty"`
 }
 
 // ReplyInput sends the approved reply to the subject.
@@ -290,7 +293,8 @@ type ReplyInput struct {
 
 // Extension is the office's decision to extend the deadline (Art 12(3)).
 type Extension struct {
-	Clerk string `json:"clerk"`
+	Clerk   string `json:"clerk"`
+	Purpose string `json:"purpose,omitempty"`
 	// Reasons are told to the subject with the notice of the extension.
 	Reasons string `json:"reasons"`
 	// Months is how much longer: one or two.
@@ -323,21 +327,24 @@ type Alarm struct {
 
 // Lift is a clerk's step towards lifting a restriction: the notice, then the lift.
 type Lift struct {
-	Clerk string `json:"clerk"`
+	Clerk   string `json:"clerk"`
+	Purpose string `json:"purpose,omitempty"`
 }
 
 // LiftInput asks for the lift notice or the lift of a restriction.
 type LiftInput struct {
 	RequestID string `json:"request_id"`
 	Clerk     string `json:"clerk"`
+	Purpose   string `json:"purpose,omitempty"`
 }
 
 // IdentityVerification is a clerk's confirmation of the subject's identity (Art 12(6)). Method says
 // how, e.g. "passport checked at the service point"; the record keeps it, never a copy of a document.
 type IdentityVerification struct {
-	Clerk  string `json:"clerk"`
-	Method string `json:"method"`
-	Note   string `json:"note,omitempty"`
+	Clerk   string `json:"clerk"`
+	Method  string `json:"method"`
+	Note    string `json:"note,omitempty"`
+	Purpose string `json:"purpose,omitempty"`
 }
 
 // IdentityRefusal is a clerk's decision that the subject's identity cannot be established. The
@@ -345,6 +352,7 @@ type IdentityVerification struct {
 type IdentityRefusal struct {
 	Clerk   string `json:"clerk"`
 	Reasons string `json:"reasons"`
+	Purpose string `json:"purpose,omitempty"`
 }
 
 // VerifyIdentityInput records a verification with the case.
@@ -397,13 +405,15 @@ type Attention struct {
 type AttentionInput struct {
 	RequestID string     `json:"request_id"`
 	Attention *Attention `json:"attention,omitempty"`
-	// RetriedBy is the clerk who retried the step, if a clerk did.
+	// RetriedBy is the clerk who retried the step, if a clerk did, and Purpose why.
 	RetriedBy string `json:"retried_by,omitempty"`
+	Purpose   string `json:"purpose,omitempty"`
 }
 
 // Retry is a clerk's retry of a step that needs attention.
 type Retry struct {
-	Clerk string `json:"clerk"`
+	Clerk   string `json:"clerk"`
+	Purpose string `json:"purpose,omitempty"`
 }
 
 // State is the workflow's own view of the request, for queries and as every update's answer.

@@ -19,6 +19,8 @@ const (
 	MaxNote    = 2000
 	MaxReasons = 2000
 	MaxMethod  = 500
+	// MaxPurpose is a stated purpose with the words added to it.
+	MaxPurpose = 800
 )
 
 // CheckApproval checks the office's approval of the reply.
@@ -26,6 +28,7 @@ func CheckApproval(a Approval) *contracts.ValidationError {
 	ve := &contracts.ValidationError{}
 	contracts.CheckText(ve, "clerk", a.Clerk, MaxClerk, true)
 	contracts.CheckText(ve, "note", a.Note, MaxNote, false)
+	contracts.CheckText(ve, "purpose", a.Purpose, MaxPurpose, false)
 	return orNil(ve)
 }
 
@@ -35,6 +38,7 @@ func CheckExtension(x Extension) *contracts.ValidationError {
 	ve := &contracts.ValidationError{}
 	contracts.CheckText(ve, "clerk", x.Clerk, MaxClerk, true)
 	contracts.CheckText(ve, "reasons", x.Reasons, MaxReasons, true)
+	contracts.CheckText(ve, "purpose", x.Purpose, MaxPurpose, false)
 	if x.Months < 1 || x.Months > 2 {
 		ve.Add("months", "range", "at most two further months (Art 12(3)): 1 or 2")
 	}
@@ -101,6 +105,7 @@ func CheckVerification(v IdentityVerification) *contracts.ValidationError {
 		contracts.CheckText(ve, "method", v.Method, MaxMethod, false)
 	}
 	contracts.CheckText(ve, "note", v.Note, MaxNote, false)
+	contracts.CheckText(ve, "purpose", v.Purpose, MaxPurpose, false)
 	return orNil(ve)
 }
 
@@ -110,6 +115,7 @@ func CheckRefusal(x IdentityRefusal) *contracts.ValidationError {
 	ve := &contracts.ValidationError{}
 	contracts.CheckText(ve, "clerk", x.Clerk, MaxClerk, true)
 	contracts.CheckText(ve, "reasons", x.Reasons, MaxReasons, true)
+	contracts.CheckText(ve, "purpose", x.Purpose, MaxPurpose, false)
 	return orNil(ve)
 }
 
@@ -117,6 +123,7 @@ func CheckRefusal(x IdentityRefusal) *contracts.ValidationError {
 func CheckLift(l Lift) *contracts.ValidationError {
 	ve := &contracts.ValidationError{}
 	contracts.CheckText(ve, "clerk", l.Clerk, MaxClerk, true)
+	contracts.CheckText(ve, "purpose", l.Purpose, MaxPurpose, false)
 	return orNil(ve)
 }
 
@@ -124,6 +131,7 @@ func CheckLift(l Lift) *contracts.ValidationError {
 func CheckRetry(r Retry) *contracts.ValidationError {
 	ve := &contracts.ValidationError{}
 	contracts.CheckText(ve, "clerk", r.Clerk, MaxClerk, true)
+	contracts.CheckText(ve, "purpose", r.Purpose, MaxPurpose, false)
 	return orNil(ve)
 }
 

@@ -108,13 +108,13 @@ func (c *Client) RegistersAnswered(ctx context.Context, requestID string, a Answ
 
 // Approve sends the office's approval of the reply.
 func (c *Client) Approve(ctx context.Context, requestID string, a Approval) (State, error) {
-	a.Note = contracts.NormalizeText(a.Note)
+	a.Note, a.Purpose = contracts.NormalizeText(a.Note), contracts.NormalizeText(a.Purpose)
 	return update(c, ctx, requestID, UpdateApproveReply, a, CheckApproval)
 }
 
 // Extend extends the deadline, with reasons told to the subject.
 func (c *Client) Extend(ctx context.Context, requestID string, x Extension) (State, error) {
-	x.Reasons = contracts.NormalizeText(x.Reasons)
+	x.Reasons, x.Purpose = contracts.NormalizeText(x.Reasons), contracts.NormalizeText(x.Purpose)
 	return update(c, ctx, requestID, UpdateExtendDeadline, x, CheckExtension)
 }
 
@@ -131,28 +131,31 @@ func (c *Client) Withdraw(ctx context.Context, requestID string, w Withdrawal) (
 
 // VerifyIdentity records a clerk's verification of a letter writer's identity.
 func (c *Client) VerifyIdentity(ctx context.Context, requestID string, v IdentityVerification) (State, error) {
-	v.Method, v.Note = contracts.NormalizeText(v.Method), contracts.NormalizeText(v.Note)
+	v.Method, v.Note, v.Purpose = contracts.NormalizeText(v.Method), contracts.NormalizeText(v.Note), contracts.NormalizeText(v.Purpose)
 	return update(c, ctx, requestID, UpdateVerifyIdentity, v, CheckVerification)
 }
 
 // RefuseIdentity closes a request whose subject's identity could not be established.
 func (c *Client) RefuseIdentity(ctx context.Context, requestID string, x IdentityRefusal) (State, error) {
-	x.Reasons = contracts.NormalizeText(x.Reasons)
+	x.Reasons, x.Purpose = contracts.NormalizeText(x.Reasons), contracts.NormalizeText(x.Purpose)
 	return update(c, ctx, requestID, UpdateRefuseIdentity, x, CheckRefusal)
 }
 
 // SendLiftNotice tells the subject that the restriction is about to be lifted (Art 18(3)).
 func (c *Client) SendLiftNotice(ctx context.Context, requestID string, l Lift) (State, error) {
+	l.Purpose = contracts.NormalizeText(l.Purpose)
 	return update(c, ctx, requestID, UpdateSendLiftNotice, l, CheckLift)
 }
 
 // Lift lifts a restriction, after its notice.
 func (c *Client) Lift(ctx context.Context, requestID string, l Lift) (State, error) {
+	l.Purpose = contracts.NormalizeText(l.Purpose)
 	return update(c, ctx, requestID, UpdateLiftRestriction, l, CheckLift)
 }
 
 // Retry runs again the step of a request that needs attention.
 func (c *Client) Retry(ctx context.Context, requestID string, r Retry) (State, error) {
+	r.Purpose = contracts.NormalizeText(r.Purpose)
 	return update(c, ctx, requestID, UpdateRetry, r, CheckRetry)
 }
 

@@ -233,8 +233,13 @@ func (r *run) retryInTurn(Retry) error {
 }
 
 func (r *run) retry(ctx workflow.Context, x Retry) error {
-	if err := workflow.ExecuteActivity(ctx, activities.RecordAttention,
-		AttentionInput{RequestID: r.in.RequestID, Attention: r.st.Attention, RetriedBy: x.Clerk}).Get(ctx, nil); err != nil {
+	in := AttentionInput{RequestID: r.in.RequestID, Attention: r.st.Attention, RetriedBy: x.Clerk}
+	// The clerk's purpose goes to the record with the retry (hardening, #9). The old branch can go
+	// once no request's run started before this change is open: about three months.
+	if workflow.GetVersion(ctx, changeDecisionPurpose, workflow.DefaultVersion, 1) == 1 {
+		in.Purpose = x.Purpose
+	}
+	if err := workflow.ExecuteActivity(ctx, activities.RecordAttention, in).Get(ctx, nil); err != nil {
 		return err
 	}
 	r.retryNow = true
@@ -662,7 +667,7 @@ func (r *run) sendLiftNotice(ctx workflow.Context, l Lift) error {
 		return err
 	}
 	defer done()
-	if err := workflow.ExecuteActivity(ctx, activities.SendLiftNotice, LiftInput{RequestID: r.in.RequestID, Clerk: l.Clerk}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(ctx, activities.SendLiftNotice, r.liftInput(ctx, l)).Get(ctx, nil); err != nil {
 		return err
 	}
 	r.st.Status = StatusLiftNoticeSent
@@ -687,11 +692,26 @@ func (r *run) lift(ctx workflow.Context, l Lift) error {
 		return err
 	}
 	defer done()
-	if err := workflow.ExecuteActivity(ctx, activities.Lift, LiftInput{RequestID: r.in.RequestID, Clerk: l.Clerk}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(ctx, activities.Lift, r.liftInput(ctx, l)).Get(ctx, nil); err != nil {
 		return err
 	}
 	r.st.Status = StatusLifted
 	return nil
+}
+
+// changeDecisionPurpose: the purpose a clerk states goes with a lift and a retry to the record, as it
+// does with every other decision, whose input the workflow hands on whole.
+const changeDecisionPurpose = "decision-purpose"
+
+// liftInput is a lift notice's or a lift's input for its activity. The purpose goes with it since
+// changeDecisionPurpose; the old branch can go once no restriction's run started before that change
+// is open: 30 days.
+func (r *run) liftInput(ctx workflow.Context, l Lift) LiftInput {
+	in := LiftInput{RequestID: r.in.RequestID, Clerk: l.Clerk}
+	if workflow.GetVersion(ctx, changeDecisionPurpose, workflow.DefaultVersion, 1) == 1 {
+		in.Purpose = l.Purpose
+	}
+	return in
 }
 
 // end waits for every update under way to finish, then ends the run; a replied restriction

@@ -99,7 +99,7 @@ func (h traceIDs) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h traceIDs) WithAttrs(as []slog.Attr) slog.Handler { return traceIDs{h.Handler.WithAttrs(as)} }
-func (h traceIDs) WithGroup(name string) slog.Handler   { return traceIDs{h.Handler.WithGroup(name)} }
+func (h traceIDs) WithGroup(name string) slog.Handler    { return traceIDs{h.Handler.WithGroup(name)} }
 
 // headerCarrier reads and writes trace context in a NATS message's headers.
 type headerCarrier nats.Header

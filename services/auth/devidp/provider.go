@@ -84,6 +84,9 @@ type Client struct {
 	// RedirectURIs are compared by exact string match, as OAuth 2.0 Security
 	// BCP requires; no prefix or wildcard matching.
 	RedirectURIs []string
+	// PostLogoutRedirectURIs are where the end_session_endpoint may send
+	// the browser back after a sign-out, by exact match.
+	PostLogoutRedirectURIs []string
 }
 
 // Person is a test identity offered on the identification page.
@@ -298,6 +301,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.jwks(w, r)
 	case "/authorize":
 		p.authorize(w, r)
+	case "/logout":
+		p.logout(w, r)
 	case "/token":
 		p.token(w, r)
 	case "/userinfo":
@@ -318,6 +323,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"authorization_endpoint":                           p.issuer + "/authorize",
 		"token_endpoint":                                   p.issuer + "/token",
 		"userinfo_endpoint":                                p.issuer + "/userinfo",
+		"end_session_endpoint":                             p.issuer + "/logout",
 		"jwks_uri":                                         p.issuer + "/jwks",
 		"response_types_supported":                         []string{"code"},
 		"response_modes_supported":                         []string{"query"},

@@ -111,6 +111,10 @@ type Config struct {
 	// HTTPClient is used for discovery, JWKS, token and userinfo calls. Nil means a
 	// client with a 10 s timeout, so a hung provider cannot hang logins.
 	HTTPClient *http.Client
+	// ACRValues, if set, are asked for as acr_values: the authentication
+	// context classes acceptable, as Suomi.fi requires one to be named. The
+	// caller still checks the acr the ID token reports.
+	ACRValues []string
 }
 
 // DefaultIdentityCodeClaim is the identity code claim of our own dev
@@ -137,6 +141,10 @@ type Client struct {
 	userinfoURL    string
 	userinfoPolicy UserinfoPolicy
 	neededClaims   []string
+	acrValues      []string
+	// endSessionURL is the provider's end_session_endpoint, for
+	// RP-initiated logout; empty if it offers none.
+	endSessionURL string
 }
 
 // Flow is the per-login secret state the caller must keep server-side
@@ -159,6 +167,9 @@ type Identity struct {
 	Roles                []string // staff roles; empty for citizens
 	ACR                  string
 	AuthTime             time.Time // zero if the provider sent no auth_time
+	// IDToken is the ID token as the provider sent it at login, the hint
+	// of a logout at the provider (LogoutURL); empty for a bearer token.
+	IDToken string `json:",omitempty"`
 }
 
 // New discovers the provider and returns a Client. A transient failure
@@ -245,6 +256,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		userinfoURL:    pc.UserInfoURL,
 		userinfoPolicy: policy,
 		neededClaims:   needed,
+		acrValues:      slices.Clone(cfg.ACRValues),
+		endSessionURL:  pc.endSessionURL,
 	}, nil
 }
 
@@ -260,8 +273,9 @@ var asymmetricAlgs = []string{
 // misconfiguration.
 type discovered struct {
 	oidc.ProviderConfig
-	authStyle   oauth2.AuthStyle
-	authMethods []string
+	authStyle     oauth2.AuthStyle
+	authMethods   []string
+	endSessionURL string
 }
 
 func discover(ctx context.Context, hc *http.Client, issuer string) (*discovered, error) {
@@ -288,6 +302,7 @@ func discover(ctx context.Context, hc *http.Client, issuer string) (*discovered,
 	var doc struct {
 		oidc.ProviderConfig
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+		EndSession  string   `json:"end_session_endpoint"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("discovery %s: decode: %w", wellKnown, err)
@@ -312,7 +327,7 @@ func discover(ctx context.Context, hc *http.Client, issuer string) (*discovered,
 		algs = []string{oidc.RS256}
 	}
 	pc.Algorithms = algs
-	return &discovered{ProviderConfig: pc, authStyle: authStyle(doc.AuthMethods), authMethods: doc.AuthMethods}, nil
+	return &discovered{ProviderConfig: pc, authStyle: authStyle(doc.AuthMethods), authMethods: doc.AuthMethods, endSessionURL: doc.EndSession}, nil
 }
 
 // authStyle picks the client authentication method up front. oauth2's
@@ -333,8 +348,33 @@ func authStyle(methods []string) oauth2.AuthStyle {
 // and the provider URL to redirect the browser to.
 func (c *Client) Begin() (Flow, string) {
 	f := Flow{State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier()}
-	authURL := c.oauth.AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier))
-	return f, authURL
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)}
+	if len(c.acrValues) > 0 {
+		opts = append(opts, oauth2.SetAuthURLParam("acr_values", strings.Join(c.acrValues, " ")))
+	}
+	return f, c.oauth.AuthCodeURL(f.State, opts...)
+}
+
+// LogoutURL is where to send the browser to end the person's session at
+// the provider too (OpenID Connect RP-Initiated Logout 1.0), coming back to
+// postLogout, which must be registered with the provider for this client:
+// false if the provider offers no end_session_endpoint.
+func (c *Client) LogoutURL(id Identity, postLogout string) (string, bool) {
+	if c.endSessionURL == "" {
+		return "", false
+	}
+	u, err := url.Parse(c.endSessionURL)
+	if err != nil {
+		return "", false
+	}
+	q := u.Query()
+	q.Set("client_id", c.oauth.ClientID)
+	q.Set("post_logout_redirect_uri", postLogout)
+	if id.IDToken != "" {
+		q.Set("id_token_hint", id.IDToken)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), true
 }
 
 // Finish completes a login from the callback's query parameters. The caller
@@ -398,6 +438,7 @@ func (c *Client) Finish(ctx context.Context, flow Flow, query url.Values) (Ident
 	if err != nil {
 		return Identity{}, fmt.Errorf("oidclogin: finish: %w", err)
 	}
+	id.IDToken = raw
 	return id, nil
 }
 

@@ -80,7 +80,7 @@ func measure(ctx context.Context, shape Shape) (platform, bare Stats, err error)
 		return platform, bare, err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	stack, err := devstack.Start(ctx, devstack.Config{DataDir: dir, FastPostgres: true, Registers: registers, Logger: log})
+	stack, err := devstack.Start(ctx, devstack.Config{DataDir: dir, FastPostgres: true, Registers: registers, Limits: devstack.TestLimits, Logger: log})
 	if err != nil {
 		return platform, bare, err
 	}

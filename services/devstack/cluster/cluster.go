@@ -30,6 +30,7 @@ import (
 	"kirjaamo.dev/devkit/pgcluster"
 	"kirjaamo.dev/devkit/testpki"
 	"kirjaamo.dev/services/devstack/devdata"
+	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/natsauth"
 	"kirjaamo.dev/services/office"
 	"kirjaamo.dev/services/portal"
@@ -194,7 +195,25 @@ func (c *Cluster) prepare(ctx context.Context) error {
 			return fmt.Errorf("cluster: %w", err)
 		}
 	}
-	c.DatabaseURL, c.RegistersURL = c.pg.URL("kirjaamo"), c.pg.URL("registers")
+	// The services connect as a role that owns no table; the tables' owner migrates them with the
+	// production binary's kirjaamo migrate, as a deployment does before it starts the services.
+	ownerPassword, err := c.kept("postgres-owner-password", randomSecret)
+	if err != nil {
+		return err
+	}
+	appPassword, err := c.kept("postgres-app-password", randomSecret)
+	if err != nil {
+		return err
+	}
+	ownerURL, appURL, err := store.SetUpRoles(ctx, c.pg.URL("kirjaamo"), store.DefaultRoles, ownerPassword, appPassword)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	c.DatabaseURL, c.RegistersURL = appURL, c.pg.URL("registers")
+	if err := c.once(ctx, "migrate", []string{filepath.Join(o.Bin, "kirjaamo"), "migrate"}, []string{"KIRJAAMO_MIGRATE_DATABASE_URL=" + ownerURL,
+		"KIRJAAMO_DATABASE_APP_ROLE=" + store.DefaultRoles.App}); err != nil {
+		return err
+	}
 	return c.once(ctx, "temporal-setup", []string{filepath.Join(o.Bin, "kirjaamo-temporal"), "setup"}, c.temporalEnv())
 }
 
@@ -325,7 +344,7 @@ func (c *Cluster) startAll(ctx context.Context) error {
 		"KIRJAAMO_DEVIDP_PORTAL_SECRET=" + portalSecret, "KIRJAAMO_DEVIDP_PORTAL_REDIRECT=" + c.PortalURL + portal.CallbackPath,
 		"KIRJAAMO_DEVIDP_OFFICE_SECRET=" + officeSecret, "KIRJAAMO_DEVIDP_OFFICE_REDIRECT=" + c.OfficeURL + office.CallbackPath},
 		httpOK(c.IDPURL+"/.well-known/openid-configuration"))
-	c.add("mailbox", []string{bin("kirjaamo-mailbox")}, []string{"KIRJAAMO_DATABASE_URL=" + c.DatabaseURL,
+	c.add("mailbox", []string{bin("kirjaamo-mailbox")}, []string{"KIRJAAMO_DATABASE_URL=" + c.DatabaseURL, "KIRJAAMO_PAYLOAD_KEYS=" + keys,
 		fmt.Sprintf("KIRJAAMO_MAILBOX_ADDR=127.0.0.1:%d", o.Ports.Mailbox)}, httpOK(c.MailboxURL+"/"))
 	// The catalogue first, so that the adapters' announcements find it.
 	if err := c.waitReady(ctx, "catalogue"); err != nil {

@@ -40,12 +40,19 @@ func Registers(db *pgxpool.Pool) []demo.Register {
 	return regs
 }
 
-// People are the dev identity provider's accounts: the demo people and the registry office's staff.
+// People are the dev identity provider's accounts: the demo people, the registry office's staff and
+// LowAssurance.
 func People() []devidp.Person {
 	people := make([]devidp.Person, 0, len(demo.People)+len(Staff))
 	for _, p := range demo.People {
 		people = append(people, devidp.Person{Subject: p.Subject, Name: p.Name(), GivenName: p.GivenName, FamilyName: p.FamilyName,
 			PersonalIdentityCode: p.PersonalIdentityCode, Email: p.Email, Phone: p.Phone, ACR: "http://ftn.ficora.fi/2017/loa3"})
 	}
-	return append(people, Staff...)
+	return append(append(people, Staff...), LowAssurance)
 }
+
+// LowAssurance is a dev identity provider person identified below the portal's minimum level of
+// assurance (a foreign eIDAS identification at level low): the portal refuses them, saying why.
+// They are no demo register's person.
+var LowAssurance = devidp.Person{Subject: "demo-low-assurance", Name: "Teemu Testaaja", GivenName: "Teemu", FamilyName: "Testaaja",
+	PersonalIdentityCode: "121275-9159", ACR: "http://eidas.europa.eu/LoA/low"}

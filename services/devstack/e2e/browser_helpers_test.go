@@ -67,7 +67,7 @@ func startPlatform(t *testing.T, logs *syncBuffer) *devstack.Stack {
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	started := time.Now()
-	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), Host: "127.0.0.1", FastPostgres: true, Logger: logger})
+	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), Host: "127.0.0.1", FastPostgres: true, Limits: devstack.TestLimits, Logger: logger})
 	if err != nil {
 		t.Fatalf("the platform did not start: %v\nlog tail:\n%s", err, lastLines(logs, 40))
 	}

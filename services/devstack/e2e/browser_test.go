@@ -59,10 +59,13 @@ func TestBrowser(t *testing.T) {
 	officeOutcomes := clerkApproves(t, clerk, stack, requestID, aino)
 	portalOutcomes := citizenReadsReply(t, citizen, officeOutcomes)
 	citizenDownloadsPackage(t, citizen, requestID, aino, portalOutcomes)
+	signInLinksLandOnTheSite(t, citizen, clerk, stack)
 
 	citizenTrafficStaysHome(t, citizen, stack)
 	portalSetsOnlyItsSessionCookie(t, citizen, stack)
 	logsHoldNoPersonalData(t, logs)
+	databaseHoldsNoPersonalDataInClear(t, stack, requestID)
+	theRecordProvesItself(t, stack)
 	if err := stack.Err(); err != nil {
 		t.Errorf("a service failed during the walk: %v", err)
 	}

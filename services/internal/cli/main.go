@@ -47,6 +47,12 @@ func Main(extra map[string]Command) int {
 	return run(ctx, os.Args[1:], os.Stdout, os.Stderr, extra)
 }
 
+// Run runs a command, as Main does, with the arguments and output given: for tests that run the
+// command as an operator would.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, extra map[string]Command) int {
+	return run(ctx, args, stdout, stderr, extra)
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, extra map[string]Command) int {
 	all := maps.Clone(commands)
 	maps.Copy(all, extra)

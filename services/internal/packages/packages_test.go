@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -39,12 +38,17 @@ type fixture struct {
 
 func newFixtureCases(t *testing.T) *cases.Repo {
 	t.Helper()
-	db, err := store.Open(context.Background(), pgtest.New(t), slog.Default())
+	payload, _ := codec.ParseKeys(codec.NewKey("k1"))
+	keys, err := store.NewKeyring(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.MigrateAndOpen(context.Background(), pgtest.New(t), keys)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	return cases.New(db, nil)
+	return cases.New(db)
 }
 
 func mustStore(t *testing.T, c *cases.Repo, js jetstream.JetStream) *packages.Store {

@@ -19,11 +19,13 @@ import (
 	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/config"
 	"kirjaamo.dev/services/internal/flow"
+	"kirjaamo.dev/services/internal/ledger"
 	"kirjaamo.dev/services/internal/packages"
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/services/internal/store/challenges"
 	"kirjaamo.dev/services/internal/store/declarations"
+	"kirjaamo.dev/services/internal/store/limits"
 	"kirjaamo.dev/services/internal/store/outbox"
 	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/internal/store/sessions"
@@ -78,6 +80,9 @@ type Platform struct {
 	Temporal client.Client
 	// Keys are the payload keys, from which the keys sealing data at rest are derived.
 	Keys *codec.Codec
+	// Signer signs the record's checkpoints; Checkpoints publishes and reads them (NATS).
+	Signer      *ledger.Signer
+	Checkpoints ledger.Checkpoints
 
 	Cases        *cases.Repo
 	Declarations *declarations.Store
@@ -85,6 +90,7 @@ type Platform struct {
 	Outbox       *outbox.Outbox
 	Sessions     *sessions.Store
 	Challenges   *challenges.Store
+	Limits       *limits.Counter
 	Files        casefile.Reader
 	// Packages holds each request's package key and opens the packages registers deliver (NATS).
 	Packages *packages.Store
@@ -100,16 +106,20 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
-	answers, err := keys.Derive("register answers v1")
+	ring, err := store.NewKeyring(keys)
 	if err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
-	db, err := store.Open(ctx, cfg.Base.DatabaseURL, log)
+	signer, err := CheckpointSigner(keys)
+	if err != nil {
+		return nil, fmt.Errorf("platform: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.Base.DatabaseURL, ring, log)
 	if err != nil {
 		return nil, err
 	}
-	p := &Platform{Log: log, DB: db, Keys: keys, Cases: cases.New(db, answers), Declarations: declarations.New(db),
-		Record: record.New(db), Outbox: outbox.New(db), Sessions: sessions.New(db), Challenges: challenges.New(db)}
+	p := &Platform{Log: log, DB: db, Keys: keys, Signer: signer, Cases: cases.New(db), Declarations: declarations.New(db),
+		Record: record.New(db), Outbox: outbox.New(db), Sessions: sessions.New(db), Challenges: challenges.New(db), Limits: limits.New(db)}
 	p.Files = casefile.Reader{Cases: p.Cases, Declarations: p.Declarations}
 	ok := false
 	defer func() {
@@ -117,6 +127,13 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 			p.Close()
 		}
 	}()
+	// Cases kept in clear before subjects were sealed are sealed now: a data migration that needs the
+	// keys, which the schema's migrations do not have.
+	if n, err := p.Cases.SealInClear(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("sealed the subjects of cases kept in clear", "cases", n)
+	}
 	if needs.NATS {
 		if p.NC, p.JS, err = bus.Connect(ctx, cfg.NATS, "kirjaamo-"+name, log); err != nil {
 			return nil, err
@@ -124,6 +141,10 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 		if err := bus.EnsureStreams(ctx, p.JS, cfg.NATS.Replicas, log); err != nil {
 			return nil, err
 		}
+		if err := ledger.EnsureStream(ctx, p.JS, cfg.NATS.Replicas); err != nil {
+			return nil, err
+		}
+		p.Checkpoints = ledger.Checkpoints{JS: p.JS}
 		if p.Packages, err = packages.New(p.Cases, p.JS, keys); err != nil {
 			return nil, err
 		}
@@ -155,6 +176,16 @@ func (p *Platform) Readiness(r *telemetry.Readiness) {
 			return err
 		})
 	}
+}
+
+// CheckpointSigner is the key that signs the record's checkpoints, derived from the payload keys; its
+// public half is what an auditor checks them with (kirjaamo audit keys).
+func CheckpointSigner(keys *codec.Codec) (*ledger.Signer, error) {
+	active, seeds, err := keys.DeriveSecrets("record checkpoints v1")
+	if err != nil {
+		return nil, err
+	}
+	return ledger.NewSigner(active, seeds)
 }
 
 // errNotConnected is a service asking for a server its needs did not name.

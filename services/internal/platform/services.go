@@ -10,6 +10,8 @@ import (
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/config"
 	"kirjaamo.dev/services/internal/gauges"
+	"kirjaamo.dev/services/internal/ledger"
+	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/notifier"
 	"kirjaamo.dev/services/office"
 	"kirjaamo.dev/services/orchestrator"
@@ -25,7 +27,7 @@ func (p *Platform) RunPortal(ctx context.Context, cfg portal.Config) error {
 		return fmt.Errorf("portal: %w", errNotConnected)
 	}
 	return portal.Run(ctx, cfg, portal.Deps{Requests: p.Requests, Cases: p.Cases, Files: p.Files, Challenges: p.Challenges,
-		Sessions: p.Sessions, Packages: p.Packages, Log: p.Log.With("service", "portal")})
+		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Log: p.Log.With("service", "portal")})
 }
 
 // RunOffice runs the office on the platform; withMailbox shows the dev notifier's mailbox.
@@ -34,7 +36,7 @@ func (p *Platform) RunOffice(ctx context.Context, cfg office.Config, withMailbox
 		return fmt.Errorf("office: %w", errNotConnected)
 	}
 	deps := office.Deps{Requests: p.Requests, Cases: p.Cases, Files: p.Files, Record: p.Record, Declarations: p.Declarations,
-		Sessions: p.Sessions, Packages: p.Packages, Log: p.Log.With("service", "office")}
+		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Log: p.Log.With("service", "office")}
 	if withMailbox {
 		deps.Mailbox = p.Outbox
 	}
@@ -53,8 +55,11 @@ func (p *Platform) RunOrchestrator(ctx context.Context, cfg orchestrator.Config)
 	}
 	activities := &request.Activities{Cases: p.Cases, Catalogue: p.Declarations, Tasks: bus.Publisher{JS: p.JS}, Cancel: orchestrator.Canceller{JS: p.JS},
 		Keys: p.Packages}
+	log := p.Log.With("service", "orchestrator")
+	checkpoints := &ledger.Checkpointer{Log: record.Log, Head: p.Record.Head, Signer: p.Signer, Out: p.Checkpoints,
+		Every: cfg.CheckpointEvery, Logger: log}
 	return orchestrator.Run(ctx, cfg, orchestrator.Deps{Temporal: p.Temporal, JS: p.JS, Activities: activities, Answers: p.Cases,
-		Requests: p.Requests, Record: p.Record, Log: p.Log.With("service", "orchestrator")})
+		Requests: p.Requests, Record: p.Record, Checkpoints: checkpoints, Log: log})
 }
 
 // RunCatalogue runs the register catalogue on the platform.

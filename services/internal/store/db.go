@@ -5,6 +5,9 @@
 // send), sessions and challenges (one-time codes). Every write that must happen with another happens
 // in one transaction: an aggregate takes the others' transaction-scoped functions, such as
 // record.Append and outbox.Enqueue.
+//
+// The tables belong to an owner role that only Migrate connects as; the services connect as a role
+// that owns nothing, and may only insert into and read the record (roles.go).
 package store
 
 import (
@@ -31,16 +34,10 @@ var migrations embed.FS
 // ErrNotFound is returned when a row asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
-// DB is the platform's database.
+// DB is the platform's database, with the keys that seal and index what it keeps.
 type DB struct {
 	Pool *pgxpool.Pool
-}
-
-// Sealer encrypts a value kept at rest, binding it to where it belongs (the additional data), and
-// opens it again; *codec.Codec is one.
-type Sealer interface {
-	Seal(plain, aad []byte) (keyID string, sealed []byte, err error)
-	Open(keyID string, sealed, aad []byte) ([]byte, error)
+	Keys *Keyring
 }
 
 // Permanent reports whether PostgreSQL refused a statement for its data: a data exception (class
@@ -51,11 +48,15 @@ func Permanent(err error) bool {
 	return errors.As(err, &pg) && (strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23"))
 }
 
-// Open connects and brings the schema up to date. Several processes may start at once: a
-// transaction-scoped advisory lock lets one of them migrate while the others wait. While PostgreSQL
-// does not answer, Open keeps trying and says so, until ctx ends; what PostgreSQL refuses (a wrong
-// password, a failing migration) ends it at once.
-func Open(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
+// Open connects, as the role the services run as, and checks that the schema is up to date: the
+// services never migrate it themselves (Migrate does, as the tables' owner). keys seal and index
+// what is kept at rest, and key the record's chain. While PostgreSQL does not answer, Open keeps
+// trying and says so in log, until ctx ends; what PostgreSQL refuses (a wrong password, a schema
+// not migrated) ends it at once.
+func Open(ctx context.Context, url string, keys *Keyring, log *slog.Logger) (*DB, error) {
+	if keys == nil {
+		return nil, errors.New("store: open: no keys")
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse database URL: %w", err)
@@ -65,9 +66,12 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	db := &DB{Pool: pool}
+	var have int
 	err = retry.Servers.Until(ctx, log, "PostgreSQL", func(ctx context.Context) error {
-		err := db.migrate(ctx)
+		err := pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have)
+		if isUndefinedTable(err) {
+			return nil
+		}
 		var pg *pgconn.PgError
 		if errors.As(err, &pg) && !strings.HasPrefix(pg.Code, "08") && !strings.HasPrefix(pg.Code, "57") {
 			// PostgreSQL answered and refused: not a server still starting (class 57, e.g. the
@@ -78,21 +82,70 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*DB, error) {
 	})
 	if err != nil {
 		pool.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	want, err := latestMigration()
+	if err != nil {
+		pool.Close()
 		return nil, err
 	}
-	return db, nil
+	if have != want {
+		pool.Close()
+		return nil, fmt.Errorf("store: the schema is at version %d and this build needs %d: run `kirjaamo migrate` as the tables' owner first", have, want)
+	}
+	return &DB{Pool: pool, Keys: keys}, nil
+}
+
+func isUndefinedTable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "42P01"
 }
 
 // Close releases the pool.
 func (db *DB) Close() { db.Pool.Close() }
 
-func (db *DB) migrate(ctx context.Context) error {
+func migrationFiles() ([]string, error) {
 	entries, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
-		return fmt.Errorf("store: list migrations: %w", err)
+		return nil, fmt.Errorf("store: list migrations: %w", err)
 	}
 	sort.Strings(entries)
-	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	return entries, nil
+}
+
+func migrationVersion(name string) (int, error) {
+	base := strings.TrimPrefix(name, "migrations/")
+	version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+	if err != nil {
+		return 0, fmt.Errorf("store: migration %s: name must start with its number", base)
+	}
+	return version, nil
+}
+
+func latestMigration() (int, error) {
+	entries, err := migrationFiles()
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	return migrationVersion(entries[len(entries)-1])
+}
+
+// Migrate brings the schema up to date, connected as the role that owns the tables, and grants the
+// services' role (app; none if empty, for a test database with one role) what it may do: read and
+// write the cases and what goes with them, but only insert into and read the record, and only read
+// the migrations. Several processes may migrate at once: a transaction-scoped advisory lock lets one
+// of them do it while the others wait.
+func Migrate(ctx context.Context, ownerURL, app string) error {
+	conn, err := pgx.Connect(ctx, ownerURL)
+	if err != nil {
+		return fmt.Errorf("store: migrate: connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	entries, err := migrationFiles()
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7412118)`); err != nil {
 			return fmt.Errorf("store: migration lock: %w", err)
 		}
@@ -100,10 +153,9 @@ func (db *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("store: migrations table: %w", err)
 		}
 		for _, name := range entries {
-			base := strings.TrimPrefix(name, "migrations/")
-			version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+			version, err := migrationVersion(name)
 			if err != nil {
-				return fmt.Errorf("store: migration %s: name must start with its number", base)
+				return err
 			}
 			var done bool
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&done); err != nil {
@@ -123,6 +175,38 @@ func (db *DB) migrate(ctx context.Context) error {
 				return fmt.Errorf("store: migration %d: %w", version, err)
 			}
 		}
-		return nil
+		if app == "" {
+			return nil
+		}
+		return grant(ctx, tx, app)
 	})
+}
+
+// grant gives the services' role what it may do, and no more, on every table there is now.
+func grant(ctx context.Context, tx pgx.Tx, app string) error {
+	role := pgx.Identifier{app}.Sanitize()
+	for _, stmt := range []string{
+		`GRANT USAGE ON SCHEMA public TO ` + role,
+		`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ` + role,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
+		// The record: what is written stays as it was written.
+		`REVOKE UPDATE, DELETE ON audit_log FROM ` + role,
+		`REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM ` + role,
+		`REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ` + role,
+		`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ` + role,
+	} {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("store: grant to %s: %w", app, err)
+		}
+	}
+	return nil
+}
+
+// MigrateAndOpen migrates a database that has one role for everything, and opens it: for tests
+// and tools with a database of their own, never for the platform's.
+func MigrateAndOpen(ctx context.Context, url string, keys *Keyring) (*DB, error) {
+	if err := Migrate(ctx, url, ""); err != nil {
+		return nil, err
+	}
+	return Open(ctx, url, keys, slog.Default())
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,13 +16,16 @@ import (
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/devkit/pgtest"
 	"kirjaamo.dev/rules"
+	"kirjaamo.dev/services/internal/ledger"
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/services/internal/store/challenges"
 	"kirjaamo.dev/services/internal/store/declarations"
+	"kirjaamo.dev/services/internal/store/limits"
 	"kirjaamo.dev/services/internal/store/outbox"
 	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/internal/store/sessions"
+	"kirjaamo.dev/workflows/codec"
 	"kirjaamo.dev/workflows/request"
 )
 
@@ -40,21 +44,40 @@ type stores struct {
 	decls      *declarations.Store
 }
 
+// testKeys are the store's keys, derived from a payload key made for the test.
+func testKeys(t *testing.T) *store.Keyring {
+	t.Helper()
+	payload, err := codec.ParseKeys(codec.NewKey("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := store.NewKeyring(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
 func open(t *testing.T) stores {
 	t.Helper()
 	url := pgtest.New(t)
-	db, err := store.Open(context.Background(), url, slog.Default())
+	ctx := context.Background()
+	if _, err := store.Open(ctx, url, testKeys(t), slog.Default()); err == nil {
+		t.Fatal("a database never migrated opened")
+	}
+	if err := store.Migrate(ctx, url, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Migrating again, as a second process would, finds the schema up to date.
+	if err := store.Migrate(ctx, url, ""); err != nil {
+		t.Fatalf("second migration: %v", err)
+	}
+	db, err := store.Open(ctx, url, testKeys(t), slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	// Opening again, as a second process would, finds the schema up to date.
-	again, err := store.Open(context.Background(), url, slog.Default())
-	if err != nil {
-		t.Fatalf("second open: %v", err)
-	}
-	again.Close()
-	return stores{db: db, cases: cases.New(db, nil), record: record.New(db), outbox: outbox.New(db), sessions: sessions.New(db),
+	return stores{db: db, cases: cases.New(db), record: record.New(db), outbox: outbox.New(db), sessions: sessions.New(db),
 		challenges: challenges.New(db), decls: declarations.New(db)}
 }
 
@@ -159,7 +182,7 @@ func TestPlansAnswersAndTheReply(t *testing.T) {
 		if m.Kind != outbox.KindReplyReady || m.Recipient != "aino@example.fi" || m.Language != "fi" {
 			t.Errorf("the reply's notice: %+v", m)
 		}
-		return outbox.CaptureInMailbox(ctx, tx, m.ID, outbox.MailboxMessage{Channel: "email", Recipient: m.Recipient, Subject: "s", Body: "b"})
+		return s.outbox.CaptureInMailbox(ctx, tx, m.ID, outbox.MailboxMessage{Channel: "email", Recipient: m.Recipient, Subject: "s", Body: "b"})
 	})
 	if err != nil || sent != 1 {
 		t.Fatalf("SendPending = %d, %v", sent, err)
@@ -205,10 +228,10 @@ func TestTheStoreKnowsEveryStatusAndNoOther(t *testing.T) {
 func TestDataTheStoreRefusesIsMarkedPermanent(t *testing.T) {
 	s, ctx := open(t), context.Background()
 	in := aino()
-	in.Request.Details = "a\x00b"
+	in.Request.Language = "f\x00i"
 	err := s.cases.Record(ctx, in)
 	if !errors.Is(err, request.ErrPermanent) {
-		t.Fatalf("a NUL in the details: %v, want request.ErrPermanent", err)
+		t.Fatalf("a NUL in the language: %v, want request.ErrPermanent", err)
 	}
 }
 
@@ -241,15 +264,52 @@ func TestAttentionIsRecordedRetriedAndCleared(t *testing.T) {
 	}
 }
 
+// verify checks the whole record against the checkpoints given.
+func verify(t *testing.T, s stores, checkpoints ...ledger.Checkpoint) ledger.Report {
+	t.Helper()
+	rep, err := ledger.Verify(s.db.Keys.Record, signer.Public(), checkpoints, s.record.Links(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+var signer = func() *ledger.Signer {
+	s, err := ledger.NewSigner("k1", map[string][]byte{"k1": make([]byte, 32)})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// checkpoint signs a checkpoint of the record's head as it is now.
+func checkpoint(t *testing.T, s stores) ledger.Checkpoint {
+	t.Helper()
+	seq, head, err := s.record.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ledger.Checkpoint{Log: record.Log, Seq: seq, Head: head, At: time.Now()}
+	signer.Sign(&c)
+	return c
+}
+
 func TestTheRecordIsAppendOnlyAndChained(t *testing.T) {
 	s, ctx := open(t), context.Background()
 	for _, action := range []string{"viewed", "viewed", "replied"} {
-		if err := s.record.Write(ctx, record.Entry{Actor: "Kaisa", Role: "clerk", Action: action, RequestID: requestID, Purpose: "handling"}); err != nil {
+		// Details nested in maps and structs, which jsonb gives back with their keys in another order
+		// and numbers rewritten, verify as written.
+		detail := map[string]any{"zeta": 1, "alpha": struct {
+			Zulu  string  `json:"zulu"`
+			Bravo float64 `json:"bravo"`
+		}{"z", 1e21}, "list": []any{map[string]any{"longer key": true, "k": 1.50}}}
+		if err := s.record.Write(ctx, record.Entry{Actor: "Kaisa", Role: "clerk", Action: action, RequestID: requestID, Purpose: "handling",
+			Detail: detail}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if broken, err := s.record.Verify(ctx); err != nil || broken != 0 {
-		t.Fatalf("intact chain reported broken at %d (%v)", broken, err)
+	if rep := verify(t, s, checkpoint(t, s)); rep.Broken != nil || rep.Entries != 3 {
+		t.Fatalf("an intact record: %+v, %v", rep, rep.Broken)
 	}
 	if _, err := s.db.Pool.Exec(ctx, `UPDATE audit_log SET purpose = 'nothing to see' WHERE seq = 2`); err == nil {
 		t.Fatal("the record accepted an UPDATE")
@@ -257,13 +317,65 @@ func TestTheRecordIsAppendOnlyAndChained(t *testing.T) {
 	if _, err := s.db.Pool.Exec(ctx, `DELETE FROM audit_log`); err == nil {
 		t.Fatal("the record accepted a DELETE")
 	}
-	// Someone with the rights to drop the trigger can still edit; the chain shows it.
+	// Someone with the rights to drop the trigger can still edit, even recomputing the links as
+	// plain hashes; the keyed chain shows it.
 	if _, err := s.db.Pool.Exec(ctx, `ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
-		UPDATE audit_log SET purpose = 'nothing to see' WHERE seq = 2`); err != nil {
+		UPDATE audit_log SET purpose = 'nothing to see', hash = sha256(prev_hash || convert_to(purpose, 'UTF8')) WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}
-	if broken, err := s.record.Verify(ctx); err != nil || broken != 2 {
-		t.Fatalf("edited entry 2: chain reported broken at %d (%v), want 2", broken, err)
+	if rep := verify(t, s); rep.Broken == nil || rep.Broken.Seq != 2 {
+		t.Fatalf("edited entry 2: %+v", rep.Broken)
+	}
+}
+
+// The services' role owns nothing: it cannot alter the record or its trigger, and may only insert
+// into the record and read it; the owner migrates.
+func TestTheServicesRoleMayOnlyAppendToTheRecord(t *testing.T) {
+	url := pgtest.New(t)
+	ctx := context.Background()
+	roles := store.Roles{Owner: "t_owner", App: "t_app"}
+	ownerURL, appURL, err := store.SetUpRoles(ctx, url, roles, "owner-secret", "app-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Migrate(ctx, ownerURL, roles.App); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.SetUpRoles(ctx, url, roles, "owner-secret", "app-secret"); err != nil {
+		t.Fatalf("setting the roles up again: %v", err)
+	}
+	db, err := store.Open(ctx, appURL, testKeys(t), slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := stores{db: db, cases: cases.New(db), record: record.New(db)}
+	if err := s.cases.Record(ctx, aino()); err != nil {
+		t.Fatalf("the services' role cannot store a case: %v", err)
+	}
+	if err := s.record.Write(ctx, record.Entry{Actor: "Kaisa", Role: "clerk", Action: "viewed", RequestID: requestID}); err != nil {
+		t.Fatalf("the services' role cannot append to the record: %v", err)
+	}
+	if got := actions(t, s, requestID); !slices.Equal(got, []string{"received", "viewed"}) {
+		t.Fatalf("the services' role reads the record as %v", got)
+	}
+	for _, stmt := range []string{
+		`UPDATE audit_log SET purpose = 'x'`,
+		`DELETE FROM audit_log`,
+		`TRUNCATE audit_log`,
+		`ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only`,
+		`DROP TRIGGER audit_log_append_only ON audit_log`,
+		`ALTER TABLE cases ADD COLUMN x int`,
+		`DELETE FROM schema_migrations`,
+		`CREATE TABLE mine (x int)`,
+	} {
+		if _, err := db.Pool.Exec(ctx, stmt); err == nil {
+			t.Errorf("the services' role may: %s", stmt)
+		}
+	}
+	var owned int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)`).Scan(&owned); err != nil || owned != 0 {
+		t.Errorf("the services' role owns %d relations (%v)", owned, err)
 	}
 }
 
@@ -332,3 +444,60 @@ func TestSessions(t *testing.T) {
 }
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// A view written again by the same session for the same purpose within the window is one entry;
+// another session's, another purpose's, or one after the window is another.
+func TestARepeatedViewIsOneEntry(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	view := func(session, purpose string, within time.Duration) bool {
+		t.Helper()
+		wrote, err := s.record.WriteOnce(ctx, record.Entry{Actor: "Kaisa", Role: "clerk", Action: "viewed", RequestID: requestID, Purpose: purpose,
+			Detail: map[string]any{"session": session}}, within)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wrote
+	}
+	for i, c := range []struct {
+		session, purpose string
+		within           time.Duration
+		want             bool
+	}{
+		{"s1", "handling", time.Hour, true},
+		{"s1", "handling", time.Hour, false},
+		{"s1", "reviewing", time.Hour, true},
+		{"s2", "handling", time.Hour, true},
+		{"s1", "handling", time.Microsecond, true}, // the window has passed
+	} {
+		if got := view(c.session, c.purpose, c.within); got != c.want {
+			t.Errorf("view %d (%s, %s): written %v, want %v", i+1, c.session, c.purpose, got, c.want)
+		}
+	}
+	if rep := verify(t, s); rep.Broken != nil || rep.Entries != 4 {
+		t.Fatalf("the record after repeated views: %+v", rep)
+	}
+}
+
+// Calls are counted per key and window, shared by every process, and the table holds no key in
+// clear.
+func TestCallsAreCountedAgainstTheirLimits(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	counter := limits.New(s.db)
+	for i := range 3 {
+		retry, err := counter.Take(ctx, "portal subject demo-aino", 2, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (i < 2) != (retry == 0) || retry > time.Hour {
+			t.Fatalf("call %d: retry after %s", i+1, retry)
+		}
+	}
+	if retry, _ := counter.Take(ctx, "portal subject demo-matti", 2, time.Hour); retry != 0 {
+		t.Error("Matti's first call counted against Aino's")
+	}
+	var rows string
+	_ = s.db.Pool.QueryRow(ctx, `SELECT string_agg(row_to_json(rate_counts)::text, ' ') FROM rate_counts`).Scan(&rows)
+	if strings.Contains(rows, "demo-aino") || !strings.Contains(rows, `"count":3`) {
+		t.Errorf("the counts: %s", rows)
+	}
+}

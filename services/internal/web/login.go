@@ -89,16 +89,23 @@ const CallbackPath = "/auth/callback"
 type Login struct {
 	Client   *oidclogin.Client
 	Sessions *Sessions
-	// Admit decides whether a verified identity may use the site; false ends with a 403.
-	Admit func(oidclogin.Identity) bool
-	// Fail renders a failure page with a status and a reason ("unavailable", "failed", "refused").
+	// PublicURL is where people reach the site: sign-in returns only to it.
+	PublicURL string
+	// Admit decides whether a verified identity may use the site: "" admits, anything else is the
+	// reason it is refused ("refused", "assurance"), which Fail is given with a 403.
+	Admit func(oidclogin.Identity) string
+	// Fail renders a failure page with a status and a reason ("unavailable", "failed", or one of
+	// Admit's).
 	Fail func(w http.ResponseWriter, r *http.Request, status int, reason string)
-	// SignedIn, if set, is told of each sign-in, e.g. for the record.
-	SignedIn func(r *http.Request, id *oidclogin.Identity)
+	// SignedIn, Refused and SignedOut, if set, are told of each sign-in, each sign-in refused (id
+	// nil if nobody was identified) and each sign-out, e.g. for the record.
+	SignedIn  func(r *http.Request, id *oidclogin.Identity)
+	Refused   func(r *http.Request, id *oidclogin.Identity, reason string)
+	SignedOut func(r *http.Request, id *oidclogin.Identity)
 }
 
 // Begin starts a sign-in and sends the browser to the identity provider. The browser comes back to
-// return_to, if it is a path of this site, or else to fallback.
+// return_to, if it is an address of this site (SameOrigin), or else to fallback.
 func (l *Login) Begin(w http.ResponseWriter, r *http.Request, fallback string) {
 	sess, err := l.Sessions.Load(r)
 	if err != nil {
@@ -107,7 +114,7 @@ func (l *Login) Begin(w http.ResponseWriter, r *http.Request, fallback string) {
 	}
 	flow, authURL := l.Client.Begin()
 	sess.Flow, sess.ReturnTo = &flow, fallback
-	if rt := r.URL.Query().Get("return_to"); strings.HasPrefix(rt, "/") && !strings.HasPrefix(rt, "//") {
+	if rt, ok := SameOrigin(l.PublicURL, r.URL.Query().Get("return_to")); ok {
 		sess.ReturnTo = rt
 	}
 	if err := l.Sessions.Save(r.Context(), w, sess); err != nil {
@@ -115,6 +122,49 @@ func (l *Login) Begin(w http.ResponseWriter, r *http.Request, fallback string) {
 		return
 	}
 	http.Redirect(w, r, authURL, http.StatusSeeOther)
+}
+
+// SameOrigin resolves return_to as a browser would resolve a link on the site at publicURL, and
+// returns the path and query to send the browser to if it stays on that origin. A browser strips
+// tabs and line breaks from a URL, takes a backslash for a slash, and resolves dot segments, so
+// /\evil.example, /<tab>/evil.example and /./\evil.example all lead elsewhere: each is normalized
+// that way first, then resolved, then compared by scheme, host and port. What is given back is a
+// path that starts with one slash and holds no backslash, control character or dot segment, even
+// encoded, so that no browser can read it as another host; anything else is refused.
+func SameOrigin(publicURL, returnTo string) (string, bool) {
+	base, err := url.Parse(publicURL)
+	if err != nil || returnTo == "" {
+		return "", false
+	}
+	s := strings.TrimFunc(returnTo, func(r rune) bool { return r <= ' ' })
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case '\t', '\n', '\r':
+			return -1
+		case '\\':
+			return '/'
+		}
+		return r
+	}, s)
+	ref, err := url.Parse(s)
+	if err != nil || s == "" {
+		return "", false
+	}
+	u := base.ResolveReference(ref)
+	if !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) || u.User != nil {
+		return "", false
+	}
+	path := u.EscapedPath()
+	decoded, err := url.PathUnescape(path)
+	if err != nil || !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.HasPrefix(decoded, "//") ||
+		strings.ContainsAny(decoded, "\\") || strings.ContainsFunc(decoded, func(r rune) bool { return r < ' ' || r == 0x7f }) ||
+		strings.Contains(decoded+"/", "/./") || strings.Contains(decoded+"/", "/../") {
+		return "", false
+	}
+	if u.RawQuery != "" {
+		path += "?" + u.RawQuery
+	}
+	return path, true
 }
 
 // Callback finishes a sign-in: it verifies the identity provider's answer, admits the person or
@@ -134,12 +184,18 @@ func (l *Login) Callback(w http.ResponseWriter, r *http.Request) {
 	id, err := l.Client.Finish(r.Context(), flow, r.URL.Query())
 	if err != nil {
 		_ = l.Sessions.Save(r.Context(), w, sess)
+		if l.Refused != nil {
+			l.Refused(r, nil, "failed")
+		}
 		l.Fail(w, r, http.StatusBadRequest, "failed")
 		return
 	}
-	if !l.Admit(id) {
+	if reason := l.Admit(id); reason != "" {
 		_ = l.Sessions.Save(r.Context(), w, sess)
-		l.Fail(w, r, http.StatusForbidden, "refused")
+		if l.Refused != nil {
+			l.Refused(r, &id, reason)
+		}
+		l.Fail(w, r, http.StatusForbidden, reason)
 		return
 	}
 	returnTo := sess.ReturnTo
@@ -155,13 +211,34 @@ func (l *Login) Callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
 }
 
-// SignOut ends the session of a posted sign-out form, then sends the browser to next.
+// SignOut ends the session of a posted sign-out form, then sends the browser to the identity
+// provider to end the session there too, if it offers that (RP-initiated logout), coming back to
+// the site's root; or else straight to next.
 func (l *Login) SignOut(w http.ResponseWriter, r *http.Request, next string) {
-	if sess, err := l.Sessions.Load(r); err == nil && ParseForm(w, r, sess) {
-		_ = l.Sessions.Destroy(r.Context(), w, sess)
+	sess, err := l.Sessions.Load(r)
+	if err != nil || !ParseForm(w, r, sess) {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	id := sess.Identity
+	_ = l.Sessions.Destroy(r.Context(), w, sess)
+	if id == nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	if l.SignedOut != nil {
+		l.SignedOut(r, id)
+	}
+	if u, ok := l.Client.LogoutURL(*id, PostLogoutURL(l.PublicURL)); ok {
+		http.Redirect(w, r, u, http.StatusSeeOther)
+		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
+
+// PostLogoutURL is where the identity provider sends the browser back after a sign-out: the site's
+// root, which each site registers with its provider.
+func PostLogoutURL(publicURL string) string { return strings.TrimSuffix(publicURL, "/") + "/" }
 
 // Bearer authenticates an API call by the ID token it sends as Authorization: Bearer, answering
 // 401 itself when there is none or it does not verify.

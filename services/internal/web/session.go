@@ -5,8 +5,10 @@ package web
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"time"
@@ -35,6 +37,13 @@ type Session struct {
 	Submitted []string `json:"submitted,omitempty"`
 }
 
+// Tag names the session in the record without disclosing its id: whoever reads the record cannot
+// take the session over with it.
+func (s *Session) Tag() string {
+	sum := sha256.Sum256([]byte("kirjaamo session tag\x00" + s.id))
+	return hex.EncodeToString(sum[:8])
+}
+
 // ViewGrant lets a staff member view a case for a stated purpose, for a while.
 type ViewGrant struct {
 	Purpose string    `json:"purpose"`
@@ -46,6 +55,16 @@ type SessionStore interface {
 	Load(ctx context.Context, site, id string, v any) error
 	Save(ctx context.Context, site, id string, v any, expires time.Time) error
 	Delete(ctx context.Context, id string) error
+}
+
+// CookieName is a site's session cookie's name: over HTTPS with the __Host- prefix, which a browser
+// accepts only from a secure origin, for the whole site and no other host (Secure, Path=/, no
+// Domain), so that no subdomain and no plain-HTTP page can set or overwrite it.
+func CookieName(name string, secure bool) string {
+	if secure {
+		return "__Host-" + name
+	}
+	return name
 }
 
 // Sessions stores sessions server-side behind a cookie that holds only a random id: the one cookie

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -34,11 +35,21 @@ func run() error {
 	idp, err := devidp.New(devidp.Config{Issuer: os.Getenv("KIRJAAMO_DEVIDP_ISSUER"), SigningKeyFile: os.Getenv("KIRJAAMO_DEVIDP_SIGNING_KEY_FILE"),
 		Logger: log, People: devdata.People(),
 		Clients: []devidp.Client{
-			{ID: "kirjaamo-portal", Secret: os.Getenv("KIRJAAMO_DEVIDP_PORTAL_SECRET"), RedirectURIs: []string{os.Getenv("KIRJAAMO_DEVIDP_PORTAL_REDIRECT")}},
-			{ID: "kirjaamo-office", Secret: os.Getenv("KIRJAAMO_DEVIDP_OFFICE_SECRET"), RedirectURIs: []string{os.Getenv("KIRJAAMO_DEVIDP_OFFICE_REDIRECT")}},
+			client("kirjaamo-portal", os.Getenv("KIRJAAMO_DEVIDP_PORTAL_SECRET"), os.Getenv("KIRJAAMO_DEVIDP_PORTAL_REDIRECT")),
+			client("kirjaamo-office", os.Getenv("KIRJAAMO_DEVIDP_OFFICE_SECRET"), os.Getenv("KIRJAAMO_DEVIDP_OFFICE_REDIRECT")),
 		}})
 	if err != nil {
 		return err
 	}
 	return web.Serve(ctx, &http.Server{Addr: os.Getenv("KIRJAAMO_DEVIDP_ADDR"), Handler: idp, ReadHeaderTimeout: 10 * time.Second}, log)
+}
+
+// client is a site at the provider: after signing out there, the person goes back to the site's
+// front page, at the origin of its sign-in callback.
+func client(id, secret, redirect string) devidp.Client {
+	c := devidp.Client{ID: id, Secret: secret, RedirectURIs: []string{redirect}}
+	if u, err := url.Parse(redirect); err == nil {
+		c.PostLogoutRedirectURIs = []string{web.PostLogoutURL(u.Scheme + "://" + u.Host)}
+	}
+	return c
 }

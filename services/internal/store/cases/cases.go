@@ -95,40 +95,46 @@ func (c Case) VerifiedFor(identityCode string) bool {
 	return slices.Contains(ids, contracts.Identifier{Type: contracts.IdentifierPersonalIdentityCode, Value: identityCode})
 }
 
-const caseColumns = `request_id, received_at, channel, right_invoked, language, subject_id, subject_name,
-	identity_method, identity_level, identifiers, coalesce(contact_email, ''), details, rectification, status,
+const caseColumns = `request_id, received_at, channel, right_invoked, language, subject,
+	identity_method, identity_level, status,
 	deadline, internal_target, replied_at, coalesce(replied_by, ''), coalesce(extension_reasons, ''),
-	supplied_identifiers, withdrawn_at, coalesce(registered_by, ''), coalesce(identity_decided_by, ''), identity_decided_at,
+	withdrawn_at, coalesce(registered_by, ''), coalesce(identity_decided_by, ''), identity_decided_at,
 	coalesce(identity_refusal, ''), coalesce(attention_step, ''), coalesce(attention_trouble, ''), attention_since`
 
-func scanCase(row pgx.Row) (Case, error) {
+func (r *Repo) scanCase(row pgx.Row) (Case, error) {
 	var c Case
+	var sealed []byte
 	var step, trouble string
 	var since *time.Time
-	err := row.Scan(&c.RequestID, &c.ReceivedAt, &c.Channel, &c.Right, &c.Language, &c.SubjectID, &c.SubjectName,
-		&c.IdentityMethod, &c.IdentityLevel, &c.Identifiers, &c.ContactEmail, &c.Details, &c.Rectification, &c.Status,
-		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy, &c.ExtensionReasons, &c.Supplied, &c.WithdrawnAt,
+	err := row.Scan(&c.RequestID, &c.ReceivedAt, &c.Channel, &c.Right, &c.Language, &sealed,
+		&c.IdentityMethod, &c.IdentityLevel, &c.Status,
+		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy, &c.ExtensionReasons, &c.WithdrawnAt,
 		&c.RegisteredBy, &c.IdentityDecidedBy, &c.IdentityDecidedAt, &c.IdentityRefusal, &step, &trouble, &since)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, store.ErrNotFound
 	}
+	if err != nil {
+		return c, err
+	}
 	if step != "" && since != nil {
 		c.Attention = &request.Attention{Step: request.Step(step), Trouble: request.Trouble(trouble), Since: *since}
 	}
-	return c, err
+	var s subjectData
+	if err := store.OpenJSON(r.db.Keys.Subjects, sealed, subjectBinding(c.RequestID), &s); err != nil {
+		return c, fmt.Errorf("case %s: subject: %w", c.RequestID, err)
+	}
+	return c, s.into(&c)
 }
 
 // Repo is the case store.
 type Repo struct {
 	db *store.DB
-	// answers seals the registers' answers at rest; nil keeps them in clear.
-	answers store.Sealer
 }
 
-// New is the case store of a database. answers seals what the registers answer at rest (nil keeps
-// it in clear, for tests).
-func New(db *store.DB, answers store.Sealer) *Repo {
-	return &Repo{db: db, answers: answers}
+// New is the case store of a database. What the registers answer, and everything the case holds
+// on its subject, is kept sealed under the database's keys (store.Keyring).
+func New(db *store.DB) *Repo {
+	return &Repo{db: db}
 }
 
 // fail wraps a store error with its operation, marking what PostgreSQL refused for its data as
@@ -145,11 +151,31 @@ func fail(op string, err error) error {
 
 // Case returns one case.
 func (r *Repo) Case(ctx context.Context, requestID string) (Case, error) {
-	c, err := scanCase(r.db.Pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE request_id = $1`, requestID))
+	c, err := r.scanCase(r.db.Pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE request_id = $1`, requestID))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		err = fail("case", err)
 	}
 	return c, err
+}
+
+// Owned reports whether a case exists and is the signed-in person's: sent by them (subject is their
+// subject at sign-in), or registered by the office for their personal identity code (normalized) and
+// verified by a clerk. It reads nothing of the case, and takes as long whether the case is a
+// stranger's or does not exist at all: one lookup of the request id, by the primary key, with the
+// keys compared in the same statement.
+func (r *Repo) Owned(ctx context.Context, requestID, subject, identityCode string) (bool, error) {
+	var owned bool
+	codes := [][]byte{}
+	if identityCode != "" {
+		codes = r.db.Keys.Index.All(IndexIdentityCode, identityCode)
+	}
+	err := r.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cases WHERE request_id = $1
+		AND (subject_key = ANY($2) OR (identity_level = $4 AND identity_code_key = ANY($3))))`,
+		requestID, r.db.Keys.Index.All(IndexSubject, subject), codes, request.IdentityVerified).Scan(&owned)
+	if err != nil {
+		return false, fail("owned", err)
+	}
+	return owned, nil
 }
 
 // Filter narrows a case list.
@@ -159,9 +185,14 @@ type Filter struct {
 	// code (by post or at a service point) whose identity a clerk has verified: the person they are
 	// about may read them once signed in with that code.
 	IdentityCode string
+	// ByIdentityCode and ByName find, for the office, every case about a personal identity code
+	// (normalized), or a subject's name as stated (compared as NameKey compares them).
+	ByIdentityCode, ByName string
 	// Status, if set, keeps only cases in it.
 	Status request.Status
-	Limit  int
+	// NeedsAttention keeps only the cases with a step that needs attention.
+	NeedsAttention bool
+	Limit          int
 }
 
 // List lists cases, the nearest deadline first for the office, the newest first for a subject.
@@ -173,23 +204,64 @@ func (r *Repo) List(ctx context.Context, f Filter) ([]Case, error) {
 	if f.SubjectID != "" {
 		order = `received_at DESC`
 	}
+	x := r.db.Keys.Index
+	var subjects, codes, searchCodes, names [][]byte
+	if f.SubjectID != "" {
+		subjects = x.All(IndexSubject, f.SubjectID)
+	}
+	if f.IdentityCode != "" {
+		codes = x.All(IndexIdentityCode, f.IdentityCode)
+	}
+	if f.ByIdentityCode != "" {
+		searchCodes = x.All(IndexIdentityCode, contracts.Normalize(contracts.IdentifierPersonalIdentityCode, f.ByIdentityCode))
+	}
+	if f.ByName != "" {
+		names = x.All(IndexName, NameKey(f.ByName))
+	}
 	rows, err := r.db.Pool.Query(ctx, `SELECT `+caseColumns+` FROM cases
-		WHERE ($1 = '' OR subject_id = $1 OR ($4 <> '' AND identity_level = $5
-			AND identifiers @> jsonb_build_array(jsonb_build_object('type', 'personal_identity_code', 'value', $4::text))))
-		AND ($2 = '' OR status = $2) ORDER BY `+order+` LIMIT $3`, f.SubjectID, f.Status, f.Limit, f.IdentityCode, request.IdentityVerified)
+		WHERE ($1::bytea[] IS NULL OR subject_key = ANY($1) OR (identity_level = $5 AND identity_code_key = ANY($4)))
+		AND ($2 = '' OR status = $2) AND ($6::bytea[] IS NULL OR identity_code_key = ANY($6)) AND ($7::bytea[] IS NULL OR name_key = ANY($7))
+		AND (NOT $8 OR attention_step IS NOT NULL)
+		ORDER BY `+order+` LIMIT $3`, subjects, f.Status, f.Limit, codes, request.IdentityVerified, searchCodes, names, f.NeedsAttention)
 	if err != nil {
 		return nil, fail("list", err)
 	}
 	defer rows.Close()
 	out := []Case{} // an empty list, not null, for the APIs that return it
 	for rows.Next() {
-		c, err := scanCase(rows)
+		c, err := r.scanCase(rows)
 		if err != nil {
 			return nil, fail("list", err)
 		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// OpenFor counts a person's open requests, as Owned finds them: the cap on how many one person may
+// have open at once counts them.
+func (r *Repo) OpenFor(ctx context.Context, subject, identityCode string) (int, error) {
+	codes := [][]byte{}
+	if identityCode != "" {
+		codes = r.db.Keys.Index.All(IndexIdentityCode, identityCode)
+	}
+	var n int
+	err := r.db.Pool.QueryRow(ctx, `SELECT count(*) FROM cases WHERE status = ANY($1)
+		AND (subject_key = ANY($2) OR (identity_level = $4 AND identity_code_key = ANY($3)))`,
+		statuses(request.OpenStatuses()...), r.db.Keys.Index.All(IndexSubject, subject), codes, request.IdentityVerified).Scan(&n)
+	if err != nil {
+		return 0, fail("open for", err)
+	}
+	return n, nil
+}
+
+// NeedingAttention counts the cases with a step that needs attention, for the DPO.
+func (r *Repo) NeedingAttention(ctx context.Context) (int, error) {
+	var n int
+	if err := r.db.Pool.QueryRow(ctx, `SELECT count(*) FROM cases WHERE attention_step IS NOT NULL`).Scan(&n); err != nil {
+		return 0, fail("needing attention", err)
+	}
+	return n, nil
 }
 
 // Register is what the rules decided and what the register answered, for one case.

@@ -28,29 +28,24 @@ const (
 // Record stores a new case and its receipt in the record. A subject registered unverified (a letter)
 // waits for a clerk to verify the identity before intake.
 func (r *Repo) Record(ctx context.Context, in request.Input) error {
-	ids, err := json.Marshal(in.Subject.Identifiers)
+	subj := subjectData{ID: in.Subject.ID, Name: in.Subject.Name, Identifiers: in.Subject.Identifiers, ContactEmail: in.Request.ContactEmail,
+		Details: in.Request.Details, Rectification: in.Request.Rectification}
+	sealed, err := r.sealSubject(in.RequestID, subj)
 	if err != nil {
 		return err
 	}
-	var rect []byte
-	if len(in.Request.Rectification) > 0 {
-		if rect, err = json.Marshal(in.Request.Rectification); err != nil {
-			return err
-		}
-	}
+	subjectKey, codeKey, nameKey := r.indexes(subj)
 	status := request.StatusReceived
 	if in.Subject.IdentityLevel == request.IdentityUnverified {
 		status = request.StatusAwaitingIdentity
 	}
 	return fail("record", pgx.BeginFunc(ctx, r.db.Pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO cases (request_id, received_at, channel, right_invoked, language, subject_id,
-			subject_name, identity_method, identity_level, identifiers, contact_email, details, rectification, status,
-			deadline, internal_target, registered_by)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,nullif($11,''),$12,$13,$14,$15,$16,nullif($17,''))
+		tag, err := tx.Exec(ctx, `INSERT INTO cases (request_id, received_at, channel, right_invoked, language, subject, subject_key,
+			identity_code_key, name_key, identity_method, identity_level, status, deadline, internal_target, registered_by)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,nullif($15,''))
 			ON CONFLICT (request_id) DO NOTHING`,
-			in.RequestID, in.ReceivedAt, in.Channel, in.Request.Right, in.Request.Language, in.Subject.ID, in.Subject.Name,
-			in.Subject.IdentityMethod, in.Subject.IdentityLevel, ids, in.Request.ContactEmail, in.Request.Details, rect, status,
-			in.Receipt.Deadline, in.Receipt.InternalTarget, in.RegisteredBy)
+			in.RequestID, in.ReceivedAt, in.Channel, in.Request.Right, in.Request.Language, sealed, subjectKey, codeKey, nameKey,
+			in.Subject.IdentityMethod, in.Subject.IdentityLevel, status, in.Receipt.Deadline, in.Receipt.InternalTarget, in.RegisteredBy)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -62,7 +57,7 @@ func (r *Repo) Record(ctx context.Context, in request.Input) error {
 			e.Actor, e.Role = in.RegisteredBy, "clerk"
 			e.Detail["registered_by"] = in.RegisteredBy
 		}
-		return record.Append(ctx, tx, e)
+		return record.Append(ctx, tx, r.db, e)
 	}))
 }
 
@@ -79,16 +74,15 @@ func (r *Repo) Load(ctx context.Context, requestID string) (request.Input, error
 // the same subject id, or with the same personal identity code. A letter whose identity was never
 // verified may name anyone's identity code: it is not the person's request, so it does not count.
 func (r *Repo) Prior(ctx context.Context, s request.Subject, before time.Time) ([]rules.PriorRequest, error) {
-	var code string
+	codes := [][]byte{}
 	for _, id := range s.Identifiers {
 		if id.Type == contracts.IdentifierPersonalIdentityCode {
-			code = contracts.Normalize(id.Type, id.Value)
+			codes = r.db.Keys.Index.All(IndexIdentityCode, contracts.Normalize(id.Type, id.Value))
 		}
 	}
 	rows, err := r.db.Pool.Query(ctx, `SELECT right_invoked, received_at FROM cases WHERE received_at < $2
-		AND (subject_id = $1 OR ($3 <> '' AND identity_level <> $4
-			AND identifiers @> jsonb_build_array(jsonb_build_object('type', 'personal_identity_code', 'value', $3::text))))
-		ORDER BY received_at DESC LIMIT 50`, s.ID, before, code, request.IdentityUnverified)
+		AND (subject_key = ANY($1) OR (identity_level <> $4 AND identity_code_key = ANY($3)))
+		ORDER BY received_at DESC LIMIT 50`, r.db.Keys.Index.All(IndexSubject, s.ID), before, codes, request.IdentityUnverified)
 	if err != nil {
 		return nil, fail("prior requests", err)
 	}
@@ -165,7 +159,7 @@ func (r *Repo) SaveReview(ctx context.Context, requestID string, outcomes []rule
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: system, Role: system, Action: "in_review", RequestID: requestID})
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: system, Role: system, Action: "in_review", RequestID: requestID})
 	}))
 }
 
@@ -188,11 +182,11 @@ func orOnCasePage(k Case, kind outbox.Kind) *outbox.Notice {
 		Payload: map[string]any{"request_id": k.RequestID, "channel": "portal"}}
 }
 
-func enqueue(ctx context.Context, tx pgx.Tx, requestID string, n *outbox.Notice) error {
+func (r *Repo) enqueue(ctx context.Context, tx pgx.Tx, requestID string, n *outbox.Notice) error {
 	if n == nil {
 		return nil
 	}
-	return outbox.Enqueue(ctx, tx, requestID, *n)
+	return outbox.Enqueue(ctx, tx, r.db, requestID, *n)
 }
 
 // Reply records the office's approval of the reply, the notice to the subject, the Art 19 notice to
@@ -213,17 +207,17 @@ func (r *Repo) Reply(ctx context.Context, requestID string, a request.Approval, 
 		if err != nil || tag.RowsAffected() == 0 {
 			return err // none: already replied, and the activity was retried
 		}
-		if err := enqueue(ctx, tx, requestID, toSubject(k, outbox.KindReplyReady)); err != nil {
+		if err := r.enqueue(ctx, tx, requestID, toSubject(k, outbox.KindReplyReady)); err != nil {
 			return err
 		}
 		for _, n := range art19 {
-			if err := record.Append(ctx, tx, record.Entry{Actor: system, Role: system, Action: "art19_notice", RequestID: requestID,
+			if err := record.Append(ctx, tx, r.db, record.Entry{Actor: system, Role: system, Action: "art19_notice", RequestID: requestID,
 				Detail: map[string]any{"register_id": n.RegisterID, "recipient": n.Recipient}}); err != nil {
 				return err
 			}
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: a.Clerk, Role: "clerk", Action: "replied", RequestID: requestID,
-			Detail: map[string]any{"note": a.Note}})
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: a.Clerk, Role: "clerk", Action: "replied", RequestID: requestID,
+			Purpose: a.Purpose, Detail: map[string]any{"note": a.Note}})
 	}))
 }
 
@@ -239,11 +233,11 @@ func (r *Repo) Extend(ctx context.Context, x request.ExtendInput) error {
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		if err := enqueue(ctx, tx, x.RequestID, toSubject(k, outbox.KindDeadlineExtended)); err != nil {
+		if err := r.enqueue(ctx, tx, x.RequestID, toSubject(k, outbox.KindDeadlineExtended)); err != nil {
 			return err
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: x.Extension.Clerk, Role: "clerk", Action: "deadline_extended", RequestID: x.RequestID,
-			Detail: map[string]any{"new_deadline": x.NewDeadline.Format("2006-01-02"), "reasons": x.Extension.Reasons}})
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: x.Extension.Clerk, Role: "clerk", Action: "deadline_extended", RequestID: x.RequestID,
+			Purpose: x.Extension.Purpose, Detail: map[string]any{"new_deadline": x.NewDeadline.Format("2006-01-02"), "reasons": x.Extension.Reasons}})
 	}))
 }
 
@@ -257,7 +251,7 @@ func (r *Repo) event(ctx context.Context, requestID string, e record.Entry, stat
 			if err != nil || done {
 				return err
 			}
-			if err := outbox.Enqueue(ctx, tx, requestID, *notice); err != nil {
+			if err := outbox.Enqueue(ctx, tx, r.db, requestID, *notice); err != nil {
 				return err
 			}
 		}
@@ -267,7 +261,7 @@ func (r *Repo) event(ctx context.Context, requestID string, e record.Entry, stat
 			}
 		}
 		e.RequestID = requestID
-		return record.Append(ctx, tx, e)
+		return record.Append(ctx, tx, r.db, e)
 	})
 }
 
@@ -290,7 +284,7 @@ func (r *Repo) LiftNotice(ctx context.Context, l request.LiftInput) error {
 	if err != nil {
 		return err
 	}
-	return fail("lift notice", r.event(ctx, l.RequestID, record.Entry{Actor: l.Clerk, Role: "clerk", Action: "lift_notice_sent"},
+	return fail("lift notice", r.event(ctx, l.RequestID, record.Entry{Actor: l.Clerk, Role: "clerk", Action: "lift_notice_sent", Purpose: l.Purpose},
 		request.StatusLiftNoticeSent, orOnCasePage(k, outbox.KindLiftNotice)))
 }
 
@@ -300,7 +294,7 @@ func (r *Repo) Lifted(ctx context.Context, l request.LiftInput, registerIDs []st
 	if err != nil {
 		return err
 	}
-	return fail("lifted", r.event(ctx, l.RequestID, record.Entry{Actor: l.Clerk, Role: "clerk", Action: "restriction_lifted",
+	return fail("lifted", r.event(ctx, l.RequestID, record.Entry{Actor: l.Clerk, Role: "clerk", Action: "restriction_lifted", Purpose: l.Purpose,
 		Detail: map[string]any{"registers": registerIDs}}, request.StatusLifted, orOnCasePage(k, outbox.KindRestrictionLifted)))
 }
 
@@ -318,10 +312,10 @@ func (r *Repo) AskForInformation(ctx context.Context, q request.InformationReque
 		if err != nil || tag.RowsAffected() == 0 {
 			return err // none: asked before, and the activity was retried
 		}
-		if err := enqueue(ctx, tx, q.RequestID, toSubject(k, outbox.KindInformationNeeded)); err != nil {
+		if err := r.enqueue(ctx, tx, q.RequestID, toSubject(k, outbox.KindInformationNeeded)); err != nil {
 			return err
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: system, Role: system, Action: "information_requested", RequestID: q.RequestID,
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: system, Role: system, Action: "information_requested", RequestID: q.RequestID,
 			Detail: map[string]any{"waiting": q.Registers}})
 	}))
 }
@@ -330,12 +324,27 @@ func (r *Repo) AskForInformation(ctx context.Context, q request.InformationReque
 // value). It is marked verified when the subject confirmed it with a one-time code for this request,
 // and unverified otherwise. Supplying the same identifier again changes nothing.
 func (r *Repo) Supplied(ctx context.Context, requestID string, id contracts.Identifier, channel request.Channel) error {
-	same, err := json.Marshal([]contracts.Identifier{id})
-	if err != nil {
-		return err
-	}
 	return fail("supplied", pgx.BeginFunc(ctx, r.db.Pool, func(tx pgx.Tx) error {
-		at, err := challenges.ConfirmedAt(ctx, tx, requestID, string(id.Type), id.Value)
+		k, err := r.scanCase(tx.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE request_id = $1 FOR UPDATE`, requestID))
+		if err != nil {
+			return err
+		}
+		var subj subjectData
+		if err := json.Unmarshal(k.Identifiers, &subj.Identifiers); err != nil {
+			return err
+		}
+		if len(k.Rectification) > 0 {
+			if err := json.Unmarshal(k.Rectification, &subj.Rectification); err != nil {
+				return err
+			}
+		}
+		subj.ID, subj.Name, subj.ContactEmail, subj.Details, subj.Supplied = k.SubjectID, k.SubjectName, k.ContactEmail, k.Details, k.SuppliedIdentifiers()
+		for _, s := range subj.Supplied {
+			if s.Type == string(id.Type) && s.Value == id.Value {
+				return nil // supplied before, and the activity was retried
+			}
+		}
+		at, err := challenges.ConfirmedAt(ctx, tx, r.db, requestID, string(id.Type), id.Value)
 		if err != nil {
 			return err
 		}
@@ -344,20 +353,19 @@ func (r *Repo) Supplied(ctx context.Context, requestID string, id contracts.Iden
 		if at != nil {
 			s.VerifiedBy = challenges.MethodOneTimeCode
 		}
-		entry, err := json.Marshal([]SuppliedIdentifier{s})
+		subj.Supplied = append(subj.Supplied, s)
+		sealed, err := r.sealSubject(requestID, subj)
 		if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE cases SET supplied_identifiers = supplied_identifiers || $2::jsonb, updated_at = now()
-			WHERE request_id = $1 AND NOT supplied_identifiers @> $3::jsonb`, requestID, entry, same)
-		if err != nil || tag.RowsAffected() == 0 {
+		if _, err := tx.Exec(ctx, `UPDATE cases SET subject = $2, updated_at = now() WHERE request_id = $1`, requestID, sealed); err != nil {
 			return err
 		}
 		detail := map[string]any{"type": s.Type, "channel": s.Channel, "verified": s.Verified}
 		if s.Verified {
 			detail["verified_by"] = s.VerifiedBy
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: subject, Role: "subject", Action: "identifier_supplied", RequestID: requestID,
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: subject, Role: "subject", Action: "identifier_supplied", RequestID: requestID,
 			Detail: detail})
 	}))
 }
@@ -398,7 +406,7 @@ func (r *Repo) Replan(ctx context.Context, requestID string, plans []request.Pla
 		if fresh == 0 {
 			return nil // replanned before: the activity was retried
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: system, Role: system, Action: "replanned", RequestID: requestID,
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: system, Role: system, Action: "replanned", RequestID: requestID,
 			Detail: map[string]any{"outcomes": outcomes}})
 	}))
 }
@@ -439,10 +447,10 @@ func (r *Repo) Withdrawn(ctx context.Context, in request.WithdrawInput, res requ
 				return err
 			}
 		}
-		if err := enqueue(ctx, tx, in.RequestID, toSubject(k, outbox.KindRequestWithdrawn)); err != nil {
+		if err := r.enqueue(ctx, tx, in.RequestID, toSubject(k, outbox.KindRequestWithdrawn)); err != nil {
 			return err
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: subject, Role: "subject", Action: "withdrawn", RequestID: in.RequestID, Detail: detail})
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: subject, Role: "subject", Action: "withdrawn", RequestID: in.RequestID, Detail: detail})
 	}))
 }
 
@@ -470,7 +478,8 @@ func (r *Repo) IdentityVerified(ctx context.Context, in request.VerifyIdentityIn
 		if v.Note != "" {
 			detail["note"] = v.Note
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: v.Clerk, Role: "clerk", Action: "identity_verified", RequestID: in.RequestID, Detail: detail})
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: v.Clerk, Role: "clerk", Action: "identity_verified", RequestID: in.RequestID,
+			Purpose: v.Purpose, Detail: detail})
 	}))
 }
 
@@ -495,10 +504,10 @@ func (r *Repo) IdentityRefused(ctx context.Context, in request.RefuseIdentityInp
 		if err != nil || tag.RowsAffected() == 0 {
 			return err // none: recorded before, and the activity was retried
 		}
-		if err := enqueue(ctx, tx, in.RequestID, notice); err != nil {
+		if err := r.enqueue(ctx, tx, in.RequestID, notice); err != nil {
 			return err
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: x.Clerk, Role: "clerk", Action: "identity_refused", RequestID: in.RequestID,
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: x.Clerk, Role: "clerk", Action: "identity_refused", RequestID: in.RequestID, Purpose: x.Purpose,
 			Detail: map[string]any{"reasons": x.Reasons, "notice": notice != nil}})
 	}))
 }
@@ -510,15 +519,15 @@ func (r *Repo) Attention(ctx context.Context, in request.AttentionInput) error {
 	return fail("attention", pgx.BeginFunc(ctx, r.db.Pool, func(tx pgx.Tx) error {
 		switch {
 		case in.RetriedBy != "":
-			return record.Append(ctx, tx, record.Entry{Actor: in.RetriedBy, Role: "clerk", Action: "attention_retried", RequestID: in.RequestID,
-				Detail: map[string]any{"step": in.Attention.Step}})
+			return record.Append(ctx, tx, r.db, record.Entry{Actor: in.RetriedBy, Role: "clerk", Action: "attention_retried", RequestID: in.RequestID,
+				Purpose: in.Purpose, Detail: map[string]any{"step": in.Attention.Step}})
 		case in.Attention != nil:
 			tag, err := tx.Exec(ctx, `UPDATE cases SET attention_step = $2, attention_trouble = $3, attention_since = $4, updated_at = now()
 				WHERE request_id = $1 AND attention_step IS DISTINCT FROM $2`, in.RequestID, in.Attention.Step, in.Attention.Trouble, in.Attention.Since)
 			if err != nil || tag.RowsAffected() == 0 {
 				return err
 			}
-			return record.Append(ctx, tx, record.Entry{Actor: system, Role: system, Action: "needs_attention", RequestID: in.RequestID,
+			return record.Append(ctx, tx, r.db, record.Entry{Actor: system, Role: system, Action: "needs_attention", RequestID: in.RequestID,
 				Detail: map[string]any{"step": in.Attention.Step, "trouble": in.Attention.Trouble}})
 		}
 		tag, err := tx.Exec(ctx, `UPDATE cases SET attention_step = NULL, attention_trouble = NULL, attention_since = NULL, updated_at = now()
@@ -526,6 +535,6 @@ func (r *Repo) Attention(ctx context.Context, in request.AttentionInput) error {
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: system, Role: system, Action: "attention_resolved", RequestID: in.RequestID})
+		return record.Append(ctx, tx, r.db, record.Entry{Actor: system, Role: system, Action: "attention_resolved", RequestID: in.RequestID})
 	}))
 }

@@ -4,8 +4,6 @@ package challenges
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"math/big"
@@ -85,35 +83,37 @@ func (s *Store) New(ctx context.Context, requestID, subjectID, idType, value, ch
 	if err != nil {
 		return c, fmt.Errorf("challenges: new challenge: %w", err)
 	}
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
+	sealed, err := store.SealJSON(s.db.Keys.Subjects, value, valueBinding(c.ID))
+	if err != nil {
 		return c, fmt.Errorf("challenges: new challenge: %w", err)
 	}
+	x := s.db.Keys.Index
+	subjectKey := x.Of(indexSubject, subjectID)
 	sendBy := "email"
 	if idType == "phone" {
 		sendBy = "sms"
 	}
 	err = pgx.BeginFunc(ctx, s.db.Pool, func(tx pgx.Tx) error {
 		// Serialize the subject's challenges, so that parallel calls cannot pass the counts together.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7412119))`, subjectID); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(encode($1::bytea, 'hex'), 7412119))`, subjectKey); err != nil {
 			return err
 		}
 		var forRequest, forSubject int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE request_id = $1), count(*) FILTER (WHERE subject_id = $2)
-			FROM identifier_challenges WHERE (request_id = $1 OR subject_id = $2) AND created_at > now() - interval '24 hours'`,
-			requestID, subjectID).Scan(&forRequest, &forSubject); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE request_id = $1), count(*) FILTER (WHERE subject_key = ANY($2))
+			FROM identifier_challenges WHERE (request_id = $1 OR subject_key = ANY($2)) AND created_at > now() - interval '24 hours'`,
+			requestID, x.All(indexSubject, subjectID)).Scan(&forRequest, &forSubject); err != nil {
 			return err
 		}
 		if forRequest >= ChallengesPerDay || forSubject >= ChallengesPerSubjectDay {
 			return ErrTooManyCodes
 		}
 		// Values of challenges that ran out are erased here rather than by a separate job.
-		if _, err := tx.Exec(ctx, `UPDATE identifier_challenges SET value = NULL, spent_at = coalesce(spent_at, now())
-			WHERE value IS NOT NULL AND expires_at < now()`); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE identifier_challenges SET value_sealed = NULL, value_key = NULL, spent_at = coalesce(spent_at, now())
+			WHERE value_sealed IS NOT NULL AND expires_at < now()`); err != nil {
 			return err
 		}
 		var old string
-		err := tx.QueryRow(ctx, `UPDATE identifier_challenges SET spent_at = now(), value = NULL
+		err := tx.QueryRow(ctx, `UPDATE identifier_challenges SET spent_at = now(), value_sealed = NULL, value_key = NULL
 			WHERE request_id = $1 AND identifier_type = $2 AND used_at IS NULL AND spent_at IS NULL RETURNING id::text`,
 			requestID, idType).Scan(&old)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -124,18 +124,18 @@ func (s *Store) New(ctx context.Context, requestID, subjectID, idType, value, ch
 				return err
 			}
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO identifier_challenges (id, request_id, identifier_type, value, channel, code_salt, code_hash,
-			expires_at, max_attempts, subject_id) VALUES ($1,$2,$3,$4,$5,$6,$7, now() + $8::interval, $9, $10) RETURNING expires_at`,
-			c.ID, requestID, idType, value, channel, salt, codeHash(salt, code), fmt.Sprintf("%d seconds", int(ChallengeTTL.Seconds())),
-			ChallengeAttempts, subjectID).Scan(&c.ExpiresAt); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO identifier_challenges (id, request_id, identifier_type, value_sealed, value_key, channel, code_hash,
+			expires_at, max_attempts, subject_key) VALUES ($1,$2,$3,$4,$5,$6,$7, now() + $8::interval, $9, $10) RETURNING expires_at`,
+			c.ID, requestID, idType, sealed, x.Of(indexValue, idType+":"+value), channel, x.Of(indexCode, c.ID+":"+code),
+			fmt.Sprintf("%d seconds", int(ChallengeTTL.Seconds())), ChallengeAttempts, subjectKey).Scan(&c.ExpiresAt); err != nil {
 			return err
 		}
-		if err := outbox.Enqueue(ctx, tx, requestID, outbox.Notice{DedupKey: string(outbox.KindIdentifierCode) + "/" + c.ID, Kind: outbox.KindIdentifierCode,
+		if err := outbox.Enqueue(ctx, tx, s.db, requestID, outbox.Notice{DedupKey: string(outbox.KindIdentifierCode) + "/" + c.ID, Kind: outbox.KindIdentifierCode,
 			Recipient: value, Language: language, Payload: map[string]any{"code": code, "channel": sendBy,
 				"minutes": int(ChallengeTTL.Minutes())}}); err != nil {
 			return err
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: "data subject", Role: "subject", Action: "identifier_code_sent", RequestID: requestID,
+		return record.Append(ctx, tx, s.db, record.Entry{Actor: "data subject", Role: "subject", Action: "identifier_code_sent", RequestID: requestID,
 			Detail: map[string]any{"type": idType, "channel": channel, "sent_by": sendBy, "replaced": old != ""}})
 	})
 	if err != nil {
@@ -144,6 +144,18 @@ func (s *Store) New(ctx context.Context, requestID, subjectID, idType, value, ch
 	return c, nil
 }
 
+// The kinds of blind index of a challenge (store.Index): its subject, the identifier it confirms
+// (type:value), and its code (challenge id:code), which is kept as nothing else: an HMAC under a key
+// the database does not hold, so that a copy of the table does not give a code away to a million
+// guesses.
+const (
+	indexSubject = "subject"
+	indexValue   = "challenge value"
+	indexCode    = "challenge code"
+)
+
+func valueBinding(id string) string { return "identifier_challenges.value/" + id }
+
 // newCode is six random decimal digits, uniform.
 func newCode() (string, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
@@ -151,13 +163,6 @@ func newCode() (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%06d", n.Int64()), nil
-}
-
-func codeHash(salt []byte, code string) []byte {
-	h := sha256.New()
-	h.Write(salt)
-	h.Write([]byte(code))
-	return h.Sum(nil)
 }
 
 // Verify checks a code against the request's open challenge of the given type, or its
@@ -171,15 +176,14 @@ func (s *Store) Verify(ctx context.Context, requestID, idType, code string) (Cha
 	var c Challenge
 	var outcome error
 	err := pgx.BeginFunc(ctx, s.db.Pool, func(tx pgx.Tx) error {
-		var salt, hash []byte
-		var value *string
+		var hash, sealed []byte
 		var expired bool
 		var max int
-		err := tx.QueryRow(ctx, `SELECT id::text, request_id::text, identifier_type, value, channel, code_salt, code_hash, expires_at,
+		err := tx.QueryRow(ctx, `SELECT id::text, request_id::text, identifier_type, value_sealed, channel, code_hash, expires_at,
 			attempts, max_attempts, verified_at, expires_at <= now() FROM identifier_challenges
 			WHERE request_id = $1 AND ($2 = '' OR identifier_type = $2) AND used_at IS NULL AND spent_at IS NULL
 			ORDER BY created_at DESC LIMIT 1 FOR UPDATE`, requestID, idType).
-			Scan(&c.ID, &c.RequestID, &c.Type, &value, &c.Channel, &salt, &hash, &c.ExpiresAt, &c.Attempts, &max, &c.VerifiedAt, &expired)
+			Scan(&c.ID, &c.RequestID, &c.Type, &sealed, &c.Channel, &hash, &c.ExpiresAt, &c.Attempts, &max, &c.VerifiedAt, &expired)
 		if errors.Is(err, pgx.ErrNoRows) {
 			outcome = ErrNoChallenge
 			return nil
@@ -189,26 +193,26 @@ func (s *Store) Verify(ctx context.Context, requestID, idType, code string) (Cha
 		}
 		if expired {
 			outcome = ErrCodeExpired
-			_, err := tx.Exec(ctx, `UPDATE identifier_challenges SET spent_at = now(), value = NULL WHERE id = $1`, c.ID)
+			_, err := tx.Exec(ctx, `UPDATE identifier_challenges SET spent_at = now(), value_sealed = NULL, value_key = NULL WHERE id = $1`, c.ID)
 			return err
 		}
-		if subtle.ConstantTimeCompare(codeHash(salt, code), hash) != 1 {
+		if !s.db.Keys.Index.Matches(hash, indexCode, c.ID+":"+code) {
 			c.Attempts++
 			if c.Attempts >= max {
 				outcome = ErrCodeSpent
-				if _, err := tx.Exec(ctx, `UPDATE identifier_challenges SET attempts = $2, spent_at = now(), value = NULL WHERE id = $1`,
+				if _, err := tx.Exec(ctx, `UPDATE identifier_challenges SET attempts = $2, spent_at = now(), value_sealed = NULL, value_key = NULL WHERE id = $1`,
 					c.ID, c.Attempts); err != nil {
 					return err
 				}
-				return record.Append(ctx, tx, record.Entry{Actor: "data subject", Role: "subject", Action: "identifier_code_spent",
+				return record.Append(ctx, tx, s.db, record.Entry{Actor: "data subject", Role: "subject", Action: "identifier_code_spent",
 					RequestID: requestID, Detail: map[string]any{"type": c.Type, "attempts": c.Attempts}})
 			}
 			outcome = &WrongCodeError{Left: max - c.Attempts}
 			_, err := tx.Exec(ctx, `UPDATE identifier_challenges SET attempts = $2 WHERE id = $1`, c.ID, c.Attempts)
 			return err
 		}
-		if value != nil {
-			c.Value = *value
+		if err := store.OpenJSON(s.db.Keys.Subjects, sealed, valueBinding(c.ID), &c.Value); err != nil && !errors.Is(err, store.ErrNotSealed) {
+			return err
 		}
 		if c.VerifiedAt != nil {
 			return nil // verified before; the hand-over is being retried
@@ -217,7 +221,7 @@ func (s *Store) Verify(ctx context.Context, requestID, idType, code string) (Cha
 			Scan(&c.VerifiedAt); err != nil {
 			return err
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: "data subject", Role: "subject", Action: "identifier_verified", RequestID: requestID,
+		return record.Append(ctx, tx, s.db, record.Entry{Actor: "data subject", Role: "subject", Action: "identifier_verified", RequestID: requestID,
 			Detail: map[string]any{"type": c.Type, "channel": c.Channel, "method": MethodOneTimeCode}})
 	})
 	if err != nil {
@@ -232,7 +236,7 @@ func (s *Store) Verify(ctx context.Context, requestID, idType, code string) (Cha
 // Used ends a verified challenge once its identifier has been handed on (or turned out to
 // be needed no more), erasing its value: its code never works again.
 func (s *Store) Used(ctx context.Context, id string) error {
-	if _, err := s.db.Pool.Exec(ctx, `UPDATE identifier_challenges SET used_at = now(), value = NULL WHERE id = $1 AND used_at IS NULL`, id); err != nil {
+	if _, err := s.db.Pool.Exec(ctx, `UPDATE identifier_challenges SET used_at = now(), value_sealed = NULL, value_key = NULL WHERE id = $1 AND used_at IS NULL`, id); err != nil {
 		return fmt.Errorf("challenges: challenge used: %w", err)
 	}
 	return nil
@@ -261,10 +265,11 @@ func (s *Store) Pending(ctx context.Context, requestID string) ([]Challenge, err
 
 // ConfirmedAt returns when a supplied identifier was confirmed by a code for the request, if it
 // was, within the transaction that stores it with the case.
-func ConfirmedAt(ctx context.Context, tx pgx.Tx, requestID, idType, value string) (*time.Time, error) {
+func ConfirmedAt(ctx context.Context, tx pgx.Tx, db *store.DB, requestID, idType, value string) (*time.Time, error) {
 	var at time.Time
 	err := tx.QueryRow(ctx, `SELECT verified_at FROM identifier_challenges WHERE request_id = $1 AND identifier_type = $2
-		AND value = $3 AND verified_at IS NOT NULL AND used_at IS NULL ORDER BY verified_at DESC LIMIT 1`, requestID, idType, value).Scan(&at)
+		AND value_key = ANY($3) AND verified_at IS NOT NULL AND used_at IS NULL ORDER BY verified_at DESC LIMIT 1`, requestID, idType,
+		db.Keys.Index.All(indexValue, idType+":"+value)).Scan(&at)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -85,7 +85,7 @@ func (s *Store) Approve(ctx context.Context, registerID, digest, dpo string) err
 			}
 			return nil
 		}
-		return record.Append(ctx, tx, record.Entry{Actor: dpo, Role: "dpo", Action: "declaration_approved",
+		return record.Append(ctx, tx, s.db, record.Entry{Actor: dpo, Role: "dpo", Action: "declaration_approved",
 			Detail: map[string]any{"register_id": registerID, "digest": digest}})
 	})
 }

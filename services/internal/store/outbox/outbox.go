@@ -4,7 +4,9 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,13 +44,26 @@ type Notice struct {
 	Payload   map[string]any
 }
 
+// contents are a message's recipient and payload, sealed together with the message (store.Keyring's
+// Messages): an address, a one-time code or the reasons told to a subject are not kept in clear.
+type contents struct {
+	Recipient string         `json:"recipient"`
+	Payload   map[string]any `json:"payload"`
+}
+
+func binding(dedupKey string) string { return "outbox/" + dedupKey }
+
 // Enqueue queues a message within the transaction of the step that causes it.
-func Enqueue(ctx context.Context, tx pgx.Tx, requestID string, n Notice) error {
+func Enqueue(ctx context.Context, tx pgx.Tx, db *store.DB, requestID string, n Notice) error {
 	if n.Payload == nil {
 		n.Payload = map[string]any{}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO outbox (dedup_key, kind, request_id, recipient, language, payload)
-		VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (dedup_key) DO NOTHING`, n.DedupKey, n.Kind, requestID, n.Recipient, n.Language, n.Payload)
+	sealed, err := store.SealJSON(db.Keys.Messages, contents{Recipient: n.Recipient, Payload: n.Payload}, binding(n.DedupKey))
+	if err != nil {
+		return fmt.Errorf("outbox: enqueue %s: %w", n.Kind, err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO outbox (dedup_key, kind, request_id, recipient, language, sealed)
+		VALUES ($1,$2,$3,'',$4,$5) ON CONFLICT (dedup_key) DO NOTHING`, n.DedupKey, n.Kind, requestID, n.Language, sealed)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue %s: %w", n.Kind, err)
 	}
@@ -91,9 +106,11 @@ func (o *Outbox) SendPending(ctx context.Context, limit int, send func(context.C
 		done := false
 		err := pgx.BeginFunc(ctx, o.db.Pool, func(tx pgx.Tx) error {
 			var m Message
-			err := tx.QueryRow(ctx, `SELECT id, kind, coalesce(request_id::text, ''), recipient, language, payload, created_at FROM outbox
-				WHERE sent_at IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`).
-				Scan(&m.ID, &m.Kind, &m.RequestID, &m.Recipient, &m.Language, &m.Payload, &m.CreatedAt)
+			var dedupKey string
+			var sealed []byte
+			err := tx.QueryRow(ctx, `SELECT id, dedup_key, kind, coalesce(request_id::text, ''), recipient, language, payload, sealed, created_at
+				FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`).
+				Scan(&m.ID, &dedupKey, &m.Kind, &m.RequestID, &m.Recipient, &m.Language, &m.Payload, &sealed, &m.CreatedAt)
 			if err == pgx.ErrNoRows {
 				done = true
 				return nil
@@ -101,13 +118,20 @@ func (o *Outbox) SendPending(ctx context.Context, limit int, send func(context.C
 			if err != nil {
 				return err
 			}
+			var c contents
+			switch err := store.OpenJSON(o.db.Keys.Messages, sealed, binding(dedupKey), &c); {
+			case err == nil:
+				m.Recipient, m.Payload = c.Recipient, c.Payload
+			case !errors.Is(err, store.ErrNotSealed): // queued in clear before messages were sealed
+				return err
+			}
 			if err := send(ctx, tx, m); err != nil {
 				return fmt.Errorf("send outbox message %d: %w", m.ID, err)
 			}
 			// A one-time code, and the identifier it went to (perhaps not the subject's), are kept no
-			// longer than it takes to deliver them.
-			_, err = tx.Exec(ctx, `UPDATE outbox SET sent_at = now(), attempts = attempts + 1, payload = payload - 'code',
-				recipient = CASE WHEN kind = $2 THEN '' ELSE recipient END WHERE id = $1`, m.ID, KindIdentifierCode)
+			// longer than it takes to deliver them; a message queued in clear is emptied once sent.
+			_, err = tx.Exec(ctx, `UPDATE outbox SET sent_at = now(), attempts = attempts + 1, payload = '{}', recipient = '',
+				sealed = CASE WHEN kind = $2 THEN NULL ELSE sealed END WHERE id = $1`, m.ID, KindIdentifierCode)
 			return err
 		})
 		if err != nil {
@@ -131,26 +155,40 @@ type MailboxMessage struct {
 	SentAt    time.Time `json:"sent_at"`
 }
 
-// CaptureInMailbox stores a message in the dev mailbox, within the outbox's transaction.
-func CaptureInMailbox(ctx context.Context, tx pgx.Tx, outboxID int64, m MailboxMessage) error {
-	_, err := tx.Exec(ctx, `INSERT INTO dev_mailbox (outbox_id, channel, recipient, subject, body) VALUES ($1,$2,$3,$4,$5)
-		ON CONFLICT (outbox_id) DO NOTHING`, outboxID, m.Channel, m.Recipient, m.Subject, m.Body)
+func mailboxBinding(outboxID int64) string { return "dev_mailbox/" + strconv.FormatInt(outboxID, 10) }
+
+// CaptureInMailbox stores a message in the dev mailbox, within the outbox's transaction: sealed,
+// as the outbox keeps it, since it holds what the outbox did.
+func (o *Outbox) CaptureInMailbox(ctx context.Context, tx pgx.Tx, outboxID int64, m MailboxMessage) error {
+	sealed, err := store.SealJSON(o.db.Keys.Messages, m, mailboxBinding(outboxID))
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO dev_mailbox (outbox_id, channel, recipient, subject, body, sealed) VALUES ($1,$2,'','','',$3)
+		ON CONFLICT (outbox_id) DO NOTHING`, outboxID, m.Channel, sealed)
 	return err
 }
 
 // Mailbox lists the dev mailbox, newest first.
 func (o *Outbox) Mailbox(ctx context.Context, limit int) ([]MailboxMessage, error) {
-	rows, err := o.db.Pool.Query(ctx, `SELECT id, channel, recipient, subject, body, sent_at FROM dev_mailbox ORDER BY id DESC LIMIT $1`, limit)
+	rows, err := o.db.Pool.Query(ctx, `SELECT id, outbox_id, sealed, sent_at FROM dev_mailbox ORDER BY id DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: mailbox: %w", err)
 	}
 	defer rows.Close()
 	var out []MailboxMessage
 	for rows.Next() {
-		var m MailboxMessage
-		if err := rows.Scan(&m.ID, &m.Channel, &m.Recipient, &m.Subject, &m.Body, &m.SentAt); err != nil {
+		var id, outboxID int64
+		var sealed []byte
+		var at time.Time
+		if err := rows.Scan(&id, &outboxID, &sealed, &at); err != nil {
 			return nil, err
 		}
+		var m MailboxMessage
+		if err := store.OpenJSON(o.db.Keys.Messages, sealed, mailboxBinding(outboxID), &m); err != nil {
+			return nil, fmt.Errorf("outbox: mailbox: %w", err)
+		}
+		m.ID, m.SentAt = id, at
 		out = append(out, m)
 	}
 	return out, rows.Err()
