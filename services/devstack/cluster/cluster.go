@@ -11,6 +11,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -69,6 +70,8 @@ type Options struct {
 	RestartAfter time.Duration
 	// FastPostgres turns off fsync, for throwaway test clusters.
 	FastPostgres bool
+	// Env is added to every service's environment, e.g. a load test's rate limits.
+	Env []string
 	Logger       *slog.Logger
 }
 
@@ -79,6 +82,8 @@ type Cluster struct {
 	NATSURL, Temporal string
 	// DatabaseURL is the platform's database, RegistersURL the demo registers' own.
 	DatabaseURL, RegistersURL string
+	// PortalClientSecret is the portal's secret at the identity provider, for tests that sign in.
+	PortalClientSecret string
 	// CA, PlatformCreds and RegisterCreds are what a client needs to reach NATS.
 	CA, PlatformCreds string
 	RegisterCreds     map[string]string
@@ -311,6 +316,7 @@ func (c *Cluster) startAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.PortalClientSecret = portalSecret
 	officeSecret, err := c.kept("office-client-secret", randomSecret)
 	if err != nil {
 		return err
@@ -323,7 +329,7 @@ func (c *Cluster) startAll(ctx context.Context) error {
 		addr := fmt.Sprintf("127.0.0.1:%d", ops)
 		ops++
 		c.Ops[name] = addr
-		c.add(name, []string{bin("kirjaamo"), "serve", svc}, append(append(env, platform...), "KIRJAAMO_OPS_ADDR="+addr),
+		c.add(name, []string{bin("kirjaamo"), "serve", svc}, append(append(append(env, platform...), o.Env...), "KIRJAAMO_OPS_ADDR="+addr),
 			httpOK("http://"+addr+"/readyz"))
 	}
 	service("catalogue", "catalogue", "KIRJAAMO_CATALOGUE_AUTO_APPROVE_AS=make cluster: demo registers approved on announcement")
@@ -438,6 +444,32 @@ func httpOK(u string) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// JetStreamLeader names the node that leads the cluster's JetStream metadata, from a live node's
+// monitoring endpoint.
+func (c *Cluster) JetStreamLeader(ctx context.Context) (string, error) {
+	var lastErr error
+	for _, port := range c.opts.Ports.Monitor {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/jsz", port), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		var jsz struct {
+			Meta struct {
+				Leader string `json:"leader"`
+			} `json:"meta_cluster"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&jsz)
+		resp.Body.Close()
+		if err == nil && jsz.Meta.Leader != "" {
+			return jsz.Meta.Leader, nil
+		}
+		lastErr = fmt.Errorf("no leader yet (%v)", err)
+	}
+	return "", fmt.Errorf("cluster: JetStream leader: %w", lastErr)
 }
 
 // FreePorts picks free ports for a cluster beside others, as the tests run it.
