@@ -91,7 +91,7 @@ cluster-bin:
 ## cluster-test: the cluster fault test (.ci/run runs it): 100 erasures while a NATS node (the
 ## JetStream leader among them), an orchestrator, an adapter and the Temporal server are killed.
 cluster-test: cluster-bin
-	cd services/devstack && KIRJAAMO_CLUSTER_BIN=$(CURDIR)/$(CLUSTER_BIN) $(GO) test -count=1 -timeout 15m -run TestTheClusterSurvivesKills -v ./cluster/
+	cd services/devstack && KIRJAAMO_CLUSTER_BIN=$(CURDIR)/$(CLUSTER_BIN) $(GO) test -count=1 -timeout 10m -run TestTheClusterSurvivesKills -v ./cluster/
 
 clean:
 	rm -rf bin
