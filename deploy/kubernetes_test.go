@@ -105,8 +105,6 @@ func readManifests(t *testing.T) manifests {
 	return m
 }
 
-
-
 // TestKubernetesManifests decodes every manifest strictly, and checks what a deployment promises:
 // every service and adapter probed on /healthz and /readyz, kept up by a disruption budget, with its
 // secrets as files and none in its environment; the platform's orchestrators more than one; an
