@@ -43,6 +43,9 @@ type Declaration struct {
 	// ClosedDatasets are datasets that the register no longer collects into, such as data collected
 	// during an incident, declared so that a reply can say what became of them.
 	ClosedDatasets []ClosedDataset `json:"closed_datasets,omitempty" validate:"omitempty,max=20,dive"`
+	// Records describe the records the register returns, category by category, with each field's
+	// label in every language and which fields a subject may correct (records.go).
+	Records []RecordType `json:"records,omitempty" validate:"omitempty,max=50,dive"`
 }
 
 // Controller is the controller of a register (Art 4(7)), as the subject is told of it (Art 15(1)).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"time"
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/casefile"
@@ -23,9 +24,17 @@ type Deps struct {
 	Challenges Challenges
 	Sessions   web.SessionStore
 	Packages   Packages
+	Catalogue  Catalogue
 	// Limits counts calls against the rate limits (*limits.Counter).
 	Limits web.Counter
 	Log    *slog.Logger
+}
+
+// Catalogue is the register catalogue as the portal reads it (*declarations.Store): the registers in
+// force, whose correctable fields the rectification form offers, and whose rules the check of an
+// erasure asks which would act at once.
+type Catalogue interface {
+	InForce(ctx context.Context, at time.Time) ([]request.Declared, error)
 }
 
 // Requests is the request workflow as the portal uses it (*request.Client).
