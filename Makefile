@@ -3,7 +3,8 @@ GO      ?= go
 MODULES := $(shell $(GO) list -m -f '{{.Dir}}' 2>/dev/null)
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: dev build test test-short test-modules test-gowork-off vet gofmt exhaustive workflowcheck openapi fuzz bench clean
+.PHONY: dev build test test-short test-modules test-gowork-off vet gofmt exhaustive workflowcheck openapi fuzz bench clean \
+	cluster cluster-down cluster-bin cluster-test
 
 ## dev: run the whole platform in one process on embedded servers, with the demo registers.
 dev: build
@@ -78,6 +79,33 @@ fuzz:
 bench: build
 	cd rules && $(GO) test -run '^$$' -bench . -benchmem ./...
 	./bin/kirjaamo bench
+
+## cluster: the production shape on this machine, without Docker: PostgreSQL, three NATS nodes over
+## TLS, the Temporal server on PostgreSQL, each service its own process of the production binary (two
+## orchestrators), the demo adapters with their own credentials, the dev identity provider and
+## mailbox. It runs in the background, state in .cluster/; it prints the same addresses as make dev.
+## cluster-down stops it.
+CLUSTER_BIN := bin/cluster
+
+cluster: build cluster-bin
+	./bin/kirjaamo cluster up -detach
+
+cluster-down: build
+	./bin/kirjaamo cluster down
+
+## cluster-bin: every server and service of the cluster, built from the versions in go.mod: the
+## production kirjaamo, kirjaamo-nats-auth, nats-server, the Temporal server with its SQL tool, the
+## demo adapter, the identity provider and the mailbox.
+cluster-bin:
+	@mkdir -p $(CLUSTER_BIN)
+	$(GO) build -o $(CLUSTER_BIN)/ ./services/cmd/kirjaamo ./services/natsauth/cmd/kirjaamo-nats-auth
+	cd services/devstack && $(GO) build -o ../../$(CLUSTER_BIN)/ ./cmd/kirjaamo-temporal ./cmd/kirjaamo-demo-adapter \
+		./cmd/kirjaamo-devidp ./cmd/kirjaamo-mailbox github.com/nats-io/nats-server/v2
+
+## cluster-test: the cluster fault test (.ci/run runs it): 100 erasures while a NATS node (the
+## JetStream leader among them), an orchestrator, an adapter and the Temporal server are killed.
+cluster-test: cluster-bin
+	cd services/devstack && KIRJAAMO_CLUSTER_BIN=$(CURDIR)/$(CLUSTER_BIN) $(GO) test -count=1 -timeout 10m -run TestTheClusterSurvivesKills -v ./cluster/
 
 clean:
 	rm -rf bin

@@ -218,3 +218,47 @@ func TestNATSPermissions(t *testing.T) {
 		t.Errorf("a register may connect as %v, want plain NATS clients only", role.Template.AllowedConnectionTypes)
 	}
 }
+
+// TestOneVersionOfEachServer: compose runs the NATS server go.mod builds (the cluster and the tests
+// run that one), and the Temporal server from the module version the devstack builds.
+func TestOneVersionOfEachServer(t *testing.T) {
+	for _, v := range required {
+		t.Setenv(v, "placeholder")
+	}
+	opts, err := cli.NewProjectOptions([]string{"compose.yaml"}, cli.WithOsEnv, cli.WithWorkingDirectory("."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	project, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	natsVersion := moduleVersion(t, "go.mod", "github.com/nats-io/nats-server/v2")
+	for _, node := range []string{"nats-1", "nats-2", "nats-3"} {
+		if got := project.Services[node].Image; got != "nats:"+strings.TrimPrefix(natsVersion, "v") {
+			t.Errorf("%s runs %s; go.mod builds nats-server %s", node, got, natsVersion)
+		}
+	}
+	if moduleVersion(t, "../services/devstack/go.mod", "go.temporal.io/server") == "" {
+		t.Fatal("the devstack does not build the Temporal server")
+	}
+	temporal := project.Services["temporal"]
+	if temporal.Image != "" || temporal.Build == nil || temporal.Build.Dockerfile != "deploy/Dockerfile.temporal" {
+		t.Errorf("compose runs Temporal from %q, not from the server go.mod builds (Dockerfile.temporal)", temporal.Image)
+	}
+}
+
+// moduleVersion is the version a go.mod requires of a module.
+func moduleVersion(t *testing.T, gomod, module string) string {
+	t.Helper()
+	content, err := os.ReadFile(gomod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(content)) {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == module {
+			return f[1]
+		}
+	}
+	return ""
+}

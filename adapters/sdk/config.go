@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"kirjaamo.dev/adapters/sdk/telemetry"
 )
 
 // Config is how an adapter reaches the platform. LoadConfig reads it from the environment, so that
@@ -24,7 +26,9 @@ type Config struct {
 	InboxPrefix string
 	// Concurrency is how many tasks run at once in this process.
 	Concurrency int
-	// AckWait is how long a task may run without a progress heartbeat before JetStream redelivers it.
+	// AckWait is how long a task may run without a progress heartbeat before JetStream redelivers it:
+	// a task held by an instance that died comes back this long after it was delivered. Progress is
+	// told every third of it. Default 5 s.
 	AckWait time.Duration
 	// HeartbeatEvery is how often the adapter tells the catalogue it is alive.
 	HeartbeatEvery time.Duration
@@ -33,24 +37,32 @@ type Config struct {
 	// Default 10 s. Keep it below the time the adapter's supervisor waits before it kills the process
 	// (Kubernetes' terminationGracePeriodSeconds, Docker's stop timeout), so that the stop is a drain.
 	GracePeriod time.Duration
-	// Logger receives structured logs, which never contain identifiers or records.
+	// OpsAddr, if set, is where the adapter serves its metrics (/metrics, Prometheus), /healthz and
+	// /readyz, e.g. 127.0.0.1:9465. Empty: none.
+	OpsAddr string
+	// Logger receives structured logs, which never contain identifiers or records; lines about a task
+	// carry its trace's id (telemetry.WithTraceIDs) when the logger's handler is wrapped so.
 	Logger *slog.Logger
 }
 
 // LoadConfig reads KIRJAAMO_NATS_URL, KIRJAAMO_NATS_CREDENTIALS, KIRJAAMO_NATS_CA, KIRJAAMO_NATS_INBOX_PREFIX, KIRJAAMO_ADAPTER_CONCURRENCY,
-// KIRJAAMO_ADAPTER_ACK_WAIT, KIRJAAMO_ADAPTER_HEARTBEAT_EVERY and KIRJAAMO_ADAPTER_GRACE_PERIOD.
+// KIRJAAMO_ADAPTER_ACK_WAIT, KIRJAAMO_ADAPTER_HEARTBEAT_EVERY, KIRJAAMO_ADAPTER_GRACE_PERIOD and KIRJAAMO_ADAPTER_OPS_ADDR. Its
+// logger writes JSON lines to standard error with each task's trace id; traces are exported when the
+// standard OTEL_ variables say where (telemetry.Setup, which Main calls).
 func LoadConfig() (Config, error) {
 	cfg := Config{
 		NATSURL:         envOr("KIRJAAMO_NATS_URL", "nats://127.0.0.1:4222"),
 		CredentialsFile: os.Getenv("KIRJAAMO_NATS_CREDENTIALS"),
 		CAFile:          os.Getenv("KIRJAAMO_NATS_CA"),
 		InboxPrefix:     os.Getenv("KIRJAAMO_NATS_INBOX_PREFIX"),
+		OpsAddr:         os.Getenv("KIRJAAMO_ADAPTER_OPS_ADDR"),
+		Logger:          slog.New(telemetry.WithTraceIDs(slog.NewJSONHandler(os.Stderr, nil))),
 	}
 	var err error
 	if cfg.Concurrency, err = strconv.Atoi(envOr("KIRJAAMO_ADAPTER_CONCURRENCY", "8")); err != nil || cfg.Concurrency < 1 {
 		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_CONCURRENCY must be a positive integer")
 	}
-	if cfg.AckWait, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_ACK_WAIT", "30s")); err != nil {
+	if cfg.AckWait, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_ACK_WAIT", "5s")); err != nil {
 		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_ACK_WAIT: %w", err)
 	}
 	if cfg.HeartbeatEvery, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_HEARTBEAT_EVERY", "10s")); err != nil {
@@ -67,7 +79,7 @@ func (c Config) withDefaults() Config {
 		c.Concurrency = 8
 	}
 	if c.AckWait <= 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = 5 * time.Second
 	}
 	if c.HeartbeatEvery <= 0 {
 		c.HeartbeatEvery = 10 * time.Second

@@ -14,7 +14,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
+	"kirjaamo.dev/adapters/sdk/telemetry"
 	"kirjaamo.dev/contracts"
 )
 
@@ -26,7 +30,13 @@ func Main(reg Register) {
 	defer stop()
 	cfg, err := LoadConfig()
 	if err == nil {
-		err = Run(ctx, reg, cfg)
+		var shutdown func(context.Context) error
+		if shutdown, err = telemetry.Setup(ctx, "kirjaamo-adapter-"+reg.Declaration().RegisterID); err == nil {
+			err = Run(ctx, reg, cfg)
+			flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = shutdown(flush)
+			cancel()
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -61,18 +71,33 @@ func Run(ctx context.Context, reg Register, cfg Config) error {
 	if cfg.CAFile != "" {
 		opts = append(opts, nats.RootCAs(cfg.CAFile))
 	}
+	ready := &telemetry.Readiness{}
+	if cfg.OpsAddr != "" {
+		opsCtx, stopOps := context.WithCancel(context.Background())
+		opsDone := make(chan error, 1)
+		go func() {
+			opsDone <- telemetry.Serve(opsCtx, cfg.OpsAddr, ready, cfg.Logger.With("register", decl.RegisterID))
+		}()
+		defer func() { stopOps(); <-opsDone }()
+	}
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
 		return fmt.Errorf("sdk: connect to NATS: %w", err)
 	}
 	defer nc.Close()
+	ready.Check("nats", func(context.Context) error {
+		if !nc.IsConnected() {
+			return errors.New("not connected")
+		}
+		return nil
+	})
 	a, err := newAdapter(ctx, decl, ops, nc, cfg)
 	if err != nil {
 		return err
 	}
 	svc, ok := reg.(Service)
 	if !ok {
-		return a.serve(ctx)
+		return a.serve(ctx, ready)
 	}
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -84,7 +109,7 @@ func Run(ctx context.Context, reg Register, cfg Config) error {
 		}
 		served <- err
 	}()
-	err = a.serve(ctx)
+	err = a.serve(ctx, ready)
 	<-served
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
@@ -153,7 +178,7 @@ func newAdapter(ctx context.Context, decl contracts.Declaration, ops Operations,
 	return a, nil
 }
 
-func (a *adapter) serve(ctx context.Context) error {
+func (a *adapter) serve(ctx context.Context, ready *telemetry.Readiness) error {
 	log := a.cfg.Logger.With("register", a.decl.RegisterID)
 	cons, err := a.js.CreateOrUpdateConsumer(ctx, contracts.TasksStream, jetstream.ConsumerConfig{
 		Durable:       contracts.TaskConsumer(a.decl.RegisterID),
@@ -171,6 +196,7 @@ func (a *adapter) serve(ctx context.Context) error {
 		return fmt.Errorf("sdk: consume tasks: %w", err)
 	}
 	log.Info("register adapter serving", "operations", a.ops.Capabilities(), "instance", a.instance)
+	ready.Started()
 
 	ticker := time.NewTicker(a.cfg.HeartbeatEvery)
 	defer ticker.Stop()
@@ -240,7 +266,7 @@ func (a *adapter) handle(msg jetstream.Msg) {
 		}
 		log.Warn("task refused: invalid", "task", task.TaskID, "error_class", "invalid_message")
 		if task.TaskID != "" && task.RegisterID == a.decl.RegisterID {
-			a.publish(msg, &task, &contracts.Result{Status: contracts.StatusFailed,
+			a.publish(context.Background(), msg, &task, &contracts.Result{Status: contracts.StatusFailed,
 				Error: contracts.ErrorFromValidation(contracts.ErrInvalidMessage, err)})
 		}
 		_ = msg.Term()
@@ -249,6 +275,15 @@ func (a *adapter) handle(msg jetstream.Msg) {
 	log = log.With("task", task.TaskID, "operation", task.Operation)
 	ctx, cancel := context.WithCancelCause(a.work)
 	defer cancel(nil)
+	// The task's span continues the trace the platform sent with the task: the request's trace
+	// reaches the register's work, and the result carries it back.
+	ctx, span := tracer.Start(telemetry.Extract(ctx, msg.Headers()), "task "+string(task.Operation),
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attribute.String("kirjaamo.register", a.decl.RegisterID),
+			attribute.String("kirjaamo.operation", string(task.Operation)), attribute.String("kirjaamo.request_id", task.RequestID),
+			attribute.String("kirjaamo.task_id", task.TaskID)))
+	defer span.End()
+	tasksInProgress.WithLabelValues(a.decl.RegisterID).Inc()
+	defer tasksInProgress.WithLabelValues(a.decl.RegisterID).Dec()
 
 	// An effect is claimed in the effect record first, so that two deliveries of a task cannot both
 	// apply it; a lookup changes nothing and is not claimed, but it too is answered with a recorded
@@ -258,17 +293,18 @@ func (a *adapter) handle(msg jetstream.Msg) {
 		c, prior, busy, err := a.take(ctx, task.TaskID)
 		switch {
 		case err != nil:
-			log.Warn("the effect record cannot be reached; the task will be redelivered", "error", err)
+			log.WarnContext(ctx, "the effect record cannot be reached; the task will be redelivered", "error", err)
+			tasksRedelivered.WithLabelValues(a.decl.RegisterID, string(task.Operation)).Inc()
 			_ = msg.NakWithDelay(backoff(msg))
 			return
 		case prior != nil:
-			log.Info("task seen before: answered from the effect record", "status", prior.Status)
-			a.publish(msg, &task, prior)
+			log.InfoContext(ctx, "task seen before: answered from the effect record", "status", prior.Status)
+			a.publish(ctx, msg, &task, prior)
 			return
 		case busy > 0:
 			// Back when the other delivery has likely finished, and at the latest when its claim
 			// would be stale, so that a crashed instance's task is taken over without delay.
-			log.Info("another delivery of the task is under way; it will come back")
+			log.InfoContext(ctx, "another delivery of the task is under way; it will come back")
 			_ = msg.NakWithDelay(min(backoff(msg), busy+time.Second))
 			return
 		}
@@ -276,13 +312,14 @@ func (a *adapter) handle(msg jetstream.Msg) {
 	} else {
 		e, err := a.read(ctx, task.TaskID)
 		if err != nil {
-			log.Warn("the effect record cannot be reached; the task will be redelivered", "error", err)
+			log.WarnContext(ctx, "the effect record cannot be reached; the task will be redelivered", "error", err)
+			tasksRedelivered.WithLabelValues(a.decl.RegisterID, string(task.Operation)).Inc()
 			_ = msg.NakWithDelay(backoff(msg))
 			return
 		}
 		if e.cancelled() {
-			log.Info("task cancelled by the platform: not carried out")
-			a.publish(msg, &task, e.result())
+			log.InfoContext(ctx, "task cancelled by the platform: not carried out")
+			a.publish(ctx, msg, &task, e.result())
 			return
 		}
 	}
@@ -294,13 +331,15 @@ func (a *adapter) handle(msg jetstream.Msg) {
 	stop()
 	if !effect(task.Operation) && errors.Is(context.Cause(ctx), errTaskCancelled) {
 		if e, err := a.read(context.Background(), task.TaskID); err == nil && e.cancelled() {
-			log.Info("task cancelled by the platform while it ran: stopped")
+			log.InfoContext(ctx, "task cancelled by the platform while it ran: stopped")
 			result, retry = e.result(), false
 		}
 	}
 	if retry {
 		delay := backoff(msg)
-		log.Warn("task failed, will be redelivered", "after", delay)
+		log.WarnContext(ctx, "task failed, will be redelivered", "after", delay)
+		tasksRedelivered.WithLabelValues(a.decl.RegisterID, string(task.Operation)).Inc()
+		span.SetStatus(codes.Error, "retried")
 		if hold != nil {
 			hold.release(context.Background())
 		}
@@ -309,14 +348,23 @@ func (a *adapter) handle(msg jetstream.Msg) {
 	}
 	if hold != nil {
 		if err := hold.finish(context.Background(), result); err != nil {
-			log.Warn("could not record the effect; redelivery will ask the register again", "error", err)
+			log.WarnContext(ctx, "could not record the effect; redelivery will ask the register again", "error", err)
+			tasksRedelivered.WithLabelValues(a.decl.RegisterID, string(task.Operation)).Inc()
 			_ = msg.NakWithDelay(backoff(msg))
 			return
 		}
 	}
-	a.publish(msg, &task, result)
-	log.Info("task done", "status", result.Status, "took", time.Since(started).Round(time.Millisecond))
+	a.publish(ctx, msg, &task, result)
+	took := time.Since(started)
+	observeTask(a.decl.RegisterID, task.Operation, result.Status, took)
+	span.SetAttributes(attribute.String("kirjaamo.result_status", string(result.Status)))
+	if result.Status == contracts.StatusFailed {
+		span.SetStatus(codes.Error, "failed")
+	}
+	log.InfoContext(ctx, "task done", "status", result.Status, "took", took.Round(time.Millisecond))
 }
+
+var tracer = telemetry.Tracer("kirjaamo.dev/adapters/sdk")
 
 // effect reports whether an operation changes the register's data, and so is claimed first.
 func effect(op contracts.Operation) bool {
@@ -425,9 +473,9 @@ func (a *adapter) execute(ctx context.Context, task *contracts.Task, withdrawn <
 	return &contracts.Result{Status: contracts.StatusApplied, Affected: affected}, false
 }
 
-// publish sends the result and acknowledges the task only once JetStream has stored the result, so
-// a crash in between means a redelivery, never a lost answer.
-func (a *adapter) publish(msg jetstream.Msg, task *contracts.Task, res *contracts.Result) {
+// publish sends the result, with the task's trace context, and acknowledges the task only once
+// JetStream has stored the result, so a crash in between means a redelivery, never a lost answer.
+func (a *adapter) publish(traced context.Context, msg jetstream.Msg, task *contracts.Task, res *contracts.Result) {
 	res.Protocol = contracts.ResultProtocol
 	res.TaskID, res.RequestID, res.RegisterID, res.Operation = task.TaskID, task.RequestID, task.RegisterID, task.Operation
 	if res.FinishedAt.IsZero() {
@@ -449,7 +497,8 @@ func (a *adapter) publish(msg jetstream.Msg, task *contracts.Task, res *contract
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := a.js.Publish(ctx, contracts.ResultSubject(a.decl.RegisterID), data, jetstream.WithMsgID("result/"+task.TaskID)); err != nil {
+	out := &nats.Msg{Subject: contracts.ResultSubject(a.decl.RegisterID), Data: data, Header: telemetry.Inject(traced, nil)}
+	if _, err := a.js.PublishMsg(ctx, out, jetstream.WithMsgID("result/"+task.TaskID)); err != nil {
 		_ = msg.NakWithDelay(backoff(msg))
 		return
 	}

@@ -82,7 +82,8 @@ func TestKill9InTheMiddleOfAFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(work, "data")
-	ports := map[string]int{"PORTAL": freePort(t), "OFFICE": freePort(t), "IDP": freePort(t), "NATS": freePort(t), "TEMPORAL": freePort(t)}
+	ports := map[string]int{"PORTAL": freePort(t), "OFFICE": freePort(t), "IDP": freePort(t), "NATS": freePort(t), "TEMPORAL": freePort(t),
+		"OPS": freePort(t)}
 	env := append(os.Environ(), "KIRJAAMO_DATA_DIR="+dir, "KIRJAAMO_LOG_LEVEL=error",
 		// A hundred requests from one address and four people in a few seconds: past production's limits.
 		"KIRJAAMO_PORTAL_CALLS_PER_MINUTE=10000", "KIRJAAMO_PORTAL_CALLS_PER_ADDRESS_PER_MINUTE=10000",

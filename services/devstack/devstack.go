@@ -25,11 +25,12 @@ import (
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/adapters/opendsr/demoprocessor"
 	"kirjaamo.dev/adapters/sdk"
-	"kirjaamo.dev/adapters/sqladapter"
+	"kirjaamo.dev/adapters/sdk/telemetry"
 	"kirjaamo.dev/devkit/natsdev"
 	"kirjaamo.dev/devkit/pgcluster"
 	"kirjaamo.dev/services/auth/devidp"
 	"kirjaamo.dev/services/catalogue"
+	"kirjaamo.dev/services/devstack/devdata"
 	"kirjaamo.dev/services/devstack/temporaldev"
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/config"
@@ -58,6 +59,7 @@ type Config struct {
 	OpenDSRPort  int `env:"DEV_OPENDSR_PORT" default:"8082" doc:"dev: the OpenDSR processor endpoints' port"`
 	NATSPort     int `env:"DEV_NATS_PORT" default:"4222" doc:"dev: the NATS server's port"`
 	TemporalPort int `env:"DEV_TEMPORAL_PORT" default:"7233" doc:"dev: the Temporal server's port"`
+	OpsPort      int `env:"DEV_OPS_PORT" default:"9464" doc:"dev: where the process serves /metrics, /healthz and /readyz"`
 	// FastPostgres turns off fsync in a cluster the stack starts: for throwaway test stacks only.
 	FastPostgres bool
 	// Registers replaces the five demo registers, e.g. with the benchmark's registers. Each gets the
@@ -68,9 +70,21 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// OfficeEmail, Staff, DemoRegisters and IDPPeople are the dev data (package devdata).
+const OfficeEmail = devdata.OfficeEmail
+
+// Staff are the dev identity provider's registry office accounts.
+var Staff = devdata.Staff
+
+// DemoRegisters are the five demo registers (devdata.Registers).
+func DemoRegisters(db *pgxpool.Pool) []demo.Register { return devdata.Registers(db) }
+
+// IDPPeople are the dev identity provider's accounts (devdata.People).
+func IDPPeople() []devidp.Person { return devdata.People() }
+
 // Check refuses a port that is not one.
 func (c *Config) Check() error {
-	for _, p := range []int{c.PortalPort, c.OfficePort, c.IDPPort, c.OpenDSRPort, c.NATSPort, c.TemporalPort} {
+	for _, p := range []int{c.PortalPort, c.OfficePort, c.IDPPort, c.OpenDSRPort, c.NATSPort, c.TemporalPort, c.OpsPort} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("devstack: %d is not a port number", p)
 		}
@@ -112,23 +126,15 @@ var TestLimits = func() *Limits {
 	return &Limits{Portal: portal.RequestLimits{Limits: calls, SubmissionsPerHour: 10_000, MaxOpenRequests: 10_000}, Office: calls}
 }()
 
-// OfficeEmail is the dev registry office's address: its alarms land in the dev mailbox.
-const OfficeEmail = "kirjaamo@localhost"
-
-// Staff are the dev identity provider's registry office accounts.
-var Staff = []devidp.Person{
-	{Subject: "staff-kaisa", Name: "Kaisa Kirjaaja", GivenName: "Kaisa", FamilyName: "Kirjaaja", Email: "kaisa.kirjaaja@kirjaamo.example", Roles: []string{office.RoleClerk}},
-	{Subject: "staff-tuomas", Name: "Tuomas Tietosuoja", GivenName: "Tuomas", FamilyName: "Tietosuoja", Email: "tuomas.tietosuoja@kirjaamo.example", Roles: []string{office.RoleDPO}},
-	{Subject: "staff-auli", Name: "Auli Auditoija", GivenName: "Auli", FamilyName: "Auditoija", Email: "auli.auditoija@kirjaamo.example", Roles: []string{office.RoleAuditor}},
-}
-
 // Stack is a running platform.
 type Stack struct {
-	PortalURL   string
-	OfficeURL   string
-	IDPURL      string
-	NATSURL     string
-	Temporal    string
+	PortalURL string
+	OfficeURL string
+	IDPURL    string
+	NATSURL   string
+	Temporal  string
+	// OpsURL serves the process's /metrics, /healthz and /readyz.
+	OpsURL      string
 	DatabaseURL string
 	// RegistersURL is the database of the demo registers' own tables.
 	RegistersURL string
@@ -186,6 +192,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 	}()
 	log := cfg.Logger
+	// The metrics and health of the whole process, from the start: not ready until every service is.
+	ready := &telemetry.Readiness{}
+	opsLn, err := net.Listen("tcp", fmt.Sprintf("%s:%d", cfg.Host, cfg.OpsPort))
+	if err != nil {
+		return nil, fmt.Errorf("devstack: listen on port %d: %w", cfg.OpsPort, err)
+	}
+	s.OpsURL = "http://" + opsLn.Addr().String()
+	opsSrv := &http.Server{Handler: telemetry.Handler(ready), ReadHeaderTimeout: 5 * time.Second}
+	s.closers = append(s.closers, func() { _ = opsSrv.Close() })
+	go func() { _ = opsSrv.Serve(opsLn) }()
 
 	if err := s.startDatabase(ctx, cfg); err != nil {
 		return nil, err
@@ -236,6 +252,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	s.closers = append(s.closers, p.Close)
 	s.Platform = p
+	p.Readiness(ready)
 	if err := s.natsAuth.provision(ctx, p.JS); err != nil {
 		return nil, err
 	}
@@ -255,7 +272,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	s.PortalClientSecret, s.OfficeClientSecret = portalSecret, officeSecret
 	idp, err := devidp.New(devidp.Config{Issuer: s.IDPURL, SigningKeyFile: filepath.Join(cfg.DataDir, "idp-signing-key.pem"),
-		Logger: log.With("component", "devidp"), People: idpPeople(),
+		Logger: log.With("component", "devidp"), People: IDPPeople(),
 		Clients: []devidp.Client{
 			{ID: "kirjaamo-portal", Secret: portalSecret, RedirectURIs: []string{s.PortalURL + portal.CallbackPath},
 				PostLogoutRedirectURIs: []string{web.PostLogoutURL(s.PortalURL)}},
@@ -322,6 +339,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			return nil, fmt.Errorf("devstack: %w (first failure: %v)", err, s.Err())
 		}
 	}
+	ready.Started()
 	ok = true
 	return s, nil
 }
@@ -363,7 +381,12 @@ func (s *Stack) startDatabase(ctx context.Context, cfg Config) error {
 }
 
 func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slog.Logger) error {
-	pool, err := pgxpool.New(ctx, s.RegistersURL)
+	pcfg, err := pgxpool.ParseConfig(s.RegistersURL)
+	if err != nil {
+		return fmt.Errorf("devstack: registers database: %w", err)
+	}
+	pcfg.ConnConfig.Tracer = store.Tracer{} // the registers' own statements, in their tasks' traces
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return fmt.Errorf("devstack: registers database: %w", err)
 	}
@@ -380,23 +403,6 @@ func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slo
 		})
 	}
 	return nil
-}
-
-// demoRegisters are the five demo registers, with the Kanta processing log served by the generic
-// SQL adapter from its configuration (adapters/sqladapter/examples) instead of by Go code: the demo
-// package still creates and seeds its table, before the adapter checks it.
-func demoRegisters(db *pgxpool.Pool) []demo.Register {
-	regs := demo.Registers(db)
-	cfg, err := sqladapter.ReadConfigFS(sqladapter.Examples, "examples/kanta-processing-log.json")
-	if err != nil {
-		panic(err) // embedded, and tested in sqladapter
-	}
-	for i, reg := range regs {
-		if reg.Declaration().RegisterID == cfg.RegisterDeclaration().RegisterID {
-			regs[i] = sqladapter.New(cfg, db).BeforeSetup(reg.Setup)
-		}
-	}
-	return regs
 }
 
 // waitRegistersInForce returns once every demo register has announced itself and has a version in
@@ -460,20 +466,9 @@ func (s *Stack) Stop() {
 	s.closers = nil
 }
 
-func idpPeople() []devidp.Person {
-	people := make([]devidp.Person, 0, len(demo.People)+len(Staff))
-	for _, p := range demo.People {
-		people = append(people, devidp.Person{Subject: p.Subject, Name: p.Name(), GivenName: p.GivenName, FamilyName: p.FamilyName,
-			PersonalIdentityCode: p.PersonalIdentityCode, Email: p.Email, Phone: p.Phone, ACR: "http://ftn.ficora.fi/2017/loa3"})
-	}
-	return append(append(people, Staff...), LowAssurance)
-}
-
-// LowAssurance is a dev identity provider person identified below the portal's minimum level of
-// assurance (a foreign eIDAS identification at level low): the portal refuses them, saying why.
-// They are no demo register's person.
-var LowAssurance = devidp.Person{Subject: "demo-low-assurance", Name: "Teemu Testaaja", GivenName: "Teemu", FamilyName: "Testaaja",
-	PersonalIdentityCode: "121275-9159", ACR: "http://eidas.europa.eu/LoA/low"}
+// LowAssurance is the dev identity provider's person below the portal's minimum level of assurance
+// (devdata.LowAssurance).
+var LowAssurance = devdata.LowAssurance
 
 // payloadKeys keeps the codec key in the data directory: without it, a restarted stack could not
 // read the history of the workflows it had started.

@@ -100,5 +100,5 @@ func (asDemo) Setup(context.Context) error { return nil }
 
 // withVendor adds the vendor's register to the demo registers.
 func withVendor(v *vendor) func(*pgxpool.Pool) []demo.Register {
-	return func(db *pgxpool.Pool) []demo.Register { return append(demoRegisters(db), asDemo{v.register}) }
+	return func(db *pgxpool.Pool) []demo.Register { return append(DemoRegisters(db), asDemo{v.register}) }
 }

@@ -33,7 +33,7 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 	s, err := Start(ctx, Config{DataDir: dir, FastPostgres: true, Limits: TestLimits, Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Registers: func(db *pgxpool.Pool) []demo.Register {
 			var others []demo.Register
-			for _, reg := range demoRegisters(db) {
+			for _, reg := range DemoRegisters(db) {
 				if reg.Declaration().RegisterID == clinicID {
 					clinic = reg // run by the test, when it chooses
 				} else {

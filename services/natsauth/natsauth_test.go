@@ -72,13 +72,13 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	nc, js, err := bus.Connect(bus.Config{URL: srv.ClientURL(), CredentialsFile: issued.PlatformCreds}, "test-platform")
+	ctx := t.Context()
+	nc, js, err := bus.Connect(ctx, bus.Config{URL: srv.ClientURL(), CredentialsFile: issued.PlatformCreds}, "test-platform", slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	ctx := t.Context()
-	if err := bus.EnsureStreams(ctx, js, 1); err != nil {
+	if err := bus.EnsureStreams(ctx, js, 1, slog.Default()); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{regA, regB} {

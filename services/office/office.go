@@ -126,7 +126,7 @@ type office struct {
 }
 
 func (o *office) routes() http.Handler {
-	return web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(o.limiter.PerAddress(o.mux(), o.tooMany), o.cfg.Secure()))
+	return web.Observed("office", web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(o.limiter.PerAddress(o.mux(), o.tooMany), o.cfg.Secure())))
 }
 
 // Patterns are the routes the office serves, for the test that holds them against the API description.

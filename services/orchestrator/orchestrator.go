@@ -72,7 +72,7 @@ type Deps struct {
 
 // Answers stores a register's answer and counts the case's awaited registers.
 type Answers interface {
-	RecordAnswer(ctx context.Context, requestID, registerID string, status contracts.ResultStatus, result json.RawMessage) (remaining, answered int, err error)
+	RecordAnswer(ctx context.Context, requestID, registerID string, status contracts.ResultStatus, result json.RawMessage) (remaining, answered int, waited time.Duration, err error)
 }
 
 // Run serves workflows and collects results until ctx ends.
@@ -114,9 +114,13 @@ func collect(ctx context.Context, deps Deps, r *contracts.Result) error {
 		return deps.Record.Write(ctx, record.Entry{Actor: "register " + r.RegisterID, Role: "register", Action: string(followUp),
 			RequestID: r.RequestID, Detail: map[string]any{"status": r.Status, "affected": r.Affected}})
 	}
-	remaining, answered, err := deps.Answers.RecordAnswer(ctx, r.RequestID, r.RegisterID, r.Status, raw)
+	remaining, answered, waited, err := deps.Answers.RecordAnswer(ctx, r.RequestID, r.RegisterID, r.Status, raw)
 	if err != nil {
 		return err
+	}
+	if waited > 0 { // the first time: a redelivered answer was counted before
+		registerAnswers.WithLabelValues(r.RegisterID, string(r.Status)).Inc()
+		registerAnswerSeconds.WithLabelValues(r.RegisterID).Observe(waited.Seconds())
 	}
 	if remaining > 0 {
 		return nil
@@ -124,7 +128,7 @@ func collect(ctx context.Context, deps Deps, r *contracts.Result) error {
 	err = deps.Requests.RegistersAnswered(ctx, r.RequestID, request.Answered{Registers: answered})
 	if errors.Is(err, request.ErrNotFound) {
 		// The request is closed or unknown: its record keeps the late answer; nothing waits for it.
-		deps.Log.Warn("result for a request with no open workflow", "task", r.TaskID)
+		deps.Log.WarnContext(ctx, "result for a request with no open workflow", "task", r.TaskID)
 		return bus.ErrDrop
 	}
 	return err

@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/store/record"
@@ -21,7 +25,11 @@ type answers struct {
 	answered map[string]bool
 }
 
-func (a *answers) RecordAnswer(_ context.Context, _, registerID string, _ contracts.ResultStatus, _ json.RawMessage) (int, int, error) {
+func (a *answers) RecordAnswer(_ context.Context, _, registerID string, _ contracts.ResultStatus, _ json.RawMessage) (int, int, time.Duration, error) {
+	var waited time.Duration
+	if !a.answered[registerID] {
+		waited = 1500 * time.Millisecond // the register took this long, the first time
+	}
 	a.answered[registerID] = true
 	remaining := 0
 	for _, r := range a.awaited {
@@ -29,7 +37,7 @@ func (a *answers) RecordAnswer(_ context.Context, _, registerID string, _ contra
 			remaining++
 		}
 	}
-	return remaining, len(a.awaited) - remaining, nil
+	return remaining, len(a.awaited) - remaining, waited, nil
 }
 
 type signals struct {
@@ -91,5 +99,44 @@ func TestAnAnswerForARequestThatIsOverIsDroppedNotRetried(t *testing.T) {
 	deps.Requests = &signals{err: request.ErrUnavailable}
 	if err := collect(context.Background(), deps, result("clinic", contracts.TaskID(requestID, "clinic"))); err == nil || errors.Is(err, bus.ErrDrop) {
 		t.Errorf("collect with Temporal down = %v, want an error that redelivers", err)
+	}
+}
+
+// TestEachRegistersAnswerIsCountedOnceWithItsLatency: the collector counts an answer and how long
+// its register took the first time it is stored, not again when it is redelivered.
+func TestEachRegistersAnswerIsCountedOnceWithItsLatency(t *testing.T) {
+	a := &answers{awaited: []string{"metrics-test-register"}, answered: map[string]bool{}}
+	deps := Deps{Answers: a, Requests: &signals{}, Record: &entries{}, Log: slog.New(slog.DiscardHandler)}
+	for range 2 { // delivered twice
+		if err := collect(context.Background(), deps, result("metrics-test-register", contracts.TaskID(requestID, "metrics-test-register"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := testutil.ToFloat64(registerAnswers.WithLabelValues("metrics-test-register", string(contracts.StatusApplied))); n != 1 {
+		t.Errorf("kirjaamo_register_answers_total = %v, want 1", n)
+	}
+	want := `
+# HELP kirjaamo_register_answer_seconds How long a register took to answer, from its task's dispatch until its answer was stored.
+# TYPE kirjaamo_register_answer_seconds histogram
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="0.05"} 0
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="0.1"} 0
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="0.25"} 0
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="0.5"} 0
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="1"} 0
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="2.5"} 1
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="5"} 1
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="10"} 1
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="30"} 1
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="60"} 1
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="300"} 1
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="900"} 1
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="3600"} 1
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="86400"} 1
+kirjaamo_register_answer_seconds_bucket{register="metrics-test-register",le="+Inf"} 1
+kirjaamo_register_answer_seconds_sum{register="metrics-test-register"} 1.5
+kirjaamo_register_answer_seconds_count{register="metrics-test-register"} 1
+`
+	if err := testutil.CollectAndCompare(registerAnswerSeconds.WithLabelValues("metrics-test-register").(prometheus.Histogram), strings.NewReader(want)); err != nil {
+		t.Error(err)
 	}
 }

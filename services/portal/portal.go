@@ -147,7 +147,7 @@ func (p *portal) atReturn(r *http.Request) *http.Request {
 }
 
 func (p *portal) routes() http.Handler {
-	return web.Logged(p.deps.Log.With("service", "portal"), web.SecurityHeaders(p.limiter.PerAddress(p.recovered(p.mux()), p.tooMany), p.cfg.Secure()))
+	return web.Observed("portal", web.Logged(p.deps.Log.With("service", "portal"), web.SecurityHeaders(p.limiter.PerAddress(p.recovered(p.mux()), p.tooMany), p.cfg.Secure())))
 }
 
 // Patterns are the routes the portal serves, for the test that holds them against the API description.

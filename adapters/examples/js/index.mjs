@@ -27,7 +27,7 @@ const CAPABILITIES = ["lookup", "rectify", "erase"]; // what this code implement
 const CONCURRENCY = 4;
 // How long a task may run without a progress heartbeat before JetStream redelivers it: 30 s, unless
 // KIRJAAMO_ADAPTER_ACK_WAIT (as the Go SDK reads it, e.g. "30s", "1m") says otherwise.
-const ACK_WAIT_MS = durationFrom(process.env.KIRJAAMO_ADAPTER_ACK_WAIT, 30_000);
+const ACK_WAIT_MS = durationFrom(process.env.KIRJAAMO_ADAPTER_ACK_WAIT, 5_000);
 const HEARTBEAT_MS = 10_000;
 // The instance's name, in its claims on tasks: unique, so that it never takes another's claim for its own.
 const instance = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;

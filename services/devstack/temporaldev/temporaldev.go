@@ -1,6 +1,8 @@
 // Package temporaldev runs an embedded Temporal server for `make dev` and
 // integration tests. Persistence is SQLite: a file, so workflows survive a
-// restart of the dev stack, or memory for throwaway test servers.
+// restart of the dev stack, or memory for throwaway test servers. For the
+// production shape on this machine (make cluster) it keeps its state in
+// PostgreSQL instead, as production does (Options.Postgres, SetupPostgres).
 //
 // Only one Server may use a DBFile at a time; a lock file next to it
 // enforces that across processes.
@@ -20,10 +22,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/common/cluster"
@@ -33,10 +38,13 @@ import (
 	"go.temporal.io/server/common/metrics"
 	"go.temporal.io/server/common/persistence/sql"
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
+	"go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/resolver"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+	sqltool "go.temporal.io/server/tools/sql"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 const clusterName = "active"
@@ -62,6 +70,49 @@ type Options struct {
 	// DynamicConfig overrides server dynamic config, keyed by setting name
 	// (e.g. "limit.maxIDLength").
 	DynamicConfig map[string]any
+	// Postgres, if set, keeps the server's state in PostgreSQL instead of
+	// SQLite (DBFile is then unused): its databases must have their
+	// schemas (SetupPostgres). Only one server may use them at a time.
+	Postgres *Postgres
+	// Shards is the number of history shards of a new cluster; default 1.
+	// It cannot change once the cluster has run.
+	Shards int
+}
+
+// Postgres is where a Temporal server keeps its state in PostgreSQL.
+type Postgres struct {
+	Addr, User, Password string
+	// Database holds the workflows, Visibility the search index.
+	Database, Visibility string
+}
+
+func (p *Postgres) sql(database string) *config.SQL {
+	return &config.SQL{PluginName: postgresql.PluginName, DatabaseName: database, ConnectAddr: p.Addr, ConnectProtocol: "tcp",
+		User: p.User, Password: p.Password, MaxConns: 20, MaxIdleConns: 20}
+}
+
+// SetupPostgres creates the server's two databases if they are missing and
+// brings their schemas to the version of this server, with Temporal's own
+// SQL tool (temporal-sql-tool, built from the same module) and the schemas
+// embedded in it. Running it again changes nothing.
+func SetupPostgres(p Postgres) error {
+	host, port, err := net.SplitHostPort(p.Addr)
+	if err != nil {
+		return fmt.Errorf("temporaldev: postgres address: %w", err)
+	}
+	for _, db := range []struct{ name, schema string }{
+		{p.Database, "postgresql/v12/temporal"},
+		{p.Visibility, "postgresql/v12/visibility"},
+	} {
+		base := []string{"temporal-sql-tool", "--plugin", postgresql.PluginName, "--ep", host, "-p", port, "-u", p.User,
+			"--pw", p.Password, "--db", db.name}
+		for _, cmd := range [][]string{{"create-database"}, {"setup-schema", "-v", "0.0"}, {"update-schema", "--schema-name", db.schema}} {
+			if err := sqltool.RunTool(append(slices.Clone(base), cmd...)); err != nil {
+				return fmt.Errorf("temporaldev: %s %s: %w", cmd[0], db.name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Server is a running embedded Temporal server.
@@ -91,7 +142,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 	s := &Server{namespace: opts.Namespace}
 	sqlCfg := &config.SQL{PluginName: sqliteplugin.PluginName}
-	if opts.DBFile == "" {
+	var visibilityCfg *config.SQL
+	if opts.Postgres != nil {
+		sqlCfg, visibilityCfg = opts.Postgres.sql(opts.Postgres.Database), opts.Postgres.sql(opts.Postgres.Visibility)
+		if err := forgetMembership(sqlCfg); err != nil {
+			return nil, err
+		}
+	} else if opts.DBFile == "" {
 		// A random name keeps several in-memory servers in one test binary
 		// apart; shared cache lets the server's connections see one DB.
 		sqlCfg.DatabaseName = "temporaldev-" + rand.Text()
@@ -126,21 +183,35 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 
-	nsCfg, err := sqlite.NewNamespaceConfig(clusterName, opts.Namespace, false, nil)
-	if err != nil {
-		s.unlock()
-		return nil, fmt.Errorf("temporaldev: namespace config: %w", err)
-	}
-	// Upstream checks for the name first, so this is idempotent on restart.
-	if err := sqlite.CreateNamespaces(sqlCfg, nsCfg); err != nil {
-		s.unlock()
-		return nil, fmt.Errorf("temporaldev: create namespace: %w", err)
+	if opts.Postgres == nil {
+		nsCfg, err := sqlite.NewNamespaceConfig(clusterName, opts.Namespace, false, nil)
+		if err != nil {
+			s.unlock()
+			return nil, fmt.Errorf("temporaldev: namespace config: %w", err)
+		}
+		// Upstream checks for the name first, so this is idempotent on restart.
+		if err := sqlite.CreateNamespaces(sqlCfg, nsCfg); err != nil {
+			s.unlock()
+			return nil, fmt.Errorf("temporaldev: create namespace: %w", err)
+		}
 	}
 
 	ports, err := freePorts(8)
 	if err != nil {
 		s.unlock()
 		return nil, fmt.Errorf("temporaldev: ports: %w", err)
+	}
+	if opts.Postgres != nil {
+		// The PostgreSQL schema keeps the services' membership ports as smallint: they must be
+		// below 32768, where the ephemeral ports freePorts finds are not. The seven after the
+		// frontend's are used, as Temporal's own defaults (7233-7239) are.
+		if opts.Port == 0 || opts.Port+7 > 32767 {
+			s.unlock()
+			return nil, fmt.Errorf("temporaldev: on PostgreSQL the frontend's port must be given, and it and the seven after it below 32768")
+		}
+		for i := range 7 {
+			ports[i] = opts.Port + 1 + i
+		}
 	}
 	frontendPort := opts.Port
 	if frontendPort == 0 {
@@ -159,7 +230,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.hostPort = net.JoinHostPort(clientHost, strconv.Itoa(frontendPort))
 
-	cfg := serverConfig(sqlCfg, opts.Host, frontendPort, s.hostPort, ports)
+	cfg := serverConfig(sqlCfg, visibilityCfg, int32(max(opts.Shards, 1)), opts.Host, frontendPort, s.hostPort, ports)
 	dc := dynamicconfig.StaticClient{
 		// Lets tests see new search attributes immediately.
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
@@ -186,6 +257,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("temporaldev: start: %w", err)
 	}
 	s.srv = srv
+	if opts.Postgres != nil {
+		if err := s.registerNamespace(ctx); err != nil {
+			_ = s.Stop()
+			return nil, err
+		}
+	}
 	if err := s.waitReady(ctx); err != nil {
 		_ = s.Stop()
 		return nil, err
@@ -230,10 +307,20 @@ func forgetMembership(sqlCfg *config.SQL) error {
 	return nil
 }
 
-func serverConfig(sqlCfg *config.SQL, host string, frontendPort int, hostPort string, ports []int) *config.Config {
+func serverConfig(sqlCfg, visibilityCfg *config.SQL, shards int32, host string, frontendPort int, hostPort string, ports []int) *config.Config {
 	const local = "127.0.0.1"
 	svc := func(grpcPort, membershipPort int, bind string) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: membershipPort, BindOnIP: bind}}
+	}
+	persistence := config.Persistence{
+		DefaultStore:     sqlCfg.PluginName,
+		VisibilityStore:  sqlCfg.PluginName,
+		NumHistoryShards: shards,
+		DataStores:       map[string]config.DataStore{sqlCfg.PluginName: {SQL: sqlCfg}},
+	}
+	if visibilityCfg != nil {
+		persistence.VisibilityStore = "visibility"
+		persistence.DataStores["visibility"] = config.DataStore{SQL: visibilityCfg}
 	}
 	return &config.Config{
 		Global: config.Global{
@@ -241,12 +328,7 @@ func serverConfig(sqlCfg *config.SQL, host string, frontendPort int, hostPort st
 			// Metrics stay nil (a no-op handler) and PProf port 0 (off):
 			// a dev server should not open listeners nobody asked for.
 		},
-		Persistence: config.Persistence{
-			DefaultStore:     sqliteplugin.PluginName,
-			VisibilityStore:  sqliteplugin.PluginName,
-			NumHistoryShards: 1,
-			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
-		},
+		Persistence: persistence,
 		ClusterMetadata: &cluster.Config{
 			FailoverVersionIncrement: 10,
 			MasterClusterName:        clusterName,
@@ -291,6 +373,31 @@ func (s *Server) waitReady(ctx context.Context) error {
 		case <-ctx.Done():
 			return fmt.Errorf("temporaldev: wait for frontend: %w (last error: %v)", ctx.Err(), err)
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// registerNamespace registers the namespace on a server kept in PostgreSQL,
+// once its frontend answers; a namespace that exists is left as it is.
+func (s *Server) registerNamespace(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		nc, err := client.NewNamespaceClient(client.Options{HostPort: s.hostPort,
+			Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+		if err == nil {
+			err = nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{Namespace: s.namespace,
+				WorkflowExecutionRetentionPeriod: durationpb.New(7 * 24 * time.Hour)})
+			nc.Close()
+			var exists *serviceerror.NamespaceAlreadyExists
+			if err == nil || errors.As(err, &exists) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("temporaldev: register namespace %s: %w (last error: %v)", s.namespace, ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -4,17 +4,28 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"kirjaamo.dev/adapters/sdk/telemetry"
 	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/internal/retry"
 )
+
+var tracer = telemetry.Tracer("kirjaamo.dev/services/internal/bus")
 
 // Config is how the platform reaches NATS.
 type Config struct {
@@ -36,7 +47,10 @@ func (c Config) Check() error {
 }
 
 // Connect opens a connection that reconnects forever: a NATS outage delays work, it does not end it.
-func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
+// While no server answers at start it keeps trying and says so; a server it cannot trust (a
+// certificate of another CA) or credentials the server refuses end it at once, since waiting cannot
+// mend a configuration.
+func Connect(ctx context.Context, cfg Config, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
 	if cfg.CredentialsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredentialsFile))
@@ -44,7 +58,15 @@ func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
 	if cfg.CAFile != "" {
 		opts = append(opts, nats.RootCAs(cfg.CAFile))
 	}
-	nc, err := nats.Connect(cfg.URL, opts...)
+	var nc *nats.Conn
+	err := retry.Servers.Until(ctx, log, "NATS", func(context.Context) error {
+		var err error
+		nc, err = nats.Connect(cfg.URL, opts...)
+		if err != nil && misconfigured(err) {
+			return retry.Permanent(err)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: connect: %w", err)
 	}
@@ -56,34 +78,69 @@ func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
 	return nc, js, nil
 }
 
-// EnsureStreams creates or updates the task and result streams. Both are work queues: a task is
-// removed once its register acknowledged it, a result once the platform stored it.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	if replicas < 1 {
-		replicas = 1
-	}
-	for _, cfg := range []jetstream.StreamConfig{
+// misconfigured reports a connection error that only a change of configuration can mend.
+func misconfigured(err error) bool {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify) ||
+		errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked)
+}
+
+// Streams are the task and result streams as the platform keeps them. Both are work queues: a task
+// is removed once its register acknowledged it, a result once the platform stored it.
+func Streams(replicas int) []jetstream.StreamConfig {
+	out := []jetstream.StreamConfig{
 		{Name: contracts.TasksStream, Subjects: []string{contracts.AllTasksSubject}, Description: "tasks sent to registers"},
 		{Name: contracts.ResultsStream, Subjects: []string{contracts.AllResultsSubject}, Description: "results sent by registers"},
-	} {
-		cfg.Retention = jetstream.WorkQueuePolicy
-		cfg.Storage = jetstream.FileStorage
-		cfg.Replicas = replicas
-		cfg.Duplicates = 24 * time.Hour // a task or result re-published within a day is dropped by the server
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
+	}
+	for i := range out {
+		out[i].Retention = jetstream.WorkQueuePolicy
+		out[i].Storage = jetstream.FileStorage
+		out[i].Replicas = max(replicas, 1)
+		out[i].Duplicates = 24 * time.Hour // a task or result re-published within a day is dropped by the server
+	}
+	return out
+}
+
+// EnsureStreams creates the task and result streams, or brings them up to date. Every service of
+// the platform does so at start, often several at once on a cluster that is still electing its
+// JetStream leader: a stream already as it should be is left alone, and a creation or update that
+// times out is tried again until ctx ends, so that a service waits for JetStream instead of exiting.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int, log *slog.Logger) error {
+	for _, want := range Streams(replicas) {
+		err := retry.Servers.Until(ctx, log, "the JetStream stream "+want.Name, func(ctx context.Context) error {
+			if s, err := js.Stream(ctx, want.Name); err == nil && sameStream(s.CachedInfo().Config, want) {
+				return nil
+			}
+			_, err := js.CreateOrUpdateStream(ctx, want)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("bus: stream %s: %w", want.Name, err)
 		}
 	}
 	return nil
+}
+
+// sameStream reports whether a stream's configuration has what the platform asks of it.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return reflect.DeepEqual(have.Subjects, want.Subjects) && have.Retention == want.Retention && have.Storage == want.Storage &&
+		have.Replicas == want.Replicas && have.Duplicates == want.Duplicates && have.Description == want.Description
 }
 
 // Publisher sends tasks to registers.
 type Publisher struct{ JS jetstream.JetStream }
 
 // Publish sends each task with its task id as Nats-Msg-Id, so that a retried dispatch does not
-// deliver a task twice. Publishes go out together and are confirmed together.
+// deliver a task twice, and with the trace context of a span of its own, which the register's
+// adapter continues. Publishes go out together and are confirmed together. Those not confirmed (a
+// stream whose leader just died, a node the connection is leaving) are sent again after a short
+// pause, the Msg-Id keeping them single, until ctx ends: JetStream elects a new leader in seconds,
+// well before the activity's own retry would come.
 func (p Publisher) Publish(ctx context.Context, tasks []contracts.Task) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(tasks))
+	msgs := make([]*nats.Msg, len(tasks))
 	for i := range tasks {
 		if err := tasks[i].Validate(); err != nil {
 			return fmt.Errorf("bus: task %s: %w", tasks[i].TaskID, err)
@@ -92,9 +149,31 @@ func (p Publisher) Publish(ctx context.Context, tasks []contracts.Task) error {
 		if err != nil {
 			return fmt.Errorf("bus: task %s: %w", tasks[i].TaskID, err)
 		}
-		f, err := p.JS.PublishAsync(contracts.TaskSubject(tasks[i].RegisterID), data, jetstream.WithMsgID(tasks[i].TaskID))
+		tctx, span := tracer.Start(ctx, "task "+tasks[i].RegisterID, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+			attribute.String("kirjaamo.register", tasks[i].RegisterID), attribute.String("kirjaamo.operation", string(tasks[i].Operation)),
+			attribute.String("kirjaamo.request_id", tasks[i].RequestID), attribute.String("kirjaamo.task_id", tasks[i].TaskID)))
+		defer span.End()
+		msgs[i] = &nats.Msg{Subject: contracts.TaskSubject(tasks[i].RegisterID), Data: data, Header: telemetry.Inject(tctx, nats.Header{})}
+		msgs[i].Header.Set(jetstream.MsgIDHeader, tasks[i].TaskID)
+	}
+	pending := msgs
+	return retry.Publishes.Until(ctx, slog.New(slog.DiscardHandler), "JetStream", func(ctx context.Context) error {
+		var err error
+		pending, err = p.publish(ctx, pending)
+		return err
+	})
+}
+
+// publish sends msgs and waits for their confirmations; it returns those not confirmed.
+func (p Publisher) publish(ctx context.Context, msgs []*nats.Msg) ([]*nats.Msg, error) {
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	var failed []*nats.Msg
+	var errs []error
+	for _, m := range msgs {
+		f, err := p.JS.PublishMsgAsync(m)
 		if err != nil {
-			return fmt.Errorf("bus: publish task %s: %w", tasks[i].TaskID, err)
+			failed, errs = append(failed, m), append(errs, err)
+			continue
 		}
 		futures = append(futures, f)
 	}
@@ -102,12 +181,15 @@ func (p Publisher) Publish(ctx context.Context, tasks []contracts.Task) error {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("bus: publish task: %w", err)
+			failed, errs = append(failed, f.Msg()), append(errs, err)
 		case <-ctx.Done():
-			return ctx.Err()
+			return msgs, ctx.Err()
 		}
 	}
-	return nil
+	if len(failed) > 0 {
+		return failed, fmt.Errorf("bus: publish %d tasks: %w", len(failed), errors.Join(errs...))
+	}
+	return nil, nil
 }
 
 // ResultHandler takes one validated result. Returning an error leaves the result to be redelivered;
@@ -117,15 +199,25 @@ type ResultHandler func(ctx context.Context, r *contracts.Result) error
 // ErrDrop tells the consumer to discard a result for good.
 var ErrDrop = errors.New("drop result")
 
+// ResultsAckWait is how long a result delivered to an orchestrator may go unacknowledged before
+// JetStream gives it to another: when an orchestrator dies with results in hand, they come back
+// after this long. A result still being stored is kept alive (InProgress) meanwhile.
+const ResultsAckWait = 4 * time.Second
+
 // ConsumeResults feeds every register's results to handle until ctx ends. Every orchestrator
 // process shares one durable consumer, so adding processes shares the load.
 func ConsumeResults(ctx context.Context, js jetstream.JetStream, log *slog.Logger, handle ResultHandler) error {
-	cons, err := js.CreateOrUpdateConsumer(ctx, contracts.ResultsStream, jetstream.ConsumerConfig{
-		Durable:       contracts.ResultsConsumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxDeliver:    -1,
-		MaxAckPending: 1000,
+	var cons jetstream.Consumer
+	err := retry.Servers.Until(ctx, log, "the results consumer", func(ctx context.Context) error {
+		var err error
+		cons, err = js.CreateOrUpdateConsumer(ctx, contracts.ResultsStream, jetstream.ConsumerConfig{
+			Durable:       contracts.ResultsConsumer,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       ResultsAckWait,
+			MaxDeliver:    -1,
+			MaxAckPending: 1000,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("bus: results consumer: %w", err)
@@ -145,13 +237,25 @@ func ConsumeResults(ctx context.Context, js jetstream.JetStream, log *slog.Logge
 		}
 		hctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
-		switch err := handle(hctx, &r); {
+		// The result came back with the trace of its task: storing it and telling the workflow
+		// continue that trace.
+		hctx, span := tracer.Start(telemetry.Extract(hctx, msg.Headers()), "result "+r.RegisterID, trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("kirjaamo.register", r.RegisterID), attribute.String("kirjaamo.request_id", r.RequestID),
+				attribute.String("kirjaamo.task_id", r.TaskID), attribute.String("kirjaamo.result_status", string(r.Status))))
+		defer span.End()
+		stop := keepInProgress(hctx, msg)
+		err := handle(hctx, &r)
+		stop()
+		if err != nil && !errors.Is(err, ErrDrop) {
+			span.SetStatus(codes.Error, "not taken yet")
+		}
+		switch {
 		case err == nil:
 			_ = msg.Ack()
 		case errors.Is(err, ErrDrop):
 			_ = msg.Term()
 		default:
-			log.Warn("result not taken yet; will retry", "task", r.TaskID, "error", err)
+			log.WarnContext(hctx, "result not taken yet; will retry", "task", r.TaskID, "error", err)
 			_ = msg.NakWithDelay(2 * time.Second)
 		}
 	}, jetstream.PullMaxMessages(64))
@@ -162,4 +266,25 @@ func ConsumeResults(ctx context.Context, js jetstream.JetStream, log *slog.Logge
 	cc.Drain()
 	<-cc.Closed()
 	return nil
+}
+
+// keepInProgress tells JetStream, while a result is being stored, that it is not lost, so that the
+// short ack wait redelivers only what a dead orchestrator held. stop ends it.
+func keepInProgress(ctx context.Context, msg jetstream.Msg) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(ResultsAckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

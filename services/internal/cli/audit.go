@@ -4,10 +4,16 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/push"
+	"github.com/prometheus/common/expfmt"
 
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/config"
@@ -20,7 +26,7 @@ import (
 
 func init() {
 	commands["audit"] = Command{
-		Summary: "check the record: audit verify (the whole record against its checkpoints; exit 1 naming the first bad entry), audit checkpoint, audit keys",
+		Summary: "check the record: audit verify [-push URL] (the whole record against its checkpoints; exit 1 naming the first bad entry; -push sends the outcome to a Prometheus Pushgateway), audit checkpoint, audit keys",
 		Run:     audit,
 	}
 }
@@ -29,8 +35,18 @@ func init() {
 var ErrBroken = errors.New("the record is broken")
 
 func audit(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) != 1 || !slices.Contains([]string{"verify", "checkpoint", "keys"}, args[0]) {
-		return fmt.Errorf("%w: audit verify | audit checkpoint | audit keys", errUsage)
+	usage := fmt.Errorf("%w: audit verify [-push URL] | audit checkpoint | audit keys", errUsage)
+	if len(args) < 1 || !slices.Contains([]string{"verify", "checkpoint", "keys"}, args[0]) {
+		return usage
+	}
+	flags := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	var push string
+	if args[0] == "verify" {
+		flags.StringVar(&push, "push", "", "a Prometheus Pushgateway to send the outcome to")
+	}
+	if err := flags.Parse(args[1:]); err != nil || flags.NArg() > 0 {
+		return usage
 	}
 	var base platform.Base
 	if err := config.Load(platform.Prefix, &base); err != nil {
@@ -66,12 +82,12 @@ func audit(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, base.DatabaseURL, ring)
+	db, err := store.Open(ctx, base.DatabaseURL, ring, slog.Default())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	nc, js, err := bus.Connect(natsCfg, "kirjaamo-audit")
+	nc, js, err := bus.Connect(ctx, natsCfg, "kirjaamo-audit", slog.Default())
 	if err != nil {
 		return err
 	}
@@ -98,6 +114,11 @@ func audit(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	printReport(stdout, rep)
+	if push != "" {
+		if err := PushVerification(ctx, push, rep, time.Now()); err != nil {
+			return err
+		}
+	}
 	if rep.Broken != nil {
 		return fmt.Errorf("%w: %w", ErrBroken, rep.Broken)
 	}
@@ -130,4 +151,29 @@ func printReport(w io.Writer, rep ledger.Report) {
 		return
 	}
 	fmt.Fprintln(w, "intact: every entry is as it was written, and the record reaches its latest checkpoint")
+}
+
+// PushVerification sends the outcome of a verification to a Prometheus Pushgateway, as the job
+// kirjaamo_audit, for the alert rules (deploy/prometheus/alerts.yaml): kirjaamo_record_verified is 1
+// when the record is intact and 0 when it is broken, kirjaamo_record_last_verified_timestamp_seconds
+// is when it was checked, and kirjaamo_record_entries how many entries it held. A verification that
+// could not run (the database down) pushes nothing, so that the timestamp goes stale and the alert
+// on verification not running fires.
+func PushVerification(ctx context.Context, gateway string, rep ledger.Report, at time.Time) error {
+	verified := prometheus.NewGauge(prometheus.GaugeOpts{Name: "kirjaamo_record_verified",
+		Help: "1 when the record verified intact against its checkpoints, 0 when an entry is not as written."})
+	last := prometheus.NewGauge(prometheus.GaugeOpts{Name: "kirjaamo_record_last_verified_timestamp_seconds",
+		Help: "When the record was last verified, in Unix seconds."})
+	entries := prometheus.NewGauge(prometheus.GaugeOpts{Name: "kirjaamo_record_entries", Help: "Entries in the record when it was last verified."})
+	if rep.Broken == nil {
+		verified.Set(1)
+	}
+	last.Set(float64(at.UnixNano()) / 1e9)
+	entries.Set(float64(rep.Entries))
+	err := push.New(gateway, "kirjaamo_audit").Collector(verified).Collector(last).Collector(entries).
+		Format(expfmt.NewFormat(expfmt.TypeTextPlain)).PushContext(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: push to %s: %w", gateway, err)
+	}
+	return nil
 }

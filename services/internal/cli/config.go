@@ -32,6 +32,7 @@ func Variables(extra ...config.Service) []config.Row {
 		all = append(all, config.Service{Name: name, Vars: platform.Services[name].Config})
 	}
 	all = append(all, config.Service{Name: "all", Vars: config.Describe("KIRJAAMO_", LogConfig{})},
+		config.Service{Name: "all", Vars: config.Describe("KIRJAAMO_", OpsConfig{})},
 		config.Service{Name: "kirjaamo migrate", Vars: config.Describe("KIRJAAMO_", MigrateConfig{})})
 	return config.Rows(append(all, extra...))
 }

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"syscall"
 
+	"kirjaamo.dev/adapters/sdk/telemetry"
 	"kirjaamo.dev/services/internal/config"
 )
 
@@ -102,7 +103,8 @@ func (c *LogConfig) Check() error {
 }
 
 // NewLogger writes JSON lines to stderr, or text, at the level KIRJAAMO_LOG_LEVEL and
-// KIRJAAMO_LOG_FORMAT ask for.
+// KIRJAAMO_LOG_FORMAT ask for; a line written with the context of a traced request carries its
+// trace id.
 func NewLogger() (*slog.Logger, error) {
 	var cfg LogConfig
 	if err := config.Load("KIRJAAMO_", &cfg); err != nil {
@@ -110,7 +112,7 @@ func NewLogger() (*slog.Logger, error) {
 	}
 	opts := &slog.HandlerOptions{Level: cfg.Level}
 	if cfg.Format == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		return slog.New(telemetry.WithTraceIDs(slog.NewTextHandler(os.Stderr, opts))), nil
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	return slog.New(telemetry.WithTraceIDs(slog.NewJSONHandler(os.Stderr, opts))), nil
 }

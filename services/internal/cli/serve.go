@@ -2,14 +2,18 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"kirjaamo.dev/adapters/sdk/telemetry"
+	"kirjaamo.dev/services/internal/config"
 	"kirjaamo.dev/services/internal/platform"
 	"kirjaamo.dev/workflows/codec"
 )
@@ -48,16 +52,41 @@ func serve(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var ops OpsConfig
+	if err := config.Load(platform.Prefix, &ops); err != nil {
+		return err
+	}
 	log, err := NewLogger()
 	if err != nil {
 		return err
 	}
-	p, err := platform.Open(ctx, cfg, strings.Join(args, "+"), needs, log)
+	process := strings.Join(args, "+")
+	flush, err := telemetry.Setup(ctx, "kirjaamo-"+process)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = flush(fctx)
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
+	// The ops server answers from the start: while the process still waits for its servers it is
+	// alive but not ready, and says what it misses.
+	ready := &telemetry.Readiness{}
+	if ops.Addr != "" {
+		g.Go(func() error { return telemetry.Serve(ctx, ops.Addr, ready, log) })
+	}
+	p, err := platform.Open(ctx, cfg, process, needs, log)
+	if err != nil {
+		cancel()
+		return errors.Join(err, ignoreCanceled(g.Wait()))
+	}
+	defer p.Close()
+	p.Readiness(ready)
+	ready.Started()
 	for _, name := range args {
 		run := platform.Services[name].Run
 		g.Go(func() error {
@@ -68,6 +97,18 @@ func serve(ctx context.Context, args []string, _ io.Writer) error {
 		})
 	}
 	return g.Wait()
+}
+
+// OpsConfig is where a process shows its metrics and health.
+type OpsConfig struct {
+	Addr string `env:"OPS_ADDR" default:"127.0.0.1:9464" doc:"where the process serves /metrics (Prometheus), /healthz and /readyz, host:port; empty: nowhere. Traces go over OTLP when the standard OTEL_ variables say where"`
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 func serviceNames() []string {

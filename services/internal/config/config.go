@@ -12,6 +12,11 @@
 // (NATS, Temporal, a site's sign-in) is declared once. Supported kinds are string, bool, int and
 // time.Duration; a type with UnmarshalText is parsed by it. After loading, a Config with a
 // Check() error method is checked.
+//
+// A secret is better kept in a file than in the environment (a Kubernetes secret mounted as a
+// volume, a compose secret): every variable may instead name a file with the suffix _FILE, e.g.
+// KIRJAAMO_DATABASE_URL_FILE=/run/secrets/database-url, whose content, less a final line break, is
+// the value. Setting both is an error.
 package config
 
 import (
@@ -49,6 +54,18 @@ func Load(prefix string, cfg any) error {
 	var errs []error
 	walk(prefix, v.Elem(), func(name string, f reflect.StructField, field reflect.Value) {
 		raw, set := os.LookupEnv(name)
+		if file := os.Getenv(name + "_FILE"); file != "" {
+			if set && raw != "" {
+				errs = append(errs, fmt.Errorf("%s and %s_FILE are both set: give one", name, name))
+				return
+			}
+			data, err := os.ReadFile(file)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_FILE: %w", name, err))
+				return
+			}
+			raw, set = strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r"), true
+		}
 		if !set || raw == "" {
 			if _, required := f.Tag.Lookup("required"); required {
 				errs = append(errs, fmt.Errorf("%s is required: %s", name, f.Tag.Get("doc")))

@@ -3,12 +3,15 @@
 package flow
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 
+	"kirjaamo.dev/services/internal/retry"
 	"kirjaamo.dev/workflows/codec"
 )
 
@@ -19,13 +22,29 @@ type Config struct {
 }
 
 // Dial connects to Temporal with the data and failure converters that encrypt with the payload keys.
-func Dial(cfg Config, c *codec.Codec, log *slog.Logger) (client.Client, error) {
-	cl, err := client.Dial(client.Options{
-		HostPort:         cfg.HostPort,
-		Namespace:        cfg.Namespace,
-		DataConverter:    c.DataConverter(),
-		FailureConverter: c.FailureConverter(),
-		Logger:           tlog.NewStructuredLogger(quiet(log)),
+// While the frontend does not answer it keeps trying, and says so, until ctx ends.
+func Dial(ctx context.Context, cfg Config, c *codec.Codec, log *slog.Logger) (client.Client, error) {
+	metrics, err := temporalMetrics()
+	if err != nil {
+		return nil, err
+	}
+	traced, err := tracing()
+	if err != nil {
+		return nil, fmt.Errorf("flow: tracing: %w", err)
+	}
+	var cl client.Client
+	err = retry.Servers.Until(ctx, log, "Temporal", func(ctx context.Context) error {
+		var err error
+		cl, err = client.DialContext(ctx, client.Options{
+			HostPort:         cfg.HostPort,
+			Namespace:        cfg.Namespace,
+			DataConverter:    c.DataConverter(),
+			FailureConverter: c.FailureConverter(),
+			Logger:           tlog.NewStructuredLogger(quiet(log)),
+			MetricsHandler:   metrics,
+			Interceptors:     []interceptor.ClientInterceptor{traced},
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("flow: dial %s: %w", cfg.HostPort, err)

@@ -177,7 +177,7 @@ func TestALargeResultFlowsThroughInBoundedMemory(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	if err := bus.EnsureStreams(ctx, js, 1); err != nil {
+	if err := bus.EnsureStreams(ctx, js, 1, slog.Default()); err != nil {
 		t.Fatal(err)
 	}
 	if err := natsauth.ProvisionRegister(ctx, js, largeRegister, 1); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/sdk/client"
 
+	"kirjaamo.dev/adapters/sdk/telemetry"
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/config"
@@ -100,7 +101,8 @@ type Platform struct {
 }
 
 // Open connects to PostgreSQL, and to NATS and Temporal if the services need them, and makes the
-// stores. NATS streams are created or brought up to date.
+// stores. NATS streams are created or brought up to date. A server that does not answer yet is
+// waited for, and the log says so, until ctx ends.
 func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.Logger) (*Platform, error) {
 	keys, err := codec.ParseKeys(cfg.Base.PayloadKeys)
 	if err != nil {
@@ -114,7 +116,7 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
-	db, err := store.Open(ctx, cfg.Base.DatabaseURL, ring)
+	db, err := store.Open(ctx, cfg.Base.DatabaseURL, ring, log)
 	if err != nil {
 		return nil, err
 	}
@@ -136,10 +138,10 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 		log.Info("sealed the subjects of cases kept in clear", "cases", n)
 	}
 	if needs.NATS {
-		if p.NC, p.JS, err = bus.Connect(cfg.NATS, "kirjaamo-"+name); err != nil {
+		if p.NC, p.JS, err = bus.Connect(ctx, cfg.NATS, "kirjaamo-"+name, log); err != nil {
 			return nil, err
 		}
-		if err := bus.EnsureStreams(ctx, p.JS, cfg.NATS.Replicas); err != nil {
+		if err := bus.EnsureStreams(ctx, p.JS, cfg.NATS.Replicas, log); err != nil {
 			return nil, err
 		}
 		if err := ledger.EnsureStream(ctx, p.JS, cfg.NATS.Replicas); err != nil {
@@ -151,13 +153,32 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 		}
 	}
 	if needs.Temporal {
-		if p.Temporal, err = flow.Dial(cfg.Temporal, keys, log); err != nil {
+		if p.Temporal, err = flow.Dial(ctx, cfg.Temporal, keys, log); err != nil {
 			return nil, err
 		}
 		p.Requests = request.NewClient(p.Temporal)
 	}
 	ok = true
 	return p, nil
+}
+
+// Readiness adds a check of each server the process is connected to.
+func (p *Platform) Readiness(r *telemetry.Readiness) {
+	r.Check("postgres", func(ctx context.Context) error { return p.DB.Pool.Ping(ctx) })
+	if p.NC != nil {
+		r.Check("nats", func(context.Context) error {
+			if !p.NC.IsConnected() {
+				return errors.New("not connected")
+			}
+			return nil
+		})
+	}
+	if p.Temporal != nil {
+		r.Check("temporal", func(ctx context.Context) error {
+			_, err := p.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		})
+	}
 }
 
 // CheckpointSigner is the key that signs the record's checkpoints, derived from the payload keys; its

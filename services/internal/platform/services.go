@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"kirjaamo.dev/services/catalogue"
 	"kirjaamo.dev/services/internal/bus"
 	"kirjaamo.dev/services/internal/config"
+	"kirjaamo.dev/services/internal/gauges"
 	"kirjaamo.dev/services/internal/ledger"
 	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/notifier"
@@ -37,6 +40,11 @@ func (p *Platform) RunOffice(ctx context.Context, cfg office.Config, withMailbox
 		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Log: p.Log.With("service", "office")}
 	if withMailbox {
 		deps.Mailbox = p.Outbox
+	}
+	// The office's process shows what the database says of the platform's work (package gauges),
+	// while the office runs.
+	if c := gauges.New(p.DB.Pool); prometheus.Register(c) == nil {
+		defer prometheus.Unregister(c)
 	}
 	return office.Run(ctx, cfg, deps)
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"kirjaamo.dev/services/internal/retry"
 )
 
 //go:embed migrations/*.sql
@@ -47,8 +50,10 @@ func Permanent(err error) bool {
 
 // Open connects, as the role the services run as, and checks that the schema is up to date: the
 // services never migrate it themselves (Migrate does, as the tables' owner). keys seal and index
-// what is kept at rest, and key the record's chain.
-func Open(ctx context.Context, url string, keys *Keyring) (*DB, error) {
+// what is kept at rest, and key the record's chain. While PostgreSQL does not answer, Open keeps
+// trying and says so in log, until ctx ends; what PostgreSQL refuses (a wrong password, a schema
+// not migrated) ends it at once.
+func Open(ctx context.Context, url string, keys *Keyring, log *slog.Logger) (*DB, error) {
 	if keys == nil {
 		return nil, errors.New("store: open: no keys")
 	}
@@ -56,13 +61,26 @@ func Open(ctx context.Context, url string, keys *Keyring) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: parse database URL: %w", err)
 	}
+	cfg.ConnConfig.Tracer = Tracer{}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
 	var have int
-	err = pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have)
-	if err != nil && !isUndefinedTable(err) {
+	err = retry.Servers.Until(ctx, log, "PostgreSQL", func(ctx context.Context) error {
+		err := pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have)
+		if isUndefinedTable(err) {
+			return nil
+		}
+		var pg *pgconn.PgError
+		if errors.As(err, &pg) && !strings.HasPrefix(pg.Code, "08") && !strings.HasPrefix(pg.Code, "57") {
+			// PostgreSQL answered and refused: not a server still starting (class 57, e.g. the
+			// database system is starting up) or a lost connection (class 08).
+			return retry.Permanent(err)
+		}
+		return err
+	})
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
@@ -190,5 +208,5 @@ func MigrateAndOpen(ctx context.Context, url string, keys *Keyring) (*DB, error)
 	if err := Migrate(ctx, url, ""); err != nil {
 		return nil, err
 	}
-	return Open(ctx, url, keys)
+	return Open(ctx, url, keys, slog.Default())
 }

@@ -30,7 +30,7 @@ func TestAnswersAreSealedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	answer := json.RawMessage(`{"status":"found","records":[{"category":"processing log","fields":{"organisation":"Esimerkkilän terveyskeskus"}}]}`)
-	if _, _, err := s.cases.RecordAnswer(ctx, requestID, "kanta-processing-log", contracts.StatusFound, answer); err != nil {
+	if _, _, _, err := s.cases.RecordAnswer(ctx, requestID, "kanta-processing-log", contracts.StatusFound, answer); err != nil {
 		t.Fatal(err)
 	}
 

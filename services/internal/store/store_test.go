@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -61,7 +62,7 @@ func open(t *testing.T) stores {
 	t.Helper()
 	url := pgtest.New(t)
 	ctx := context.Background()
-	if _, err := store.Open(ctx, url, testKeys(t)); err == nil {
+	if _, err := store.Open(ctx, url, testKeys(t), slog.Default()); err == nil {
 		t.Fatal("a database never migrated opened")
 	}
 	if err := store.Migrate(ctx, url, ""); err != nil {
@@ -71,7 +72,7 @@ func open(t *testing.T) stores {
 	if err := store.Migrate(ctx, url, ""); err != nil {
 		t.Fatalf("second migration: %v", err)
 	}
-	db, err := store.Open(ctx, url, testKeys(t))
+	db, err := store.Open(ctx, url, testKeys(t), slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestPlansAnswersAndTheReply(t *testing.T) {
 		register                 string
 		wantRemaining, wantCount int
 	}{{"koronavilkku", 1, 1}, {"koronavilkku", 1, 1}, {"clinic", 0, 2}, {"clinic", 0, 2}} {
-		remaining, answered, err := s.cases.RecordAnswer(ctx, requestID, step.register, contracts.StatusFound, json.RawMessage(`{"status":"found"}`))
+		remaining, answered, _, err := s.cases.RecordAnswer(ctx, requestID, step.register, contracts.StatusFound, json.RawMessage(`{"status":"found"}`))
 		if err != nil || remaining != step.wantRemaining || answered != step.wantCount {
 			t.Fatalf("RecordAnswer #%d (%s) = %d, %d, %v; want %d left and %d answered", i+1, step.register, remaining, answered, err,
 				step.wantRemaining, step.wantCount)
@@ -358,7 +359,7 @@ func TestTheServicesRoleMayOnlyAppendToTheRecord(t *testing.T) {
 	if _, _, err := store.SetUpRoles(ctx, url, roles, "owner-secret", "app-secret"); err != nil {
 		t.Fatalf("setting the roles up again: %v", err)
 	}
-	db, err := store.Open(ctx, appURL, testKeys(t))
+	db, err := store.Open(ctx, appURL, testKeys(t), slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 
+	"kirjaamo.dev/adapters/sdk/telemetry"
 	"kirjaamo.dev/services/devstack"
 	"kirjaamo.dev/services/internal/cli"
 )
@@ -17,12 +18,17 @@ func dev(ctx context.Context, _ []string, stdout io.Writer) error {
 		return err
 	}
 	if os.Getenv("KIRJAAMO_LOG_FORMAT") == "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		cfg.Logger = slog.New(telemetry.WithTraceIDs(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	} else {
 		if cfg.Logger, err = cli.NewLogger(); err != nil {
 			return err
 		}
 	}
+	flush, err := telemetry.Setup(ctx, "kirjaamo-dev")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = flush(context.Background()) }()
 	stack, err := devstack.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -37,10 +43,11 @@ Kirjaamo is running (data in %s).
   NATS:               %s (platform credentials: %s)
   Temporal:           %s
   OpenDSR processor:  %s/opendsr/v1 (demo controller's token in %s/opendsr/controller-token)
+  Metrics:            %s/metrics
 
 Press Ctrl-C to stop. Running make dev again resumes the same cases.
 `, cfg.DataDir, stack.PortalURL, stack.OfficeURL, stack.OfficeURL, stack.IDPURL, stack.NATSURL, stack.NATSCredentials, stack.Temporal,
-		stack.OpenDSR.URL, cfg.DataDir)
+		stack.OpenDSR.URL, cfg.DataDir, stack.OpsURL)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nStopping…")
 	stack.Stop()

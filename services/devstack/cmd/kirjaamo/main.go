@@ -13,8 +13,10 @@ import (
 
 func main() {
 	os.Exit(cli.Main(map[string]cli.Command{
-		"dev":    {Summary: "run the whole platform in one process on embedded servers, with the demo registers", Run: dev},
-		"bench":  {Summary: "measure the platform against the bare Temporal engine on embedded servers (make bench)", Run: runBench},
+		"dev":   {Summary: "run the whole platform in one process on embedded servers, with the demo registers", Run: dev},
+		"bench": {Summary: "measure the platform against the bare Temporal engine on embedded servers (make bench)", Run: runBench},
+		"cluster": {Summary: "the production shape on this machine, each server and service its own process: cluster up [-detach] | cluster down (make cluster)",
+			Run: runCluster},
 		"config": cli.ConfigCommand(devstack.Variables()),
 	}))
 }

@@ -319,30 +319,48 @@ func (r *Repo) Waiting(ctx context.Context, k Case) ([]request.WaitingRegister, 
 	return request.Waiting(k.Status, planned), nil
 }
 
+// lockCase locks a case's row for the rest of the transaction. Every transaction that writes a case
+// and its registers takes this lock first, before any row of case_registers: one order for all of
+// them, so that two of them on the same case wait for each other instead of deadlocking (an answer
+// stored while its dispatch is marked did, under load). FOR NO KEY UPDATE is what an UPDATE of the
+// row takes anyway; it does not block the foreign-key checks of rows inserted for the case.
+func lockCase(ctx context.Context, tx pgx.Tx, requestID string) error {
+	_, err := tx.Exec(ctx, `SELECT 1 FROM cases WHERE request_id = $1 FOR NO KEY UPDATE`, requestID)
+	return err
+}
+
 // RecordAnswer stores a register's answer and returns how many awaited registers of the case have
 // still not answered, and how many have, which the workflow compares with the number it dispatched
-// to. A redelivered answer changes nothing. The case row is locked first, so that two answers
-// stored at once cannot both count the other as missing: the one that stores the last answer always
-// sees zero.
-func (r *Repo) RecordAnswer(ctx context.Context, requestID, registerID string, status contracts.ResultStatus, result json.RawMessage) (remaining, answered int, err error) {
+// to. A redelivered answer changes nothing. The case row is locked first (lockCase), so that two
+// answers stored at once cannot both count the other as missing: the one that stores the last answer
+// always sees zero. waited is how long the register took, from its task's dispatch until now, the
+// first time its answer is stored; zero for a redelivered answer.
+func (r *Repo) RecordAnswer(ctx context.Context, requestID, registerID string, status contracts.ResultStatus, result json.RawMessage) (remaining, answered int, waited time.Duration, err error) {
 	if result, err = r.sealAnswer(requestID, registerID, result); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	err = pgx.BeginFunc(ctx, r.db.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM cases WHERE request_id = $1 FOR UPDATE`, requestID); err != nil {
+		if err := lockCase(ctx, tx, requestID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE case_registers SET result_status = $3, result_at = now(), result = $4
-			WHERE request_id = $1 AND register_id = $2 AND result_status IS NULL`, requestID, registerID, status, result); err != nil {
+		var seconds *float64
+		err := tx.QueryRow(ctx, `UPDATE case_registers SET result_status = $3, result_at = now(), result = $4
+			WHERE request_id = $1 AND register_id = $2 AND result_status IS NULL
+			RETURNING extract(epoch FROM result_at - dispatched_at)::float8`, requestID, registerID, status, result).Scan(&seconds)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows): // answered before
+		case err != nil:
 			return err
+		case seconds != nil:
+			waited = time.Duration(*seconds * float64(time.Second))
 		}
 		return tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE result_status IS NULL), count(*) FILTER (WHERE result_status IS NOT NULL)
 			FROM case_registers WHERE request_id = $1 AND awaited`, requestID).Scan(&remaining, &answered)
 	})
 	if err != nil {
-		return 0, 0, fail("record answer", err)
+		return 0, 0, 0, fail("record answer", err)
 	}
-	return remaining, answered, nil
+	return remaining, answered, waited, nil
 }
 
 // InputOf rebuilds a request's input from its stored case.

@@ -139,6 +139,9 @@ func (r *Repo) Planned(ctx context.Context, requestID string) ([]request.Planned
 // MarkDispatched records that tasks went out to the given registers.
 func (r *Repo) MarkDispatched(ctx context.Context, requestID string, registerIDs []string) error {
 	return fail("mark dispatched", pgx.BeginFunc(ctx, r.db.Pool, func(tx pgx.Tx) error {
+		if err := lockCase(ctx, tx, requestID); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE case_registers SET dispatched_at = coalesce(dispatched_at, now())
 			WHERE request_id = $1 AND register_id = ANY($2)`, requestID, registerIDs); err != nil {
 			return err
@@ -152,6 +155,9 @@ func (r *Repo) MarkDispatched(ctx context.Context, requestID string, registerIDs
 // SaveReview stores each register's concluded outcome and puts the case in review.
 func (r *Repo) SaveReview(ctx context.Context, requestID string, outcomes []rules.Outcome) error {
 	return fail("save review", pgx.BeginFunc(ctx, r.db.Pool, func(tx pgx.Tx) error {
+		if err := lockCase(ctx, tx, requestID); err != nil {
+			return err
+		}
 		for _, o := range outcomes {
 			raw, err := json.Marshal(o)
 			if err != nil {
@@ -393,6 +399,9 @@ func (r *Repo) Replan(ctx context.Context, requestID string, plans []request.Pla
 		ids[i], raws[i], outcomes[p.Outcome.RegisterID] = p.Outcome.RegisterID, raw, string(p.Outcome.Code)
 	}
 	return fail("replan", pgx.BeginFunc(ctx, r.db.Pool, func(tx pgx.Tx) error {
+		if err := lockCase(ctx, tx, requestID); err != nil {
+			return err
+		}
 		var fresh int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM case_registers WHERE request_id = $1 AND register_id = ANY($2)
 			AND replanned_at IS NULL`, requestID, ids).Scan(&fresh); err != nil {
@@ -438,6 +447,9 @@ func (r *Repo) Withdrawn(ctx context.Context, in request.WithdrawInput, res requ
 	detail := map[string]any{"cancelled": nonNil(res.Cancelled), "under_way": nonNil(res.UnderWay), "answered": nonNil(res.Answered),
 		"applied": applied, "channel": in.Channel}
 	return fail("withdrawn", pgx.BeginFunc(ctx, r.db.Pool, func(tx pgx.Tx) error {
+		if err := lockCase(ctx, tx, in.RequestID); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `UPDATE cases SET status = $2, withdrawn_at = now(), attention_step = NULL, updated_at = now()
 			WHERE request_id = $1 AND status = ANY($3)`, in.RequestID, request.StatusWithdrawn, statuses(request.SubjectMayActStatuses()...))
 		if err != nil || tag.RowsAffected() == 0 {

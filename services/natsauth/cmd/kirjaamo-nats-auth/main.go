@@ -2,7 +2,7 @@
 // checks them, and provisions registers' effect records and package buckets on a running cluster.
 //
 //	kirjaamo-nats-auth issue -dir /secure/kirjaamo-nats [-conf deploy/nats/accounts.conf] [register-id ...]
-//	kirjaamo-nats-auth provision -url nats://nats-1:4222 -creds platform.creds [-replicas 3] register-id ...
+//	kirjaamo-nats-auth provision -url tls://nats-1:4222 -creds platform.creds -ca nats-ca.pem [-replicas 3] register-id ...
 //
 // issue creates the authority's keys in -dir the first time (operator, system account, account and
 // the register role's signing key; whoever holds them can issue credentials, so keep -dir offline),
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"kirjaamo.dev/services/internal/bus"
+	"kirjaamo.dev/services/internal/retry"
 	"kirjaamo.dev/services/natsauth"
 )
 
@@ -47,7 +48,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: kirjaamo-nats-auth issue -dir DIR [-conf FILE] [register-id ...]\n"+
-		"       kirjaamo-nats-auth provision -url URL -creds FILE [-replicas N] register-id ...")
+		"       kirjaamo-nats-auth provision -url URL -creds FILE [-ca FILE] [-replicas N] register-id ...")
 	os.Exit(2)
 }
 
@@ -79,17 +80,22 @@ func provision(args []string) error {
 	fs := flag.NewFlagSet("provision", flag.ExitOnError)
 	url := fs.String("url", "nats://127.0.0.1:4222", "the NATS cluster")
 	creds := fs.String("creds", "", "the platform's .creds file")
+	ca := fs.String("ca", "", "the cluster's CA certificate (PEM), for tls:// URLs")
 	replicas := fs.Int("replicas", 3, "JetStream replicas of each effect record and package bucket")
 	_ = fs.Parse(args)
-	nc, js, err := bus.Connect(bus.Config{URL: *url, CredentialsFile: *creds}, "kirjaamo-nats-auth")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	nc, js, err := bus.Connect(ctx, bus.Config{URL: *url, CredentialsFile: *creds, CAFile: *ca}, "kirjaamo-nats-auth", slog.Default())
 	if err != nil {
 		return fmt.Errorf("provision: %w", err)
 	}
 	defer nc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	for _, id := range fs.Args() {
-		if err := natsauth.ProvisionRegister(ctx, js, id, *replicas); err != nil {
+		// A cluster still electing its JetStream leader times out a creation: it is tried again.
+		err := retry.Servers.Until(ctx, slog.Default(), "JetStream", func(ctx context.Context) error {
+			return natsauth.ProvisionRegister(ctx, js, id, *replicas)
+		})
+		if err != nil {
 			return fmt.Errorf("provision: %w", err)
 		}
 		slog.Info("effect record and package bucket ready", "register", id)
