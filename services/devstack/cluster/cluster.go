@@ -71,8 +71,8 @@ type Options struct {
 	// FastPostgres turns off fsync, for throwaway test clusters.
 	FastPostgres bool
 	// Env is added to every service's environment, e.g. a load test's rate limits.
-	Env []string
-	Logger       *slog.Logger
+	Env    []string
+	Logger *slog.Logger
 }
 
 // Cluster is a running cluster.
