@@ -1,6 +1,9 @@
 // Package texts is every word a person reads from the platform, in Finnish, Swedish and English:
 // the sites' pages, the notifier's messages, and the names of the platform's enumerations. It is
-// the one mechanism for all of them: a catalogue per language (catalog/*.json), read by key.
+// the one mechanism for all of them: a catalogue per language, read by key. The catalogue of a
+// language is catalog/<lang>.json and every catalog/<area>/<lang>.json, one file per area of the
+// platform (the office, processing events) so that areas grow without editing one shared file; a
+// key defined twice fails at start and in the tests.
 //
 // A page asks for a text by a literal key, {{.T "portal.sign_in"}}, or for the name of a member of
 // a family, {{.Of "status" .Case.Status}}; a key is never built by concatenation, so a test can
@@ -13,6 +16,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"slices"
 
 	"kirjaamo.dev/contracts"
@@ -20,26 +24,48 @@ import (
 	"kirjaamo.dev/workflows/request"
 )
 
-//go:embed catalog/*.json
+//go:embed catalog
 var files embed.FS
 
 // catalog holds each language's texts by key.
 var catalog = mustLoad()
 
 func mustLoad() map[contracts.Language]map[string]string {
+	out, err := load(files)
+	if err != nil {
+		panic(err) // embedded: TestEveryKeyInEveryLanguage reads it too
+	}
+	return out
+}
+
+// load reads every language's catalogue from its files in fsys.
+func load(fsys fs.FS) (map[contracts.Language]map[string]string, error) {
 	out := make(map[contracts.Language]map[string]string, len(contracts.Languages))
 	for _, l := range contracts.Languages {
-		raw, err := files.ReadFile("catalog/" + string(l) + ".json")
+		paths, err := fs.Glob(fsys, "catalog/*/"+string(l)+".json")
 		if err != nil {
-			panic(fmt.Sprintf("texts: the %s catalogue: %v", l, err)) // embedded: TestEveryKeyInEveryLanguage reads it too
+			return nil, fmt.Errorf("texts: the %s catalogue: %w", l, err)
 		}
 		m := map[string]string{}
-		if err := json.Unmarshal(raw, &m); err != nil {
-			panic(fmt.Sprintf("texts: the %s catalogue: %v", l, err))
+		for _, p := range append([]string{"catalog/" + string(l) + ".json"}, paths...) {
+			raw, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return nil, fmt.Errorf("texts: the %s catalogue: %w", l, err)
+			}
+			var part map[string]string
+			if err := json.Unmarshal(raw, &part); err != nil {
+				return nil, fmt.Errorf("texts: %s: %w", p, err)
+			}
+			for k, v := range part {
+				if _, twice := m[k]; twice {
+					return nil, fmt.Errorf("texts: %s defines %q, which another %s file defines too", p, k, l)
+				}
+				m[k] = v
+			}
 		}
 		out[l] = m
 	}
-	return out
+	return out, nil
 }
 
 // Families are the enumerations whose members have names, each with its members: {{.Of family

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"text/template/parse"
 
 	"kirjaamo.dev/contracts"
@@ -199,4 +200,24 @@ func methodOf(n parse.Node) string {
 		}
 	}
 	return ""
+}
+
+func TestAnAreaFileAddsToItsLanguageAndAKeyDefinedTwiceFails(t *testing.T) {
+	area := fstest.MapFS{}
+	for _, l := range contracts.Languages {
+		area["catalog/"+string(l)+".json"] = &fstest.MapFile{Data: []byte(`{"a.one": "1"}`)}
+		area["catalog/office/"+string(l)+".json"] = &fstest.MapFile{Data: []byte(`{"office.two": "2"}`)}
+	}
+	got, err := load(area)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[contracts.Swedish]["office.two"] != "2" || got[contracts.Swedish]["a.one"] != "1" {
+		t.Errorf("the Swedish catalogue is %v, want both files' keys", got[contracts.Swedish])
+	}
+
+	area["catalog/office/sv.json"] = &fstest.MapFile{Data: []byte(`{"a.one": "again"}`)}
+	if _, err := load(area); err == nil || !strings.Contains(err.Error(), `"a.one"`) {
+		t.Errorf("a key defined in two Swedish files loaded with error %v, want one naming the key", err)
+	}
 }
