@@ -43,6 +43,10 @@ type Declaration struct {
 	// ClosedDatasets are datasets that the register no longer collects into, such as data collected
 	// during an incident, declared so that a reply can say what became of them.
 	ClosedDatasets []ClosedDataset `json:"closed_datasets,omitempty" validate:"omitempty,max=20,dive"`
+	// Processing is what the register declares about the processing events it publishes, so that a
+	// person sees who used their data and why (contracts/PROTOCOL.md, "Processing events"); nil for
+	// a register that publishes none.
+	Processing *ProcessingLog `json:"processing,omitempty"`
 }
 
 // Controller is the controller of a register (Art 4(7)), as the subject is told of it (Art 15(1)).
