@@ -33,12 +33,16 @@ type Config struct {
 	// Default 10 s. Keep it below the time the adapter's supervisor waits before it kills the process
 	// (Kubernetes' terminationGracePeriodSeconds, Docker's stop timeout), so that the stop is a drain.
 	GracePeriod time.Duration
+	// ProcessingBuffer is how many processing events the register's Events hold before Processing
+	// waits for room (see Events). Default 10000.
+	ProcessingBuffer int
 	// Logger receives structured logs, which never contain identifiers or records.
 	Logger *slog.Logger
 }
 
 // LoadConfig reads KIRJAAMO_NATS_URL, KIRJAAMO_NATS_CREDENTIALS, KIRJAAMO_NATS_CA, KIRJAAMO_NATS_INBOX_PREFIX, KIRJAAMO_ADAPTER_CONCURRENCY,
-// KIRJAAMO_ADAPTER_ACK_WAIT, KIRJAAMO_ADAPTER_HEARTBEAT_EVERY and KIRJAAMO_ADAPTER_GRACE_PERIOD.
+// KIRJAAMO_ADAPTER_ACK_WAIT, KIRJAAMO_ADAPTER_HEARTBEAT_EVERY, KIRJAAMO_ADAPTER_GRACE_PERIOD and
+// KIRJAAMO_ADAPTER_PROCESSING_BUFFER.
 func LoadConfig() (Config, error) {
 	cfg := Config{
 		NATSURL:         envOr("KIRJAAMO_NATS_URL", "nats://127.0.0.1:4222"),
@@ -59,6 +63,9 @@ func LoadConfig() (Config, error) {
 	if cfg.GracePeriod, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_GRACE_PERIOD", "10s")); err != nil || cfg.GracePeriod <= 0 {
 		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_GRACE_PERIOD must be a positive duration, such as 10s")
 	}
+	if cfg.ProcessingBuffer, err = strconv.Atoi(envOr("KIRJAAMO_ADAPTER_PROCESSING_BUFFER", "10000")); err != nil || cfg.ProcessingBuffer < 1 {
+		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_PROCESSING_BUFFER must be a positive integer")
+	}
 	return cfg, nil
 }
 
@@ -74,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.GracePeriod <= 0 {
 		c.GracePeriod = 10 * time.Second
+	}
+	if c.ProcessingBuffer < 1 {
+		c.ProcessingBuffer = 10000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
