@@ -56,20 +56,41 @@ func Connect(cfg Config, name string) (*nats.Conn, jetstream.JetStream, error) {
 	return nc, js, nil
 }
 
-// EnsureStreams creates or updates the task and result streams. Both are work queues: a task is
-// removed once its register acknowledged it, a result once the platform stored it.
+// The platform's stream of the processing events it could not take (services/processing): each kept
+// with its code, for the register's owner to fix, and never retried.
+const (
+	RejectedStream = "KIRJAAMO_PROCESSING_REJECTED"
+	// AllRejectedSubject is the rejected stream's filter: outside every register's subjects, so that
+	// no register reads or writes it.
+	AllRejectedSubject = "kirjaamo.rejected.processing.*"
+	// RejectedMaxAge is how long a rejected event is kept for its owner to see.
+	RejectedMaxAge = 30 * 24 * time.Hour
+)
+
+// RejectedSubject is where a register's rejected events are kept.
+func RejectedSubject(registerID string) string { return "kirjaamo.rejected.processing." + registerID }
+
+// EnsureStreams creates or updates the streams. The task, result and processing streams are work
+// queues: a task is removed once its register acknowledged it, a result and a processing event once
+// the platform stored it. A task or result re-published within a day is dropped by the server; a
+// processing event within a minute (more would cost the server much memory at an authority's rate,
+// and the store drops a later one all the same).
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	if replicas < 1 {
 		replicas = 1
 	}
 	for _, cfg := range []jetstream.StreamConfig{
-		{Name: contracts.TasksStream, Subjects: []string{contracts.AllTasksSubject}, Description: "tasks sent to registers"},
-		{Name: contracts.ResultsStream, Subjects: []string{contracts.AllResultsSubject}, Description: "results sent by registers"},
+		{Name: contracts.TasksStream, Subjects: []string{contracts.AllTasksSubject}, Description: "tasks sent to registers",
+			Retention: jetstream.WorkQueuePolicy, Duplicates: 24 * time.Hour},
+		{Name: contracts.ResultsStream, Subjects: []string{contracts.AllResultsSubject}, Description: "results sent by registers",
+			Retention: jetstream.WorkQueuePolicy, Duplicates: 24 * time.Hour},
+		{Name: contracts.ProcessingStream, Subjects: []string{contracts.AllProcessingSubject}, Description: "processing events sent by registers",
+			Retention: jetstream.WorkQueuePolicy, Duplicates: time.Minute},
+		{Name: RejectedStream, Subjects: []string{AllRejectedSubject}, Description: "processing events the platform could not take, with their codes",
+			Retention: jetstream.LimitsPolicy, MaxAge: RejectedMaxAge},
 	} {
-		cfg.Retention = jetstream.WorkQueuePolicy
 		cfg.Storage = jetstream.FileStorage
 		cfg.Replicas = replicas
-		cfg.Duplicates = 24 * time.Hour // a task or result re-published within a day is dropped by the server
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
 		}
