@@ -144,6 +144,10 @@ func newEvents(decl contracts.Declaration, nc *nats.Conn, cfg Config) (*Events, 
 	return e, nil
 }
 
+// Logger is the adapter's logger, for a ProcessingSource to report on its events (never their
+// contents).
+func (e *Events) Logger() *slog.Logger { return e.log }
+
 // ErrEventsClosed is what Processing returns after Close.
 var ErrEventsClosed = errors.New("sdk: the register's events are closed")
 
