@@ -13,6 +13,7 @@ import (
 	"kirjaamo.dev/services/office"
 	"kirjaamo.dev/services/orchestrator"
 	"kirjaamo.dev/services/portal"
+	"kirjaamo.dev/services/processing"
 	"kirjaamo.dev/workflows/request"
 )
 
@@ -67,6 +68,15 @@ func (p *Platform) RunNotifier(ctx context.Context, cfg notifier.Config) error {
 	return notifier.Run(ctx, cfg, notifier.Deps{Outbox: p.Outbox, Log: p.Log.With("service", "notifier")})
 }
 
+// RunProcessing runs the processing events service on the platform: JetStream and PostgreSQL.
+func (p *Platform) RunProcessing(ctx context.Context, cfg processing.Config) error {
+	if p.Events == nil {
+		return fmt.Errorf("processing: %w", errNotConnected)
+	}
+	return processing.Run(ctx, cfg, processing.Deps{JS: p.JS, Store: p.Events, Declarations: p.Declarations,
+		Log: p.Log.With("service", "processing")})
+}
+
 // Service is a service as `kirjaamo serve` runs it: the servers it needs, and how it loads its
 // configuration from the environment and runs.
 type Service struct {
@@ -78,6 +88,14 @@ type Service struct {
 
 // Services are the platform's services by name.
 var Services = map[string]Service{
+	"processing": {Needs: Needs{NATS: true}, Config: config.Describe(processing.Prefix, processing.DefaultConfig()),
+		Run: func(ctx context.Context, p *Platform) error {
+			cfg, err := processing.LoadConfig()
+			if err != nil {
+				return err
+			}
+			return p.RunProcessing(ctx, cfg)
+		}},
 	"portal": {Needs: Needs{NATS: true, Temporal: true}, Config: config.Describe(portal.ConfigPrefix, portal.DefaultConfig()),
 		Run: func(ctx context.Context, p *Platform) error {
 			cfg, err := portal.LoadConfig()
