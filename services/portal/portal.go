@@ -156,6 +156,7 @@ func (p *portal) routes() http.Handler {
 			p.signIn.Begin(w, r, prefix+"/requests")
 		})
 		mux.HandleFunc("POST "+prefix+"/logout", func(w http.ResponseWriter, r *http.Request) { p.signIn.SignOut(w, r, prefix+"/") })
+		p.processingRoutes(mux, prefix)
 		mux.HandleFunc("GET "+prefix+"/requests", p.listRequests)
 		mux.HandleFunc("GET "+prefix+"/requests/new", p.newRequest)
 		mux.HandleFunc("POST "+prefix+"/requests", p.submitRequest)

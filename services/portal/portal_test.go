@@ -157,6 +157,8 @@ type harness struct {
 	sessions memSessions
 	files    fakeCases
 	counts   memCounter
+	// processing are the processing events the pages read (processing_test.go).
+	processing *fakeProcessing
 }
 
 func newHarness(t *testing.T, tunes ...func(*Config)) *harness {
@@ -165,9 +167,9 @@ func newHarness(t *testing.T, tunes ...func(*Config)) *harness {
 		ainosCase:  {Case: cases.Case{RequestID: ainosCase, SubjectID: ainoID.Subject, Status: request.StatusInReview, Right: contracts.RightAccess}},
 		mattisCase: {Case: cases.Case{RequestID: mattisCase, SubjectID: mattiID.Subject, Status: request.StatusInReview, Right: contracts.RightAccess}},
 	}
-	h := &harness{requests: &fakeRequests{}, sessions: memSessions{}, files: files, counts: memCounter{}}
+	h := &harness{requests: &fakeRequests{}, sessions: memSessions{}, files: files, counts: memCounter{}, processing: newFakeProcessing(t)}
 	deps := Deps{Requests: h.requests, Cases: files, Files: files, Challenges: noChallenges{}, Sessions: h.sessions,
-		Packages: noPackages{}, Limits: h.counts, Log: slog.New(slog.DiscardHandler)}
+		Packages: noPackages{}, Limits: h.counts, Processing: h.processing, Registers: kantaInForce(t), Log: slog.New(slog.DiscardHandler)}
 	cfg := DefaultConfig()
 	cfg.PublicURL = "http://portal.test"
 	for _, tune := range tunes {

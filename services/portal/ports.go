@@ -25,7 +25,11 @@ type Deps struct {
 	Packages   Packages
 	// Limits counts calls against the rate limits (*limits.Counter).
 	Limits web.Counter
-	Log    *slog.Logger
+	// Processing and Registers are the person's processing events and what the registers declare
+	// about them (processing.go).
+	Processing Processing
+	Registers  Registers
+	Log        *slog.Logger
 }
 
 // Requests is the request workflow as the portal uses it (*request.Client).

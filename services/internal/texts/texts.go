@@ -77,6 +77,8 @@ var Families = map[string][]string{
 	"portal.verify_help": names(request.SuppliableTypes),
 	"mail.subject":       names(outbox.Kinds),
 	"mail.body":          names(outbox.Kinds),
+	// What a register did with a person's data (services/portal/processing.go).
+	"portal.processing.operation": names(contracts.ProcessingOperations),
 }
 
 func names[T ~string](members []T) []string {
