@@ -34,7 +34,7 @@ func (p *Platform) RunOffice(ctx context.Context, cfg office.Config, withMailbox
 		return fmt.Errorf("office: %w", errNotConnected)
 	}
 	deps := office.Deps{Requests: p.Requests, Cases: p.Cases, Files: p.Files, Record: p.Record, Declarations: p.Declarations,
-		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Log: p.Log.With("service", "office")}
+		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Processing: p.Events, Log: p.Log.With("service", "office")}
 	if withMailbox {
 		deps.Mailbox = p.Outbox
 	}
