@@ -3,7 +3,7 @@ GO      ?= go
 MODULES := $(shell $(GO) list -m -f '{{.Dir}}' 2>/dev/null)
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: dev build test test-short test-modules test-gowork-off vet gofmt exhaustive workflowcheck bench clean
+.PHONY: dev build test test-short test-modules test-gowork-off vet gofmt exhaustive workflowcheck fuzz bench clean
 
 ## dev: run the whole platform in one process on embedded servers, with the demo registers.
 dev: build
@@ -15,8 +15,8 @@ build:
 	$(GO) build -o bin/kirjaamo ./services/devstack/cmd/kirjaamo
 
 ## test: gofmt, every module's vet, the exhaustive linter, every module's tests, the same modules built
-## alone (GOWORK=off), and workflowcheck.
-test: gofmt vet exhaustive test-modules test-gowork-off workflowcheck
+## alone (GOWORK=off), workflowcheck, and a short run of every fuzz target.
+test: gofmt vet exhaustive test-modules test-gowork-off workflowcheck fuzz
 
 ## test-short: the quick lane, every test that needs no server (no PostgreSQL, NATS, Temporal,
 ## browser or npm), in every module: under 90 seconds on the 2-core machine with a warm build cache.
@@ -46,6 +46,18 @@ test-gowork-off:
 
 workflowcheck:
 	cd workflows && $(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./...
+
+## fuzz: each fuzz target of an input decoder (the contracts' messages and texts, the APIs' JSON, the
+## sign-in's return_to, both sites' forms and APIs) for FUZZTIME; `go test` alone runs their seed
+## corpora (testdata/fuzz). A failing input is written to the package's testdata/fuzz: commit it.
+FUZZTIME ?= 3s
+FUZZ_TARGETS := contracts:.:FuzzSubmitRequest contracts:.:FuzzTypedText contracts:.:FuzzTask contracts:.:FuzzResult \
+	contracts:.:FuzzDeclaration services:./internal/web:FuzzReadJSON services:./internal/web:FuzzSameOrigin \
+	services:./portal:FuzzRequestForm services:./portal:FuzzAPI services:./office:FuzzRegistration services:./office:FuzzCaseForms
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do m=$${t%%:*}; rest=$${t#*:}; p=$${rest%%:*}; f=$${rest#*:}; \
+		echo "== fuzz $$m $$p $$f"; (cd $$m && $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$p); done
 
 ## bench: the rules engine's benchmark, then the platform against the bare Temporal engine. The
 ## platform run's last line is "ratio R": the bare engine's makespan over the platform's.

@@ -54,7 +54,11 @@ func CheckText(ve *ValidationError, field, s string, max int, required bool) boo
 	if rule == "" {
 		return true
 	}
-	ve.Add(field, rule, textMessage(rule, max))
+	fe := FieldError{Field: field, Rule: rule, Message: textMessage(rule, max)}
+	if rule == "max" {
+		fe.Param = strconv.Itoa(max)
+	}
+	ve.Fields = append(ve.Fields, fe)
 	return false
 }
 

@@ -66,7 +66,8 @@ func TestASubmittedRequestWithAControlCharacterIsRefusedFieldByField(t *testing.
 	for _, f := range ve.Fields {
 		fields[f.Field] = f.Rule
 	}
-	if fields["details"] != "text" || fields["rectification[0].new_value"] != "text" {
+	// The rule named is the text rule broken, as CheckText names it.
+	if fields["details"] != "control" || fields["rectification[0].new_value"] != "control" {
 		t.Fatalf("fields = %v", fields)
 	}
 }

@@ -15,8 +15,10 @@ import (
 type FieldError struct {
 	// Field is the JSON path of the field, e.g. "identifiers[0].value".
 	Field string `json:"field"`
-	// Rule is the rule the value broke, e.g. "required" or "e164".
+	// Rule is the rule the value broke, e.g. "required" or "e164"; Param is the rule's parameter,
+	// if it has one: the limit of "max", the members of "oneof".
 	Rule    string `json:"rule"`
+	Param   string `json:"param,omitempty"`
 	Message string `json:"message"`
 }
 
@@ -141,7 +143,14 @@ func Validate(v any) error {
 	}
 	out := &ValidationError{}
 	for _, fe := range verrs {
-		out.Add(fieldPath(fe.Namespace()), fe.Tag(), message(fe))
+		f := FieldError{Field: fieldPath(fe.Namespace()), Rule: fe.Tag(), Param: fe.Param(), Message: message(fe)}
+		if s, ok := fe.Value().(string); ok && f.Rule == "text" {
+			// Which of the text rules it broke, as CheckText says it.
+			if rule := TextRule(s, 0); rule != "" {
+				f.Rule, f.Message = rule, textMessage(rule, 0)
+			}
+		}
+		out.Fields = append(out.Fields, f)
 	}
 	return out
 }

@@ -22,7 +22,7 @@ import (
 )
 
 // required are the variables compose.yaml insists on; the check sets placeholders for them.
-var required = []string{"POSTGRES_PASSWORD", "KIRJAAMO_PAYLOAD_KEYS", "PORTAL_URL", "CITIZEN_OIDC_ISSUER",
+var required = []string{"POSTGRES_PASSWORD", "POSTGRES_OWNER_PASSWORD", "POSTGRES_APP_PASSWORD", "KIRJAAMO_PAYLOAD_KEYS", "PORTAL_URL", "CITIZEN_OIDC_ISSUER",
 	"PORTAL_OIDC_CLIENT_ID", "PORTAL_OIDC_CLIENT_KEY", "PORTAL_OIDC_ENCRYPTION_KEY", "OFFICE_URL", "STAFF_OIDC_ISSUER", "OFFICE_OIDC_CLIENT_SECRET", "SMTP_ADDR", "SMS_URL", "OFFICE_EMAIL", "NATS_PLATFORM_CREDS",
 	"NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY"}
 
@@ -44,8 +44,19 @@ func TestComposeFileIsValid(t *testing.T) {
 			t.Errorf("compose.yaml has no service %s", want)
 		}
 	}
+	// The services connect as a role that owns no table, once the tables' owner has migrated them.
+	if v := project.Services["migrate"].Environment["KIRJAAMO_MIGRATE_DATABASE_URL"]; v == nil || !strings.HasPrefix(*v, "postgres://kirjaamo_owner:") ||
+		!slices.Equal(project.Services["migrate"].Command, types.ShellCommand{"migrate"}) {
+		t.Errorf("the migrate service does not migrate as the tables' owner: %v", v)
+	}
 	for _, svc := range []string{"portal", "office", "orchestrator", "catalogue", "notifier"} {
 		env := project.Services[svc].Environment
+		if v := env["KIRJAAMO_DATABASE_URL"]; v == nil || !strings.HasPrefix(*v, "postgres://kirjaamo_app:") {
+			t.Errorf("%s connects to PostgreSQL as %v, not as the role that owns nothing", svc, v)
+		}
+		if d, ok := project.Services[svc].DependsOn["migrate"]; !ok || d.Condition != types.ServiceConditionCompletedSuccessfully {
+			t.Errorf("%s may start before the schema is migrated", svc)
+		}
 		if v := env["KIRJAAMO_NATS_REPLICAS"]; v == nil || *v != "3" {
 			t.Errorf("%s does not run with JetStream replicas 3", svc)
 		}

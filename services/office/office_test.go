@@ -35,38 +35,52 @@ type fakeRequests struct {
 	started   []request.Input
 }
 
+// checked refuses an input its Check refuses, as the client does before anything is sent.
+func checked(ve *contracts.ValidationError, err error) error {
+	if ve != nil {
+		return &request.RefusedError{Fields: ve.Fields}
+	}
+	return err
+}
+
 func (f *fakeRequests) Start(_ context.Context, in request.Input) error {
+	if !in.ReceivedAt.IsZero() && in.Receipt.Deadline.IsZero() {
+		in.Receipt = request.ReceiptOf(in.ReceivedAt)
+	}
+	if err := checked(request.CheckInput(in), f.err); err != nil {
+		return err
+	}
 	f.started = append(f.started, in)
-	return f.err
+	return nil
 }
 func (f *fakeRequests) Approve(_ context.Context, _ string, a request.Approval) (request.State, error) {
-	if f.err != nil {
-		return request.State{}, f.err
+	if err := checked(request.CheckApproval(a), f.err); err != nil {
+		return request.State{}, err
 	}
 	f.approvals = append(f.approvals, a)
 	return request.State{Status: request.StatusReplied}, nil
 }
-func (f *fakeRequests) Extend(context.Context, string, request.Extension) (request.State, error) {
-	return request.State{}, f.err
+func (f *fakeRequests) Extend(_ context.Context, _ string, x request.Extension) (request.State, error) {
+	return request.State{}, checked(request.CheckExtension(x), f.err)
 }
 func (f *fakeRequests) VerifyIdentity(_ context.Context, _ string, v request.IdentityVerification) (request.State, error) {
-	if f.err != nil {
-		return request.State{}, f.err
+	if err := checked(request.CheckVerification(v), f.err); err != nil {
+		return request.State{}, err
 	}
 	f.verified = append(f.verified, v)
 	return request.State{Status: request.StatusReceived}, nil
 }
-func (f *fakeRequests) RefuseIdentity(context.Context, string, request.IdentityRefusal) (request.State, error) {
-	return request.State{}, f.err
+func (f *fakeRequests) RefuseIdentity(_ context.Context, _ string, x request.IdentityRefusal) (request.State, error) {
+	return request.State{}, checked(request.CheckRefusal(x), f.err)
 }
-func (f *fakeRequests) SendLiftNotice(context.Context, string, request.Lift) (request.State, error) {
-	return request.State{}, f.err
+func (f *fakeRequests) SendLiftNotice(_ context.Context, _ string, l request.Lift) (request.State, error) {
+	return request.State{}, checked(request.CheckLift(l), f.err)
 }
-func (f *fakeRequests) Lift(context.Context, string, request.Lift) (request.State, error) {
-	return request.State{}, f.err
+func (f *fakeRequests) Lift(_ context.Context, _ string, l request.Lift) (request.State, error) {
+	return request.State{}, checked(request.CheckLift(l), f.err)
 }
-func (f *fakeRequests) Retry(context.Context, string, request.Retry) (request.State, error) {
-	return request.State{}, f.err
+func (f *fakeRequests) Retry(_ context.Context, _ string, x request.Retry) (request.State, error) {
+	return request.State{}, checked(request.CheckRetry(x), f.err)
 }
 
 type fakeCases map[string]*casefile.File
@@ -226,7 +240,7 @@ func mailboxMessage(id int64) outbox.MailboxMessage {
 	return outbox.MailboxMessage{ID: id, Channel: "email", Recipient: "aino@example.fi", Subject: "Your reply", Body: "…", SentAt: time.Now()}
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB, tunes ...func(*Config)) *harness {
 	t.Helper()
 	files := fakeCases{caseID: {Case: cases.Case{RequestID: caseID, Status: request.StatusInReview, Right: contracts.RightAccess}}}
 	h := &harness{requests: &fakeRequests{}, record: &memRecord{}, sessions: memSessions{}, files: files, mailbox: &memMailbox{}}
@@ -234,6 +248,9 @@ func newHarness(t *testing.T) *harness {
 		Packages: noPackages{}, Mailbox: h.mailbox, Limits: memCounter{}, Processing: heldBack{}, Log: slog.New(slog.DiscardHandler)}
 	cfg := DefaultConfig()
 	cfg.PublicURL = "http://office.test"
+	for _, tune := range tunes {
+		tune(&cfg)
+	}
 	o, err := newOffice(cfg, deps, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -184,6 +184,10 @@ func (o *office) showCase(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !casefile.ValidID(r.PathValue("id")) {
+		o.fail(w, http.StatusNotFound, "No such case.")
+		return
+	}
 	notice := sess.Notice
 	if notice != "" {
 		sess.Notice = ""

@@ -22,7 +22,7 @@ import (
 
 // browse signs a staff member in on a session of their own (sid) and returns a function that sends
 // a request on it.
-func (h *harness) browse(t *testing.T, id oidclogin.Identity, sid string, views map[string]web.ViewGrant) func(method, path string, form url.Values) *httptest.ResponseRecorder {
+func (h *harness) browse(t testing.TB, id oidclogin.Identity, sid string, views map[string]web.ViewGrant) func(method, path string, form url.Values) *httptest.ResponseRecorder {
 	t.Helper()
 	data, _ := json.Marshal(web.Session{Identity: &id, CSRF: "t", Views: views})
 	h.sessions[sid] = data

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 	"time"
 
 	"kirjaamo.dev/contracts"
@@ -77,9 +78,21 @@ func nameOf(v declarations.Version) string {
 	return v.RegisterID
 }
 
+// digestPattern is a declaration version's digest: anything else names no version, and is refused
+// before it reaches the store.
+var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// validRegisterID reports whether an id can be a register's at all: any other is not found, before
+// anything is read.
+func validRegisterID(id string) bool { return contracts.Validator().Var(id, "register_id") == nil }
+
 func (o *office) showRegister(w http.ResponseWriter, r *http.Request) {
 	sess, ok := o.staff(w, r)
 	if !ok {
+		return
+	}
+	if !validRegisterID(r.PathValue("id")) {
+		o.fail(w, http.StatusNotFound, "No such register.")
 		return
 	}
 	page, err := o.registerVersions(r, r.PathValue("id"))
@@ -143,6 +156,14 @@ func (o *office) approveDeclaration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, digest := r.PathValue("id"), r.PostFormValue("digest")
+	if !validRegisterID(id) {
+		o.fail(w, http.StatusNotFound, "No such register.")
+		return
+	}
+	if !digestPattern.MatchString(digest) {
+		o.fail(w, http.StatusUnprocessableEntity, "digest: must be the version's sha256:… digest")
+		return
+	}
 	err := o.deps.Declarations.Approve(r.Context(), id, digest, staffName(sess.Identity))
 	switch {
 	case errors.Is(err, store.ErrNotFound):

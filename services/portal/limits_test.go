@@ -86,3 +86,27 @@ func TestAPersonSendsAFewRequestsAnHourAndHasAFewOpen(t *testing.T) {
 		t.Errorf("the form past the cap: %d\n%s", w.Code, w.Body)
 	}
 }
+
+// A field that fails is told at the field, in the page's language.
+func TestAFieldIsToldWhatIsWrongInThePagesLanguage(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []struct {
+		lang contracts.Language
+		form url.Values
+		id   string
+		want string
+	}{
+		{contracts.Finnish, url.Values{"right": {"objection"}, "details": {"a\x00b"}}, "error-details", texts.In(contracts.Finnish).Of("portal.invalid", "control")},
+		{contracts.Swedish, url.Values{"right": {"objection"}, "details": {strings.Repeat("å", 4001)}}, "error-details", texts.In(contracts.Swedish).T("portal.invalid.max", "4000")},
+		{contracts.English, url.Values{"right": {"objection"}, "contact_email": {"caf\xe9@example.fi"}}, "error-contact_email", texts.In(contracts.English).Of("portal.invalid", "email")},
+		{contracts.Finnish, url.Values{"right": {"rectification"}, "rectify_field": {"nimi"}, "rectify_value": {"\x1b[2J"}}, "error-rectification", texts.In(contracts.Finnish).Of("portal.invalid", "control")},
+	} {
+		w := h.page(t, ainoID, http.MethodPost, "/"+string(c.lang)+"/requests", c.form)
+		if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), `id="`+c.id+`">`+c.want) {
+			t.Errorf("%s %v: %d, want 422 saying %q at %s", c.lang, c.form, w.Code, c.want, c.id)
+		}
+	}
+	if len(h.requests.started) != 0 {
+		t.Error("a refused form started a request")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,7 +169,7 @@ func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
 	if ve, ok := contracts.AsValidationError(err); ok {
 		f.Errors = map[string]string{}
 		for _, fe := range ve.Fields {
-			f.Errors[formField(fe.Field)] = fe.Message
+			f.Errors[formField(fe.Field)] = fieldMessage(langOf(r), fe)
 		}
 		p.render(w, r, http.StatusUnprocessableEntity, "new", sess, f)
 		return
@@ -185,6 +186,23 @@ func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	p.flash(w, r, sess, notice) // saves the session, with the request it now remembers
 	http.Redirect(w, r, "/"+string(langOf(r))+"/requests/"+id, http.StatusSeeOther)
+}
+
+// fieldMessage is what a page says of a field that failed validation, in the page's language: the
+// text of its rule ("portal.invalid.<rule>"), or, for a message the portal wrote itself (no rule),
+// that message.
+func fieldMessage(lang contracts.Language, fe contracts.FieldError) string {
+	if fe.Rule == "" {
+		return fe.Message
+	}
+	rule := fe.Rule
+	if !slices.Contains(texts.Families["portal.invalid"], rule) {
+		rule = "other"
+	}
+	if rule == "max" {
+		return texts.In(lang).T("portal.invalid.max", fe.Param)
+	}
+	return texts.In(lang).Of("portal.invalid", rule)
 }
 
 // formField maps a contract's field path to the form field that shows its error.

@@ -33,6 +33,13 @@ type fakeRequests struct {
 }
 
 func (f *fakeRequests) Start(_ context.Context, in request.Input) error {
+	if !in.ReceivedAt.IsZero() && in.Receipt.Deadline.IsZero() {
+		in.Receipt = request.ReceiptOf(in.ReceivedAt)
+	}
+	// As the client does, before anything is sent.
+	if ve := request.CheckInput(in); ve != nil {
+		return &request.RefusedError{Fields: ve.Fields}
+	}
 	f.started = append(f.started, in)
 	return f.startErr
 }
@@ -97,8 +104,10 @@ func (f fakeCases) Load(_ context.Context, id string) (*casefile.File, error) {
 
 type noChallenges struct{}
 
-func (noChallenges) New(context.Context, string, string, string, string, string, string) (challenges.Challenge, error) {
-	return challenges.Challenge{}, errors.New("not in this test")
+// New makes a challenge as the store would, and sends nothing.
+func (noChallenges) New(_ context.Context, requestID, _, idType, value, channel, _ string) (challenges.Challenge, error) {
+	return challenges.Challenge{ID: "0195d5c8-8d3e-7c1a-9f00-0000000000cc", RequestID: requestID, Type: idType, Value: value, Channel: channel,
+		ExpiresAt: time.Now().Add(challenges.ChallengeTTL)}, nil
 }
 func (noChallenges) Verify(context.Context, string, string, string) (challenges.Challenge, error) {
 	return challenges.Challenge{}, challenges.ErrNoChallenge
@@ -161,7 +170,7 @@ type harness struct {
 	processing *fakeProcessing
 }
 
-func newHarness(t *testing.T, tunes ...func(*Config)) *harness {
+func newHarness(t testing.TB, tunes ...func(*Config)) *harness {
 	t.Helper()
 	files := fakeCases{
 		ainosCase:  {Case: cases.Case{RequestID: ainosCase, SubjectID: ainoID.Subject, Status: request.StatusInReview, Right: contracts.RightAccess}},
@@ -199,7 +208,7 @@ func (h *harness) do(method, path, contentType, body string, header map[string]s
 
 // page sends a request of a browser signed in as id, with a posted form if one is given (its CSRF
 // token is the session's).
-func (h *harness) page(t *testing.T, id oidclogin.Identity, method, path string, form url.Values) *httptest.ResponseRecorder {
+func (h *harness) page(t testing.TB, id oidclogin.Identity, method, path string, form url.Values) *httptest.ResponseRecorder {
 	t.Helper()
 	data, _ := json.Marshal(web.Session{Identity: &id, CSRF: "t"})
 	h.sessions["page-"+id.Subject] = data
@@ -288,9 +297,9 @@ func TestASubmittedRequestStartsItsWorkflowForTheSignedInSubject(t *testing.T) {
 func TestBadTextGetsAFieldLevel422AndNothingStarts(t *testing.T) {
 	h := newHarness(t)
 	for _, c := range []struct{ body, field, rule string }{
-		{`{"right":"access","language":"fi","details":"a\u0000b"}`, "details", "text"},
+		{`{"right":"access","language":"fi","details":"a\u0000b"}`, "details", "control"},
 		{`{"right":"access","language":"fi","details":"` + strings.Repeat("ä", 4001) + `"}`, "details", "max"},
-		{`{"right":"rectification","language":"fi","rectification":[{"field":"name","new_value":"x\u001b"}]}`, "rectification[0].new_value", "text"},
+		{`{"right":"rectification","language":"fi","rectification":[{"field":"name","new_value":"x\u001b"}]}`, "rectification[0].new_value", "control"},
 		{`{"right":"forgetting","language":"fi"}`, "right", "right"},
 		{`{"right":"access","language":"fi","phone":"abc"}`, "phone", "e164"},
 	} {

@@ -24,7 +24,7 @@ type fakeProcessing struct {
 	subscribed map[string]string
 }
 
-func newFakeProcessing(t *testing.T) *fakeProcessing {
+func newFakeProcessing(t testing.TB) *fakeProcessing {
 	at := time.Date(2026, 5, 4, 6, 30, 0, 0, time.UTC)
 	view := func(id string, op contracts.ProcessingOperation, purpose, recipient string) events.Shown {
 		return events.Shown{Event: contracts.ProcessingEvent{EventID: id, RegisterID: "kanta-processing-log", At: at, Operation: op,
@@ -99,7 +99,7 @@ func (c inForce) VersionsInForce(context.Context, time.Time) ([]declarations.Ver
 	return c, nil
 }
 
-func kantaInForce(t *testing.T) inForce {
+func kantaInForce(t testing.TB) inForce {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "adapters", "demo", "declarations", "kanta-processing-log.json"))
 	if err != nil {
 		t.Fatal(err)

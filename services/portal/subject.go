@@ -250,7 +250,7 @@ func (p *portal) supplyPage(w http.ResponseWriter, r *http.Request) {
 	}
 	form.Errors = map[string]string{}
 	for _, f := range fields {
-		form.Errors[f.Field] = f.Message
+		form.Errors[f.Field] = fieldMessage(lang, f)
 	}
 	v := caseView{RequestID: file.Case.RequestID, Case: file.Case, Supply: form}
 	if err := p.subjectSteps(r.Context(), &v, file, lang); err != nil {

@@ -79,6 +79,10 @@ var Families = map[string][]string{
 	"mail.body":          names(outbox.Kinds),
 	// What a register did with a person's data (services/portal/processing.go).
 	"portal.processing.operation": names(contracts.ProcessingOperations),
+	// The rules a field can fail, as the portal tells a person at the field (portal.fieldMessage):
+	// portal.invalid.max takes the limit; a rule not named here reads as "other".
+	"portal.invalid": {"required", "required_with", "max", "control", "utf8", "nfc", "email", "e164", "uuid", "right", "language", "oneof",
+		"waited_for", "other"},
 }
 
 func names[T ~string](members []T) []string {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,14 +10,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/workflows/request"
 )
 
 // ReadJSON admits an API call's body, the same way on every API: the media type application/json
-// exactly (a charset of utf-8 is allowed), at most limit bytes, one JSON object with no unknown
-// fields and nothing after it. It answers the client itself (415, 413 or 400, saying what is wrong
+// exactly (a charset of utf-8 is allowed), at most limit bytes of UTF-8, one JSON object with no
+// unknown fields and nothing after it. It answers the client itself (415, 413 or 400, saying what is wrong
 // without echoing the body) when the body is not admitted. An empty body is admitted only if
 // optional, and leaves v as it was.
 func ReadJSON(w http.ResponseWriter, r *http.Request, limit int64, v any, optional bool) bool {
@@ -29,9 +31,18 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, limit int64, v any, option
 		WriteProblem(w, http.StatusUnsupportedMediaType, "Unsupported media type", "send application/json", nil)
 		return false
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err == nil && !utf8.Valid(body) {
+		// encoding/json would take invalid UTF-8 as U+FFFD, silently: what a person sent is refused
+		// rather than changed.
+		WriteProblem(w, http.StatusBadRequest, "Invalid JSON", "the body must be UTF-8", nil)
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
+	if err == nil {
+		err = dec.Decode(v)
+	}
 	if errors.Is(err, io.EOF) && optional {
 		return true
 	}
