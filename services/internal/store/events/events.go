@@ -142,9 +142,9 @@ func indexKind(t contracts.IdentifierType, f contracts.IdentifierForm) string {
 // apart with room to spare, at half the index's size.
 const subjectSize = 16
 
-// subjectOf is the blind index an event is found by: that of its first identifier in the order of
+// SubjectOf is the blind index an event is found by: that of its first identifier in the order of
 // contracts.IdentifierTypes, in the form the register gave it.
-func (s *Store) subjectOf(ev *contracts.ProcessingEvent) []byte {
+func (s *Store) SubjectOf(ev *contracts.ProcessingEvent) []byte {
 	for _, t := range contracts.IdentifierTypes {
 		for _, id := range ev.Subject {
 			if id.Type == t {
@@ -245,7 +245,7 @@ func (s *Store) prepare(ev contracts.ProcessingEvent, log int16) (prepared, erro
 	if _, err := rand.Read(p.part.Nonce); err != nil {
 		return p, err
 	}
-	p.row = row{log: log, at: ev.At, eventKey: EventKey(ev.EventID), subject: s.subjectOf(&ev), operation: string(ev.Operation),
+	p.row = row{log: log, at: ev.At, eventKey: EventKey(ev.EventID), subject: s.SubjectOf(&ev), operation: string(ev.Operation),
 		purpose: ev.Purpose, embargoUntil: ev.EmbargoUntil}
 	canonical, err := Canonical(&ev)
 	if err != nil {
