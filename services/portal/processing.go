@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -89,8 +90,9 @@ type processingView struct {
 	Registers, Purposes, Operations []option
 	Events                          []eventView
 	Broken                          int
-	// Query is the filters as a query string; Next, the next page's.
-	Query, Next string
+	// Query is the filters as a query string; Next, the next page's. They are template.URL so that
+	// the template writes them as they are after the "?" of a link, not escaped again as one value.
+	Query, Next template.URL
 	Notices     noticeView
 }
 
@@ -256,10 +258,10 @@ func (p *portal) processingPage(w http.ResponseWriter, r *http.Request) {
 			filters.Set(k, val)
 		}
 	}
-	v.Query = filters.Encode()
+	v.Query = template.URL(filters.Encode())
 	if page.Next != nil {
 		filters.Set("before", page.Next.String())
-		v.Next = filters.Encode()
+		v.Next = template.URL(filters.Encode())
 	}
 	p.render(w, r, http.StatusOK, "processing", sess, v)
 }

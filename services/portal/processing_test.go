@@ -147,6 +147,10 @@ func TestTheFiltersAreGETParametersCheckedField(t *testing.T) {
 		f.From.Format(time.DateOnly) != "2026-05-01" || f.To.Format(time.DateOnly) != "2026-05-05" {
 		t.Errorf("the filter asked for: %+v", f)
 	}
+	// The export link carries the same filters, as parameters of their own.
+	if !strings.Contains(w.Body.String(), `href="/en/processing.csv?from=2026-05-01&amp;operation=disclosure&amp;organisation=terveys&amp;purpose=care&amp;register=kanta-processing-log&amp;to=2026-05-04"`) {
+		t.Error("the export link does not carry the filters as parameters")
+	}
 	for query, field := range map[string]string{
 		"operation=peek":                           "operation",
 		"register=nowhere":                         "register",
