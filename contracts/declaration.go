@@ -47,6 +47,9 @@ type Declaration struct {
 	// person sees who used their data and why (contracts/PROTOCOL.md, "Processing events"); nil for
 	// a register that publishes none.
 	Processing *ProcessingLog `json:"processing,omitempty"`
+	// Records describe the records the register returns, category by category, with each field's
+	// label in every language and which fields a subject may correct (records.go).
+	Records []RecordType `json:"records,omitempty" validate:"omitempty,max=50,dive"`
 }
 
 // Controller is the controller of a register (Art 4(7)), as the subject is told of it (Art 15(1)).

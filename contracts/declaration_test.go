@@ -305,3 +305,31 @@ func TestCheckRulesIsTheLegalPartOfValidate(t *testing.T) {
 		t.Errorf("CheckRules accepts an unlinkable register keyed on hashes: %v", ve)
 	}
 }
+
+func TestRecordTypesAreDeclaredOnceAndCorrectableOnlyWhereRectified(t *testing.T) {
+	d := decodeStrict(t, readDemo(t, "kanta-client-register"))
+	label := Text{FI: "Nimi", SV: "Namn", EN: "Name"}
+	d.Records = []RecordType{
+		{Category: "contacts", Name: label, Fields: []RecordField{{Name: "name", Label: label, Format: FormatText, Correctable: true},
+			{Name: "name", Label: label, Format: FormatText}}},
+		{Category: "contacts", Name: label, Fields: []RecordField{{Name: "born", Label: label, Format: "birthday"}}},
+	}
+	d.Operations = []Operation{OpLookup}
+	ve, ok := AsValidationError(d.Validate())
+	if !ok {
+		t.Fatal("accepted")
+	}
+	got := map[string]string{}
+	for _, f := range ve.Fields {
+		got[f.Field] = f.Rule
+	}
+	for field, rule := range map[string]string{"records[0].fields[1].name": "unique", "records[1].category": "unique",
+		"records[0].fields[0].correctable": "operation", "records[1].fields[0].format": "field_format"} {
+		if got[field] != rule {
+			t.Errorf("%s: %q, want %q (all: %v)", field, got[field], rule, got)
+		}
+	}
+	if len(d.Correctable()) != 1 || d.Correctable()[0].Name != "name" {
+		t.Errorf("Correctable() = %+v", d.Correctable())
+	}
+}

@@ -54,7 +54,30 @@ func (d *Declaration) Validate() error {
 		ve.Fields = append(ve.Fields, tagged.Fields...)
 	}
 	d.checkRules(ve)
+	d.checkRecords(ve)
 	return ve.OrNil()
+}
+
+// checkRecords: each category and, within it, each field is declared once; a register without
+// personal data returns no records, and only a register that rectifies has fields to correct.
+func (d *Declaration) checkRecords(ve *ValidationError) {
+	if d.NoPersonalData && len(d.Records) > 0 {
+		ve.Add("records", "no_personal_data", "a register that holds no personal data returns no records about a person")
+	}
+	for i, t := range d.Records {
+		if slices.ContainsFunc(d.Records[:i], func(o RecordType) bool { return o.Category == t.Category }) {
+			ve.Add(fmt.Sprintf("records[%d].category", i), "unique", "declares the category "+t.Category+" twice")
+		}
+		for j, f := range t.Fields {
+			if slices.ContainsFunc(t.Fields[:j], func(o RecordField) bool { return o.Name == f.Name }) {
+				ve.Add(fmt.Sprintf("records[%d].fields[%d].name", i, j), "unique", "declares the field "+f.Name+" twice")
+			}
+			if f.Correctable && !d.Supports(OpRectify) {
+				ve.Add(fmt.Sprintf("records[%d].fields[%d].correctable", i, j), "operation",
+					"a field can be corrected only in a register that declares the operation rectify")
+			}
+		}
+	}
 }
 
 // CheckRules runs the checks of Validate that concern the legal facts: the articles named, the Art 11

@@ -30,6 +30,7 @@ var enumLists = map[string][]string{
 	"ExclusionScope":             enumcheck.Strings(ExclusionScopes),
 	"DatasetState":               enumcheck.Strings(DatasetStates),
 	"ProcessingOperation":        enumcheck.Strings(ProcessingOperations),
+	"FieldFormat":                enumcheck.Strings(FieldFormats),
 }
 
 func TestEveryListNamesEveryConstantOfItsType(t *testing.T) {
@@ -202,6 +203,7 @@ func TestTheSchemasEnumerateEveryMember(t *testing.T) {
 		"declaration.v1.schema.json $defs/purpose/properties/exclusions/items/properties/scope":        enumLists["ExclusionScope"],
 		"declaration.v1.schema.json $defs/purpose/allOf/0/if/properties/legal_basis":                   needsLaw,
 		"declaration.v1.schema.json $defs/closed_dataset/properties/state":                             enumLists["DatasetState"],
+		"declaration.v1.schema.json $defs/record_type/properties/fields/items/properties/format":       enumLists["FieldFormat"],
 		"result.v1.schema.json properties/operation":                                                   enumLists["Operation"],
 		"result.v1.schema.json properties/status":                                                      enumLists["ResultStatus"],
 		"result.v1.schema.json properties/error/properties/code":                                       enumLists["ErrorCode"],

@@ -55,7 +55,7 @@ func TestTheSchemasAgreeWithTheGoTypes(t *testing.T) {
 	found := Result{Protocol: ResultProtocol, TaskID: task.TaskID, RequestID: rid, RegisterID: task.RegisterID, Operation: OpLookup,
 		Status: StatusFound, Records: []Record{{Category: "event invitations", Fields: map[string]string{"event": "Webinar"}}}, FinishedAt: now}
 	refused := Result{Protocol: ResultProtocol, TaskID: task.TaskID, RequestID: rid, RegisterID: task.RegisterID, Operation: OpRectify,
-		Status: StatusRefused, Refusal: &Refusal{Reason: "nothing to correct", Citation: "GDPR Art 16"}, FinishedAt: now}
+		Status: StatusRefused, Refusal: &Refusal{Code: "nothing_to_correct", Reason: Text{FI: "Korjattavaa ei ole.", SV: "Inget att rätta.", EN: "Nothing to correct."}, Citation: "GDPR Art 16; Act 1227/2016 s. 43c"}, FinishedAt: now}
 	failed := Result{Protocol: ResultProtocol, TaskID: task.TaskID, RequestID: rid, RegisterID: task.RegisterID, Operation: OpErase,
 		Status: StatusFailed, Error: NewError(ErrUnsupportedOperation, "no erase"), FinishedAt: now}
 	lookup := task
@@ -106,6 +106,9 @@ func TestTheSchemasAgreeWithTheGoTypes(t *testing.T) {
 		"package with no_data":        {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"lookup","status":"no_data","package":` + packageJSON + `,"finished_at":"2026-04-30T10:00:00Z"}`},
 		"records and package":         {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"lookup","status":"found","records":[{"category":"c","fields":{}}],"package":` + packageJSON + `,"finished_at":"2026-04-30T10:00:00Z"}`},
 		"package with upper-case sha": {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"lookup","status":"found","package":` + strings.Replace(packageJSON, "9f86d0", "9F86D0", 1) + `,"finished_at":"2026-04-30T10:00:00Z"}`},
+		"refusal in English alone":    {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"rectify","status":"refused","refusal":{"reason":"nothing to correct","citation":"GDPR Art 16"},"finished_at":"2026-04-30T10:00:00Z"}`},
+		"refusal without a code":      {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"rectify","status":"refused","refusal":{"reason":{"fi":"a","sv":"b","en":"c"},"citation":"GDPR Art 16"},"finished_at":"2026-04-30T10:00:00Z"}`},
+		"refusal citing in prose":     {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"rectify","status":"refused","refusal":{"code":"x_y","reason":{"fi":"a","sv":"b","en":"c"},"citation":"the Communicable Diseases Act"},"finished_at":"2026-04-30T10:00:00Z"}`},
 		"result without finished_at":  {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"lookup","status":"no_data"}`},
 	} {
 		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(c.raw)))

@@ -52,10 +52,15 @@ type Record struct {
 	Fields map[string]string `json:"fields" validate:"required,max=100,dive,keys,required,max=100,endkeys,max=10000"`
 }
 
-// Refusal is a register's own ground for not carrying out a task.
+// Refusal is a register's own ground for not carrying out a task: a code that names the ground in
+// the register's own terms, the reason as the subject reads it in Finnish, Swedish and English, and
+// the provisions it rests on in the form Citation reads (CitationPattern), which the platform writes
+// out the way each language writes them.
 type Refusal struct {
-	Reason   string `json:"reason" validate:"required,max=2000"`
-	Citation string `json:"citation" validate:"required,max=200"`
+	// Code names the ground, e.g. "nothing_to_correct": lower case, digits and underscores.
+	Code     string `json:"code" validate:"required,refusal_code"`
+	Reason   Text   `json:"reason"`
+	Citation string `json:"citation" validate:"required,max=200,citation"`
 }
 
 // Validate checks a result, including that its id belongs to its request and register.

@@ -62,6 +62,8 @@ var (
 
 	registerIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}[a-z0-9]$`)
 	e164Pattern       = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	// refusalCodePattern is a refusal's code: a short name in lower case, as an enumeration's member.
+	refusalCodePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}$`)
 )
 
 // Validator returns the validator shared by every message type, with Kirjaamo's own rules added.
@@ -94,6 +96,9 @@ func Validator() *validator.Validate {
 		must("event_id", func(fl validator.FieldLevel) bool { return eventIDPattern.MatchString(fl.Field().String()) })
 		// text: a typed text passes TextRule (its length is max's to check, in characters).
 		must("text", func(fl validator.FieldLevel) bool { return TextRule(fl.Field().String(), 0) == "" })
+		must("refusal_code", func(fl validator.FieldLevel) bool { return refusalCodePattern.MatchString(fl.Field().String()) })
+		must("citation", func(fl validator.FieldLevel) bool { _, ok := ParseCitations(fl.Field().String()); return ok })
+		must("field_format", func(fl validator.FieldLevel) bool { return FieldFormat(fl.Field().String()).Valid() })
 		must("language", func(fl validator.FieldLevel) bool { _, ok := ParseLanguage(fl.Field().String()); return ok })
 		v.RegisterStructValidation(validateIdentifier, Identifier{})
 		validate = v
@@ -206,6 +211,12 @@ func message(fe validator.FieldError) string {
 		return "must be 1-128 letters, digits and . _ : -, starting with a letter or digit"
 	case "language":
 		return MustBeOneOf(Languages)
+	case "refusal_code":
+		return "must be a short name in lower case: letters a-z, digits and underscores, starting with a letter"
+	case "citation":
+		return `must be provisions as "GDPR Art 16", "GDPR Recital 26" or "Act 1227/2016 s. 43c", separated by "; "`
+	case "field_format":
+		return MustBeOneOf(FieldFormats)
 	case "text":
 		return "must be text (UTF-8) in Unicode normalization form C, without control characters"
 	case "uuid", "uuid4", "uuid_rfc4122":

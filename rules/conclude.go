@@ -2,6 +2,7 @@ package rules
 
 import (
 	"slices"
+	"strings"
 
 	"kirjaamo.dev/contracts"
 )
@@ -70,11 +71,7 @@ func Conclude(pre Outcome, res ResultSummary) Outcome {
 		out.Code = CodeRefusedByRegister
 		result = refusalText(res.Refusal)
 		if r := res.Refusal; r != nil && r.Citation != "" {
-			label := r.Reason
-			if label == "" {
-				label = r.Citation
-			}
-			out.Citations = addCitations([]Citation{{Ref: r.Citation, Label: tx(label, label, label)}}, out.Citations...)
+			out.Citations = addCitations(refusalCitations(r), out.Citations...)
 		}
 	case contracts.StatusFailed:
 		result = join(" ", pending(&out), tx("Rekisteri ilmoitti teknisestä virheestä.", "Registret rapporterade ett tekniskt fel.", "The register reported a technical failure."))
@@ -169,20 +166,33 @@ func applied(out *Outcome, pre Outcome, res ResultSummary, result contracts.Text
 	return result
 }
 
-// refusalText gives the register's own ground, in the words it used, or says that it gave none,
-// which the office must then ask for: a refusal without reasons cannot be sent (Art 12(4)).
+// refusalText gives the register's own ground, in the words it used in each language, or says that
+// it gave none, which the office must then ask for: a refusal without reasons cannot be sent (Art 12(4)).
 func refusalText(r *contracts.Refusal) contracts.Text {
-	if r == nil || r.Reason == "" {
+	if r == nil || r.Reason.FI == "" || r.Reason.SV == "" || r.Reason.EN == "" {
 		return tx(
 			"Rekisterinpitäjä epäsi pyynnön ilmoittamatta perustetta; kirjaamo pyytää perusteen ennen vastausta.",
 			"Den personuppgiftsansvarige avslog begäran utan att ange skäl; registratorskontoret begär skälen innan svaret ges.",
 			"The controller refused the request without stating a ground; the office asks for it before replying.")
 	}
-	ground := r.Reason
-	if r.Citation != "" {
-		ground += " (" + r.Citation + ")"
+	return format(tx("Rekisterinpitäjä epäsi pyynnön. Peruste: %s", "Den personuppgiftsansvarige avslog begäran. Skäl: %s",
+		"The controller refused the request. The ground: %s"), r.Reason)
+}
+
+// refusalCitations are the provisions a register's refusal cites, one citation each, labelled as
+// the engine labels a GDPR provision and otherwise with the register's reason.
+func refusalCitations(r *contracts.Refusal) []Citation {
+	var out []Citation
+	for _, ref := range strings.Split(r.Citation, "; ") {
+		label := r.Reason
+		if c, ok := contracts.ParseCitation(ref); ok && c.Act == "" && !c.Recital {
+			if l, known := gdprLabels[c.Article]; known {
+				label = l
+			}
+		}
+		out = append(out, Citation{Ref: ref, Label: label})
 	}
-	return format(tx("Rekisterinpitäjä epäsi pyynnön: %s.", "Den personuppgiftsansvarige avslog begäran: %s.", "The controller refused the request: %s."), ground)
+	return out
 }
 
 // withReportedRecipients adds the recipients a register reported to the Art 19 follow-up.

@@ -17,7 +17,8 @@ func TestConclude(t *testing.T) {
 	partial := mustEvaluate(t, request(access), register(purpose("main", e, func(p *contracts.Purpose) {
 		p.Exclusions = []contracts.Exclusion{{Right: access, Provision: dpaS34, Ground: "23(1)(i)", Scope: contracts.ExclusionPartial, Reason: text}}
 	})))
-	refusal := &contracts.Refusal{Reason: "the invitation is evidence in a pending dispute", Citation: "GDPR Art 17(3)(e)"}
+	refusal := &contracts.Refusal{Code: "evidence_in_dispute", Reason: tx("Kutsu on todiste vireillä olevassa riidassa.",
+		"Inbjudan är bevis i en pågående tvist.", "The invitation is evidence in a pending dispute."), Citation: "GDPR Art 17(3)(e); Act 4/1734 s. 17"}
 	for name, tc := range map[string]struct {
 		pre   Outcome
 		res   ResultSummary
@@ -51,8 +52,16 @@ func TestConclude(t *testing.T) {
 					t.Errorf("the Art 19 follow-up does not name the declared and the reported recipients: %+v", out.FollowUps)
 				}
 			}
-			if out.Code == CodeRefusedByRegister && tc.res.Refusal != nil && !strings.Contains(out.Explanation.FI, tc.res.Refusal.Reason) {
-				t.Errorf("the register's ground is not given: %s", out.Explanation.FI)
+			if out.Code == CodeRefusedByRegister && tc.res.Refusal != nil {
+				// Each language reads the register's ground in its own words, and each provision is cited apart.
+				for _, l := range contracts.Languages {
+					if !strings.Contains(out.Explanation.In(l), tc.res.Refusal.Reason.In(l)) {
+						t.Errorf("the register's ground is not given in %s: %s", l, out.Explanation.In(l))
+					}
+				}
+				if !slices.Contains(refs(out), "Act 4/1734 s. 17") {
+					t.Errorf("the refusal's second provision is not cited on its own: %v", refs(out))
+				}
 			}
 		})
 	}
@@ -65,7 +74,7 @@ func TestSummarize(t *testing.T) {
 	if got := Summarize(nil); got.Status != "" {
 		t.Errorf("Summarize(nil) = %+v, want the zero summary", got)
 	}
-	r := &contracts.Result{Status: contracts.StatusRefused, Refusal: &contracts.Refusal{Reason: "r", Citation: "c"}, Recipients: []string{"x"}}
+	r := &contracts.Result{Status: contracts.StatusRefused, Refusal: &contracts.Refusal{Code: "r", Reason: tx("r", "r", "r"), Citation: "GDPR Art 16"}, Recipients: []string{"x"}}
 	if got := Summarize(r); got.Status != r.Status || got.Refusal != r.Refusal || !slices.Equal(got.Recipients, r.Recipients) {
 		t.Errorf("Summarize = %+v", got)
 	}

@@ -70,7 +70,7 @@ func FuzzEvaluate(f *testing.F) {
 		checkOutcome(t, out)
 		for _, st := range statuses {
 			checkOutcome(t, Conclude(out, ResultSummary{Status: st, Redacted: flags&128 != 0,
-				Refusal: &contracts.Refusal{Reason: "reason", Citation: "GDPR Art 17(3)(b)"}, Recipients: []string{"recipient"}}))
+				Refusal: &contracts.Refusal{Code: "reason", Reason: tx("syy", "skäl", "reason"), Citation: "GDPR Art 17(3)(b)"}, Recipients: []string{"recipient"}}))
 		}
 		for _, l := range contracts.Languages {
 			if Explain(out, l) == "" {

@@ -53,8 +53,9 @@ func (r KantaClientRegister) lookup(ctx context.Context, q sdk.Query) ([]contrac
 
 func (r KantaClientRegister) rectify(ctx context.Context, q sdk.Query, fixes []contracts.Correction) (int, error) {
 	for _, f := range fixes {
-		if f.Field != "name" && f.Field != "email" && f.Field != "phone" {
-			return 0, sdk.Refuse("the register holds no field "+f.Field+" that the subject can correct", "GDPR Art 16")
+		if !correctable(r.Declaration(), f.Field) {
+			return 0, sdk.Refuse("field_not_correctable", contracts.Text{FI: "Rekisterissä voi korjata vain nimen, sähköpostiosoitteen ja puhelinnumeron.",
+				SV: "I registret kan endast namn, e-postadress och telefonnummer rättas.", EN: "Only the name, e-mail address and phone number can be corrected in the register."}, "GDPR Art 16")
 		}
 	}
 	return applyOnce(ctx, r.DB, "kanta_client", q.TaskID, func(tx pgx.Tx) (int, error) {

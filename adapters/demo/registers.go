@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -103,4 +104,9 @@ func records(rows pgx.Rows, category string) ([]contracts.Record, error) {
 		out = append(out, contracts.Record{Category: category, Fields: fields})
 	}
 	return out, rows.Err()
+}
+
+// correctable reports whether the register declares field correctable (Art 16).
+func correctable(d contracts.Declaration, field string) bool {
+	return slices.ContainsFunc(d.Correctable(), func(f contracts.RecordField) bool { return f.Name == field })
 }

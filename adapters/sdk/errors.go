@@ -9,12 +9,16 @@ import (
 // refusal is returned by an operation that refuses on a ground of the register's own.
 type refusal struct{ contracts.Refusal }
 
-func (r *refusal) Error() string { return "refused: " + r.Reason + " (" + r.Citation + ")" }
+func (r *refusal) Error() string { return "refused: " + r.Code + " (" + r.Citation + ")" }
 
-// Refuse tells the platform that the register refuses the task, with the reason and the provision it
-// rests on. The refusal reaches the office and, with the Art 12(4) notice, the subject.
-func Refuse(reason, citation string) error {
-	return &refusal{contracts.Refusal{Reason: reason, Citation: citation}}
+// Refuse tells the platform that the register refuses the task: code names the ground in the
+// register's own terms ("nothing_to_correct"), reason says it to the subject in Finnish, Swedish and
+// English, and citation names the provisions it rests on ("GDPR Art 16; Act 1227/2016 s. 43c"),
+// which the platform writes out in the subject's language. The refusal reaches the office and,
+// with the Art 12(4) notice, the subject; one that does not validate (a reason missing in a language,
+// a citation in prose) is answered as a failed task instead, which the conformance kit reports.
+func Refuse(code string, reason contracts.Text, citation string) error {
+	return &refusal{contracts.Refusal{Code: code, Reason: reason, Citation: citation}}
 }
 
 // unavailable marks an error as passing: the SDK leaves the task to be redelivered later.

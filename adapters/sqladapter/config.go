@@ -556,6 +556,24 @@ func (c *Config) matchDeclaration(ce *ConfigError) {
 			ce.add(fmt.Sprintf("declaration.identifiers (%d: %s)", i, t), "no table has a column for %s: a subject found only by it would be told no data is held", t)
 		}
 	}
+	// The portal offers the declared correctable fields and no others, so the two lists are one.
+	correctable := c.decl.Correctable()
+	for _, f := range correctable {
+		if !slices.ContainsFunc(c.Tables, func(t Table) bool { return t.Rectify != nil && slices.Contains(t.Rectify.Columns, f.Name) }) {
+			ce.add("declaration.records", "declares %s correctable, but no table's rectify.columns has it: the subject would be offered a correction the register refuses", f.Name)
+		}
+	}
+	for i, t := range c.Tables {
+		if t.Rectify == nil {
+			continue
+		}
+		for j, col := range t.Rectify.Columns {
+			if !slices.ContainsFunc(correctable, func(f contracts.RecordField) bool { return f.Name == col }) {
+				ce.add(fmt.Sprintf("tables[%d].rectify.columns[%d]", i, j), "%s is not declared correctable in the declaration's records: "+
+					"declare it there, with its label in every language and its format, so that the portal can offer it", col)
+			}
+		}
+	}
 }
 
 // RegisterDeclaration is the register's declaration as the configuration gives it.

@@ -145,6 +145,8 @@ func TestConfigurationErrorsNameTheField(t *testing.T) {
 			`"rectify": {"columns": ["purpose"]}`, 1)
 	})
 	wantProblem(t, err, "declaration.operations[0]", "declares lookup, but no table configures lookup")
+	// A column the portal would not offer, since the declaration does not say the subject may correct it.
+	wantProblem(t, err, "tables[0].rectify.columns[0]", "purpose is not declared correctable")
 }
 
 // TestOperationsAreExactlyTheConfiguredOnes: for every set of operations a table can configure, the

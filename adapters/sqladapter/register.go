@@ -479,10 +479,13 @@ func (r *Register) restrict(ctx context.Context, q sdk.Query, on bool) (int, err
 }
 
 func (r *Register) rectify(ctx context.Context, q sdk.Query, corrections []contracts.Correction) (int, error) {
-	for i, c := range corrections {
+	for _, c := range corrections {
 		if !slices.ContainsFunc(r.cfg.Tables, func(t Table) bool { return t.Rectify != nil && slices.Contains(t.Rectify.Columns, c.Field) }) {
-			return 0, &contracts.Error{Code: contracts.ErrInvalidMessage, Message: fmt.Sprintf("rectification[%d].field: %q cannot be corrected in this register", i, c.Field),
-				Fields: []contracts.FieldError{{Field: fmt.Sprintf("rectification[%d].field", i), Rule: "oneof", Message: "not a correctable field of this register"}}}
+			return 0, sdk.Refuse("field_not_correctable", contracts.Text{
+				FI: "Rekisterissä ei ole tietoa, jota pyydetty korjaus koskisi, tai sitä ei voi korjata tätä kautta.",
+				SV: "Registret innehåller ingen uppgift som den begärda rättelsen gäller, eller så kan den inte rättas på detta sätt.",
+				EN: "The register holds no item of data that the correction asked for concerns, or it cannot be corrected this way."},
+				"GDPR Art 16")
 		}
 	}
 	return r.apply(ctx, q, func(t *Table, cols map[string]column) (string, []any) {

@@ -274,6 +274,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	s.run(runCtx, "portal", func(ctx context.Context) error {
 		pcfg := portal.DefaultConfig()
 		pcfg.SiteConfig = web.SiteConfig{Addr: portalAddr, PublicURL: s.PortalURL, OIDCIssuer: s.IDPURL, ClientID: "kirjaamo-portal", ClientSecret: portalSecret}
+		pcfg.ContactEmail = OfficeEmail
 		if l := cfg.Limits; l != nil {
 			pcfg.RequestLimits = l.Portal
 		}
@@ -298,7 +299,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := s.waitRegistersInForce(ctx); err != nil {
 		return nil, err
 	}
-	for _, u := range []string{s.PortalURL + "/static/site.css", s.OfficeURL + "/static/site.css"} {
+	for _, u := range []string{s.PortalURL + "/static/portal.css", s.OfficeURL + "/static/site.css"} {
 		if err := waitHTTP(ctx, u); err != nil {
 			return nil, fmt.Errorf("devstack: %w (first failure: %v)", err, s.Err())
 		}

@@ -161,11 +161,12 @@ func TestACaseSurvivesARestart(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		msgs, err := s.Platform.Outbox.Mailbox(context.Background(), 10)
-		if err == nil && len(msgs) == 1 && msgs[0].Recipient == aino.Email {
+		// The receipt, and the notice that the reply is ready.
+		if err == nil && len(msgs) == 2 && msgs[0].Recipient == aino.Email && msgs[1].Recipient == aino.Email {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the subject was not told the reply is ready: %v, %v", msgs, err)
+			t.Fatalf("the subject was not sent the receipt and told the reply is ready: %v, %v", msgs, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

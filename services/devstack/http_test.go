@@ -140,7 +140,7 @@ func TestBadInputGetsAFieldLevel4xx(t *testing.T) {
 	bad("phone", func(f url.Values) { f.Set("phone", "12") }, http.StatusUnprocessableEntity, "error-phone")
 	bad("right", func(f url.Values) { f.Set("right", "teleport") }, http.StatusUnprocessableEntity, "error-right")
 	bad("e-mail", func(f url.Values) { f.Set("contact_email", "not an address") }, http.StatusUnprocessableEntity, "error-contact_email")
-	bad("rectification", func(f url.Values) { f.Set("right", "rectification") }, http.StatusUnprocessableEntity, "error-rectification")
+	bad("rectification", func(f url.Values) { f.Set("right", "rectification") }, http.StatusUnprocessableEntity, "error-rectify_field")
 	bad("details", func(f url.Values) { f.Set("details", strings.Repeat("x", 4001)) }, http.StatusUnprocessableEntity, "error-details")
 	bad("csrf", func(f url.Values) { f.Set("csrf", "forged") }, http.StatusBadRequest, "")
 	bad("key", func(f url.Values) { f.Set("idempotency_key", "not-a-uuid") }, http.StatusUnprocessableEntity, "")

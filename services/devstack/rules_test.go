@@ -148,7 +148,10 @@ func TestTheCatalogueRefusesAndTheDPOApproves(t *testing.T) {
 	dpo := browser(t)
 	signIn(t, dpo, s.OfficeURL, "/login", "staff-tuomas")
 	_, _, csrf = page(t, dpo, s.OfficeURL+"/registers/kela-web-statistics")
-	if status, _ := post(t, dpo, s.OfficeURL+"/registers/kela-web-statistics/approve", url.Values{"csrf": {csrf}, "digest": {"sha256:nope"}}); status != http.StatusNotFound {
+	if status, _ := post(t, dpo, s.OfficeURL+"/registers/kela-web-statistics/approve", url.Values{"csrf": {csrf}, "digest": {"sha256:nope"}}); status != http.StatusUnprocessableEntity {
+		t.Errorf("approving a malformed digest: %d, want 422", status)
+	}
+	if status, _ := post(t, dpo, s.OfficeURL+"/registers/kela-web-statistics/approve", url.Values{"csrf": {csrf}, "digest": {"sha256:" + strings.Repeat("0", 64)}}); status != http.StatusNotFound {
 		t.Errorf("approving an unknown version: %d, want 404", status)
 	}
 	if status, _ := post(t, dpo, s.OfficeURL+"/registers/kela-web-statistics/approve", url.Values{"csrf": {csrf}, "digest": {stats.Digest()}}); status != http.StatusSeeOther {

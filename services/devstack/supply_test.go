@@ -188,8 +188,8 @@ func TestASuppliedPhoneNumberLetsKoronavilkkuBeSearched(t *testing.T) {
 		kinds = append(kinds, k)
 	}
 	rows.Close()
-	if strings.Join(kinds, ",") != "information_needed,identifier_code,reply_ready" {
-		t.Errorf("notices to the subject: %v, want information_needed, identifier_code, reply_ready", kinds)
+	if strings.Join(kinds, ",") != "request_received,information_needed,identifier_code,reply_ready" {
+		t.Errorf("notices to the subject: %v, want request_received, information_needed, identifier_code, reply_ready", kinds)
 	}
 	history := rawHistory(t, s, id)
 	assertNoPersonalData(t, history, aino.Phone, aino.PersonalIdentityCode, aino.Email,

@@ -122,7 +122,7 @@ func toOffice(k outbox.Kind) bool {
 	switch k {
 	case outbox.KindDeadlineReminder, outbox.KindDeadlineMissed:
 		return true
-	case outbox.KindReplyReady, outbox.KindDeadlineExtended, outbox.KindInformationNeeded, outbox.KindRequestWithdrawn,
+	case outbox.KindRequestReceived, outbox.KindReplyReady, outbox.KindDeadlineExtended, outbox.KindInformationNeeded, outbox.KindRequestWithdrawn,
 		outbox.KindLiftNotice, outbox.KindRestrictionLifted, outbox.KindIdentityNotVerified, outbox.KindIdentifierCode,
 		outbox.KindDisclosureNotice:
 		return false
@@ -184,6 +184,14 @@ func compose(cfg Config, m outbox.Message) (subject, body string, err error) {
 	case outbox.KindDeadlineReminder, outbox.KindDeadlineMissed:
 		due, _ := m.Payload["deadline"].(string)
 		return subject, fmt.Sprintf(body, strings.TrimRight(cfg.OfficeURL, "/")+"/cases/"+m.RequestID, due), nil
+	case outbox.KindRequestReceived:
+		// The reference and the deadline, so that the receipt is worth keeping on its own.
+		due, err := time.ParseInLocation("2006-01-02", fmt.Sprint(m.Payload["deadline"]), texts.Helsinki)
+		if err != nil {
+			return "", "", errors.New("a receipt without its deadline")
+		}
+		link := strings.TrimRight(cfg.PortalURL, "/") + "/" + string(lang) + "/requests/" + m.RequestID
+		return subject, fmt.Sprintf(body, link, strings.ToUpper(m.RequestID[:min(8, len(m.RequestID))]), t.Date(due)), nil
 	case outbox.KindReplyReady, outbox.KindDeadlineExtended, outbox.KindInformationNeeded, outbox.KindRequestWithdrawn,
 		outbox.KindLiftNotice, outbox.KindRestrictionLifted:
 		link := strings.TrimRight(cfg.PortalURL, "/") + "/" + string(lang) + "/requests/" + m.RequestID

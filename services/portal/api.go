@@ -39,7 +39,7 @@ func (p *portal) apiSubmit(w http.ResponseWriter, r *http.Request) {
 	if !web.ReadJSON(w, r, 64<<10, &req, false) {
 		return
 	}
-	requestID, challenge, err := p.submit(r, id, req, request.ChannelAPI)
+	requestID, challenge, _, err := p.submit(r, id, req, request.ChannelAPI)
 	if p.refusedByLimit(w, r, err) {
 		return
 	}

@@ -90,7 +90,7 @@ func (p *portal) refusedByLimit(w http.ResponseWriter, r *http.Request, err erro
 	}
 	web.RetryAfter(w, limit.Retry)
 	if limit.Open > 0 {
-		p.render(w, r, http.StatusTooManyRequests, "message", nil, texts.In(langOf(r)).T("portal.too_many_open", limit.Open))
+		p.failSaying(w, r, http.StatusTooManyRequests, texts.In(langOf(r)).T("portal.too_many_open", limit.Open))
 		return true
 	}
 	p.fail(w, r, http.StatusTooManyRequests, "portal.too_many_requests")

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -87,7 +88,8 @@ func TestAPersonSendsAFewRequestsAnHourAndHasAFewOpen(t *testing.T) {
 	}
 }
 
-// A field that fails is told at the field, in the page's language.
+// A field that fails is told at the field, in the page's language: by what the form asks there, or
+// by the rule its value broke.
 func TestAFieldIsToldWhatIsWrongInThePagesLanguage(t *testing.T) {
 	h := newHarness(t)
 	for _, c := range []struct {
@@ -97,13 +99,17 @@ func TestAFieldIsToldWhatIsWrongInThePagesLanguage(t *testing.T) {
 		want string
 	}{
 		{contracts.Finnish, url.Values{"right": {"objection"}, "details": {"a\x00b"}}, "error-details", texts.In(contracts.Finnish).Of("portal.invalid", "control")},
-		{contracts.Swedish, url.Values{"right": {"objection"}, "details": {strings.Repeat("å", 4001)}}, "error-details", texts.In(contracts.Swedish).T("portal.invalid.max", "4000")},
-		{contracts.English, url.Values{"right": {"objection"}, "contact_email": {"caf\xe9@example.fi"}}, "error-contact_email", texts.In(contracts.English).Of("portal.invalid", "email")},
-		{contracts.Finnish, url.Values{"right": {"rectification"}, "rectify_field": {"nimi"}, "rectify_value": {"\x1b[2J"}}, "error-rectification", texts.In(contracts.Finnish).Of("portal.invalid", "control")},
+		{contracts.Swedish, url.Values{"right": {"objection"}, "details": {strings.Repeat("å", 4001)}}, "error-details", texts.In(contracts.Swedish).T("error.details.max")},
+		{contracts.English, url.Values{"right": {"objection"}, "contact_email": {"caf\xe9@example.fi"}}, "error-contact_email", texts.In(contracts.English).T("error.contact_email.email")},
+		{contracts.Finnish, url.Values{"right": {"rectification"}, "rectify_field": {"name"}, "rectify_value": {"\x1b[2J"}}, "error-rectify_value", texts.In(contracts.Finnish).Of("portal.invalid", "control")},
+		{contracts.Swedish, url.Values{"right": {"rectification"}, "rectify_field": {"name"}, "rectify_value": {"a\xffb"}}, "error-rectify_value", texts.In(contracts.Swedish).Of("portal.invalid", "utf8")},
 	} {
 		w := h.page(t, ainoID, http.MethodPost, "/"+string(c.lang)+"/requests", c.form)
-		if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), `id="`+c.id+`">`+c.want) {
-			t.Errorf("%s %v: %d, want 422 saying %q at %s", c.lang, c.form, w.Code, c.want, c.id)
+		body := html.UnescapeString(w.Body.String())
+		_, message, _ := strings.Cut(body, `id="`+c.id+`">`)
+		message, _, _ = strings.Cut(message, "</p>")
+		if w.Code != http.StatusUnprocessableEntity || !strings.HasSuffix(message, "</span> "+c.want) {
+			t.Errorf("%s %q: %d, want 422 saying %q at %s, said %q", c.lang, c.form, w.Code, c.want, c.id, message)
 		}
 	}
 	if len(h.requests.started) != 0 {

@@ -1,11 +1,11 @@
 package portal
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"html/template"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,9 +23,14 @@ import (
 var templates embed.FS
 
 var funcs = template.FuncMap{
-	"date": func(t time.Time) string { return t.Format("2.1.2006") },
-	"in":   func(t contracts.Text, l contracts.Language) string { return t.In(l) },
+	"in":    func(t contracts.Text, l contracts.Language) string { return t.In(l) },
+	"short": shortRef,
+	"join":  strings.Join,
 }
+
+// shortRef is a request's reference as people read and say it: the first eight characters of its
+// id, in capitals.
+func shortRef(id string) string { return strings.ToUpper(id[:min(8, len(id))]) }
 
 // view is what every page template gets.
 type view struct {
@@ -35,16 +40,53 @@ type view struct {
 	Path     string // the page's path without its language, for the language links
 	Identity *oidclogin.Identity
 	CSRF     string
-	Notice   string
-	Data     any
+	// Notice is the one-time message the page shows, in the page's language.
+	Notice string
+	// Errors are what was wrong with a form, in the order of its fields: the error summary at the
+	// top of the page links to each field, and the page's title begins with "Error:".
+	Errors  []formError
+	Contact string // the registry office's e-mail address
+	Data    any
 }
 
-func (p *portal) render(w http.ResponseWriter, r *http.Request, status int, page string, sess *web.Session, data any) {
+// formError is one field's problem: Field is the form field's name, Input the id of the element
+// the error summary links to, Message the text in the page's language.
+type formError struct {
+	Field, Input, Message string
+}
+
+// Err is the message of a field's error, "" if it has none.
+func (v view) Err(field string) string {
+	for _, e := range v.Errors {
+		if e.Field == field {
+			return e.Message
+		}
+	}
+	return ""
+}
+
+// Describe is a field's aria-describedby: its hint, if it has one, and its error, if any.
+func (v view) Describe(field, hint string) string {
+	ids := []string{}
+	if hint != "" {
+		ids = append(ids, hint)
+	}
+	if v.Err(field) != "" {
+		ids = append(ids, "error-"+field)
+	}
+	return strings.Join(ids, " ")
+}
+
+func (p *portal) render(w http.ResponseWriter, r *http.Request, status int, page string, sess *web.Session, data any, errs ...formError) {
 	lang := langOf(r)
-	v := view{Catalog: texts.In(lang), Lang: lang, Langs: contracts.Languages, Data: data,
+	t := texts.In(lang)
+	v := view{Catalog: t, Lang: lang, Langs: contracts.Languages, Data: data, Errors: errs, Contact: p.cfg.ContactEmail,
 		Path: strings.TrimPrefix(r.URL.Path, "/"+string(lang))}
 	if sess != nil {
-		v.Identity, v.CSRF, v.Notice = sess.Identity, sess.CSRF, sess.Notice
+		v.Identity, v.CSRF = sess.Identity, sess.CSRF
+		if strings.HasPrefix(sess.Notice, "portal.") {
+			v.Notice = t.T(sess.Notice)
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -53,9 +95,58 @@ func (p *portal) render(w http.ResponseWriter, r *http.Request, status int, page
 	}
 }
 
-// fail answers the browser with a page that says one thing: the text of a key of the catalogue.
+// errorPage is the error page's data: a heading and what to do, by key of the catalogue.
+type errorPage struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// fail answers the browser with the error page, in the page's language, saying the text of key.
 func (p *portal) fail(w http.ResponseWriter, r *http.Request, status int, key string) {
-	p.render(w, r, status, "message", nil, texts.In(langOf(r)).T(key))
+	p.failSaying(w, r, status, texts.In(langOf(r)).T(key))
+}
+
+// failSaying answers the browser with the error page, saying message (already in the page's language).
+func (p *portal) failSaying(w http.ResponseWriter, r *http.Request, status int, message string) {
+	t := texts.In(langOf(r))
+	heading := t.T("portal.error_heading")
+	switch status {
+	case http.StatusNotFound:
+		heading = t.T("portal.not_found_heading")
+	case http.StatusServiceUnavailable, http.StatusInternalServerError:
+		heading = t.T("portal.unavailable_heading")
+	}
+	sess, _ := p.sessions.Load(r)
+	p.render(w, r, status, "error", sess, errorPage{Status: status, Heading: heading, Message: message})
+}
+
+// notFound is the page for an address the portal does not have, in the language its path names.
+func (p *portal) notFound(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
+		return
+	}
+	p.fail(w, r, http.StatusNotFound, "portal.page_not_found")
+}
+
+// recovered answers a handler's panic with the error page, unless the response is a download
+// already under way, which must end cut short (http.ErrAbortHandler) rather than look complete.
+func (p *portal) recovered(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			p.deps.Log.Error("handler panicked", "method", r.Method, "route", r.Pattern)
+			p.fail(w, r, http.StatusInternalServerError, "portal.try_again")
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // langOf reads the language from the path's first segment; anything else falls back to Finnish.
@@ -79,7 +170,16 @@ func (p *portal) root(w http.ResponseWriter, r *http.Request) {
 
 func (p *portal) home(w http.ResponseWriter, r *http.Request) {
 	sess, _ := p.sessions.Load(r)
-	p.render(w, r, http.StatusOK, "home", sess, nil)
+	p.render(w, r, http.StatusOK, "home", sess, contracts.Rights)
+}
+
+// info serves a page that is the same for everyone: the accessibility statement, help and contact,
+// and the privacy notice.
+func (p *portal) info(page string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess, _ := p.sessions.Load(r)
+		p.render(w, r, http.StatusOK, page, sess, nil)
+	}
 }
 
 // signedIn returns the session of a signed-in citizen, or sends the browser to sign in.
@@ -124,96 +224,7 @@ func (p *portal) listRequests(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
-	p.render(w, r, http.StatusOK, "requests", sess, list)
-}
-
-// form is the request form with what the citizen typed and what was wrong with it.
-type form struct {
-	Key      string
-	Right    string
-	Phone    string
-	Email    string
-	Details  string
-	Field    string
-	NewValue string
-	Rights   []contracts.Right
-	Errors   map[string]string
-}
-
-func (p *portal) newRequest(w http.ResponseWriter, r *http.Request) {
-	sess, ok := p.signedIn(w, r)
-	if !ok {
-		return
-	}
-	p.render(w, r, http.StatusOK, "new", sess, form{Key: uuid.NewString(), Right: string(contracts.RightAccess),
-		Email: sess.Identity.Email, Rights: contracts.Rights})
-}
-
-func (p *portal) submitRequest(w http.ResponseWriter, r *http.Request) {
-	sess, ok := p.signedInForm(w, r)
-	if !ok {
-		return
-	}
-	f := form{Key: r.PostFormValue("idempotency_key"), Right: r.PostFormValue("right"), Phone: r.PostFormValue("phone"),
-		Email: r.PostFormValue("contact_email"), Details: r.PostFormValue("details"), Field: r.PostFormValue("rectify_field"),
-		NewValue: r.PostFormValue("rectify_value"), Rights: contracts.Rights}
-	req := contracts.SubmitRequest{IdempotencyKey: f.Key, Right: contracts.Right(f.Right), Phone: f.Phone,
-		ContactEmail: f.Email, Language: string(langOf(r)), Details: f.Details}
-	if f.Field != "" || f.NewValue != "" {
-		req.Rectification = []contracts.Correction{{Field: f.Field, NewValue: f.NewValue}}
-	}
-	id, _, err := p.submit(r, sess.Identity, req, request.ChannelWeb)
-	if p.refusedByLimit(w, r, err) {
-		return
-	}
-	if ve, ok := contracts.AsValidationError(err); ok {
-		f.Errors = map[string]string{}
-		for _, fe := range ve.Fields {
-			f.Errors[formField(fe.Field)] = fieldMessage(langOf(r), fe)
-		}
-		p.render(w, r, http.StatusUnprocessableEntity, "new", sess, f)
-		return
-	}
-	if err != nil {
-		p.deps.Log.Error("submit request", "error", err)
-		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
-		return
-	}
-	rememberSubmitted(sess, id)
-	notice := sess.Notice
-	if req.Phone != "" {
-		notice = texts.In(langOf(r)).T("portal.code_sent")
-	}
-	p.flash(w, r, sess, notice) // saves the session, with the request it now remembers
-	http.Redirect(w, r, "/"+string(langOf(r))+"/requests/"+id, http.StatusSeeOther)
-}
-
-// fieldMessage is what a page says of a field that failed validation, in the page's language: the
-// text of its rule ("portal.invalid.<rule>"), or, for a message the portal wrote itself (no rule),
-// that message.
-func fieldMessage(lang contracts.Language, fe contracts.FieldError) string {
-	if fe.Rule == "" {
-		return fe.Message
-	}
-	rule := fe.Rule
-	if !slices.Contains(texts.Families["portal.invalid"], rule) {
-		rule = "other"
-	}
-	if rule == "max" {
-		return texts.In(lang).T("portal.invalid.max", fe.Param)
-	}
-	return texts.In(lang).Of("portal.invalid", rule)
-}
-
-// formField maps a contract's field path to the form field that shows its error.
-func formField(path string) string {
-	switch {
-	case strings.HasPrefix(path, "rectification"):
-		return "rectification"
-	case path == "contact_email", path == "phone", path == "right", path == "details":
-		return path
-	}
-	return "form"
+	p.render(w, r, http.StatusOK, "requests", p.takeNotice(w, r, sess), list)
 }
 
 // submit validates a request and starts its workflow. The request id is derived from the subject
@@ -222,19 +233,16 @@ func formField(path string) string {
 //
 // A phone number given with the request is handled exactly as one supplied later: the workflow
 // starts without it, and a one-time code goes to it (verify.go); the number is used once the code
-// comes back. The challenge it returns is nil without a phone number. A resubmission sends a new
+// comes back. The challenge it returns is nil without a phone number, and so is it when the day's
+// codes are spent (codesSpent true): the request stands all the same. A resubmission sends a new
 // code, which replaces the first.
-func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.SubmitRequest, channel request.Channel) (string, *challenges.Challenge, error) {
-	req.Normalize()
-	if err := req.Validate(); err != nil {
-		return "", nil, err
+func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.SubmitRequest, channel request.Channel) (requestID string, c *challenges.Challenge, codesSpent bool, err error) {
+	if err := p.validate(r.Context(), &req); err != nil {
+		return "", nil, false, err
 	}
-	requestID := uuid.NewString()
-	if req.IdempotencyKey != "" {
-		requestID = uuid.NewSHA1(idempotencyNamespace, []byte(id.Subject+"\x00"+req.IdempotencyKey)).String()
-	}
+	requestID = requestIDOf(id, req.IdempotencyKey)
 	if err := p.submissionLimits(r, id, requestID); err != nil {
-		return "", nil, err
+		return "", nil, false, err
 	}
 	phone := req.Phone
 	req.Phone = ""
@@ -242,23 +250,42 @@ func (p *portal) submit(r *http.Request, id *oidclogin.Identity, req contracts.S
 		Subject: SubjectOf(id)}
 	if err := p.deps.Requests.Start(r.Context(), in); err != nil {
 		if refused, ok := request.AsRefused(err); ok && len(refused.Fields) > 0 {
-			return "", nil, &contracts.ValidationError{Fields: refused.Fields}
+			return "", nil, false, &contracts.ValidationError{Fields: refused.Fields}
 		}
-		return "", nil, err
+		return "", nil, false, err
 	}
 	if phone == "" {
-		return requestID, nil, nil
+		return requestID, nil, false, nil
 	}
-	c, err := p.challenge(r.Context(), requestID, id.Subject, contracts.Identifier{Type: contracts.IdentifierPhone, Value: phone}, channel, req.Language)
+	ch, err := p.challenge(r.Context(), requestID, id.Subject, contracts.Identifier{Type: contracts.IdentifierPhone, Value: phone}, channel, req.Language)
 	if errors.Is(err, challenges.ErrTooManyCodes) {
-		// The same submission repeated (same idempotency key) past the day's codes: the request
-		// stands, and the code already sent still works.
-		return requestID, nil, nil
+		return requestID, nil, true, nil
 	}
 	if err != nil {
-		return "", nil, err
+		return "", nil, false, err
 	}
-	return requestID, &c, nil
+	return requestID, &ch, false, nil
+}
+
+// validate normalizes a request and checks it, field by field: the contract's rules, and the
+// corrections against the registers' correctable fields.
+func (p *portal) validate(ctx context.Context, req *contracts.SubmitRequest) error {
+	req.Normalize()
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	if ve := p.checkCorrections(ctx, req.Rectification); ve != nil {
+		return ve
+	}
+	return nil
+}
+
+// requestIDOf is the request id of a subject's idempotency key; without a key, a new one.
+func requestIDOf(id *oidclogin.Identity, key string) string {
+	if key == "" {
+		return uuid.NewString()
+	}
+	return uuid.NewSHA1(idempotencyNamespace, []byte(id.Subject+"\x00"+key)).String()
 }
 
 var idempotencyNamespace = uuid.MustParse("6f1c0f0e-3c0a-4f3e-9a4b-6b1d2f6a9c10")

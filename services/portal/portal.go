@@ -19,9 +19,13 @@ import (
 	"kirjaamo.dev/services/internal/web"
 )
 
-// Config is the portal's own configuration: where it listens and how citizens sign in.
+// Config is the portal's own configuration: where it listens, how citizens sign in, and where they
+// reach the registry office.
 type Config struct {
 	web.SiteConfig
+	// ContactEmail is the registry office's address on the help page, the accessibility statement
+	// and the privacy notice.
+	ContactEmail string `env:"CONTACT_EMAIL" required:"" doc:"the registry office's e-mail address that the portal's help page, accessibility statement and privacy notice give for questions and feedback"`
 	// MinAssurance is the lowest level of assurance of an identification the portal accepts.
 	MinAssurance string `env:"MIN_ASSURANCE" doc:"the lowest level of assurance of identification admitted (eIDAS): substantial or high (Suomi.fi's loa2, loa3); basic admits any; a lower one is refused with a page that says so"`
 	// ACRValues are asked for at sign-in, space-separated, as Suomi.fi requires.
@@ -144,7 +148,7 @@ func (p *portal) atReturn(r *http.Request) *http.Request {
 
 func (p *portal) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /static/site.css", web.Static())
+	mux.Handle("GET /static/portal.css", web.Static())
 	mux.HandleFunc("GET /{$}", p.root)
 	mux.HandleFunc("GET "+CallbackPath, p.signIn.Callback)
 	p.cfg.MountJWKS(mux)
@@ -152,20 +156,31 @@ func (p *portal) routes() http.Handler {
 	for _, l := range contracts.Languages {
 		prefix := "/" + string(l)
 		mux.HandleFunc("GET "+prefix+"/{$}", p.home)
+		mux.HandleFunc("GET "+prefix+"/accessibility", p.info("accessibility"))
+		mux.HandleFunc("GET "+prefix+"/help", p.info("help"))
+		mux.HandleFunc("GET "+prefix+"/privacy", p.info("privacy"))
 		mux.HandleFunc("GET "+prefix+"/login", func(w http.ResponseWriter, r *http.Request) {
 			p.signIn.Begin(w, r, prefix+"/requests")
 		})
 		mux.HandleFunc("POST "+prefix+"/logout", func(w http.ResponseWriter, r *http.Request) { p.signIn.SignOut(w, r, prefix+"/") })
 		p.processingRoutes(mux, prefix)
 		mux.HandleFunc("GET "+prefix+"/requests", p.listRequests)
-		mux.HandleFunc("GET "+prefix+"/requests/new", p.newRequest)
-		mux.HandleFunc("POST "+prefix+"/requests", p.submitRequest)
+		mux.HandleFunc("GET "+prefix+"/requests/new", p.formStep(stepRight))
+		mux.HandleFunc("POST "+prefix+"/requests/new", p.answerStep(stepRight))
+		for _, step := range []string{stepDetails, stepContact} {
+			mux.HandleFunc("GET "+prefix+"/requests/new/"+step, p.formStep(step))
+			mux.HandleFunc("POST "+prefix+"/requests/new/"+step, p.answerStep(step))
+		}
+		mux.HandleFunc("GET "+prefix+"/requests/new/check", p.formStep("check"))
+		mux.HandleFunc("POST "+prefix+"/requests", p.sendRequest)
 		mux.HandleFunc("GET "+prefix+"/requests/{id}", p.showRequest)
 		mux.HandleFunc("POST "+prefix+"/requests/{id}/identifiers", p.supplyPage)
 		mux.HandleFunc("POST "+prefix+"/requests/{id}/identifiers/verify", p.verifyPage)
+		mux.HandleFunc("GET "+prefix+"/requests/{id}/withdraw", p.withdrawConfirm)
 		mux.HandleFunc("POST "+prefix+"/requests/{id}/withdraw", p.withdrawPage)
-		mux.HandleFunc("GET "+prefix+"/requests/{id}/package.json", p.downloadJSON)
-		mux.HandleFunc("GET "+prefix+"/requests/{id}/package.zip", p.downloadZIP)
+		mux.HandleFunc("GET "+prefix+"/requests/{id}/package.json", p.download("json"))
+		mux.HandleFunc("GET "+prefix+"/requests/{id}/package.zip", p.download("zip"))
+		mux.HandleFunc("GET "+prefix+"/requests/{id}/cover.pdf", p.download("pdf"))
 	}
 
 	mux.HandleFunc("POST /api/v1/requests", p.apiSubmit)
@@ -174,8 +189,8 @@ func (p *portal) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/requests/{id}/identifiers", p.apiSupply)
 	mux.HandleFunc("POST /api/v1/requests/{id}/identifiers/verify", p.apiVerify)
 	mux.HandleFunc("POST /api/v1/requests/{id}/withdraw", p.apiWithdraw)
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
-	})
-	return web.Logged(p.deps.Log.With("service", "portal"), web.SecurityHeaders(p.limiter.PerAddress(mux, p.tooMany), p.cfg.Secure()))
+	// Any other address: the API's problem document, or the styled page in the path's language.
+	mux.HandleFunc("/", p.notFound)
+	return web.Logged(p.deps.Log.With("service", "portal"),
+		web.SecurityHeaders(p.limiter.PerAddress(p.recovered(mux), p.tooMany), p.cfg.Secure()))
 }

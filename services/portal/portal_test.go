@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,11 @@ func (noPackages) Open(context.Context, string, string, contracts.PackageRef) (i
 	return nil, errors.New("no packages here")
 }
 
+// readDemo reads a demo register's declaration, as the catalogue would hold it.
+func readDemo(id string) ([]byte, error) {
+	return os.ReadFile("../../adapters/demo/declarations/" + id + ".json")
+}
+
 // memSessions keeps sessions in memory, as JSON, the way the store does.
 type memSessions map[string][]byte
 
@@ -178,9 +184,10 @@ func newHarness(t testing.TB, tunes ...func(*Config)) *harness {
 	}
 	h := &harness{requests: &fakeRequests{}, sessions: memSessions{}, files: files, counts: memCounter{}, processing: newFakeProcessing(t)}
 	deps := Deps{Requests: h.requests, Cases: files, Files: files, Challenges: noChallenges{}, Sessions: h.sessions,
-		Packages: noPackages{}, Limits: h.counts, Processing: h.processing, Registers: kantaInForce(t), Log: slog.New(slog.DiscardHandler)}
+		Packages: noPackages{}, Catalogue: catalogue(t), Limits: h.counts, Processing: h.processing, Log: slog.New(slog.DiscardHandler)}
 	cfg := DefaultConfig()
 	cfg.PublicURL = "http://portal.test"
+	cfg.ContactEmail = "kirjaamo@portal.test"
 	for _, tune := range tunes {
 		tune(&cfg)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"time"
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/casefile"
@@ -23,13 +24,20 @@ type Deps struct {
 	Challenges Challenges
 	Sessions   web.SessionStore
 	Packages   Packages
+	Catalogue  Catalogue
 	// Limits counts calls against the rate limits (*limits.Counter).
 	Limits web.Counter
-	// Processing and Registers are the person's processing events and what the registers declare
-	// about them (processing.go).
+	// Processing is the person's processing events (processing.go); what the registers declare
+	// about them is in their declarations in the Catalogue.
 	Processing Processing
-	Registers  Registers
 	Log        *slog.Logger
+}
+
+// Catalogue is the register catalogue as the portal reads it (*declarations.Store): the registers in
+// force, whose correctable fields the rectification form offers, whose rules the check of an
+// erasure asks which would act at once, and whose processing events "Who has used my data" names.
+type Catalogue interface {
+	InForce(ctx context.Context, at time.Time) ([]request.Declared, error)
 }
 
 // Requests is the request workflow as the portal uses it (*request.Client).

@@ -17,7 +17,6 @@ import (
 
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/rules/deadline"
-	"kirjaamo.dev/services/internal/store/declarations"
 	"kirjaamo.dev/services/internal/store/events"
 	"kirjaamo.dev/services/internal/texts"
 	"kirjaamo.dev/services/internal/web"
@@ -37,12 +36,6 @@ type Processing interface {
 	Subscribe(ctx context.Context, person []contracts.Identifier, address string, lang contracts.Language, now time.Time) error
 	Unsubscribe(ctx context.Context, person []contracts.Identifier) error
 	Subscribed(ctx context.Context, person []contracts.Identifier) (*events.Subscription, error)
-}
-
-// Registers are the declarations in force, which name the registers, their purposes and categories
-// (*declarations.Store).
-type Registers interface {
-	VersionsInForce(ctx context.Context, at time.Time) ([]declarations.Version, error)
 }
 
 func init() {
@@ -101,25 +94,25 @@ type noticeView struct {
 	Address string
 }
 
-// catalogue is what the declarations in force say, for the page.
-type catalogue struct {
+// eventRegisters are the registers in force that declare processing events, by what their
+// declarations say, for the page.
+type eventRegisters struct {
 	registers map[string]contracts.Declaration
 	order     []string
 }
 
-func (p *portal) catalogue(ctx context.Context) (catalogue, error) {
-	c := catalogue{registers: map[string]contracts.Declaration{}}
-	versions, err := p.deps.Registers.VersionsInForce(ctx, time.Now())
+func (p *portal) eventRegisters(ctx context.Context) (eventRegisters, error) {
+	c := eventRegisters{registers: map[string]contracts.Declaration{}}
+	declared, err := p.deps.Catalogue.InForce(ctx, time.Now())
 	if err != nil {
 		return c, err
 	}
-	for _, v := range versions {
-		d, err := v.Parse()
-		if err != nil || d.Processing == nil {
+	for _, d := range declared {
+		if d.Declaration.Processing == nil {
 			continue
 		}
-		c.registers[v.RegisterID] = d
-		c.order = append(c.order, v.RegisterID)
+		c.registers[d.Declaration.RegisterID] = d.Declaration
+		c.order = append(c.order, d.Declaration.RegisterID)
 	}
 	slices.Sort(c.order)
 	return c, nil
@@ -128,8 +121,27 @@ func (p *portal) catalogue(ctx context.Context) (catalogue, error) {
 // person is the signed-in person's identifiers, by which their events are found.
 func person(sess *web.Session) []contracts.Identifier { return SubjectOf(sess.Identity).Identifiers }
 
+// filterFields are the filters in the order the page asks them, for the error summary.
+var filterFields = []string{"form", "register", "organisation", "purpose", "operation", "from", "to"}
+
+// filterErrors are the filters' problems as the layout's error summary lists them, each linking to
+// its field (a problem with the whole form, to the filters).
+func filterErrors(form filterForm) []formError {
+	var out []formError
+	for _, field := range filterFields {
+		if msg := form.Errors[field]; msg != "" {
+			input := field
+			if field == "form" {
+				input = "filters"
+			}
+			out = append(out, formError{Field: field, Input: input, Message: msg})
+		}
+	}
+	return out
+}
+
 // readFilter reads the filters from the query, each checked; a problem is told at its field.
-func readFilter(q url.Values, c catalogue, t texts.Catalog) (events.Filter, filterForm, bool) {
+func readFilter(q url.Values, c eventRegisters, t texts.Catalog) (events.Filter, filterForm, bool) {
 	form := filterForm{Register: q.Get("register"), Organisation: contracts.NormalizeText(q.Get("organisation")), Purpose: q.Get("purpose"),
 		Operation: q.Get("operation"), From: q.Get("from"), To: q.Get("to"), Errors: map[string]string{}}
 	f := events.Filter{Register: form.Register, Purpose: form.Purpose, Operation: contracts.ProcessingOperation(form.Operation), Organisation: form.Organisation}
@@ -166,7 +178,7 @@ func readFilter(q url.Values, c catalogue, t texts.Catalog) (events.Filter, filt
 	return f, form, len(form.Errors) == 0
 }
 
-func (c catalogue) purposes(lang contracts.Language, selected string) []option {
+func (c eventRegisters) purposes(lang contracts.Language, selected string) []option {
 	var out []option
 	for _, id := range c.order {
 		for _, pp := range c.registers[id].Processing.Purposes {
@@ -178,7 +190,7 @@ func (c catalogue) purposes(lang contracts.Language, selected string) []option {
 	return out
 }
 
-func (c catalogue) view(e events.Shown, lang contracts.Language) eventView {
+func (c eventRegisters) view(e events.Shown, lang contracts.Language) eventView {
 	ev := e.Event
 	v := eventView{RegisterID: ev.RegisterID, EventID: ev.EventID, Register: ev.RegisterID, When: ev.At.In(deadline.Helsinki).Format("2.1.2006 15.04"),
 		Organisation: ev.Actor.Organisation, Role: ev.Actor.Role, Person: ev.Actor.Person, Recipient: ev.Recipient, Purpose: ev.Purpose,
@@ -207,9 +219,9 @@ func (p *portal) processingPage(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := langOf(r)
 	t := texts.In(lang)
-	c, err := p.catalogue(r.Context())
+	c, err := p.eventRegisters(r.Context())
 	if err != nil {
-		p.deps.Log.Error("processing: catalogue", "error", err)
+		p.deps.Log.Error("processing: registers in force", "error", err)
 		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
@@ -228,7 +240,7 @@ func (p *portal) processingPage(w http.ResponseWriter, r *http.Request) {
 		v.Notices.Address = sess.Identity.Email
 	}
 	if !valid {
-		p.render(w, r, http.StatusUnprocessableEntity, "processing", sess, v)
+		p.render(w, r, http.StatusUnprocessableEntity, "processing", sess, v, filterErrors(form)...)
 		return
 	}
 	var after *events.Cursor
@@ -236,7 +248,7 @@ func (p *portal) processingPage(w http.ResponseWriter, r *http.Request) {
 		cur, ok := events.ParseCursor(raw)
 		if !ok {
 			v.Filter.Errors["form"] = t.T("portal.processing.bad_page")
-			p.render(w, r, http.StatusUnprocessableEntity, "processing", sess, v)
+			p.render(w, r, http.StatusUnprocessableEntity, "processing", sess, v, filterErrors(v.Filter)...)
 			return
 		}
 		after = &cur
@@ -275,7 +287,7 @@ func (p *portal) processingCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := langOf(r)
 	t := texts.In(lang)
-	c, err := p.catalogue(r.Context())
+	c, err := p.eventRegisters(r.Context())
 	if err != nil {
 		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
@@ -342,7 +354,7 @@ func (p *portal) proof(w http.ResponseWriter, r *http.Request) (proofView, *web.
 		return proofView{}, nil, false
 	}
 	lang := langOf(r)
-	c, err := p.catalogue(r.Context())
+	c, err := p.eventRegisters(r.Context())
 	if err != nil {
 		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return proofView{}, nil, false
@@ -369,8 +381,10 @@ func (p *portal) proof(w http.ResponseWriter, r *http.Request) (proofView, *web.
 // to object to the processing, or to have it restricted.
 var actRights = []contracts.Right{contracts.RightAccess, contracts.RightObjection, contracts.RightRestriction}
 
-// processingAct opens the request form with the event filled in: the right chosen and the details
-// naming the register, the time, who acted, why and the event's id.
+// processingAct starts a request about the event on the request form: a new draft with the right
+// chosen and the details naming the register, the time, who acted, why and the event's id, and the
+// person lands on the details step to say more, then goes on through the form's own steps (Back
+// leads to the right, chosen). The draft replaces one in progress: the person chose to start here.
 func (p *portal) processingAct(w http.ResponseWriter, r *http.Request) {
 	sess, ok := p.signedIn(w, r)
 	if !ok {
@@ -382,7 +396,7 @@ func (p *portal) processingAct(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusUnprocessableEntity, "portal.processing.bad_right")
 		return
 	}
-	c, err := p.catalogue(r.Context())
+	c, err := p.eventRegisters(r.Context())
 	if err != nil {
 		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
@@ -406,8 +420,12 @@ func (p *portal) processingAct(w http.ResponseWriter, r *http.Request) {
 	}
 	details := texts.In(lang).T("portal.processing.act_details", v.Register, v.When, who, v.Purpose,
 		texts.In(lang).Of("portal.processing.operation", v.Operation), v.EventID)
-	p.render(w, r, http.StatusOK, "new", sess, form{Key: uuid.NewString(), Right: string(right), Email: sess.Identity.Email,
-		Details: details, Rights: contracts.Rights})
+	d := draft{Key: uuid.NewString(), Right: string(right), Details: details, Answered: []string{stepRight}}
+	if err := p.saveDraft(w, r, sess, d); err != nil {
+		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
+		return
+	}
+	http.Redirect(w, r, stepPath(lang, stepDetails), http.StatusSeeOther)
 }
 
 // processingNotices turns the e-mail notices of new disclosures on, to the address the person

@@ -4,17 +4,17 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"kirjaamo.dev/contracts"
-	"kirjaamo.dev/services/internal/store/declarations"
 	"kirjaamo.dev/services/internal/store/events"
+	"kirjaamo.dev/services/internal/texts"
+	"kirjaamo.dev/services/internal/web"
 )
 
 // fakeProcessing holds events by the identity code they are about, and the page's last query.
@@ -92,27 +92,12 @@ func (f *fakeProcessing) Subscribed(_ context.Context, person []contracts.Identi
 	return nil, nil
 }
 
-// inForce is the catalogue with the demo Kanta processing log in force.
-type inForce []declarations.Version
-
-func (c inForce) VersionsInForce(context.Context, time.Time) ([]declarations.Version, error) {
-	return c, nil
-}
-
-func kantaInForce(t testing.TB) inForce {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "adapters", "demo", "declarations", "kanta-processing-log.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inForce{{RegisterID: "kanta-processing-log", Declaration: raw}}
-}
-
 func TestThePersonSeesTheirUsesWithPurposesInPlainWordsInEachLanguage(t *testing.T) {
 	h := newHarness(t)
 	for lang, words := range map[string][]string{
-		"fi": {"Kuka on käyttänyt tietojani", "Kanta-palvelujen käsittelyloki", "Hoito", "Sinua hoitava ammattilainen", "Luovutettu: Kela"},
-		"sv": {"Vem har använt mina uppgifter", "Kantatjänsternas behandlingslogg", "Vård", "En yrkesperson som vårdar dig", "Utlämnat: Kela"},
-		"en": {"Who has used my data", "Kanta Services processing log", "Care", "A professional caring for you", "Disclosed: Kela"},
+		"fi": {"Kuka on käyttänyt tietojani", "Kanta-palvelujen käsittelyloki", "Hoito", "Sinua hoitava ammattilainen", "Luovutettu: <span data-quoted>Kela</span>"},
+		"sv": {"Vem har använt mina uppgifter", "Kantatjänsternas behandlingslogg", "Vård", "En yrkesperson som vårdar dig", "Utlämnat: <span data-quoted>Kela</span>"},
+		"en": {"Who has used my data", "Kanta Services processing log", "Care", "A professional caring for you", "Disclosed: <span data-quoted>Kela</span>"},
 	} {
 		w := h.page(t, ainoID, "GET", "/"+lang+"/processing", nil)
 		if w.Code != http.StatusOK {
@@ -164,6 +149,15 @@ func TestTheFiltersAreGETParametersCheckedField(t *testing.T) {
 		if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), `id="error-`+field+`"`) {
 			t.Errorf("%s: %d, want 422 with an error at %s", query, w.Code, field)
 		}
+		// The error summary links to the field, and the title says there is an error.
+		input := field
+		if field == "form" {
+			input = "filters"
+		}
+		if body := w.Body.String(); !strings.Contains(body, `<a href="#`+input+`">`) ||
+			!strings.Contains(body, "<title>"+texts.In(contracts.Finnish).T("portal.error_prefix")) {
+			t.Errorf("%s: no error summary linking to #%s, or the title does not say there is an error", query, input)
+		}
 	}
 }
 
@@ -203,11 +197,26 @@ func TestAUseCanBeCheckedAndActedOn(t *testing.T) {
 	if w := h.page(t, mattiID, "GET", "/en/processing/kanta-processing-log/k-1/proof", nil); w.Code != http.StatusNotFound {
 		t.Errorf("Matti's look at Aino's proof: %d", w.Code)
 	}
-	w = h.page(t, ainoID, "GET", "/fi/processing/kanta-processing-log/k-2/act?right=objection", nil)
+	// Acting on a use starts the request form at its details, the right chosen and the use described.
+	send := h.signedInAs(&web.Session{Identity: &ainoID, CSRF: "csrf-token"})
+	w = send("GET", "/fi/processing/kanta-processing-log/k-2/act?right=objection", nil)
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/fi/requests/new/details" {
+		t.Fatalf("acting on a use: %d, to %q", w.Code, w.Header().Get("Location"))
+	}
+	w = send("GET", "/fi/requests/new/details", nil)
 	body := w.Body.String()
-	if w.Code != http.StatusOK || !strings.Contains(body, `value="objection" checked`) || !strings.Contains(body, "Kanta-palvelujen käsittelyloki") ||
-		!strings.Contains(body, "(tapahtuma k-2)") || !strings.Contains(body, "Laura Lääkäri") {
-		t.Errorf("the request form from a use: %d", w.Code)
+	if w.Code != http.StatusOK || !strings.Contains(body, texts.In(contracts.Finnish).Of("portal.details_label", contracts.RightObjection)) ||
+		!strings.Contains(body, "Kanta-palvelujen käsittelyloki") || !strings.Contains(body, "(tapahtuma k-2)") || !strings.Contains(body, "Laura Lääkäri") {
+		t.Errorf("the details step from a use: %d %s", w.Code, body)
+	}
+	if w := send("GET", "/fi/requests/new", nil); !strings.Contains(w.Body.String(), `value="objection" aria-describedby="right-objection-hint" checked`) {
+		t.Error("Back from the details does not show the objection chosen")
+	}
+	details := html.UnescapeString(body[strings.Index(body, `name="details"`):])
+	details = details[strings.Index(details, ">")+1 : strings.Index(details, "</textarea>")]
+	if w := send("POST", "/fi/requests/new/details", url.Values{"details": {details}}); w.Code != http.StatusSeeOther ||
+		w.Header().Get("Location") != "/fi/requests/new/contact" {
+		t.Errorf("the details from a use, sent on: %d, to %q", w.Code, w.Header().Get("Location"))
 	}
 	for _, path := range []string{"/en/processing/kanta-processing-log/k-2/act?right=erasure", "/en/processing/kanta-processing-log/nope/act?right=access"} {
 		if w := h.page(t, ainoID, "GET", path, nil); w.Code < 400 || w.Code >= 500 {

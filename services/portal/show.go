@@ -4,22 +4,30 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
-	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/internal/casefile"
 	"kirjaamo.dev/services/internal/store"
 	"kirjaamo.dev/services/internal/store/cases"
+	"kirjaamo.dev/services/internal/texts"
 	"kirjaamo.dev/services/internal/web"
 )
 
 // caseView is the case page's data. A request whose case is not stored yet (its workflow's first
-// step has not run) shows as being registered, with a refresh.
+// step has not run) shows as being registered, with what to do meanwhile.
 type caseView struct {
 	RequestID string
 	Case      cases.Case
+	// Sent is the notice's key right after the request was sent: the page opens with the
+	// confirmation, the request's reference and what happens next.
+	Sent      string
 	Replied   bool
 	HasData   bool
-	Registers []registerView
+	Registers []casefile.RegisterReply
+	Timeline  []event
+	// Extension is the extension of the deadline, with its reasons, if it was extended.
+	Extended bool
 	// The subject's own steps (subject.go): registers waiting for an identifier, the form to supply
 	// one, whether the request can be withdrawn, and once withdrawn what became of each register.
 	Waiting     []waitingView
@@ -34,55 +42,41 @@ type caseView struct {
 	Applied     []string
 }
 
-type registerView struct {
-	ID          string
-	Name        string
-	Controller  string
-	Code        string
-	Explanation string
-	Citations   []string
-	NoticeDue   bool
-	Records     int
-	Purposes    []purposeView
+// event is a step of the request's life, for its timeline.
+type event struct {
+	When time.Time
+	What string
+	// Due marks what is still to come: the deadline.
+	Due bool
 }
 
-// purposeView is the Art 15(1)(a)-(h) information of one purpose, from the register's declaration:
-// why, on what basis, which data, to whom, for how long, and from where.
-type purposeView struct {
-	Name       string
-	Basis      string
-	Categories []string
-	Recipients []string
-	Retention  []string
-	Source     string
-}
-
-func purposesOf(d *contracts.Declaration, lang contracts.Language) []purposeView {
-	if d == nil {
-		return nil
+// timelineOf is the request's life so far, oldest first, and its deadline while a reply is due.
+func timelineOf(c cases.Case, t texts.Catalog) []event {
+	out := []event{{When: c.ReceivedAt, What: t.T("portal.timeline_received")}}
+	if c.IdentityDecidedAt != nil {
+		what := t.T("portal.timeline_identity_verified")
+		if c.IdentityRefusal != "" {
+			what = t.T("portal.timeline_identity_refused")
+		}
+		out = append(out, event{When: *c.IdentityDecidedAt, What: what})
 	}
-	var out []purposeView
-	for _, p := range d.Purposes {
-		v := purposeView{Name: p.Name.In(lang), Basis: "GDPR Art " + string(p.LegalBasis), Source: p.Source.In(lang)}
-		for _, law := range p.BasisLaw {
-			v.Basis += "; " + law.Ref()
+	for _, s := range c.SuppliedIdentifiers() {
+		if s.Verified && s.VerifiedAt != nil {
+			out = append(out, event{When: *s.VerifiedAt, What: t.T("portal.timeline_identifier", t.Of("identifier", s.Type))})
 		}
-		names := map[string]string{}
-		for _, c := range p.DataCategories {
-			names[c.ID] = c.Name.In(lang)
-			v.Categories = append(v.Categories, c.Name.In(lang))
-		}
-		for _, r := range p.Recipients {
-			v.Recipients = append(v.Recipients, r.Name.In(lang))
-		}
-		for _, r := range p.Retention {
-			how := r.Period
-			if r.Criteria != nil {
-				how = r.Criteria.In(lang)
-			}
-			v.Retention = append(v.Retention, names[r.Category]+": "+how+" ("+r.Trigger.In(lang)+")")
-		}
-		out = append(out, v)
+	}
+	if c.ExtendedAt != nil {
+		out = append(out, event{When: *c.ExtendedAt, What: t.T("portal.timeline_extended", t.Date(c.Deadline))})
+	}
+	if c.RepliedAt != nil {
+		out = append(out, event{When: *c.RepliedAt, What: t.T("portal.timeline_replied")})
+	}
+	if c.WithdrawnAt != nil {
+		out = append(out, event{When: *c.WithdrawnAt, What: t.T("portal.timeline_withdrawn")})
+	}
+	slices.SortStableFunc(out, func(a, b event) int { return a.When.Compare(b.When) })
+	if c.RepliedAt == nil && c.WithdrawnAt == nil && c.Status.Open() {
+		out = append(out, event{When: c.Deadline, What: t.T("portal.timeline_deadline"), Due: true})
 	}
 	return out
 }
@@ -93,12 +87,16 @@ func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	sent := ""
+	if strings.HasPrefix(sess.Notice, "portal.sent") || sess.Notice == "portal.already_sent" {
+		sent = sess.Notice
+	}
 	file, err := p.ownCase(r, sess.Identity, id)
 	if errors.Is(err, store.ErrNotFound) {
 		if p.beingRegistered(r, sess, id) {
 			// A phone number given with the request waits for its code already; the page asks for
-			// it at once (and stops refreshing itself, which would clear what is being typed).
-			v := caseView{RequestID: id}
+			// it at once.
+			v := caseView{RequestID: id, Sent: sent}
 			pending, err := p.deps.Challenges.Pending(r.Context(), id)
 			if err != nil {
 				p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
@@ -119,13 +117,12 @@ func (p *portal) showRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lang := langOf(r)
-	v := caseView{RequestID: id, Case: file.Case, Replied: file.Replied()}
+	t := texts.In(lang)
+	v := caseView{RequestID: id, Case: file.Case, Replied: file.Replied(), Sent: sent, Timeline: timelineOf(file.Case, t)}
 	if v.Replied {
+		v.Registers = file.Reply(t)
 		for _, reg := range file.Registers {
 			v.HasData = v.HasData || reg.Records > 0
-			v.Registers = append(v.Registers, registerView{ID: reg.ID, Name: reg.Name.In(lang), Controller: reg.Controller.In(lang),
-				Code: reg.Code, Explanation: reg.Explanation.In(lang), Citations: reg.Citations, NoticeDue: reg.NoticeDue, Records: reg.Records,
-				Purposes: purposesOf(reg.Declaration, lang)})
 		}
 	}
 	if err := p.subjectSteps(r.Context(), &v, file, lang); err != nil {
@@ -170,38 +167,46 @@ func rememberSubmitted(sess *web.Session, id string) {
 	}
 }
 
-func (p *portal) download(w http.ResponseWriter, r *http.Request, zip bool) {
-	sess, ok := p.signedIn(w, r)
-	if !ok {
-		return
-	}
-	file, err := p.ownCase(r, sess.Identity, r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !file.Replied()) {
-		p.fail(w, r, http.StatusNotFound, "portal.not_found")
-		return
-	}
-	if err != nil {
-		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
-		return
-	}
-	pkg := file.Package(time.Now())
-	name := "kirjaamo-" + file.Case.RequestID[:8]
-	if zip {
-		w.Header().Set("Content-Type", "application/zip")
-		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.zip"`)
-		err = pkg.WriteZIP(r.Context(), w, opener(p.deps.Packages, file.Case.RequestID))
-	} else {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
-		err = pkg.WriteJSON(r.Context(), w, opener(p.deps.Packages, file.Case.RequestID))
-	}
-	if err != nil {
-		// The headers are out, so the download cannot become an error page: it ends cut short, which
-		// the browser reports as a failed download, never as a complete one.
-		p.deps.Log.Error("write package", "request", file.Case.RequestID, "error", err)
-		panic(http.ErrAbortHandler)
+// download serves the access package: the ZIP (cover letter in HTML and PDF, CSV, JSON), the JSON
+// alone, or the cover letter as PDF, each in the page's language.
+func (p *portal) download(format string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess, ok := p.signedIn(w, r)
+		if !ok {
+			return
+		}
+		file, err := p.ownCase(r, sess.Identity, r.PathValue("id"))
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !file.Replied()) {
+			p.fail(w, r, http.StatusNotFound, "portal.not_found")
+			return
+		}
+		if err != nil {
+			p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
+			return
+		}
+		lang := langOf(r)
+		pkg := file.Package(time.Now(), lang)
+		open := opener(p.deps.Packages, file.Case.RequestID)
+		name := pkg.FileName()
+		switch format {
+		case "zip":
+			w.Header().Set("Content-Type", "application/zip")
+			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.zip"`)
+			err = pkg.WriteZIP(r.Context(), w, open)
+		case "pdf":
+			w.Header().Set("Content-Type", "application/pdf")
+			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.pdf"`)
+			err = pkg.WritePDF(w)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
+			err = pkg.WriteJSON(r.Context(), w, open)
+		}
+		if err != nil {
+			// The headers are out, so the download cannot become an error page: it ends cut short,
+			// which the browser reports as a failed download, never as a complete one.
+			p.deps.Log.Error("write package", "request", file.Case.RequestID, "error", err)
+			panic(http.ErrAbortHandler)
+		}
 	}
 }
-
-func (p *portal) downloadJSON(w http.ResponseWriter, r *http.Request) { p.download(w, r, false) }
-func (p *portal) downloadZIP(w http.ResponseWriter, r *http.Request)  { p.download(w, r, true) }

@@ -31,9 +31,8 @@ type waitingView struct {
 
 // supplyForm is the form for adding an identifier, with what was typed and what was wrong with it.
 type supplyForm struct {
-	Type   string
-	Value  string
-	Errors map[string]string
+	Type  string
+	Value string
 }
 
 // subjectSteps fills in the case page's part on the subject's own steps: what registers wait for,
@@ -63,6 +62,10 @@ func (p *portal) subjectSteps(ctx context.Context, v *caseView, file *casefile.F
 		v.Waiting = append(v.Waiting, wv)
 	}
 	v.CanWithdraw = file.Case.Status.SubjectMayAct()
+	if !v.CanWithdraw {
+		// Once replied or closed, nothing more is searched: no register waits for anything.
+		v.Waiting, v.SupplyTypes = nil, nil
+	}
 	if file.Case.WithdrawnAt != nil {
 		for _, r := range rows {
 			switch {
@@ -229,36 +232,58 @@ func (p *portal) supplyPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fields := checkSupply(&ident, waiting)
-	if fields == nil && !file.Case.Status.SubjectMayAct() {
-		fields = []contracts.FieldError{{Field: "form", Message: texts.In(lang).T("portal.not_done")}}
+	t := texts.In(lang)
+	var errs []formError
+	for _, f := range fields {
+		errs = append(errs, formError{Field: f.Field, Input: "supply-" + f.Field, Message: fieldMessage(t, f.Field, f)})
 	}
-	if fields == nil {
+	if errs == nil && !file.Case.Status.SubjectMayAct() {
+		p.flash(w, r, sess, "portal.not_done")
+		http.Redirect(w, r, "/"+string(lang)+"/requests/"+file.Case.RequestID, http.StatusSeeOther)
+		return
+	}
+	if errs == nil {
 		// Nothing goes to the workflow yet: the identifier is used once its code comes back (verify.go).
 		_, err := p.challenge(r.Context(), file.Case.RequestID, sess.Identity.Subject, ident, request.ChannelWeb, string(lang))
 		if errors.Is(err, challenges.ErrTooManyCodes) {
-			fields = []contracts.FieldError{{Field: "value", Message: texts.In(lang).T("portal.too_many_codes")}}
+			errs = []formError{{Field: "value", Input: "supply-value", Message: t.T("portal.too_many_codes")}}
 		} else if err != nil {
 			p.deps.Log.Error("supply", "request", file.Case.RequestID, "error", err)
 			p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 			return
 		}
 	}
-	if fields == nil {
-		p.flash(w, r, sess, texts.In(lang).T("portal.code_sent"))
+	if errs == nil {
+		p.flash(w, r, sess, "portal.code_sent")
 		http.Redirect(w, r, "/"+string(lang)+"/requests/"+file.Case.RequestID, http.StatusSeeOther)
 		return
 	}
-	form.Errors = map[string]string{}
-	for _, f := range fields {
-		form.Errors[f.Field] = fieldMessage(lang, f)
-	}
-	v := caseView{RequestID: file.Case.RequestID, Case: file.Case, Supply: form}
+	v := caseView{RequestID: file.Case.RequestID, Case: file.Case, Supply: form, Timeline: timelineOf(file.Case, t)}
 	if err := p.subjectSteps(r.Context(), &v, file, lang); err != nil {
 		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	}
 	v.Supply.Type = form.Type
-	p.render(w, r, http.StatusUnprocessableEntity, "show", sess, v)
+	p.render(w, r, http.StatusUnprocessableEntity, "show", sess, v, errs...)
+}
+
+// withdrawConfirm asks whether the subject means to withdraw the request, saying what withdrawing
+// does and does not undo.
+func (p *portal) withdrawConfirm(w http.ResponseWriter, r *http.Request) {
+	sess, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	file, ok := p.ownPageCase(w, r, sess.Identity)
+	if !ok {
+		return
+	}
+	if !file.Case.Status.SubjectMayAct() {
+		p.flash(w, r, sess, "portal.not_done")
+		http.Redirect(w, r, "/"+string(langOf(r))+"/requests/"+file.Case.RequestID, http.StatusSeeOther)
+		return
+	}
+	p.render(w, r, http.StatusOK, "withdraw", sess, caseView{RequestID: file.Case.RequestID, Case: file.Case})
 }
 
 // withdrawPage takes the case page's withdrawal button.
@@ -272,15 +297,15 @@ func (p *portal) withdrawPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lang := langOf(r)
-	notice := texts.In(lang).T("portal.withdrawn")
+	notice := "portal.withdrawn"
 	if !file.Case.Status.SubjectMayAct() {
-		notice = texts.In(lang).T("portal.not_done")
+		notice = "portal.not_done"
 	} else if _, err := p.deps.Requests.Withdraw(r.Context(), file.Case.RequestID, request.Withdrawal{Channel: request.ChannelWeb}); err != nil {
 		if _, refused := request.AsRefused(err); !refused && !errors.Is(err, request.ErrNotFound) {
 			p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 			return
 		}
-		notice = texts.In(lang).T("portal.not_done")
+		notice = "portal.not_done"
 	}
 	p.flash(w, r, sess, notice)
 	http.Redirect(w, r, "/"+string(lang)+"/requests/"+file.Case.RequestID, http.StatusSeeOther)
@@ -301,8 +326,9 @@ func (p *portal) ownPageCase(w http.ResponseWriter, r *http.Request, id *oidclog
 	return file, true
 }
 
-// flash keeps a one-time message for the next page.
-func (p *portal) flash(w http.ResponseWriter, r *http.Request, sess *web.Session, notice string) {
-	sess.Notice = notice
+// flash keeps a one-time message for the next page: the key of its text, so that the page shows it
+// in the language it is read in.
+func (p *portal) flash(w http.ResponseWriter, r *http.Request, sess *web.Session, key string) {
+	sess.Notice = key
 	_ = p.sessions.Save(r.Context(), w, sess)
 }

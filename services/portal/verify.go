@@ -206,7 +206,7 @@ func (p *portal) verifyPage(w http.ResponseWriter, r *http.Request) {
 	file, err := p.ownCase(r, sess.Identity, requestID)
 	if errors.Is(err, store.ErrNotFound) && p.beingRegistered(r, sess, requestID) {
 		// Sent before the request's case was recorded: nothing is checked, the code stays as it was.
-		p.flash(w, r, sess, texts.In(lang).T("portal.being_registered"))
+		p.flash(w, r, sess, "portal.being_registered")
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
@@ -219,7 +219,7 @@ func (p *portal) verifyPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !file.Case.Status.SubjectMayAct() {
-		p.flash(w, r, sess, texts.In(lang).T("portal.not_done"))
+		p.flash(w, r, sess, "portal.not_done")
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
@@ -232,29 +232,29 @@ func (p *portal) verifyPage(w http.ResponseWriter, r *http.Request) {
 	_, problem, err := p.confirm(r.Context(), file, waiting, idType, r.PostFormValue("code"), request.ChannelWeb)
 	switch {
 	case problem != nil:
-		v := caseView{RequestID: file.Case.RequestID, Case: file.Case, Verify: verifyForm{Type: idType, Error: problem.pageMessage(lang)}}
+		v := caseView{RequestID: file.Case.RequestID, Case: file.Case, Verify: verifyForm{Type: idType}, Timeline: timelineOf(file.Case, texts.In(lang))}
 		if err := p.subjectSteps(r.Context(), &v, file, lang); err != nil {
 			p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 			return
 		}
-		p.render(w, r, http.StatusUnprocessableEntity, "show", sess, v)
+		p.render(w, r, http.StatusUnprocessableEntity, "show", sess, v,
+			formError{Field: "code", Input: "code-" + strings.TrimSpace(idType), Message: problem.pageMessage(lang)})
 		return
 	case errors.Is(err, errNotWaited):
-		p.flash(w, r, sess, texts.In(lang).T("portal.not_waited"))
+		p.flash(w, r, sess, "portal.not_waited")
 	case err != nil && !settled(err):
 		p.deps.Log.Error("verify", "request", file.Case.RequestID, "error", err)
 		p.fail(w, r, http.StatusServiceUnavailable, "portal.try_again")
 		return
 	case err != nil:
-		p.flash(w, r, sess, texts.In(lang).T("portal.not_done"))
+		p.flash(w, r, sess, "portal.not_done")
 	default:
-		p.flash(w, r, sess, texts.In(lang).T("portal.supplied"))
+		p.flash(w, r, sess, "portal.supplied")
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-// verifyForm is the code form's state after a code was not accepted.
+// verifyForm is the code form's state after a code was not accepted: which type's code it was.
 type verifyForm struct {
-	Type  string
-	Error string
+	Type string
 }

@@ -5,7 +5,7 @@
 //
 //   announce -> heartbeat every 10 s -> pull tasks from the durable consumer register-<id> ->
 //   validate -> read the effect record (answer a recorded cancellation or result at once) ->
-//   look up, or claim the task in the effect record and erase -> publish the result
+//   look up, or claim the task in the effect record and erase or rectify -> publish the result
 //   (Nats-Msg-Id result/<task id>) -> ack
 //
 // A lookup whose records' JSON exceeds the task's inline limit streams them instead, as JSON Lines
@@ -23,7 +23,7 @@ import { Sealer, SCHEME, DEFAULT_CHUNK_SIZE } from "./sealed.mjs";
 const declaration = JSON.parse(readFileSync(new URL("./example-js-register.json", import.meta.url), "utf8"));
 const REGISTER = declaration.register_id;
 const SUBJECT = `kirjaamo.v1.register.${REGISTER}`;
-const CAPABILITIES = ["lookup", "erase"]; // what this code implements; the declaration may not promise more
+const CAPABILITIES = ["lookup", "rectify", "erase"]; // what this code implements; the declaration may not promise more
 const CONCURRENCY = 4;
 // How long a task may run without a progress heartbeat before JetStream redelivers it: 30 s, unless
 // KIRJAAMO_ADAPTER_ACK_WAIT (as the Go SDK reads it, e.g. "30s", "1m") says otherwise.
@@ -118,6 +118,10 @@ function validateTask(t) {
       else if (typeof id.value !== "string" || !rule[0](id.value)) bad(`identifiers[${i}].value`, rule[1], rule[2]);
     });
   }
+  if (t.operation === "rectify" && (!Array.isArray(t.rectification) || t.rectification.length < 1 || t.rectification.length > 50 ||
+      !t.rectification.every((c) => typeof c?.field === "string" && c.field !== "" && typeof (c.new_value ?? "") === "string"))) {
+    bad("rectification", "required_if", "a rectify task carries 1 to 50 corrections, each a field and its new value");
+  }
   if (t.package !== undefined) {
     const key = typeof t.package?.key === "string" && /^[A-Za-z0-9+/]{43}=$/.test(t.package.key) ? Buffer.from(t.package.key, "base64") : null;
     if (t.operation !== "lookup") bad("package", "package", "may only be given with a lookup");
@@ -171,6 +175,34 @@ function erase(task) {
   const result = affected > 0 ? { status: "applied", affected } : { status: "no_data" };
   applied.set(task.task_id, result);
   return { ...result };
+}
+
+// rectify corrects a subscriber's name, the one field the declaration's records mark correctable.
+// Anything else is refused on the register's own ground: a code, the reason in Finnish, Swedish and
+// English (the subject reads it in their language), and the provision in the form the platform reads.
+function rectify(task) {
+  if (applied.has(task.task_id)) return { ...applied.get(task.task_id) };
+  const correctable = new Set(declaration.records.flatMap((r) => r.fields.filter((f) => f.correctable).map((f) => f.name)));
+  if (!task.rectification.every((c) => correctable.has(c.field))) {
+    return refused("field_not_correctable", {
+      fi: "Uutiskirjeen tilaajarekisterissä voi korjata vain tilaajan nimen.",
+      sv: "I nyhetsbrevets prenumerantregister kan endast prenumerantens namn rättas.",
+      en: "Only the subscriber's name can be corrected in the newsletter's subscriber register.",
+    }, "GDPR Art 16");
+  }
+  let affected = 0;
+  for (const code of findPeople(task)) {
+    const s = subscribers.get(code);
+    for (const c of task.rectification) s[c.field] = c.new_value;
+    affected++;
+  }
+  const result = affected > 0 ? { status: "applied", affected } : { status: "no_data" };
+  applied.set(task.task_id, result);
+  return { ...result };
+}
+
+function refused(code, reason, citation) {
+  return { status: "refused", refusal: { code, reason, citation } };
 }
 
 function failed(code, message, fields) {
@@ -308,6 +340,8 @@ async function execute(task) {
   switch (task.operation) {
     case "erase":
       return erase(task);
+    case "rectify":
+      return rectify(task);
     default:
       return failed("unsupported_operation", `register ${REGISTER} does not carry out ${task.operation}`);
   }

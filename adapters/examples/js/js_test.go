@@ -51,7 +51,7 @@ func TestJavaScriptAdapterPassesTheConformanceKit(t *testing.T) {
 	}
 	want := []string{conformance.CheckDeclaration, conformance.CheckUnknownSubject, conformance.CheckKnownSubject,
 		conformance.CheckPastDeadline, conformance.CheckInvalidTask, conformance.CheckLargeResult, conformance.CheckCancellation,
-		conformance.CheckEffectOnce, conformance.CheckGracefulStop, conformance.CheckResultsValid, conformance.CheckAcknowledged}
+		conformance.CheckEffectOnce, conformance.CheckRefusal, conformance.CheckGracefulStop, conformance.CheckResultsValid, conformance.CheckAcknowledged}
 	for _, name := range want {
 		if _, ok := report.Find(name); !ok {
 			t.Errorf("the kit made no %s check", name)

@@ -81,7 +81,7 @@ func (c *checker) run(ctx context.Context) {
 	c.lookups = map[string]contracts.ResultStatus{}
 	if !c.checkDeclaration(ctx) {
 		for _, name := range []string{CheckUnknownSubject, CheckKnownSubject, CheckPastDeadline, CheckInvalidTask,
-			CheckLargeResult, CheckCancellation, CheckEffectOnce, CheckGracefulStop, CheckResultsValid, CheckAcknowledged, CheckProcessingEvents} {
+			CheckLargeResult, CheckCancellation, CheckEffectOnce, CheckRefusal, CheckGracefulStop, CheckResultsValid, CheckAcknowledged, CheckProcessingEvents} {
 			c.add(name, Skip, "needs an accepted announcement; fix the declaration check first")
 		}
 		return
@@ -94,6 +94,7 @@ func (c *checker) run(ctx context.Context) {
 	c.checkCancellation(ctx)
 	// The effect runs after the lookups: it may erase what they look for.
 	c.checkEffectOnce(ctx)
+	c.checkRefusal(ctx)
 	c.checkGracefulStop(ctx)
 	c.checkResultsValid()
 	c.checkAcknowledged(ctx)
@@ -271,6 +272,10 @@ func (c *checker) checkKnownSubject(ctx context.Context) {
 				c.add(CheckKnownSubject, Fail, "record %d of the known subject does not validate: %v", i, err)
 				return
 			}
+		}
+		if problem := undeclared(c.decl, r.Records); problem != "" {
+			c.add(CheckKnownSubject, Fail, "%s", problem)
+			return
 		}
 		var categories []string
 		for _, rec := range r.Records {
@@ -599,6 +604,9 @@ func (c *checker) checkResultsValid() {
 		if err := r.Validate(); err != nil {
 			note("the answer to %s does not validate: %v", aTask(task.Operation), err)
 		}
+		if problem := untranslated(r.Refusal); problem != "" {
+			note("the answer to %s: %s", aTask(task.Operation), problem)
+		}
 		if r.RequestID != task.RequestID || r.RegisterID != task.RegisterID || r.Operation != task.Operation {
 			note("the answer to %s does not echo its task: request_id, register_id and operation are copied from the task", aTask(task.Operation))
 		}
@@ -778,4 +786,99 @@ func randomBelow(n int64) int {
 		return 0
 	}
 	return int(v.Int64())
+}
+
+// undeclared names the first category or field of records that the declaration's records do not
+// describe, or "" if it describes them all: the subject reads each field by its declared label, in
+// their language.
+func undeclared(d contracts.Declaration, records []contracts.Record) string {
+	for _, rec := range records {
+		t, ok := d.RecordType(rec.Category)
+		if !ok {
+			return fmt.Sprintf("the records' category %q is not in the declaration's records: declare each category the register "+
+				"returns, with its name and each field's label in Finnish, Swedish and English, so that the subject reads them in their language", rec.Category)
+		}
+		names := make([]string, 0, len(rec.Fields))
+		for name := range rec.Fields {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if _, ok := t.Field(name); !ok {
+				return fmt.Sprintf("the field %q of the category %q is not in the declaration's records: declare it, with its label "+
+					"in every language and its format", name, rec.Category)
+			}
+		}
+	}
+	return ""
+}
+
+// untranslated says what is wrong with a refusal's reason as the subject would read it, or "": it
+// must be given in Finnish, Swedish and English, and a text that reads the same in two languages has
+// not been translated.
+func untranslated(r *contracts.Refusal) string {
+	if r == nil {
+		return ""
+	}
+	t := r.Reason
+	if t.FI == "" || t.SV == "" || t.EN == "" {
+		return "the refusal's reason must be given in Finnish, Swedish and English (reason.fi, reason.sv, reason.en)"
+	}
+	if t.FI == t.SV || t.FI == t.EN || t.SV == t.EN {
+		return "the refusal's reason reads the same in two languages: the subject reads it in their own, so translate it"
+	}
+	return ""
+}
+
+// noSuchField is a field no register has: a correction of it must be refused.
+const noSuchField = "kirjaamo_conformance_no_such_field"
+
+// checkRefusal sends the known subject a rectify task for a field the register does not declare
+// correctable, which it must refuse on its own ground: a code, the reason in Finnish, Swedish and
+// English, and the provisions it rests on, which the platform writes out in the subject's language.
+func (c *checker) checkRefusal(ctx context.Context) {
+	switch {
+	case !c.decl.Supports(contracts.OpRectify):
+		c.add(CheckRefusal, Skip, "the register declares no rectify, the task the kit asks a refusal of")
+		return
+	case c.cfg.ReadOnly:
+		c.add(CheckRefusal, Skip, "read-only: the kit sends no rectify task")
+		return
+	}
+	ids, problem := c.knownSubject()
+	if ids == nil {
+		outcome := Fail
+		if len(c.cfg.Known.Identifiers) == 0 {
+			outcome = Skip
+		}
+		c.add(CheckRefusal, outcome, "%s", problem)
+		return
+	}
+	task := c.p.newTask(contracts.OpRectify, ids)
+	task.Rectification = []contracts.Correction{{Field: noSuchField, NewValue: "x"}}
+	res, ok, err := c.p.ask(ctx, task)
+	switch {
+	case err != nil:
+		c.add(CheckRefusal, Fail, "%v", err)
+		return
+	case !ok:
+		c.add(CheckRefusal, Fail, "no answer within %s to a rectify task for a field the register does not have", c.cfg.Timeout)
+		return
+	}
+	r := res.Result
+	if r.Status != contracts.StatusRefused || r.Refusal == nil {
+		c.add(CheckRefusal, Fail, "a correction of %q, a field the register does not declare correctable, was answered %s; want "+
+			"refused, with a code, the reason in Finnish, Swedish and English and the provisions (sdk.Refuse)", noSuchField, describe(r))
+		return
+	}
+	if err := contracts.Validate(r.Refusal); err != nil {
+		c.add(CheckRefusal, Fail, "the refusal does not validate: %v", err)
+		return
+	}
+	if problem := untranslated(r.Refusal); problem != "" {
+		c.add(CheckRefusal, Fail, "%s", problem)
+		return
+	}
+	c.add(CheckRefusal, Pass, "a correction of a field the register does not have was refused as %s, citing %s, with its reason in fi, sv and en",
+		r.Refusal.Code, r.Refusal.Citation)
 }

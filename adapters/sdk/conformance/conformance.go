@@ -121,6 +121,7 @@ const (
 	CheckLargeResult    = "large-result"
 	CheckCancellation   = "cancellation"
 	CheckEffectOnce     = "effect-once"
+	CheckRefusal        = "refusal"
 	CheckGracefulStop   = "graceful-stop"
 	CheckResultsValid   = "results-valid"
 	CheckAcknowledged   = "acknowledged"

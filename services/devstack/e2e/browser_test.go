@@ -44,7 +44,8 @@ func TestBrowser(t *testing.T) {
 			t.Logf("platform log, last lines:\n%s", lastLines(logs, 80))
 		}
 	})
-	browserCtx := startBrowser(t, execPath, 150*time.Second)
+	browserCtx := startBrowser(t, execPath, 600*time.Second)
+	audit := newAuditor(t)
 	citizen := openTab(t, browserCtx, "citizen")
 	clerk := openTab(t, browserCtx, "clerk")
 
@@ -55,10 +56,12 @@ func TestBrowser(t *testing.T) {
 
 	citizenSignsIn(t, citizen, stack, aino)
 	citizenSendsAnInvalidForm(t, citizen, stack)
-	requestID := citizenSendsAccessRequest(t, citizen, stack, aino)
+	requestID := citizenSendsAccessRequest(t, citizen, stack, aino, audit)
 	officeOutcomes := clerkApproves(t, clerk, stack, requestID, aino)
 	portalOutcomes := citizenReadsReply(t, citizen, officeOutcomes)
+	audit.check(citizen, "reply access with a phone")
 	citizenDownloadsPackage(t, citizen, requestID, aino, portalOutcomes)
+	walkEveryRightInEveryLanguage(t, browserCtx, stack, audit)
 	signInLinksLandOnTheSite(t, citizen, clerk, stack)
 
 	citizenTrafficStaysHome(t, citizen, stack)
@@ -97,27 +100,36 @@ func citizenSignsIn(t *testing.T, citizen *tab, stack *devstack.Stack, aino demo
 	t.Log("1. the citizen signed in as Aino")
 }
 
-// 2. A phone number that is not one is refused with the form shown again, and nothing is sent.
+// 2. The form asks one question a page, with no right chosen beforehand. Continuing without an
+// answer, and later with a phone number that is not one, shows the error summary, which takes the
+// focus and links to the field, and the page's title says there is an error; nothing is sent.
 func citizenSendsAnInvalidForm(t *testing.T, citizen *tab, stack *devstack.Stack) {
 	t.Helper()
 	citizen.clickAndWaitForPage("#new-request")
 	if got := citizen.location(); got != stack.PortalURL+"/en/requests/new" {
 		citizen.fatalf("#new-request led to %s", got)
 	}
-	if right := eval[string](citizen, `(document.querySelector("input[name=right]:checked") || {value: ""}).value`); right != "access" {
-		citizen.fatalf("the form preselects the right %q, want access", right)
+	if checked := eval[int](citizen, `document.querySelectorAll("input[name=right]:checked").length`); checked != 0 {
+		citizen.fatalf("the form chooses a right beforehand")
+	}
+	if resp := citizen.clickAndWaitForPage("#continue"); resp.Status != 422 {
+		citizen.fatalf("continuing without a right answered %d, want 422", resp.Status)
+	}
+	errorSummaryLeadsTo(t, citizen, "right-access")
+	citizen.do("choosing access", chromedp.Click(chromedp.CSS("#right-access")))
+	citizen.clickAndWaitForPage("#continue") // to the details
+	citizen.clickAndWaitForPage("#continue") // nothing to add: to the contact details
+	if got := citizen.location(); got != stack.PortalURL+"/en/requests/new/contact" {
+		citizen.fatalf("the form's third step is at %s", got)
 	}
 	citizen.typeInto("#phone", "12")
-	resp := citizen.clickAndWaitForPage("#submit")
-	if resp.Status != 422 {
+	if resp := citizen.clickAndWaitForPage("#continue"); resp.Status != 422 {
 		citizen.fatalf("an invalid phone number was answered %d, want 422", resp.Status)
 	}
-	if !citizen.has("#form-errors") || !citizen.has("#error-phone") {
-		citizen.fatalf("the refused form shows no #form-errors and #error-phone")
-	}
-	// The form posts to /en/requests; a sent request would have redirected to /en/requests/{id}.
-	if got := citizen.location(); got != stack.PortalURL+"/en/requests" {
-		citizen.fatalf("the refused form is at %s", got)
+	errorSummaryLeadsTo(t, citizen, "phone")
+	if describedBy := eval[string](citizen, `document.querySelector("#phone").getAttribute("aria-describedby")`); describedBy != "phone-hint error-phone" ||
+		eval[string](citizen, `document.querySelector("#phone").getAttribute("aria-invalid")`) != "true" {
+		citizen.fatalf("the phone field is described by %q and not marked invalid", describedBy)
 	}
 	if phone := eval[string](citizen, `document.querySelector("#phone").value`); phone != "12" {
 		citizen.fatalf("the form shown again lost what was typed: phone %q", phone)
@@ -125,17 +137,49 @@ func citizenSendsAnInvalidForm(t *testing.T, citizen *tab, stack *devstack.Stack
 	t.Logf("2. the invalid phone was refused (422): %q", citizen.text("#error-phone"))
 }
 
+// errorSummaryLeadsTo checks a refused step's error summary: it has the focus, the page's title
+// begins with the error prefix, and its link goes to the field.
+func errorSummaryLeadsTo(t *testing.T, b *tab, field string) {
+	t.Helper()
+	// autofocus is applied at the page's next rendering, a moment after it loads.
+	focused := ""
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if focused = eval[string](b, `document.activeElement ? document.activeElement.id : ""`); focused == "error-summary" {
+			break
+		}
+	}
+	if focused != "error-summary" {
+		b.fatalf("the error summary does not have the focus; %q does", focused)
+	}
+	if title := eval[string](b, `document.title`); !strings.HasPrefix(title, "Error:") {
+		b.fatalf("the title of a page with errors is %q", title)
+	}
+	if !b.has(`#error-summary a[href="#`+field+`"]`) || !b.has("#"+field) {
+		b.fatalf("the error summary has no link to #%s", field)
+	}
+}
+
 var requestPage = regexp.MustCompile(`/en/requests/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`)
 
 // 3. The corrected access request is sent; its page waits until the registers have answered and
 // the case is with the registry office.
-func citizenSendsAccessRequest(t *testing.T, citizen *tab, stack *devstack.Stack, aino demo.Person) string {
+func citizenSendsAccessRequest(t *testing.T, citizen *tab, stack *devstack.Stack, aino demo.Person, audit *auditor) string {
 	t.Helper()
 	citizen.typeInto("#phone", aino.Phone)
+	citizen.clickAndWaitForPage("#continue")
+	if got := citizen.location(); got != stack.PortalURL+"/en/requests/new/check" || !citizen.has("#answers") {
+		citizen.fatalf("the last step leads to %s, not the check of the answers", got)
+	}
+	if answers := citizen.text("#answers"); !strings.Contains(answers, aino.Phone) || !strings.Contains(answers, "Access to my data") {
+		citizen.fatalf("the check page does not show the answers: %q", answers)
+	}
 	resp := citizen.clickAndWaitForPage("#submit")
 	m := requestPage.FindStringSubmatch(citizen.location())
 	if resp.Status != 200 || m == nil || !strings.HasPrefix(citizen.location(), stack.PortalURL) {
 		citizen.fatalf("sending the request answered %d at %s, want the request's page", resp.Status, citizen.location())
+	}
+	if ref := citizen.text("#reference"); ref != strings.ToUpper(m[1][:8]) {
+		citizen.fatalf("the confirmation gives the reference %q", ref)
 	}
 	requestID := m[1]
 	if !citizen.has("#processing") && !citizen.has("#status") {
@@ -148,6 +192,17 @@ func citizenSendsAccessRequest(t *testing.T, citizen *tab, stack *devstack.Stack
 	}
 	code := codeTextedTo(t, stack, aino.Phone)
 	citizen.reloadUntil("the case to be registered", 60*time.Second, func() bool { return citizen.has("#status") && citizen.has("#code-phone") })
+	audit.check(citizen, "request code asked")
+	wrong := "000000"
+	if code == wrong {
+		wrong = "000001"
+	}
+	citizen.typeInto("#code-phone", wrong)
+	if resp := citizen.clickAndWaitForPage("#verify-phone"); resp.Status != 422 || !citizen.has("#error-code") {
+		citizen.fatalf("a wrong code was answered %d", resp.Status)
+	}
+	errorSummaryLeadsTo(t, citizen, "code-phone")
+	audit.check(citizen, "request code wrong")
 	citizen.typeInto("#code-phone", code)
 	if resp := citizen.clickAndWaitForPage("#verify-phone"); resp.Status != 200 || citizen.has("#code-phone") || !citizen.has("#notice") {
 		citizen.fatalf("entering the code answered %d; the page still asks for it: %v", resp.Status, citizen.has("#code-phone"))
@@ -167,6 +222,12 @@ func citizenSendsAccessRequest(t *testing.T, citizen *tab, stack *devstack.Stack
 	if citizen.has("#reply") {
 		citizen.fatalf("the reply shows before the registry office approved it")
 	}
+	// Back to the check page and Send again: the form was sent, and starts again.
+	citizen.open(stack.PortalURL + "/en/requests/new/check")
+	if got := citizen.location(); got != stack.PortalURL+"/en/requests/new" {
+		citizen.fatalf("the sent form's check page is still there, at %s", got)
+	}
+	citizen.open(stack.PortalURL + "/en/requests/" + requestID)
 	t.Logf("3. request %s sent; its page showed: %s", requestID, strings.Join(seen, " → "))
 	return requestID
 }
@@ -291,7 +352,7 @@ func clerkApproves(t *testing.T, clerk *tab, stack *devstack.Stack, requestID st
 	return outcomes
 }
 
-var recordCount = regexp.MustCompile(`(\d+) records`)
+var recordCount = regexp.MustCompile(`Records about you: (\d+)`)
 
 // The rules' outcomes (kirjaamo.dev/rules) that say a register could not tell who the subject is,
 // and those that say it has not answered yet: neither belongs in this reply.
@@ -347,13 +408,18 @@ func citizenReadsReply(t *testing.T, citizen *tab, officeOutcomes map[string]out
 // so that the test checks what the citizen gets.
 type accessPackage struct {
 	Format    string `json:"format"`
+	Language  string `json:"language"`
 	RequestID string `json:"request_id"`
 	Right     string `json:"right"`
 	Registers []struct {
-		RegisterID string   `json:"register_id"`
-		Outcome    string   `json:"outcome"`
-		Citations  []string `json:"citations"`
-		Records    []struct {
+		RegisterID string `json:"register_id"`
+		Outcome    string `json:"outcome"`
+		Headline   string `json:"headline"`
+		Citations  []struct {
+			Ref  string `json:"ref"`
+			Text string `json:"text"`
+		} `json:"citations"`
+		Records []struct {
 			Category string            `json:"category"`
 			Fields   map[string]string `json:"fields"`
 		} `json:"records"`
@@ -371,8 +437,8 @@ func citizenDownloadsPackage(t *testing.T, citizen *tab, requestID string, aino 
 	if err := json.Unmarshal(content, &pkg); err != nil {
 		t.Fatalf("the package is not JSON: %v\n%.500s", err, content)
 	}
-	if pkg.Format != "kirjaamo.access-package/v1" || pkg.RequestID != requestID || pkg.Right != "access" {
-		t.Errorf("the package is %q for request %s, right %q", pkg.Format, pkg.RequestID, pkg.Right)
+	if pkg.Format != "kirjaamo.access-package/v2" || pkg.Language != "en" || pkg.RequestID != requestID || pkg.Right != "access" {
+		t.Errorf("the package is %q in %q for request %s, right %q", pkg.Format, pkg.Language, pkg.RequestID, pkg.Right)
 	}
 	var registers []string
 	ainosContact := false

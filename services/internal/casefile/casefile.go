@@ -34,8 +34,13 @@ type Register struct {
 	Code        string         `json:"outcome"`
 	Explanation contracts.Text `json:"explanation"`
 	Citations   []string       `json:"citations"`
-	NoticeDue   bool           `json:"notice_due"`
-	Dispatched  bool           `json:"dispatched"`
+	// Cited are the citations with their labels, from which the subject's pages and package write
+	// each provision out in the subject's language.
+	Cited     []rules.Citation `json:"-"`
+	NoticeDue bool             `json:"notice_due"`
+	// Notice is the Art 12(4) notice's statement of remedies, when due.
+	Notice     *contracts.Text `json:"-"`
+	Dispatched bool            `json:"dispatched"`
 	// Flags are matters for the clerk to judge, such as a possibly excessive request (Art 12(5)),
 	// with their evidence; they never decide anything by themselves.
 	Flags []rules.Flag `json:"flags,omitempty"`
@@ -86,7 +91,7 @@ func (rd Reader) Load(ctx context.Context, requestID string) (*File, error) {
 			}
 		}
 		reg := Register{ID: out.RegisterID, Digest: p.Digest, Code: string(out.Code), Explanation: out.Explanation,
-			Citations: Citations(out), NoticeDue: out.NoticeDue, Dispatched: p.Dispatched, Flags: out.Flags}
+			Citations: Citations(out), Cited: out.Citations, NoticeDue: out.NoticeDue, Notice: out.Notice, Dispatched: p.Dispatched, Flags: out.Flags}
 		if p.Result != nil {
 			reg.ResultStatus, reg.Records, reg.Data = string(p.Result.Status), len(p.Result.Records), p.Result.Records
 			if pkg := p.Result.Package; pkg != nil {

@@ -224,10 +224,10 @@ func TestALargeResultFlowsThroughInBoundedMemory(t *testing.T) {
 	}
 	adapterPeak := peakRSS(t, strconv.Itoa(adapter.cmd.Process.Pid))
 
-	file := casefile.File{Registers: []casefile.Register{{ID: largeRegister, Code: "found", Package: res.Package}}}
+	file := casefile.File{Registers: []casefile.Register{{ID: largeRegister, Code: "granted", Package: res.Package, Records: int(res.Package.Records)}}}
 	file.Case.RequestID = requestID
 	zipped := &countingWriter{}
-	if err := file.Package(now).WriteZIP(ctx, zipped, opener(f.store, requestID)); err != nil {
+	if err := file.Package(now, contracts.English).WriteZIP(ctx, zipped, opener(f.store, requestID)); err != nil {
 		t.Fatalf("the package did not arrive whole: %v", err)
 	}
 	natsPeak := peakRSS(t, strconv.Itoa(natsProc.cmd.Process.Pid))

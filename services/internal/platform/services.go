@@ -25,7 +25,7 @@ func (p *Platform) RunPortal(ctx context.Context, cfg portal.Config) error {
 		return fmt.Errorf("portal: %w", errNotConnected)
 	}
 	return portal.Run(ctx, cfg, portal.Deps{Requests: p.Requests, Cases: p.Cases, Files: p.Files, Challenges: p.Challenges,
-		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Processing: p.Events, Registers: p.Declarations, Log: p.Log.With("service", "portal")})
+		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Catalogue: p.Declarations, Processing: p.Events, Log: p.Log.With("service", "portal")})
 }
 
 // RunOffice runs the office on the platform; withMailbox shows the dev notifier's mailbox.

@@ -20,6 +20,7 @@ import (
 	"slices"
 
 	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/rules"
 	"kirjaamo.dev/services/internal/store/outbox"
 	"kirjaamo.dev/workflows/request"
 )
@@ -71,15 +72,22 @@ func load(fsys fs.FS) (map[contracts.Language]map[string]string, error) {
 // Families are the enumerations whose members have names, each with its members: {{.Of family
 // member}} reads "family.member".
 var Families = map[string][]string{
-	"status":             names(request.Statuses),
-	"right":              names(contracts.Rights),
-	"identifier":         names(contracts.IdentifierTypes),
-	"portal.verify_help": names(request.SuppliableTypes),
-	"mail.subject":       names(outbox.Kinds),
-	"mail.body":          names(outbox.Kinds),
+	"status":               names(request.Statuses),
+	"right":                names(contracts.Rights),
+	"identifier":           names(contracts.IdentifierTypes),
+	"portal.verify_help":   names(request.SuppliableTypes),
+	"mail.subject":         names(outbox.Kinds),
+	"mail.body":            names(outbox.Kinds),
+	"month":                months,
+	"basis":                names(contracts.LegalBases),
+	"outcome":              names(rules.OutcomeCodes),
+	"outcome_means":        names(rules.OutcomeCodes),
+	"portal.right_help":    names(contracts.Rights),
+	"portal.details_label": names(contracts.Rights),
+	"portal.details_hint":  names(contracts.Rights),
 	// What a register did with a person's data (services/portal/processing.go).
 	"portal.processing.operation": names(contracts.ProcessingOperations),
-	// The rules a field can fail, as the portal tells a person at the field (portal.fieldMessage):
+	// The rules a field can fail, as the portal tells a person at the field (portal.ruleMessage):
 	// portal.invalid.max takes the limit; a rule not named here reads as "other".
 	"portal.invalid": {"required", "required_with", "max", "control", "utf8", "nfc", "email", "e164", "uuid", "right", "language", "oneof",
 		"waited_for", "other"},

@@ -67,6 +67,13 @@ func Logged(log *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		defer func() {
 			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					// A download that cannot be completed (a package that did not arrive whole): the
+					// server must abort the response, so that the browser reports it failed rather
+					// than complete.
+					log.Warn("response aborted", "method", r.Method, "route", r.Pattern)
+					panic(p)
+				}
 				log.Error("handler panicked", "method", r.Method, "route", r.Pattern, "panic_type", typeName(p))
 				http.Error(w, "internal error", http.StatusInternalServerError)
 				return

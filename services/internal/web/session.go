@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -35,6 +36,8 @@ type Session struct {
 	// Submitted are the requests this session sent lately, newest last: the portal may say of these,
 	// and only these, that they are being registered before their case is stored.
 	Submitted []string `json:"submitted,omitempty"`
+	// Draft is the portal's request form in progress, step by step, until it is sent.
+	Draft json.RawMessage `json:"draft,omitempty"`
 }
 
 // Tag names the session in the record without disclosing its id: whoever reads the record cannot

@@ -42,8 +42,10 @@ type Case struct {
 	InternalTarget time.Time       `json:"internal_target"`
 	RepliedAt      *time.Time      `json:"replied_at,omitempty"`
 	RepliedBy      string          `json:"replied_by,omitempty"`
-	// ExtensionReasons are the reasons for an extension of the deadline, told to the subject.
-	ExtensionReasons string `json:"extension_reasons,omitempty"`
+	// ExtensionReasons are the reasons for an extension of the deadline, told to the subject, and
+	// ExtendedAt when it was extended.
+	ExtensionReasons string     `json:"extension_reasons,omitempty"`
+	ExtendedAt       *time.Time `json:"extended_at,omitempty"`
 	// Supplied are the identifiers the subject added after sending the request, as a JSON array of
 	// SuppliedIdentifier.
 	Supplied    json.RawMessage `json:"-"`
@@ -99,7 +101,7 @@ const caseColumns = `request_id, received_at, channel, right_invoked, language, 
 	identity_method, identity_level, status,
 	deadline, internal_target, replied_at, coalesce(replied_by, ''), coalesce(extension_reasons, ''),
 	withdrawn_at, coalesce(registered_by, ''), coalesce(identity_decided_by, ''), identity_decided_at,
-	coalesce(identity_refusal, ''), coalesce(attention_step, ''), coalesce(attention_trouble, ''), attention_since`
+	coalesce(identity_refusal, ''), coalesce(attention_step, ''), coalesce(attention_trouble, ''), attention_since, extended_at`
 
 func (r *Repo) scanCase(row pgx.Row) (Case, error) {
 	var c Case
@@ -109,7 +111,7 @@ func (r *Repo) scanCase(row pgx.Row) (Case, error) {
 	err := row.Scan(&c.RequestID, &c.ReceivedAt, &c.Channel, &c.Right, &c.Language, &sealed,
 		&c.IdentityMethod, &c.IdentityLevel, &c.Status,
 		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy, &c.ExtensionReasons, &c.WithdrawnAt,
-		&c.RegisteredBy, &c.IdentityDecidedBy, &c.IdentityDecidedAt, &c.IdentityRefusal, &step, &trouble, &since)
+		&c.RegisteredBy, &c.IdentityDecidedBy, &c.IdentityDecidedAt, &c.IdentityRefusal, &step, &trouble, &since, &c.ExtendedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, store.ErrNotFound
 	}

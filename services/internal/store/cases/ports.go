@@ -49,6 +49,14 @@ func (r *Repo) Record(ctx context.Context, in request.Input) error {
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
+		// The receipt goes once, with the case that it confirms: a retried step inserts nothing.
+		if n := toSubject(Case{RequestID: in.RequestID, ContactEmail: in.Request.ContactEmail, Language: in.Request.Language},
+			outbox.KindRequestReceived); n != nil {
+			n.Payload["deadline"] = in.Receipt.Deadline.Format("2006-01-02")
+			if err := r.enqueue(ctx, tx, in.RequestID, n); err != nil {
+				return err
+			}
+		}
 		e := record.Entry{Actor: system, Role: system, Action: "received", RequestID: in.RequestID,
 			Detail: map[string]any{"channel": in.Channel, "right": in.Request.Right, "identity_method": in.Subject.IdentityMethod,
 				"identity_level": in.Subject.IdentityLevel}}

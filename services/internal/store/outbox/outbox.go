@@ -19,6 +19,7 @@ type Kind string
 
 // The kinds of message, to the subject unless said otherwise.
 const (
+	KindRequestReceived     Kind = "request_received"      // the receipt: the request was received, with its reference and deadline
 	KindReplyReady          Kind = "reply_ready"           // the reply can be read in the portal
 	KindDeadlineExtended    Kind = "deadline_extended"     // the deadline was extended, with reasons (Art 12(3))
 	KindInformationNeeded   Kind = "information_needed"    // an identifier would let more registers be searched (Art 11(2))
@@ -33,7 +34,7 @@ const (
 )
 
 // Kinds lists every kind of message.
-var Kinds = []Kind{KindReplyReady, KindDeadlineExtended, KindInformationNeeded, KindRequestWithdrawn, KindLiftNotice,
+var Kinds = []Kind{KindRequestReceived, KindReplyReady, KindDeadlineExtended, KindInformationNeeded, KindRequestWithdrawn, KindLiftNotice,
 	KindRestrictionLifted, KindIdentityNotVerified, KindIdentifierCode, KindDeadlineReminder, KindDeadlineMissed, KindDisclosureNotice}
 
 // Notice is a message to send. Its dedup key makes a step that is retried send nothing twice.
