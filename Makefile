@@ -3,7 +3,7 @@ GO      ?= go
 MODULES := $(shell $(GO) list -m -f '{{.Dir}}' 2>/dev/null)
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: dev build test test-short test-modules test-gowork-off vet gofmt exhaustive workflowcheck fuzz bench bench-processing clean
+.PHONY: dev build test test-short test-modules test-gowork-off vet gofmt exhaustive workflowcheck openapi fuzz bench bench-processing clean
 
 ## dev: run the whole platform in one process on embedded servers, with the demo registers.
 dev: build
@@ -14,9 +14,10 @@ dev: build
 build:
 	$(GO) build -o bin/kirjaamo ./services/devstack/cmd/kirjaamo
 
-## test: gofmt, every module's vet, the exhaustive linter, every module's tests, the same modules built
-## alone (GOWORK=off), workflowcheck, and a short run of every fuzz target.
-test: gofmt vet exhaustive test-modules test-gowork-off workflowcheck fuzz
+## test: gofmt, every module's vet, the exhaustive linter, the API description's lint and its client,
+## every module's tests, the same modules built alone (GOWORK=off), workflowcheck, and a short run of
+## every fuzz target.
+test: gofmt vet exhaustive openapi test-modules test-gowork-off workflowcheck fuzz
 
 ## test-short: the quick lane, every test that needs no server (no PostgreSQL, NATS, Temporal,
 ## browser or npm), in every module: under 90 seconds on the 2-core machine with a warm build cache.
@@ -43,6 +44,19 @@ test-modules:
 
 test-gowork-off:
 	@set -e; for m in $(MODULES); do echo "== build (GOWORK=off) $$m"; (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...); done
+
+## openapi: contracts/openapi.yaml is the contract: it passes the ruleset of tools/openapilint
+## (OpenAPI 3.1 structure, unique operationIds, a license, examples valid against their schemas, the
+## problem-details schema on every 4xx and 5xx), and the Go client generated from it
+## (services/apiclient, which the API tests use) is regenerated and must be what is committed.
+## The route-coverage test (services, TestEveryRouteIsDescribedAndEveryPathServed) runs with the tests.
+## The lint is a module of its own, outside the workspace, so that libopenapi's requirements stay
+## out of every other module's build list.
+openapi:
+	cd tools/openapilint && GOWORK=off $(GO) test -count=1 ./... && GOWORK=off $(GO) run ./cmd/openapi-lint ../../contracts/openapi.yaml
+	cd services/apiclient && $(GO) generate ./
+	@if [ -n "$$(git status --porcelain -- services/apiclient)" ]; then git status --short -- services/apiclient; \
+		echo "services/apiclient is not what contracts/openapi.yaml generates: commit the regenerated client"; exit 1; fi
 
 workflowcheck:
 	cd workflows && $(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./...

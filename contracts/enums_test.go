@@ -29,6 +29,7 @@ var enumLists = map[string][]string{
 	"AutomatedDecisionException": enumcheck.Strings(AutomatedDecisionExceptions),
 	"ExclusionScope":             enumcheck.Strings(ExclusionScopes),
 	"DatasetState":               enumcheck.Strings(DatasetStates),
+	"EventKind":                  enumcheck.Strings(EventKinds),
 	"ProcessingOperation":        enumcheck.Strings(ProcessingOperations),
 	"FieldFormat":                enumcheck.Strings(FieldFormats),
 }
@@ -207,6 +208,7 @@ func TestTheSchemasEnumerateEveryMember(t *testing.T) {
 		"result.v1.schema.json properties/operation":                                                   enumLists["Operation"],
 		"result.v1.schema.json properties/status":                                                      enumLists["ResultStatus"],
 		"result.v1.schema.json properties/error/properties/code":                                       enumLists["ErrorCode"],
+		"event.v1.schema.json properties/kind":                                                         enumLists["EventKind"],
 		"task.v1.schema.json properties/right":                                                         enumLists["Right"],
 		"task.v1.schema.json properties/identifiers/items/properties/type":                             enumLists["IdentifierType"],
 		"task.v1.schema.json $defs/operation":                                                          enumLists["Operation"],

@@ -68,6 +68,8 @@ func TestTheSchemasAgreeWithTheGoTypes(t *testing.T) {
 		Sealing: Sealing{Scheme: SealingScheme, EphemeralKey: "OaG3k8b2p4jFoPHyZg79O17UbsTm0IuSP9m+sf15nns=", ChunkSize: 65536}}
 	cancelled := failed
 	cancelled.Error = NewError(ErrCancelled, "the request was withdrawn")
+	event := Event{Protocol: EventProtocol, RegisterID: task.RegisterID, Kind: EventCallbackRefused, TaskID: task.TaskID, RequestID: rid,
+		Detail: map[string]string{"reason": "bad signature"}, At: now}
 	beat := Heartbeat{Protocol: HeartbeatProtocol, RegisterID: "koronavilkku", Instance: "host-1", Digest: "sha256:ab", At: now}
 
 	for name, c := range map[string]struct {
@@ -84,6 +86,7 @@ func TestTheSchemasAgreeWithTheGoTypes(t *testing.T) {
 		"packaged":  {"result.v1.schema.json", packaged, packaged.Validate},
 		"cancelled": {"result.v1.schema.json", cancelled, cancelled.Validate},
 		"heartbeat": {"heartbeat.v1.schema.json", beat, func() error { return Validate(&beat) }},
+		"event":     {"event.v1.schema.json", event, event.Validate},
 	} {
 		if err := c.valid(); err != nil {
 			t.Errorf("%s: the Go validation refuses it: %v", name, err)
@@ -106,6 +109,7 @@ func TestTheSchemasAgreeWithTheGoTypes(t *testing.T) {
 		"package with no_data":        {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"lookup","status":"no_data","package":` + packageJSON + `,"finished_at":"2026-04-30T10:00:00Z"}`},
 		"records and package":         {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"lookup","status":"found","records":[{"category":"c","fields":{}}],"package":` + packageJSON + `,"finished_at":"2026-04-30T10:00:00Z"}`},
 		"package with upper-case sha": {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"lookup","status":"found","package":` + strings.Replace(packageJSON, "9f86d0", "9F86D0", 1) + `,"finished_at":"2026-04-30T10:00:00Z"}`},
+		"event of an unknown kind":    {"event.v1.schema.json", `{"protocol":"kirjaamo.event/v1","register_id":"koronavilkku","kind":"gossip","at":"2026-04-30T10:00:00Z"}`},
 		"refusal in English alone":    {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"rectify","status":"refused","refusal":{"reason":"nothing to correct","citation":"GDPR Art 16"},"finished_at":"2026-04-30T10:00:00Z"}`},
 		"refusal without a code":      {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"rectify","status":"refused","refusal":{"reason":{"fi":"a","sv":"b","en":"c"},"citation":"GDPR Art 16"},"finished_at":"2026-04-30T10:00:00Z"}`},
 		"refusal citing in prose":     {"result.v1.schema.json", `{"protocol":"kirjaamo.result/v1","task_id":"x","request_id":"` + rid + `","register_id":"koronavilkku","operation":"rectify","status":"refused","refusal":{"code":"x_y","reason":{"fi":"a","sv":"b","en":"c"},"citation":"the Communicable Diseases Act"},"finished_at":"2026-04-30T10:00:00Z"}`},

@@ -19,6 +19,8 @@ const (
 	// AllAnnouncementsSubject and AllHeartbeatsSubject are what the register catalogue listens on.
 	AllAnnouncementsSubject = subjectRoot + ".*.announce"
 	AllHeartbeatsSubject    = subjectRoot + ".*.heartbeat"
+	// AllEventsSubject is where the catalogue takes the events adapters report for the record.
+	AllEventsSubject = subjectRoot + ".*.event"
 
 	// ResultsConsumer is the durable consumer through which the orchestrator collects results.
 	ResultsConsumer = "orchestrator-results"
@@ -48,6 +50,10 @@ func AnnounceSubject(registerID string) string { return subjectRoot + "." + regi
 func HeartbeatSubject(registerID string) string {
 	return subjectRoot + "." + registerID + ".heartbeat"
 }
+
+// EventSubject is where a register's adapter reports an event for the platform's record, as a
+// request that the catalogue answers with an EventReply.
+func EventSubject(registerID string) string { return subjectRoot + "." + registerID + ".event" }
 
 // TaskConsumer is the durable consumer that a register's adapters share: adding adapter processes
 // scales a register out.

@@ -15,6 +15,7 @@ require (
 	golang.org/x/oauth2 v0.37.0
 	golang.org/x/sync v0.24.0
 	kirjaamo.dev/adapters/demo v0.0.0
+	kirjaamo.dev/adapters/opendsr v0.0.0
 	kirjaamo.dev/adapters/sdk v0.1.0
 	kirjaamo.dev/contracts v0.1.0
 	kirjaamo.dev/devkit v0.0.0
@@ -22,7 +23,11 @@ require (
 	kirjaamo.dev/workflows v0.0.0
 )
 
-require go.temporal.io/api v1.63.5 // indirect
+require (
+	github.com/apapsch/go-jsonmerge/v2 v2.0.0 // indirect
+	github.com/oapi-codegen/runtime v1.9.0
+	go.temporal.io/api v1.63.5 // indirect
+)
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
@@ -51,7 +56,7 @@ require (
 	github.com/robfig/cron v1.2.0 // indirect
 	github.com/stretchr/objx v0.5.3 // indirect
 	github.com/stretchr/testify v1.12.1 // indirect
-	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
@@ -65,6 +70,7 @@ require (
 
 replace (
 	kirjaamo.dev/adapters/demo => ../adapters/demo
+	kirjaamo.dev/adapters/opendsr => ../adapters/opendsr
 	kirjaamo.dev/adapters/sdk => ../adapters/sdk
 	kirjaamo.dev/contracts => ../contracts
 	kirjaamo.dev/devkit => ../devkit

@@ -70,6 +70,11 @@ func decodeEntry(data []byte) entry {
 	return e
 }
 
+// withdrawalKey is where the platform asks, when the subject withdraws the request, that an effect
+// already claimed stop if it still can: an effect that waits on someone else, such as a processor
+// to which the adapter forwarded the task, may be cancelled there (Query.Withdrawn).
+func withdrawalKey(taskID string) string { return doneKey(taskID) + ".withdrawn" }
+
 // doneKey makes a task id a valid key: task ids are "<uuid>/<register id>[/<operation>]", which KV
 // accepts as is.
 func doneKey(taskID string) string { return taskID }
@@ -198,8 +203,19 @@ var errTaskCancelled = errors.New("the platform cancelled the task")
 // rather than a KV watcher, because a watcher is a consumer, and a register may not create consumers
 // on its record: a push consumer delivers the values it wrote to any subject it names.
 func (a *adapter) watchCancellation(ctx context.Context, cancel context.CancelCauseFunc, taskID string, tick <-chan time.Time) {
+	a.watchKey(ctx, doneKey(taskID), func(e entry) bool { return e.cancelled() }, func() { cancel(errTaskCancelled) }, tick)
+}
+
+// watchWithdrawal closes withdrawn once the platform asks an effect under way to stop (CancelTask).
+func (a *adapter) watchWithdrawal(ctx context.Context, taskID string, withdrawn chan<- struct{}, tick <-chan time.Time) {
+	a.watchKey(ctx, withdrawalKey(taskID), func(e entry) bool { return e.cancelled() }, func() { close(withdrawn) }, tick)
+}
+
+// watchKey calls hit once the effect record's key holds what matches says, watching as
+// watchCancellation describes.
+func (a *adapter) watchKey(ctx context.Context, key string, matches func(entry) bool, hit func(), tick <-chan time.Time) {
 	notify := make(chan struct{}, 1)
-	sub, err := a.nc.Subscribe("$KV."+contracts.DoneBucket(a.decl.RegisterID)+"."+doneKey(taskID), func(*nats.Msg) {
+	sub, err := a.nc.Subscribe("$KV."+contracts.DoneBucket(a.decl.RegisterID)+"."+key, func(*nats.Msg) {
 		select {
 		case notify <- struct{}{}:
 		default:
@@ -209,9 +225,9 @@ func (a *adapter) watchCancellation(ctx context.Context, cancel context.CancelCa
 		defer func() { _ = sub.Unsubscribe() }()
 	}
 	check := func() bool {
-		e, err := a.read(ctx, taskID)
-		if err == nil && e.cancelled() {
-			cancel(errTaskCancelled)
+		e, err := a.read(ctx, key)
+		if err == nil && matches(e) {
+			hit()
 			return true
 		}
 		return false
@@ -236,7 +252,9 @@ func (a *adapter) watchCancellation(ctx context.Context, cancel context.CancelCa
 // for when the subject withdraws the request. It creates the task's key with a failed result, code
 // cancelled, and reason as its message (shown to staff: say why, without personal data). cancelled
 // is true if the task will not be carried out: the key was free, or held a cancellation already. It
-// is false if an adapter had claimed or finished the task first; its result then comes as usual.
+// is false if an adapter had claimed or finished the task first; its result then comes as usual. If
+// it had claimed it and not finished, the effect is asked to stop if it still can (Query.Withdrawn):
+// its result, a cancellation or the effect's, comes as usual all the same.
 // The caller needs the platform's permissions on the bucket.
 func CancelTask(ctx context.Context, js jetstream.JetStream, registerID, taskID, reason string) (cancelled bool, err error) {
 	kv, err := js.KeyValue(ctx, contracts.DoneBucket(registerID))
@@ -261,5 +279,13 @@ func CancelTask(ctx context.Context, js jetstream.JetStream, registerID, taskID,
 	if err != nil {
 		return false, fmt.Errorf("sdk: cancel task: %w", err)
 	}
-	return decodeEntry(current.Value()).cancelled(), nil
+	e := decodeEntry(current.Value())
+	if e.ClaimedBy != "" && e.result() == nil {
+		// An instance is applying the effect: it is asked to stop if it still can, and answers
+		// either way. A second withdrawal finds the request there already.
+		if _, err := kv.Create(ctx, withdrawalKey(taskID), data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return false, fmt.Errorf("sdk: cancel task: %w", err)
+		}
+	}
+	return e.cancelled(), nil
 }

@@ -136,7 +136,16 @@ type Query struct {
 	Right      contracts.Right
 	ReceivedAt time.Time
 	ids        []contracts.Identifier
+	withdrawn  <-chan struct{}
 }
+
+// Withdrawn is closed when the subject withdraws the request while the register carries out its
+// effect. An effect applied in one go has no use for it: the platform cancels a task not yet begun
+// itself, and one begun is finished. An effect that waits on someone else, such as a processor the
+// task was forwarded to, can cancel there and answer the task with a cancellation
+// (contracts.ErrCancelled, not retryable) if nothing was done, or with the effect's result if it
+// was. Lookups are cancelled by the SDK instead: their context ends. Never closed for a lookup.
+func (q Query) Withdrawn() <-chan struct{} { return q.withdrawn }
 
 // Identifier returns the subject's verified identifier of a type, normalized, if the task has one.
 func (q Query) Identifier(t contracts.IdentifierType) (string, bool) {

@@ -76,7 +76,26 @@ func Run(ctx context.Context, reg Register, cfg Config) error {
 		}
 		a.source = src
 	}
-	return a.serve(ctx)
+	svc, ok := reg.(Service)
+	if !ok {
+		return a.serve(ctx)
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	served := make(chan error, 1)
+	go func() {
+		err := svc.Serve(ctx, a)
+		if err != nil && ctx.Err() == nil {
+			stop(fmt.Errorf("sdk: the register's service stopped: %w", err))
+		}
+		served <- err
+	}()
+	err = a.serve(ctx)
+	<-served
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
 }
 
 type adapter struct {
@@ -322,9 +341,10 @@ func (a *adapter) handle(msg jetstream.Msg) {
 		}
 	}
 
-	stop := a.keepAlive(ctx, cancel, msg, &task, hold)
+	withdrawn := make(chan struct{})
+	stop := a.keepAlive(ctx, cancel, msg, &task, hold, withdrawn)
 	started := time.Now()
-	result, retry := a.execute(ctx, &task)
+	result, retry := a.execute(ctx, &task, withdrawn)
 	stop()
 	if !effect(task.Operation) && errors.Is(context.Cause(ctx), errTaskCancelled) {
 		if e, err := a.read(context.Background(), task.TaskID); err == nil && e.cancelled() {
@@ -360,13 +380,15 @@ func effect(op contracts.Operation) bool {
 // keepAlive tells JetStream the task is still being worked on, so a slow lookup is not redelivered
 // to another instance while it runs; renews the claim on an effect; and stops anything else when
 // the platform cancels it. stop ends it and waits until it has.
-func (a *adapter) keepAlive(ctx context.Context, cancel context.CancelCauseFunc, msg jetstream.Msg, task *contracts.Task, hold *claim) (stop func()) {
+func (a *adapter) keepAlive(ctx context.Context, cancel context.CancelCauseFunc, msg jetstream.Msg, task *contracts.Task, hold *claim, withdrawn chan<- struct{}) (stop func()) {
 	ctx, end := context.WithCancel(ctx)
 	t := time.NewTicker(a.cfg.AckWait / 3)
 	var wg sync.WaitGroup
 	watch := make(chan time.Time)
 	if hold == nil {
 		wg.Go(func() { a.watchCancellation(ctx, cancel, task.TaskID, watch) })
+	} else {
+		wg.Go(func() { a.watchWithdrawal(ctx, task.TaskID, withdrawn, watch) })
 	}
 	wg.Go(func() {
 		for {
@@ -377,7 +399,6 @@ func (a *adapter) keepAlive(ctx context.Context, cancel context.CancelCauseFunc,
 				_ = msg.InProgress()
 				if hold != nil {
 					hold.renew(ctx)
-					continue
 				}
 				select {
 				case watch <- now:
@@ -395,8 +416,9 @@ func (a *adapter) keepAlive(ctx context.Context, cancel context.CancelCauseFunc,
 
 // execute runs the task's handler and makes its result; retry says to leave the task for a
 // redelivery instead.
-func (a *adapter) execute(ctx context.Context, task *contracts.Task) (res *contracts.Result, retry bool) {
-	q := Query{TaskID: task.TaskID, RequestID: task.RequestID, Right: task.Right, ReceivedAt: task.ReceivedAt, ids: task.Identifiers}
+func (a *adapter) execute(ctx context.Context, task *contracts.Task, withdrawn <-chan struct{}) (res *contracts.Result, retry bool) {
+	q := Query{TaskID: task.TaskID, RequestID: task.RequestID, Right: task.Right, ReceivedAt: task.ReceivedAt, ids: task.Identifiers,
+		withdrawn: withdrawn}
 	// apply is the handler of an effect: an operation that changes the register's data.
 	var apply func(context.Context, Query) (int, error)
 	switch task.Operation {

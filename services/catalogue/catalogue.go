@@ -6,6 +6,7 @@ package catalogue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"kirjaamo.dev/contracts"
 	"kirjaamo.dev/services/internal/config"
 	"kirjaamo.dev/services/internal/store/declarations"
+	"kirjaamo.dev/services/internal/store/record"
 )
 
 // Config is the catalogue's own configuration.
@@ -31,12 +33,15 @@ func LoadConfig() (Config, error) {
 	return cfg, config.Load("KIRJAAMO_", &cfg)
 }
 
-// Deps are what the catalogue runs on: NATS, for the announcements and heartbeats, and the
-// catalogue's store.
+// Deps are what the catalogue runs on: NATS, for the announcements, heartbeats and events, the
+// catalogue's store, and the record the registers' events are written to.
 type Deps struct {
 	NC           *nats.Conn
 	Declarations *declarations.Store
-	Log          *slog.Logger
+	Record       interface {
+		Write(ctx context.Context, e record.Entry) error
+	}
+	Log *slog.Logger
 }
 
 // Run answers announcements and records heartbeats until ctx ends.
@@ -50,6 +55,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return fmt.Errorf("catalogue: subscribe heartbeats: %w", err)
 	}
+	ev, err := deps.NC.QueueSubscribe(contracts.AllEventsSubject, "catalogue", c.event)
+	if err != nil {
+		return fmt.Errorf("catalogue: subscribe events: %w", err)
+	}
 	if err := deps.NC.Flush(); err != nil {
 		return fmt.Errorf("catalogue: flush: %w", err)
 	}
@@ -57,7 +66,45 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	<-ctx.Done()
 	_ = ann.Drain()
 	_ = hb.Drain()
+	_ = ev.Drain()
 	return nil
+}
+
+// event writes what a register's adapter reports to the record, in the register's name, and answers
+// once it is written. The catalogue is the platform's ear for what registers say of themselves;
+// the subject the event came on, which the register's credentials confine to its own, says which
+// register speaks.
+func (c *catalogue) event(msg *nats.Msg) {
+	reply := contracts.EventReply{Recorded: true}
+	var e contracts.Event
+	err := json.Unmarshal(msg.Data, &e)
+	if err == nil {
+		err = e.Validate()
+	}
+	if err == nil && contracts.RegisterIDFromSubject(msg.Subject) != e.RegisterID {
+		err = errors.New("a register reports events for itself only")
+	}
+	if err != nil {
+		reply = contracts.EventReply{Error: contracts.ErrorFromValidation(contracts.ErrInvalidMessage, err)}
+	} else {
+		detail := map[string]any{"reported_at": e.At}
+		for k, v := range e.Detail {
+			detail[k] = v
+		}
+		if e.TaskID != "" {
+			detail["task_id"] = e.TaskID
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := c.deps.Record.Write(ctx, record.Entry{Actor: "register " + e.RegisterID, Role: "register", Action: string(e.Kind),
+			RequestID: e.RequestID, Detail: detail}); err != nil {
+			// No answer: the adapter retries.
+			c.deps.Log.Warn("event not recorded", "register", e.RegisterID, "kind", e.Kind, "error", err)
+			return
+		}
+	}
+	data, _ := json.Marshal(reply)
+	_ = msg.Respond(data)
 }
 
 type catalogue struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"kirjaamo.dev/adapters/demo"
+	"kirjaamo.dev/adapters/opendsr/demoprocessor"
 	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/adapters/sqladapter"
 	"kirjaamo.dev/devkit/natsdev"
@@ -38,6 +39,7 @@ import (
 	"kirjaamo.dev/services/internal/web"
 	"kirjaamo.dev/services/notifier"
 	"kirjaamo.dev/services/office"
+	"kirjaamo.dev/services/opendsr"
 	"kirjaamo.dev/services/orchestrator"
 	"kirjaamo.dev/services/portal"
 	"kirjaamo.dev/services/processing"
@@ -54,6 +56,7 @@ type Config struct {
 	PortalPort   int `env:"DEV_PORTAL_PORT" default:"8080" doc:"dev: the portal's port"`
 	OfficePort   int `env:"DEV_OFFICE_PORT" default:"8081" doc:"dev: the office's port"`
 	IDPPort      int `env:"DEV_IDP_PORT" default:"8090" doc:"dev: the identity provider's port"`
+	OpenDSRPort  int `env:"DEV_OPENDSR_PORT" default:"8082" doc:"dev: the OpenDSR processor endpoints' port"`
 	NATSPort     int `env:"DEV_NATS_PORT" default:"4222" doc:"dev: the NATS server's port"`
 	TemporalPort int `env:"DEV_TEMPORAL_PORT" default:"7233" doc:"dev: the Temporal server's port"`
 	// FastPostgres turns off fsync in a cluster the stack starts: for throwaway test stacks only.
@@ -72,7 +75,7 @@ type Config struct {
 
 // Check refuses a port that is not one.
 func (c *Config) Check() error {
-	for _, p := range []int{c.PortalPort, c.OfficePort, c.IDPPort, c.NATSPort, c.TemporalPort} {
+	for _, p := range []int{c.PortalPort, c.OfficePort, c.IDPPort, c.OpenDSRPort, c.NATSPort, c.TemporalPort} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("devstack: %d is not a port number", p)
 		}
@@ -151,6 +154,15 @@ type Stack struct {
 	// Platform is the stack's connections and stores, for tests that look inside.
 	Platform *platform.Platform
 
+	// Vendor is the demo OpenDSR processor behind the Kela web analytics vendor's register, and
+	// VendorCallback the register's adapter's endpoint for its callbacks; nil and "" when the
+	// registers were replaced.
+	Vendor         *demoprocessor.Processor
+	VendorCallback string
+	// OpenDSR is the platform as an OpenDSR processor, with the demo controller's token (opendsr.go).
+	OpenDSR OpenDSREndpoint
+
+	vendor    *vendor
 	registers int // how many demo registers run
 	natsAuth  *natsAuth
 	cancel    context.CancelFunc
@@ -185,7 +197,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	demos := cfg.Registers == nil
 	if demos {
-		cfg.Registers = demoRegisters
+		// The demo registers, and the web analytics vendor behind Kela's statistics: a demo OpenDSR
+		// processor of its own, reached by the forwarding adapter (vendor.go).
+		v, err := startVendor(cfg.DataDir, log)
+		if err != nil {
+			return nil, err
+		}
+		s.Vendor = v.processor
+		s.VendorCallback = v.callback
+		s.vendor = v
+		cfg.Registers = withVendor(v)
 	}
 	auth, err := natsCredentials(cfg.DataDir, registerIDs(cfg.Registers)) // per-register NATS credentials (credentials.go)
 	if err != nil {
@@ -261,6 +282,14 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	_ = portalLn.Close()
 	_ = officeLn.Close()
 
+	if s.vendor != nil {
+		s.run(runCtx, "demo vendor", s.vendor.serve)
+	}
+	dsrCfg, err := s.setUpOpenDSR(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.run(runCtx, "opendsr", func(ctx context.Context) error { return p.RunOpenDSR(ctx, dsrCfg) })
 	s.run(runCtx, "catalogue", func(ctx context.Context) error {
 		return p.RunCatalogue(ctx, catalogue.Config{AutoApproveAs: "dev stack (make dev): demo registers approved on announcement"})
 	})
@@ -299,7 +328,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := s.waitRegistersInForce(ctx); err != nil {
 		return nil, err
 	}
-	for _, u := range []string{s.PortalURL + "/static/portal.css", s.OfficeURL + "/static/site.css"} {
+	for _, u := range []string{s.PortalURL + "/static/portal.css", s.OfficeURL + "/static/site.css", s.OpenDSR.URL + opendsr.Base + "/discovery"} {
 		if err := waitHTTP(ctx, u); err != nil {
 			return nil, fmt.Errorf("devstack: %w (first failure: %v)", err, s.Err())
 		}

@@ -101,6 +101,25 @@ func waitStatus(t *testing.T, s *Stack, id string, status request.Status) cases.
 	}
 }
 
+// waitWorkflowStatus waits until the store and then the workflow have the case in status: the
+// store is written by the step's activity before the workflow takes the step, and the workflow's
+// updates are refused out of its turn.
+func waitWorkflowStatus(t *testing.T, s *Stack, id string, status request.Status) cases.Case {
+	t.Helper()
+	c := waitStatus(t, s, id, status)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := s.Platform.Requests.State(context.Background(), id)
+		if err == nil && st.Status == status {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workflow of %s never reached %s (last: %s, %v)", id, status, st.Status, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestACaseSurvivesARestart is `make dev`, Ctrl-C and `make dev` again: the case is still there,
 // its workflow still open, and it goes on to its reply.
 func TestACaseSurvivesARestart(t *testing.T) {
@@ -125,7 +144,7 @@ func TestACaseSurvivesARestart(t *testing.T) {
 
 	s = startStack(t, dir, logs)
 	defer s.Stop()
-	if c := waitStatus(t, s, id, "in_review"); c.SubjectName != aino.Name() {
+	if c := waitWorkflowStatus(t, s, id, "in_review"); c.SubjectName != aino.Name() {
 		t.Fatalf("after the restart the case is %+v", c)
 	}
 	desc, err := s.Platform.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
@@ -138,8 +157,8 @@ func TestACaseSurvivesARestart(t *testing.T) {
 	}
 	waitStatus(t, s, id, "replied")
 	regs, err := s.Platform.Cases.Registers(context.Background(), id)
-	if err != nil || len(regs) != 5 {
-		t.Fatalf("the case has %d registers, want the 5 demo registers (%v)", len(regs), err)
+	if err != nil || len(regs) != 6 {
+		t.Fatalf("the case has %d registers, want the 6 demo registers (%v)", len(regs), err)
 	}
 	opened := ""
 	for _, r := range regs {

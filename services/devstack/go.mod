@@ -8,11 +8,13 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats.go v1.55.0
+	github.com/oapi-codegen/runtime v1.9.0
 	go.temporal.io/api v1.63.5
 	go.temporal.io/sdk v1.50.0
 	go.temporal.io/server v1.32.0
 	golang.org/x/oauth2 v0.37.0
 	kirjaamo.dev/adapters/demo v0.0.0
+	kirjaamo.dev/adapters/opendsr v0.0.0
 	kirjaamo.dev/adapters/sdk v0.1.0
 	kirjaamo.dev/contracts v0.1.0
 	kirjaamo.dev/devkit v0.0.0
@@ -22,6 +24,7 @@ require (
 )
 
 require (
+	github.com/apapsch/go-jsonmerge/v2 v2.0.0 // indirect
 	github.com/coreos/go-oidc/v3 v3.21.0 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
 	github.com/go-pdf/fpdf v0.9.0 // indirect
@@ -242,6 +245,7 @@ require (
 
 replace (
 	kirjaamo.dev/adapters/demo => ../../adapters/demo
+	kirjaamo.dev/adapters/opendsr => ../../adapters/opendsr
 	kirjaamo.dev/adapters/sdk => ../../adapters/sdk
 	kirjaamo.dev/adapters/sqladapter => ../../adapters/sqladapter
 	kirjaamo.dev/contracts => ../../contracts

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"kirjaamo.dev/services/apiclient"
 	"kirjaamo.dev/services/auth/devidp/devidptest"
 	"kirjaamo.dev/services/internal/store/cases"
 )
@@ -219,3 +220,17 @@ func TestBadInputGetsAFieldLevel4xx(t *testing.T) {
 
 // handling states a clerk's purpose on an office API call: every decision states one.
 const handling = "?purpose=handling+the+request"
+
+// portalClient is the generated API client, calling the portal as a demo person.
+func portalClient(t *testing.T, s *Stack, subject string) *apiclient.ClientWithResponses {
+	t.Helper()
+	token := idToken(t, s, subject)
+	c, err := apiclient.NewClientWithResponses(s.PortalURL, apiclient.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer "+token)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -4,17 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"kirjaamo.dev/adapters/demo"
 	"kirjaamo.dev/adapters/sdk"
 	"kirjaamo.dev/contracts"
+	"kirjaamo.dev/services/apiclient"
 )
 
 const clinicID = "clinic-event-invitations"
@@ -80,13 +82,15 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 	stop()
 
 	aino := demo.People[0]
-	token := idToken(t, s, aino.Subject)
-	status, created := api(t, "POST", s.PortalURL+"/api/v1/requests", token, "application/json",
-		`{"right":"erasure","language":"fi","contact_email":"`+aino.Email+`"}`)
-	if status != http.StatusAccepted {
-		t.Fatalf("submit: %d %v", status, created)
+	client := portalClient(t, s, aino.Subject)
+	email := openapi_types.Email(aino.Email)
+	created, err := client.SubmitRequestWithResponse(ctx, apiclient.SubmitRequest{Right: apiclient.RightErasure,
+		Language: apiclient.SubmitRequestLanguageFi, ContactEmail: &email})
+	if err != nil || created.JSON202 == nil {
+		t.Fatalf("submit: %v %s", err, created.Body)
 	}
-	id := created["request_id"].(string)
+	requestID := created.JSON202.RequestId
+	id := requestID.String()
 	for {
 		regs, _ := s.Platform.Cases.Registers(ctx, id)
 		dispatched := false
@@ -102,20 +106,20 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	if status, _ := api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/withdraw", idToken(t, s, "demo-matti"), "", ""); status != http.StatusNotFound {
-		t.Errorf("withdrawing another person's request: %d, want 404", status)
+	if res, err := portalClient(t, s, "demo-matti").WithdrawRequestWithResponse(ctx, requestID); err != nil || res.ApplicationproblemJSON404 == nil {
+		t.Errorf("withdrawing another person's request: %v %s, want 404", err, res.Body)
 	}
-	status, res := api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/withdraw", token, "", "")
-	if status != http.StatusOK || res["status"] != "withdrawn" || !contains(res["cancelled"], clinicID) {
-		t.Fatalf("withdraw: %d %v, want withdrawn with the clinic's task cancelled", status, res)
+	res, err := client.WithdrawRequestWithResponse(ctx, requestID)
+	if err != nil || res.JSON200 == nil || res.JSON200.Status != "withdrawn" || res.JSON200.Cancelled == nil || !slices.Contains(*res.JSON200.Cancelled, clinicID) {
+		t.Fatalf("withdraw: %v %s, want withdrawn with the clinic's task cancelled", err, res.Body)
 	}
 	waitStatus(t, s, id, "withdrawn")
-	if status, _ := api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/withdraw", token, "", ""); status != http.StatusConflict {
-		t.Errorf("a second withdrawal: %d, want 409", status)
+	if res, err := client.WithdrawRequestWithResponse(ctx, requestID); err != nil || res.ApplicationproblemJSON409 == nil {
+		t.Errorf("a second withdrawal: %v %s, want 409", err, res.Body)
 	}
-	if status, _ := api(t, "POST", s.PortalURL+"/api/v1/requests/"+id+"/identifiers", token, "application/json",
-		`{"type":"phone","value":"+358401110001"}`); status != http.StatusConflict {
-		t.Errorf("a supply after the withdrawal: %d, want 409", status)
+	if res, err := client.SupplyIdentifierWithResponse(ctx, requestID, apiclient.SuppliedIdentifier{Type: apiclient.SuppliedIdentifierTypePhone,
+		Value: "+358401110001"}); err != nil || res.ApplicationproblemJSON409 == nil {
+		t.Errorf("a supply after the withdrawal: %v %s, want 409", err, res.Body)
 	}
 	desc, err := s.Platform.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil || desc.WorkflowExecutionInfo.CloseTime == nil {
@@ -183,14 +187,4 @@ func TestAWithdrawnErasureIsNotCarriedOut(t *testing.T) {
 	history := rawHistory(t, s, id)
 	assertNoPersonalData(t, history, aino.PersonalIdentityCode, aino.Email, aino.Name())
 	saveForReplay(t, s, dir, history)
-}
-
-func contains(list any, s string) bool {
-	items, _ := list.([]any)
-	for _, x := range items {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -88,8 +88,10 @@ func RegisterPermissions(registerID string) jwt.Permissions {
 		contracts.ResultSubject(registerID),
 		contracts.HeartbeatSubject(registerID),
 		contracts.AnnounceSubject(registerID),
-		// Its processing events: on its own subject only, so that no register speaks for another.
+		// Its processing events and its events for the record: on its own subjects only, so that no
+		// register speaks for another.
 		contracts.ProcessingSubject(registerID),
+		contracts.EventSubject(registerID),
 		// Create (or update) its consumer, with its own task subject as the filter: the server refuses
 		// a body whose filter differs from the one in the subject.
 		"$JS.API.CONSUMER.CREATE." + contracts.TasksStream + "." + consumer + "." + contracts.TaskSubject(registerID),

@@ -126,7 +126,20 @@ type office struct {
 }
 
 func (o *office) routes() http.Handler {
-	mux := http.NewServeMux()
+	return web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(o.limiter.PerAddress(o.mux(), o.tooMany), o.cfg.Secure()))
+}
+
+// Patterns are the routes the office serves, for the test that holds them against the API description.
+func Patterns() []string {
+	o, err := newOffice(DefaultConfig(), Deps{}, nil)
+	if err != nil {
+		panic(err) // the templates are embedded, and parsed by every test of the package
+	}
+	return o.mux().Patterns()
+}
+
+func (o *office) mux() *web.Mux {
+	mux := web.NewMux()
 	mux.Handle("GET /static/site.css", web.Static())
 	mux.HandleFunc("GET /{$}", o.listCases)
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { o.signIn.Begin(w, r, "/") })
@@ -155,7 +168,7 @@ func (o *office) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteProblem(w, http.StatusNotFound, "Not found", "no such endpoint", nil)
 	})
-	return web.Logged(o.deps.Log.With("service", "office"), web.SecurityHeaders(o.limiter.PerAddress(mux, o.tooMany), o.cfg.Secure()))
+	return mux
 }
 
 // tooMany answers a call past a rate limit: the API with a problem document, a page with a page.

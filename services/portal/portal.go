@@ -147,7 +147,20 @@ func (p *portal) atReturn(r *http.Request) *http.Request {
 }
 
 func (p *portal) routes() http.Handler {
-	mux := http.NewServeMux()
+	return web.Logged(p.deps.Log.With("service", "portal"), web.SecurityHeaders(p.limiter.PerAddress(p.recovered(p.mux()), p.tooMany), p.cfg.Secure()))
+}
+
+// Patterns are the routes the portal serves, for the test that holds them against the API description.
+func Patterns() []string {
+	p, err := newPortal(DefaultConfig(), Deps{}, nil)
+	if err != nil {
+		panic(err) // the templates are embedded, and parsed by every test of the package
+	}
+	return p.mux().Patterns()
+}
+
+func (p *portal) mux() *web.Mux {
+	mux := web.NewMux()
 	mux.Handle("GET /static/portal.css", web.Static())
 	mux.HandleFunc("GET /{$}", p.root)
 	mux.HandleFunc("GET "+CallbackPath, p.signIn.Callback)
@@ -191,6 +204,5 @@ func (p *portal) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/requests/{id}/withdraw", p.apiWithdraw)
 	// Any other address: the API's problem document, or the styled page in the path's language.
 	mux.HandleFunc("/", p.notFound)
-	return web.Logged(p.deps.Log.With("service", "portal"),
-		web.SecurityHeaders(p.limiter.PerAddress(p.recovered(mux), p.tooMany), p.cfg.Secure()))
+	return mux
 }

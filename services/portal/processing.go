@@ -45,7 +45,7 @@ func init() {
 // pageSize is how many events a page shows.
 const pageSize = 50
 
-func (p *portal) processingRoutes(mux *http.ServeMux, prefix string) {
+func (p *portal) processingRoutes(mux *web.Mux, prefix string) {
 	mux.HandleFunc("GET "+prefix+"/processing", p.processingPage)
 	mux.HandleFunc("GET "+prefix+"/processing.csv", p.processingCSV)
 	mux.HandleFunc("GET "+prefix+"/processing/{register}/{event}/proof", p.processingProof)

@@ -87,6 +87,9 @@ type Input struct {
 	Receipt Receipt `json:"receipt"`
 	// RegisteredBy is the clerk who registered a request received by post or at a service point.
 	RegisteredBy string `json:"registered_by,omitempty"`
+	// Requester is the organisation that sent the request on the subject's behalf through the API, an
+	// OpenDSR controller, as the office names it; empty when the subject sent it.
+	Requester string `json:"requester,omitempty"`
 	// Restricted continues a replied restriction after ContinueAsNew: the request's own run ended
 	// with the reply, and a short one waits for the restriction to be lifted.
 	Restricted *Restriction `json:"restricted,omitempty"`

@@ -152,6 +152,7 @@ func CheckInput(in Input) *contracts.ValidationError {
 	if in.Channel.ByStaff() {
 		contracts.CheckText(ve, "registered_by", in.RegisteredBy, MaxClerk, true)
 	}
+	contracts.CheckText(ve, "requester", in.Requester, MaxClerk, false)
 	req := in.Request
 	if err := req.Validate(); err != nil {
 		if rve, ok := contracts.AsValidationError(err); ok {

@@ -26,6 +26,7 @@ import (
 	"kirjaamo.dev/services/internal/store/declarations"
 	"kirjaamo.dev/services/internal/store/events"
 	"kirjaamo.dev/services/internal/store/limits"
+	"kirjaamo.dev/services/internal/store/opendsr"
 	"kirjaamo.dev/services/internal/store/outbox"
 	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/internal/store/sessions"
@@ -91,6 +92,7 @@ type Platform struct {
 	Sessions     *sessions.Store
 	Challenges   *challenges.Store
 	Limits       *limits.Counter
+	OpenDSR      *opendsr.Store
 	Files        casefile.Reader
 	// Packages holds each request's package key and opens the packages registers deliver (NATS).
 	Packages *packages.Store
@@ -121,7 +123,8 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 		return nil, err
 	}
 	p := &Platform{Log: log, DB: db, Keys: keys, Signer: signer, Cases: cases.New(db), Declarations: declarations.New(db),
-		Record: record.New(db), Outbox: outbox.New(db), Sessions: sessions.New(db), Challenges: challenges.New(db), Limits: limits.New(db)}
+		Record: record.New(db), Outbox: outbox.New(db), Sessions: sessions.New(db), Challenges: challenges.New(db), Limits: limits.New(db),
+		OpenDSR: opendsr.New(db)}
 	p.Files = casefile.Reader{Cases: p.Cases, Declarations: p.Declarations}
 	ok := false
 	defer func() {

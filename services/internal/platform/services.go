@@ -11,6 +11,7 @@ import (
 	"kirjaamo.dev/services/internal/store/record"
 	"kirjaamo.dev/services/notifier"
 	"kirjaamo.dev/services/office"
+	"kirjaamo.dev/services/opendsr"
 	"kirjaamo.dev/services/orchestrator"
 	"kirjaamo.dev/services/portal"
 	"kirjaamo.dev/services/processing"
@@ -60,7 +61,16 @@ func (p *Platform) RunCatalogue(ctx context.Context, cfg catalogue.Config) error
 	if p.NC == nil {
 		return fmt.Errorf("catalogue: %w", errNotConnected)
 	}
-	return catalogue.Run(ctx, cfg, catalogue.Deps{NC: p.NC, Declarations: p.Declarations, Log: p.Log.With("service", "catalogue")})
+	return catalogue.Run(ctx, cfg, catalogue.Deps{NC: p.NC, Declarations: p.Declarations, Record: p.Record, Log: p.Log.With("service", "catalogue")})
+}
+
+// RunOpenDSR runs the OpenDSR processor endpoints on the platform: it needs Temporal to start and
+// withdraw requests, and PostgreSQL.
+func (p *Platform) RunOpenDSR(ctx context.Context, cfg opendsr.Config) error {
+	if p.Requests == nil {
+		return fmt.Errorf("opendsr: %w", errNotConnected)
+	}
+	return opendsr.Run(ctx, cfg, opendsr.Deps{Requests: p.Requests, Store: p.OpenDSR, Log: p.Log.With("service", "opendsr")})
 }
 
 // RunNotifier runs the notifier on the platform: it needs PostgreSQL only.
@@ -127,6 +137,14 @@ var Services = map[string]Service{
 				return err
 			}
 			return p.RunCatalogue(ctx, cfg)
+		}},
+	"opendsr": {Needs: Needs{Temporal: true}, Config: config.Describe(opendsr.ConfigPrefix, opendsr.Config{}),
+		Run: func(ctx context.Context, p *Platform) error {
+			cfg, err := opendsr.LoadConfig()
+			if err != nil {
+				return err
+			}
+			return p.RunOpenDSR(ctx, cfg)
 		}},
 	"notifier": {Config: config.Describe(Prefix, notifier.Config{}),
 		Run: func(ctx context.Context, p *Platform) error {

@@ -68,7 +68,7 @@ const JWKSPath = "/.well-known/jwks.json"
 
 // MountJWKS serves the site's public keys at JWKSPath, if it has keys; without, the path is
 // not found, rather than an empty set that a provider might cache.
-func (c SiteConfig) MountJWKS(mux *http.ServeMux) {
+func (c SiteConfig) MountJWKS(mux interface{ Handle(string, http.Handler) }) {
 	if c.Keys != nil {
 		mux.Handle("GET "+JWKSPath, c.Keys)
 	}

@@ -36,9 +36,11 @@ Kirjaamo is running (data in %s).
   Identity provider:  %s
   NATS:               %s (platform credentials: %s)
   Temporal:           %s
+  OpenDSR processor:  %s/opendsr/v1 (demo controller's token in %s/opendsr/controller-token)
 
 Press Ctrl-C to stop. Running make dev again resumes the same cases.
-`, cfg.DataDir, stack.PortalURL, stack.OfficeURL, stack.OfficeURL, stack.IDPURL, stack.NATSURL, stack.NATSCredentials, stack.Temporal)
+`, cfg.DataDir, stack.PortalURL, stack.OfficeURL, stack.OfficeURL, stack.IDPURL, stack.NATSURL, stack.NATSCredentials, stack.Temporal,
+		stack.OpenDSR.URL, cfg.DataDir)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nStopping…")
 	stack.Stop()

@@ -52,6 +52,8 @@ type Case struct {
 	WithdrawnAt *time.Time      `json:"withdrawn_at,omitempty"`
 	// RegisteredBy is the clerk who registered a request received by post or at a service point.
 	RegisteredBy string `json:"registered_by,omitempty"`
+	// Requester is the controller that sent the request on the subject's behalf (OpenDSR).
+	Requester string `json:"requester,omitempty"`
 	// IdentityDecidedBy and IdentityDecidedAt say which clerk verified, or refused to accept, the
 	// identity of a subject registered unverified, and when; IdentityRefusal holds the reasons of a
 	// refusal, told to the subject.
@@ -101,7 +103,8 @@ const caseColumns = `request_id, received_at, channel, right_invoked, language, 
 	identity_method, identity_level, status,
 	deadline, internal_target, replied_at, coalesce(replied_by, ''), coalesce(extension_reasons, ''),
 	withdrawn_at, coalesce(registered_by, ''), coalesce(identity_decided_by, ''), identity_decided_at,
-	coalesce(identity_refusal, ''), coalesce(attention_step, ''), coalesce(attention_trouble, ''), attention_since, extended_at`
+	coalesce(identity_refusal, ''), coalesce(attention_step, ''), coalesce(attention_trouble, ''), attention_since, extended_at,
+	coalesce(requester, '')`
 
 func (r *Repo) scanCase(row pgx.Row) (Case, error) {
 	var c Case
@@ -111,7 +114,8 @@ func (r *Repo) scanCase(row pgx.Row) (Case, error) {
 	err := row.Scan(&c.RequestID, &c.ReceivedAt, &c.Channel, &c.Right, &c.Language, &sealed,
 		&c.IdentityMethod, &c.IdentityLevel, &c.Status,
 		&c.Deadline, &c.InternalTarget, &c.RepliedAt, &c.RepliedBy, &c.ExtensionReasons, &c.WithdrawnAt,
-		&c.RegisteredBy, &c.IdentityDecidedBy, &c.IdentityDecidedAt, &c.IdentityRefusal, &step, &trouble, &since, &c.ExtendedAt)
+		&c.RegisteredBy, &c.IdentityDecidedBy, &c.IdentityDecidedAt, &c.IdentityRefusal, &step, &trouble, &since, &c.ExtendedAt,
+		&c.Requester)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, store.ErrNotFound
 	}
@@ -343,7 +347,7 @@ func (r *Repo) RecordAnswer(ctx context.Context, requestID, registerID string, s
 
 // InputOf rebuilds a request's input from its stored case.
 func InputOf(k Case) (request.Input, error) {
-	in := request.Input{RequestID: k.RequestID, ReceivedAt: k.ReceivedAt, Channel: k.Channel, RegisteredBy: k.RegisteredBy,
+	in := request.Input{RequestID: k.RequestID, ReceivedAt: k.ReceivedAt, Channel: k.Channel, RegisteredBy: k.RegisteredBy, Requester: k.Requester,
 		// The store keeps the deadline's days as dates; the workflow's are those days from midnight in Finland.
 		Receipt: request.Receipt{Deadline: deadline.Date(k.Deadline), InternalTarget: deadline.Date(k.InternalTarget)},
 		Subject: request.Subject{ID: k.SubjectID, Name: k.SubjectName, IdentityMethod: k.IdentityMethod, IdentityLevel: k.IdentityLevel},

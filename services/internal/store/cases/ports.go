@@ -41,11 +41,12 @@ func (r *Repo) Record(ctx context.Context, in request.Input) error {
 	}
 	return fail("record", pgx.BeginFunc(ctx, r.db.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO cases (request_id, received_at, channel, right_invoked, language, subject, subject_key,
-			identity_code_key, name_key, identity_method, identity_level, status, deadline, internal_target, registered_by)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,nullif($15,''))
+			identity_code_key, name_key, identity_method, identity_level, status, deadline, internal_target, registered_by, requester)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,nullif($15,''),nullif($16,''))
 			ON CONFLICT (request_id) DO NOTHING`,
 			in.RequestID, in.ReceivedAt, in.Channel, in.Request.Right, in.Request.Language, sealed, subjectKey, codeKey, nameKey,
-			in.Subject.IdentityMethod, in.Subject.IdentityLevel, status, in.Receipt.Deadline, in.Receipt.InternalTarget, in.RegisteredBy)
+			in.Subject.IdentityMethod, in.Subject.IdentityLevel, status, in.Receipt.Deadline, in.Receipt.InternalTarget, in.RegisteredBy,
+			in.Requester)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -64,6 +65,11 @@ func (r *Repo) Record(ctx context.Context, in request.Input) error {
 			// A request received by post or at a service point: the record names the clerk who registered it.
 			e.Actor, e.Role = in.RegisteredBy, "clerk"
 			e.Detail["registered_by"] = in.RegisteredBy
+		}
+		if in.Requester != "" {
+			// Sent by a controller on the subject's behalf (OpenDSR): the record names it.
+			e.Actor, e.Role = in.Requester, "controller"
+			e.Detail["requester"] = in.Requester
 		}
 		return record.Append(ctx, tx, r.db, e)
 	}))
