@@ -174,7 +174,7 @@ func grant(ctx context.Context, tx pgx.Tx, app string) error {
 		// The record: what is written stays as it was written.
 		`REVOKE UPDATE, DELETE ON audit_log FROM ` + role,
 		// So do the processing events and their logs; the owner's functions make a month's partition
-		// and delete what a register's retention no longer keeps (migration 009).
+		// and delete what a register's retention no longer keeps (migration 010).
 		`REVOKE UPDATE, DELETE ON processing_logs, processing_blocks, processing_events, processing_checkpoints FROM ` + role,
 		`REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM ` + role,
 		`REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ` + role,

@@ -1,7 +1,7 @@
 // Package events keeps the registers' processing events (contracts/PROTOCOL.md, "Processing
 // events"): who has used a person's data, when and why.
 //
-// Layout. An append-only table partitioned by the month of the processing (migration 009). A person's
+// Layout. An append-only table partitioned by the month of the processing (migration 010). A person's
 // events are found by the keyed blind index of their identifier (store.Index), never by the
 // identifier itself; the page filters on the register, the time, the operation and the purpose, which
 // alone are kept in clear, and everything else the event says is sealed (store.Keyring's Processing),
