@@ -3,7 +3,7 @@ GO      ?= go
 MODULES := $(shell $(GO) list -m -f '{{.Dir}}' 2>/dev/null)
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: dev build test test-short test-modules test-gowork-off vet gofmt exhaustive workflowcheck openapi fuzz bench clean \
+.PHONY: dev build test test-short test-modules test-gowork-off vet gofmt exhaustive workflowcheck openapi fuzz bench bench-processing clean \
 	cluster cluster-down cluster-bin cluster-test
 
 ## dev: run the whole platform in one process on embedded servers, with the demo registers.
@@ -106,6 +106,13 @@ cluster-bin:
 ## JetStream leader among them), an orchestrator, an adapter and the Temporal server are killed.
 cluster-test: cluster-bin
 	cd services/devstack && KIRJAAMO_CLUSTER_BIN=$(CURDIR)/$(CLUSTER_BIN) $(GO) test -count=1 -timeout 10m -run TestTheClusterSurvivesKills -v ./cluster/
+
+## bench-processing: the processing events (issue #14): events/s stored from JetStream by the
+## processing service, then one person's page timed as STORED more events are loaded in bulk
+## (default 1,000,000; BENCHMARKS.md has the run at 100,000,000 and what it needs).
+STORED ?= 1000000
+bench-processing: build
+	./bin/kirjaamo bench processing -stored $(STORED)
 
 clean:
 	rm -rf bin

@@ -43,6 +43,10 @@ type Declaration struct {
 	// ClosedDatasets are datasets that the register no longer collects into, such as data collected
 	// during an incident, declared so that a reply can say what became of them.
 	ClosedDatasets []ClosedDataset `json:"closed_datasets,omitempty" validate:"omitempty,max=20,dive"`
+	// Processing is what the register declares about the processing events it publishes, so that a
+	// person sees who used their data and why (contracts/PROTOCOL.md, "Processing events"); nil for
+	// a register that publishes none.
+	Processing *ProcessingLog `json:"processing,omitempty"`
 	// Records describe the records the register returns, category by category, with each field's
 	// label in every language and which fields a subject may correct (records.go).
 	Records []RecordType `json:"records,omitempty" validate:"omitempty,max=50,dive"`

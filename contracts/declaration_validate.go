@@ -23,21 +23,8 @@ func isStatuteNumber(s string) bool {
 // isDuration reports whether s is an ISO 8601 duration in whole years, months, weeks and days, in
 // that order, such as "P10Y" or "P21D".
 func isDuration(s string) bool {
-	rest, ok := strings.CutPrefix(s, "P")
-	if !ok || rest == "" {
-		return false
-	}
-	for _, unit := range "YMWD" {
-		i := strings.IndexRune(rest, unit)
-		if i < 0 {
-			continue
-		}
-		if !digitsBetween(rest[:i], 1, 9) {
-			return false
-		}
-		rest = rest[i+1:]
-	}
-	return rest == ""
+	_, ok := ParsePeriod(s)
+	return ok
 }
 
 func digitsBetween(s string, minLen, maxLen int) bool {
@@ -113,6 +100,7 @@ func (d *Declaration) checkRules(ve *ValidationError) {
 		d.checkPurposes(ve)
 	}
 	d.checkClosedDatasets(ve)
+	d.checkProcessing(ve)
 }
 
 func (d *Declaration) checkContact(ve *ValidationError) {

@@ -30,6 +30,7 @@ var enumLists = map[string][]string{
 	"ExclusionScope":             enumcheck.Strings(ExclusionScopes),
 	"DatasetState":               enumcheck.Strings(DatasetStates),
 	"EventKind":                  enumcheck.Strings(EventKinds),
+	"ProcessingOperation":        enumcheck.Strings(ProcessingOperations),
 	"FieldFormat":                enumcheck.Strings(FieldFormats),
 }
 
@@ -211,6 +212,12 @@ func TestTheSchemasEnumerateEveryMember(t *testing.T) {
 		"task.v1.schema.json properties/right":                                                         enumLists["Right"],
 		"task.v1.schema.json properties/identifiers/items/properties/type":                             enumLists["IdentifierType"],
 		"task.v1.schema.json $defs/operation":                                                          enumLists["Operation"],
+		"declaration.v1.schema.json $defs/processing_purpose/properties/legal_basis":                   enumLists["LegalBasis"],
+		"declaration.v1.schema.json $defs/processing_purpose/allOf/0/if/properties/legal_basis":        needsLaw,
+		"processing.v1.schema.json properties/operation":                                               enumLists["ProcessingOperation"],
+		"processing.v1.schema.json properties/legal_basis":                                             enumLists["LegalBasis"],
+		"processing.v1.schema.json properties/subject/items/properties/type":                           enumLists["IdentifierType"],
+		"processing.v1.schema.json properties/subject/items/properties/form":                           enumLists["IdentifierForm"],
 	}
 	found := map[string][]string{}
 	files, err := schemas.FS.ReadDir(".")

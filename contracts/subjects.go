@@ -24,7 +24,17 @@ const (
 
 	// ResultsConsumer is the durable consumer through which the orchestrator collects results.
 	ResultsConsumer = "orchestrator-results"
+
+	// ProcessingStream is the JetStream stream that holds the registers' processing events until the
+	// platform has stored them; AllProcessingSubject is its subject filter.
+	ProcessingStream     = "KIRJAAMO_PROCESSING"
+	AllProcessingSubject = subjectRoot + ".*.processing"
 )
+
+// ProcessingSubject is where a register publishes its processing events.
+func ProcessingSubject(registerID string) string {
+	return subjectRoot + "." + registerID + ".processing"
+}
 
 // TaskSubject is where the platform publishes tasks for a register.
 func TaskSubject(registerID string) string { return subjectRoot + "." + registerID + ".task" }

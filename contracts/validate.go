@@ -91,6 +91,9 @@ func Validator() *validator.Validate {
 		must("right", func(fl validator.FieldLevel) bool { return Right(fl.Field().String()).Valid() })
 		must("operation", func(fl validator.FieldLevel) bool { return Operation(fl.Field().String()).Valid() })
 		must("identifier_type", func(fl validator.FieldLevel) bool { return IdentifierType(fl.Field().String()).Valid() })
+		must("identifier_form", func(fl validator.FieldLevel) bool { return IdentifierForm(fl.Field().String()).Valid() })
+		must("processing_operation", func(fl validator.FieldLevel) bool { return ProcessingOperation(fl.Field().String()).Valid() })
+		must("event_id", func(fl validator.FieldLevel) bool { return eventIDPattern.MatchString(fl.Field().String()) })
 		// text: a typed text passes TextRule (its length is max's to check, in characters).
 		must("text", func(fl validator.FieldLevel) bool { return TextRule(fl.Field().String(), 0) == "" })
 		must("refusal_code", func(fl validator.FieldLevel) bool { return refusalCodePattern.MatchString(fl.Field().String()) })
@@ -200,6 +203,12 @@ func message(fe validator.FieldError) string {
 		return "must be an operation of the protocol"
 	case "identifier_type":
 		return MustBeOneOf(IdentifierTypes)
+	case "identifier_form":
+		return MustBeOneOf(IdentifierForms)
+	case "processing_operation":
+		return MustBeOneOf(ProcessingOperations)
+	case "event_id":
+		return "must be 1-128 letters, digits and . _ : -, starting with a letter or digit"
 	case "language":
 		return MustBeOneOf(Languages)
 	case "refusal_code":

@@ -191,6 +191,7 @@ func TestNATSPermissions(t *testing.T) {
 		"kirjaamo.v1.register." + id + ".result",
 		"kirjaamo.v1.register." + id + ".heartbeat",
 		"kirjaamo.v1.register." + id + ".announce",
+		"kirjaamo.v1.register." + id + ".processing",
 		"kirjaamo.v1.register." + id + ".event",
 		"$JS.API.CONSUMER.CREATE.KIRJAAMO_TASKS.register-" + id + ".kirjaamo.v1.register." + id + ".task",
 		"$JS.API.CONSUMER.INFO.KIRJAAMO_TASKS.register-" + id,

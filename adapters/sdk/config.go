@@ -40,15 +40,19 @@ type Config struct {
 	// OpsAddr, if set, is where the adapter serves its metrics (/metrics, Prometheus), /healthz and
 	// /readyz, e.g. 127.0.0.1:9465. Empty: none.
 	OpsAddr string
+	// ProcessingBuffer is how many processing events the register's Events hold before Processing
+	// waits for room (see Events). Default 10000.
+	ProcessingBuffer int
 	// Logger receives structured logs, which never contain identifiers or records; lines about a task
 	// carry its trace's id (telemetry.WithTraceIDs) when the logger's handler is wrapped so.
 	Logger *slog.Logger
 }
 
 // LoadConfig reads KIRJAAMO_NATS_URL, KIRJAAMO_NATS_CREDENTIALS, KIRJAAMO_NATS_CA, KIRJAAMO_NATS_INBOX_PREFIX, KIRJAAMO_ADAPTER_CONCURRENCY,
-// KIRJAAMO_ADAPTER_ACK_WAIT, KIRJAAMO_ADAPTER_HEARTBEAT_EVERY, KIRJAAMO_ADAPTER_GRACE_PERIOD and KIRJAAMO_ADAPTER_OPS_ADDR. Its
-// logger writes JSON lines to standard error with each task's trace id; traces are exported when the
-// standard OTEL_ variables say where (telemetry.Setup, which Main calls).
+// KIRJAAMO_ADAPTER_ACK_WAIT, KIRJAAMO_ADAPTER_HEARTBEAT_EVERY, KIRJAAMO_ADAPTER_GRACE_PERIOD,
+// KIRJAAMO_ADAPTER_PROCESSING_BUFFER and KIRJAAMO_ADAPTER_OPS_ADDR. Its logger writes JSON lines to
+// standard error with each task's trace id; traces are exported when the standard OTEL_ variables say
+// where (telemetry.Setup, which Main calls).
 func LoadConfig() (Config, error) {
 	cfg := Config{
 		NATSURL:         envOr("KIRJAAMO_NATS_URL", "nats://127.0.0.1:4222"),
@@ -71,6 +75,9 @@ func LoadConfig() (Config, error) {
 	if cfg.GracePeriod, err = time.ParseDuration(envOr("KIRJAAMO_ADAPTER_GRACE_PERIOD", "10s")); err != nil || cfg.GracePeriod <= 0 {
 		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_GRACE_PERIOD must be a positive duration, such as 10s")
 	}
+	if cfg.ProcessingBuffer, err = strconv.Atoi(envOr("KIRJAAMO_ADAPTER_PROCESSING_BUFFER", "10000")); err != nil || cfg.ProcessingBuffer < 1 {
+		return cfg, fmt.Errorf("sdk: KIRJAAMO_ADAPTER_PROCESSING_BUFFER must be a positive integer")
+	}
 	return cfg, nil
 }
 
@@ -86,6 +93,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.GracePeriod <= 0 {
 		c.GracePeriod = 10 * time.Second
+	}
+	if c.ProcessingBuffer < 1 {
+		c.ProcessingBuffer = 10000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

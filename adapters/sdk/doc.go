@@ -4,6 +4,10 @@
 // decoding and validation, idempotency by task id, progress heartbeats, retry classification,
 // announcing the register's declaration, liveness heartbeats and a drain bounded by a grace period.
 //
+// A register also tells the platform each time it processes a person's data, so that the person sees
+// who used it and why: one call, Events.Processing (processing.go), buffered and delivered at least
+// once, idempotent by event id, with Events.Backfill for a register's existing log.
+//
 // It has no Temporal dependency: adapters speak only the wire protocol of kirjaamo.dev/contracts.
 //
 // # Versions

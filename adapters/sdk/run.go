@@ -95,6 +95,12 @@ func Run(ctx context.Context, reg Register, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if src, ok := reg.(ProcessingSource); ok && decl.Processing != nil {
+		if a.events, err = newEvents(decl, nc, cfg); err != nil {
+			return err
+		}
+		a.source = src
+	}
 	svc, ok := reg.(Service)
 	if !ok {
 		return a.serve(ctx, ready)
@@ -133,6 +139,10 @@ type adapter struct {
 	// its answer, ends when Run closes the connection.
 	work   context.Context
 	giveUp context.CancelCauseFunc
+	// source publishes the register's processing events through events, for a register that is a
+	// ProcessingSource and declares them; nil otherwise.
+	source ProcessingSource
+	events *Events
 }
 
 // errGracePeriodOver ends the tasks still under way when a stop's grace period is over.
@@ -197,6 +207,10 @@ func (a *adapter) serve(ctx context.Context, ready *telemetry.Readiness) error {
 	}
 	log.Info("register adapter serving", "operations", a.ops.Capabilities(), "instance", a.instance)
 	ready.Started()
+	var following <-chan struct{}
+	if a.source != nil {
+		following = a.follow(ctx, log)
+	}
 
 	ticker := time.NewTicker(a.cfg.HeartbeatEvery)
 	defer ticker.Stop()
@@ -206,9 +220,49 @@ func (a *adapter) serve(ctx context.Context, ready *telemetry.Readiness) error {
 		case <-ticker.C:
 			a.heartbeat()
 		case <-ctx.Done():
-			a.drain(consumeCtx, log)
+			deadline := time.Now().Add(a.cfg.GracePeriod)
+			a.drain(consumeCtx, log, deadline)
+			if a.source != nil {
+				a.stopEvents(following, log, deadline)
+			}
 			return nil
 		}
+	}
+}
+
+// follow runs the register's ProcessingSource until ctx ends, starting it again, after a growing
+// delay, if it fails; the channel is closed once it has ended.
+func (a *adapter) follow(ctx context.Context, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for wait := time.Second; ; wait = min(wait*2, time.Minute) {
+			err := a.source.PublishProcessing(ctx, a.events)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			log.Warn("the register's processing events stopped; starting them again", "error", err, "after", wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	}()
+	return done
+}
+
+// stopEvents waits until the ProcessingSource has ended and the events it handed over are stored,
+// until the deadline; those not stored by then are sent again by the register's next start.
+func (a *adapter) stopEvents(following <-chan struct{}, log *slog.Logger, deadline time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	select {
+	case <-following:
+	case <-ctx.Done():
+	}
+	if err := a.events.Close(ctx); err != nil {
+		log.Warn("the register's processing events stopped before all were delivered", "error", err)
 	}
 }
 
@@ -218,7 +272,7 @@ func (a *adapter) serve(ctx context.Context, ready *telemetry.Readiness) error {
 // way when the grace period is over is given up: the tasks' contexts end, and as they are not
 // acknowledged, JetStream redelivers them to another instance or to this one's next start. A
 // handler that ignores its context is left running, and Run returns all the same.
-func (a *adapter) drain(consumeCtx jetstream.ConsumeContext, log *slog.Logger) {
+func (a *adapter) drain(consumeCtx jetstream.ConsumeContext, log *slog.Logger, deadline time.Time) {
 	log.Info("register adapter draining", "grace_period", a.cfg.GracePeriod)
 	consumeCtx.Drain()
 	drained := make(chan struct{})
@@ -227,7 +281,7 @@ func (a *adapter) drain(consumeCtx jetstream.ConsumeContext, log *slog.Logger) {
 		a.inFlight.Wait()
 		close(drained)
 	}()
-	grace := time.NewTimer(a.cfg.GracePeriod)
+	grace := time.NewTimer(time.Until(deadline))
 	defer grace.Stop()
 	select {
 	case <-drained:

@@ -32,6 +32,9 @@ type Config struct {
 	AppliedTasks *AppliedTasks `json:"applied_tasks,omitempty"`
 	// Tables are the tables that hold the subject's data.
 	Tables []Table `json:"tables"`
+	// ProcessingLog maps the register's log table to processing events, which the adapter publishes
+	// as rows are added (processing.go); nil for a register that publishes none.
+	ProcessingLog *ProcessingLog `json:"processing_log,omitempty"`
 
 	decl contracts.Declaration
 }
@@ -275,6 +278,21 @@ func checkShape(ce *ConfigError, v any, t reflect.Type, at string) {
 		if _, ok := v.(bool); !ok {
 			ce.add(where, "must be true or false")
 		}
+	case reflect.Map:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			ce.add(where, "must be an object")
+			return
+		}
+		for k, e := range obj {
+			checkShape(ce, e, t.Elem(), at+"."+k)
+		}
+	case reflect.Int:
+		if n, ok := v.(json.Number); !ok {
+			ce.add(where, "must be a whole number")
+		} else if _, err := n.Int64(); err != nil {
+			ce.add(where, "must be a whole number")
+		}
 	}
 }
 
@@ -328,7 +346,7 @@ func (c *Config) validate(ce *ConfigError, readFile func(string) ([]byte, error)
 			if !id.Type.Valid() {
 				ce.add(p+".type", "unknown identifier type %q (known: personal_identity_code, email, phone)", id.Type)
 			} else if declOK {
-				if form, ok := declaredForm(&c.decl, id.Type); !ok {
+				if form, ok := c.decl.StoredForm(id.Type); !ok {
 					ce.add(p+".type", "the declaration does not name %s among its identifiers: the platform never sends it", id.Type)
 				} else if id.Form.Valid() && id.Form != form {
 					ce.add(p+".form", "%s, but the declaration says %s is stored as %s", id.Form, id.Type, form)
@@ -414,6 +432,9 @@ func (c *Config) validate(ce *ConfigError, readFile func(string) ([]byte, error)
 	if declOK {
 		c.matchDeclaration(ce)
 	}
+	if c.ProcessingLog != nil {
+		c.ProcessingLog.validate(ce, &c.decl, declOK)
+	}
 }
 
 func checkColumns(ce *ConfigError, at string, cols []string) {
@@ -484,17 +505,6 @@ func (c *Config) readDeclaration(ce *ConfigError, readFile func(string) ([]byte,
 		return false
 	}
 	return true
-}
-
-func declaredForm(d *contracts.Declaration, t contracts.IdentifierType) (contracts.IdentifierForm, bool) {
-	for _, list := range [][]contracts.IdentifierMatch{d.Identifiers, d.Identification.Additional} {
-		for _, m := range list {
-			if m.Type == t {
-				return m.Form, true
-			}
-		}
-	}
-	return "", false
 }
 
 // Operations lists the operations the configuration carries out, in the SDK's order.

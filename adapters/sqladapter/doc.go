@@ -35,6 +35,11 @@
 // person with more rows than travel inline gets a sealed package, and memory does not grow with the
 // rows.
 //
+// A register whose declaration declares processing events (contracts/PROTOCOL.md, "Processing
+// events") may map its existing log table to them with "processing_log" (ProcessingLog, in
+// processing.go): the adapter publishes the table's rows as events from the first on, then as rows
+// are added, and notes in a progress table how far it has delivered.
+//
 // The declaration's operations must be exactly those configured (restrict brings lift_restriction).
 // Register.Operations has the handlers of those operations only. Every effect runs in one
 // transaction with an insert of the task id into the applied-tasks table: a redelivered task gets

@@ -25,6 +25,8 @@ type Register struct {
 	before func(context.Context) error
 	// columns holds, after Setup, each configured table's columns: name to type.
 	columns map[string]map[string]column
+	// logID is, after Setup, the type of the processing log's id column, for casts.
+	logID string
 }
 
 type column struct {
@@ -110,23 +112,9 @@ func (r *Register) Setup(ctx context.Context) error {
 	cols := map[string]map[string]column{}
 	for _, t := range r.cfg.Tables {
 		schema, table, _ := tableName(t.Table)
-		rows, err := r.db.Query(ctx, `SELECT column_name, data_type, udt_schema, udt_name FROM information_schema.columns
-			WHERE table_schema = $1 AND table_name = $2`, schema, table)
+		m, err := r.describe(ctx, schema, table)
 		if err != nil {
-			return fmt.Errorf("sqladapter: check %s: %w", t.Table, err)
-		}
-		m := map[string]column{}
-		for rows.Next() {
-			var name, dataType, udtSchema, udtName string
-			if err := rows.Scan(&name, &dataType, &udtSchema, &udtName); err != nil {
-				rows.Close()
-				return fmt.Errorf("sqladapter: check %s: %w", t.Table, err)
-			}
-			m[name] = column{dataType: dataType, sqlType: pgx.Identifier{udtSchema, udtName}.Sanitize()}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("sqladapter: check %s: %w", t.Table, err)
+			return err
 		}
 		cols[t.Table] = m
 	}
@@ -175,6 +163,11 @@ func (r *Register) Setup(ctx context.Context) error {
 			need(at+".object.column", o.Column)
 		}
 	}
+	if r.cfg.ProcessingLog != nil {
+		if err := r.setupLog(ctx, ce); err != nil {
+			return err
+		}
+	}
 	if err := ce.orNil(); err != nil {
 		return err
 	}
@@ -183,6 +176,29 @@ func (r *Register) Setup(ctx context.Context) error {
 		return r.createAppliedTasks(ctx, a)
 	}
 	return nil
+}
+
+// describe reads a table's columns from information_schema: name to type, none if the table is
+// missing or this role may read none of its columns.
+func (r *Register) describe(ctx context.Context, schema, table string) (map[string]column, error) {
+	rows, err := r.db.Query(ctx, `SELECT column_name, data_type, udt_schema, udt_name FROM information_schema.columns
+		WHERE table_schema = $1 AND table_name = $2`, schema, table)
+	if err != nil {
+		return nil, fmt.Errorf("sqladapter: check %s.%s: %w", schema, table, err)
+	}
+	defer rows.Close()
+	m := map[string]column{}
+	for rows.Next() {
+		var name, dataType, udtSchema, udtName string
+		if err := rows.Scan(&name, &dataType, &udtSchema, &udtName); err != nil {
+			return nil, fmt.Errorf("sqladapter: check %s.%s: %w", schema, table, err)
+		}
+		m[name] = column{dataType: dataType, sqlType: pgx.Identifier{udtSchema, udtName}.Sanitize()}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqladapter: check %s.%s: %w", schema, table, err)
+	}
+	return m, nil
 }
 
 func (r *Register) appliedTasks() string {

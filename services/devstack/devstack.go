@@ -43,6 +43,7 @@ import (
 	"kirjaamo.dev/services/opendsr"
 	"kirjaamo.dev/services/orchestrator"
 	"kirjaamo.dev/services/portal"
+	"kirjaamo.dev/services/processing"
 	"kirjaamo.dev/workflows/codec"
 )
 
@@ -65,6 +66,10 @@ type Config struct {
 	// Registers replaces the five demo registers, e.g. with the benchmark's registers. Each gets the
 	// registers database.
 	Registers func(db *pgxpool.Pool) []demo.Register
+	// LiveViews is how often the demo Kanta processing log gets a made-up use of Aino's data, which
+	// its adapter publishes as a processing event (demo.KantaProcessingLog.LiveViews): 0 is every
+	// 5 s, a negative value never. Only with the demo registers.
+	LiveViews time.Duration
 	// Limits, if set, replaces the sites' rate limits, which are otherwise production's.
 	Limits *Limits
 	Logger *slog.Logger
@@ -206,7 +211,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := s.startDatabase(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if cfg.Registers == nil {
+	demos := cfg.Registers == nil
+	if demos {
 		// The demo registers, and the web analytics vendor behind Kela's statistics: a demo OpenDSR
 		// processor of its own, reached by the forwarding adapter (vendor.go).
 		v, err := startVendor(cfg.DataDir, log)
@@ -328,7 +334,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		return p.RunOffice(ctx, ocfg, true)
 	})
-	if err := s.startRegisters(ctx, runCtx, cfg, log); err != nil {
+	s.run(runCtx, "processing", func(ctx context.Context) error {
+		pcfg := processing.DefaultConfig()
+		pcfg.CheckpointEvery, pcfg.NoticeEvery = 2*time.Second, time.Second
+		return p.RunProcessing(ctx, pcfg)
+	})
+	if err := s.startRegisters(ctx, runCtx, cfg, demos, log); err != nil {
 		return nil, err
 	}
 	if err := s.waitRegistersInForce(ctx); err != nil {
@@ -380,7 +391,7 @@ func (s *Stack) startDatabase(ctx context.Context, cfg Config) error {
 	return store.Migrate(ctx, base, "")
 }
 
-func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slog.Logger) error {
+func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, demos bool, log *slog.Logger) error {
 	pcfg, err := pgxpool.ParseConfig(s.RegistersURL)
 	if err != nil {
 		return fmt.Errorf("devstack: registers database: %w", err)
@@ -401,6 +412,13 @@ func (s *Stack) startRegisters(ctx, runCtx context.Context, cfg Config, log *slo
 			return sdk.Run(ctx, reg, sdk.Config{NATSURL: s.NATSURL, CredentialsFile: s.natsAuth.RegisterCreds[reg.Declaration().RegisterID],
 				Logger: log.With("component", "adapter")})
 		})
+	}
+	if demos && cfg.LiveViews >= 0 {
+		every := cfg.LiveViews
+		if every == 0 {
+			every = 5 * time.Second
+		}
+		s.run(runCtx, "kanta live views", func(ctx context.Context) error { return demo.KantaProcessingLog{DB: pool}.LiveViews(ctx, every) })
 	}
 	return nil
 }

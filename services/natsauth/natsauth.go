@@ -14,8 +14,8 @@
 //     resolver with the account JWTs preloaded; no account server to run).
 //
 // One account, KIRJAAMO, holds the streams, so the platform and the registers share them without
-// imports. The platform's user may do anything in it. A register's user may publish its results and
-// heartbeats, send its announcement, create, read and pull its own task consumer and ack its tasks,
+// imports. The platform's user may do anything in it. A register's user may publish its results,
+// heartbeats and processing events, send its announcement, create, read and pull its own task consumer and ack its tasks,
 // read and write its own effect record and listen on its subjects (how the SDK sees a cancellation
 // at once), put packages into its own package bucket, and subscribe to replies under its own inbox
 // prefix _INBOX_<id>, so that no adapter reads another's replies, which carry tasks and
@@ -88,6 +88,9 @@ func RegisterPermissions(registerID string) jwt.Permissions {
 		contracts.ResultSubject(registerID),
 		contracts.HeartbeatSubject(registerID),
 		contracts.AnnounceSubject(registerID),
+		// Its processing events and its events for the record: on its own subjects only, so that no
+		// register speaks for another.
+		contracts.ProcessingSubject(registerID),
 		contracts.EventSubject(registerID),
 		// Create (or update) its consumer, with its own task subject as the filter: the server refuses
 		// a body whose filter differs from the one in the subject.

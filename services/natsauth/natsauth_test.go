@@ -146,17 +146,21 @@ func TestARegisterCannotReachAnotherRegister(t *testing.T) {
 	if err := a.Publish(contracts.HeartbeatSubject(regA), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
+	if err := a.Publish(contracts.ProcessingSubject(regA), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
 	if err := a.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-errs:
-		t.Fatalf("A's own inbox and heartbeat: %v", err)
+		t.Fatalf("A's own inbox, heartbeat and processing events: %v", err)
 	case <-time.After(300 * time.Millisecond):
 	}
 	packagesB := "register-" + regB + "-packages"
 	for _, subject := range []string{
 		contracts.TaskSubject(regB), contracts.ResultSubject(regB), contracts.AnnounceSubject(regB), contracts.HeartbeatSubject(regB),
+		contracts.ProcessingSubject(regB), contracts.ProcessingSubject(regA),
 		// A's own tasks come through its consumer, not as plain messages.
 		contracts.TaskSubject(regA),
 		contracts.AllTasksSubject, contracts.AllResultsSubject, "kirjaamo.v1.register.>", ">",
@@ -176,6 +180,8 @@ func TestARegisterCannotReachAnotherRegister(t *testing.T) {
 	consumerB := "KIRJAAMO_TASKS.register-" + regB
 	for _, subject := range []string{
 		contracts.TaskSubject(regB), contracts.ResultSubject(regB), contracts.AnnounceSubject(regB), contracts.HeartbeatSubject(regB),
+		// No register speaks for another's processing, nor reads anyone's.
+		contracts.ProcessingSubject(regB), contracts.AllProcessingSubject, "$JS.API.STREAM.MSG.GET." + contracts.ProcessingStream,
 		contracts.TaskSubject(regA), // only the platform gives tasks
 		"$JS.API.CONSUMER.CREATE." + consumerB + "." + contracts.TaskSubject(regB),
 		"$JS.API.CONSUMER.CREATE.KIRJAAMO_TASKS.register-" + regA + "." + contracts.TaskSubject(regB), // its name, B's tasks
@@ -355,6 +361,41 @@ func (testRegister) Operations() sdk.Operations {
 		Restrict:        affectOne,
 		LiftRestriction: affectOne,
 		Recipients:      func(context.Context, sdk.Query) ([]string, error) { return nil, nil },
+	}
+}
+
+// TestARegisterPublishesItsProcessingEventsWithItsOwnCredentials: the SDK's events reach the
+// platform's stream as register B, whose credentials allow its own processing subject (and the
+// acknowledgements in its own inbox), so that the permissions above do not stop the real thing.
+func TestARegisterPublishesItsProcessingEventsWithItsOwnCredentials(t *testing.T) {
+	e := start(t)
+	decl, err := demo.Declaration(regB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := sdk.OpenEvents(t.Context(), decl, sdk.Config{NATSURL: e.url, CredentialsFile: e.issued.RegisterCreds[regB]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := contracts.ProcessingEvent{EventID: "kanta-1", At: time.Now().Add(-time.Minute),
+		Subject: []contracts.SubjectIdentifier{{Type: contracts.IdentifierPersonalIdentityCode, Form: contracts.FormPlain, Value: demo.People[0].PersonalIdentityCode}},
+		Actor:   contracts.Actor{Organisation: "Esimerkkilän terveyskeskus", Role: "nurse"}, Purpose: "care",
+		LegalBasis: contracts.BasisLegalObligation, DataCategories: []string{"patient-records"}, Operation: contracts.ProcessingView}
+	if err := events.Processing(t.Context(), ev); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := events.Close(ctx); err != nil {
+		t.Fatalf("B's events were not delivered: %v", err)
+	}
+	stream, err := e.js.Stream(t.Context(), contracts.ProcessingStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := stream.GetLastMsgForSubject(t.Context(), contracts.ProcessingSubject(regB))
+	if err != nil || !strings.Contains(string(m.Data), `"event_id":"kanta-1"`) {
+		t.Errorf("B's event in the stream: %v", err)
 	}
 }
 

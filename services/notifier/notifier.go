@@ -123,7 +123,8 @@ func toOffice(k outbox.Kind) bool {
 	case outbox.KindDeadlineReminder, outbox.KindDeadlineMissed:
 		return true
 	case outbox.KindRequestReceived, outbox.KindReplyReady, outbox.KindDeadlineExtended, outbox.KindInformationNeeded, outbox.KindRequestWithdrawn,
-		outbox.KindLiftNotice, outbox.KindRestrictionLifted, outbox.KindIdentityNotVerified, outbox.KindIdentifierCode:
+		outbox.KindLiftNotice, outbox.KindRestrictionLifted, outbox.KindIdentityNotVerified, outbox.KindIdentifierCode,
+		outbox.KindDisclosureNotice:
 		return false
 	}
 	return false
@@ -195,6 +196,10 @@ func compose(cfg Config, m outbox.Message) (subject, body string, err error) {
 		outbox.KindLiftNotice, outbox.KindRestrictionLifted:
 		link := strings.TrimRight(cfg.PortalURL, "/") + "/" + string(lang) + "/requests/" + m.RequestID
 		return subject, fmt.Sprintf(body, link), nil
+	case outbox.KindDisclosureNotice:
+		// How many, and where to see them: who received the data is told only to the person signed in.
+		count, _ := m.Payload["count"].(float64)
+		return subject, fmt.Sprintf(body, int(count), strings.TrimRight(cfg.PortalURL, "/")+"/"+string(lang)+"/processing?operation=disclosure"), nil
 	}
 	return "", "", fmt.Errorf("no text for message kind %q", m.Kind)
 }

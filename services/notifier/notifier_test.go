@@ -16,19 +16,32 @@ func TestEveryKindHasItsText(t *testing.T) {
 	for _, kind := range outbox.Kinds {
 		for _, lang := range []string{"fi", "sv", "en"} {
 			m := outbox.Message{Kind: kind, Language: lang, RequestID: "r-1",
-				Payload: map[string]any{"deadline": "2026-06-01", "code": "042917", "minutes": float64(15), "reasons": "no reply to our letter"}}
+				Payload: map[string]any{"deadline": "2026-06-01", "code": "042917", "minutes": float64(15), "reasons": "no reply to our letter",
+					"count": float64(2)}}
 			subject, body, err := compose(cfg, m)
 			if err != nil || subject == "" || strings.Contains(body, "%!") {
 				t.Errorf("%s/%s: %q %q %v", kind, lang, subject, body, err)
 			}
-			// Every message but a code (which goes to a number anyone may have typed) links to the case.
-			if kind != outbox.KindIdentifierCode && kind != outbox.KindIdentityNotVerified && !strings.Contains(body, "r-1") {
+			// Every message but a code (which goes to a number anyone may have typed) links to the case;
+			// a disclosure notice, which is about no case, to the disclosures in the portal.
+			if kind != outbox.KindIdentifierCode && kind != outbox.KindIdentityNotVerified && kind != outbox.KindDisclosureNotice &&
+				!strings.Contains(body, "r-1") {
 				t.Errorf("%s/%s does not link to the case: %q", kind, lang, body)
 			}
 		}
 	}
 	if _, _, err := compose(cfg, outbox.Message{Kind: "unknown"}); err == nil {
 		t.Error("an unknown kind composes")
+	}
+}
+
+func TestADisclosureNoticeSaysHowManyAndWhereOnly(t *testing.T) {
+	for _, lang := range []string{"fi", "sv", "en"} {
+		_, body, err := compose(Config{PortalURL: "https://portal.example/"}, outbox.Message{Kind: outbox.KindDisclosureNotice, Language: lang,
+			Payload: map[string]any{"count": float64(3)}})
+		if err != nil || !strings.Contains(body, "3") || !strings.Contains(body, "https://portal.example/"+lang+"/processing?operation=disclosure") {
+			t.Errorf("%s: %q (%v)", lang, body, err)
+		}
 	}
 }
 

@@ -153,6 +153,7 @@ func (o *office) mux() *web.Mux {
 	mux.HandleFunc("GET /cases/{id}/registers/{register}/records", o.showRecords)
 	mux.HandleFunc("POST /cases/{id}/{decision}", o.decide)
 	mux.HandleFunc("GET /registers", o.listRegisters)
+	mux.HandleFunc("GET /processing", o.processingHeld)
 	mux.HandleFunc("GET /registers/{id}", o.showRegister)
 	mux.HandleFunc("POST /registers/{id}/approve", o.approveDeclaration)
 	if o.deps.Mailbox != nil {

@@ -245,7 +245,7 @@ func newHarness(t testing.TB, tunes ...func(*Config)) *harness {
 	files := fakeCases{caseID: {Case: cases.Case{RequestID: caseID, Status: request.StatusInReview, Right: contracts.RightAccess}}}
 	h := &harness{requests: &fakeRequests{}, record: &memRecord{}, sessions: memSessions{}, files: files, mailbox: &memMailbox{}}
 	deps := Deps{Requests: h.requests, Cases: files, Files: files, Record: h.record, Declarations: noDeclarations{}, Sessions: h.sessions,
-		Packages: noPackages{}, Mailbox: h.mailbox, Limits: memCounter{}, Log: slog.New(slog.DiscardHandler)}
+		Packages: noPackages{}, Mailbox: h.mailbox, Limits: memCounter{}, Processing: heldBack{}, Log: slog.New(slog.DiscardHandler)}
 	cfg := DefaultConfig()
 	cfg.PublicURL = "http://office.test"
 	for _, tune := range tunes {

@@ -31,7 +31,9 @@ type Deps struct {
 	Mailbox Mailbox
 	// Limits counts calls against the rate limits (*limits.Counter).
 	Limits web.Counter
-	Log    *slog.Logger
+	// Processing counts the processing events registers hold back (processing.go).
+	Processing HeldBack
+	Log        *slog.Logger
 }
 
 // Requests is the request workflow as the office uses it (*request.Client).

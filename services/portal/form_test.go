@@ -17,8 +17,9 @@ import (
 	"kirjaamo.dev/workflows/request"
 )
 
-// registers is the catalogue as the form reads it: a register that lets a phone number and a name
-// be corrected, and erases; and one that keeps its data under law.
+// registers is the catalogue as the portal reads it: a register that lets a phone number and a name
+// be corrected, and erases; one that keeps its data under law; and the Kanta processing log, whose
+// processing events "Who has used my data" shows.
 type registers []request.Declared
 
 func (r registers) InForce(context.Context, time.Time) ([]request.Declared, error) { return r, nil }
@@ -36,7 +37,8 @@ func catalogue(t testing.TB) registers {
 		}
 		return d
 	}
-	return registers{{Declaration: read("kanta-client-register")}, {Declaration: read("clinic-event-invitations")}}
+	return registers{{Declaration: read("kanta-client-register")}, {Declaration: read("clinic-event-invitations")},
+		{Declaration: read("kanta-processing-log")}}
 }
 
 // signedInAs puts a session of the person in the harness, and returns a function that posts a form

@@ -176,6 +176,7 @@ func (p *portal) mux() *web.Mux {
 			p.signIn.Begin(w, r, prefix+"/requests")
 		})
 		mux.HandleFunc("POST "+prefix+"/logout", func(w http.ResponseWriter, r *http.Request) { p.signIn.SignOut(w, r, prefix+"/") })
+		p.processingRoutes(mux, prefix)
 		mux.HandleFunc("GET "+prefix+"/requests", p.listRequests)
 		mux.HandleFunc("GET "+prefix+"/requests/new", p.formStep(stepRight))
 		mux.HandleFunc("POST "+prefix+"/requests/new", p.answerStep(stepRight))

@@ -172,6 +172,8 @@ type harness struct {
 	sessions memSessions
 	files    fakeCases
 	counts   memCounter
+	// processing are the processing events the pages read (processing_test.go).
+	processing *fakeProcessing
 }
 
 func newHarness(t testing.TB, tunes ...func(*Config)) *harness {
@@ -180,9 +182,9 @@ func newHarness(t testing.TB, tunes ...func(*Config)) *harness {
 		ainosCase:  {Case: cases.Case{RequestID: ainosCase, SubjectID: ainoID.Subject, Status: request.StatusInReview, Right: contracts.RightAccess}},
 		mattisCase: {Case: cases.Case{RequestID: mattisCase, SubjectID: mattiID.Subject, Status: request.StatusInReview, Right: contracts.RightAccess}},
 	}
-	h := &harness{requests: &fakeRequests{}, sessions: memSessions{}, files: files, counts: memCounter{}}
+	h := &harness{requests: &fakeRequests{}, sessions: memSessions{}, files: files, counts: memCounter{}, processing: newFakeProcessing(t)}
 	deps := Deps{Requests: h.requests, Cases: files, Files: files, Challenges: noChallenges{}, Sessions: h.sessions,
-		Packages: noPackages{}, Catalogue: catalogue(t), Limits: h.counts, Log: slog.New(slog.DiscardHandler)}
+		Packages: noPackages{}, Catalogue: catalogue(t), Limits: h.counts, Processing: h.processing, Log: slog.New(slog.DiscardHandler)}
 	cfg := DefaultConfig()
 	cfg.PublicURL = "http://portal.test"
 	cfg.ContactEmail = "kirjaamo@portal.test"

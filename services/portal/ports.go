@@ -27,12 +27,15 @@ type Deps struct {
 	Catalogue  Catalogue
 	// Limits counts calls against the rate limits (*limits.Counter).
 	Limits web.Counter
-	Log    *slog.Logger
+	// Processing is the person's processing events (processing.go); what the registers declare
+	// about them is in their declarations in the Catalogue.
+	Processing Processing
+	Log        *slog.Logger
 }
 
 // Catalogue is the register catalogue as the portal reads it (*declarations.Store): the registers in
-// force, whose correctable fields the rectification form offers, and whose rules the check of an
-// erasure asks which would act at once.
+// force, whose correctable fields the rectification form offers, whose rules the check of an
+// erasure asks which would act at once, and whose processing events "Who has used my data" names.
 type Catalogue interface {
 	InForce(ctx context.Context, at time.Time) ([]request.Declared, error)
 }

@@ -35,6 +35,8 @@ import (
 //     unanswered, nor answered but unacknowledged.
 //   - results-valid: every answer validates, echoes its task and carries Nats-Msg-Id result/<task id>.
 //   - acknowledged: every answered task was acknowledged, so it is not redelivered.
+//   - processing-events: every processing event the register published while the kit ran is a valid
+//     event of the register, says only what its declaration declares, and carries its Nats-Msg-Id.
 func Check(ctx context.Context, cfg Config) (Report, error) {
 	cfg = cfg.withDefaults()
 	report := Report{RegisterID: cfg.RegisterID}
@@ -79,7 +81,7 @@ func (c *checker) run(ctx context.Context) {
 	c.lookups = map[string]contracts.ResultStatus{}
 	if !c.checkDeclaration(ctx) {
 		for _, name := range []string{CheckUnknownSubject, CheckKnownSubject, CheckPastDeadline, CheckInvalidTask,
-			CheckLargeResult, CheckCancellation, CheckEffectOnce, CheckRefusal, CheckGracefulStop, CheckResultsValid, CheckAcknowledged} {
+			CheckLargeResult, CheckCancellation, CheckEffectOnce, CheckRefusal, CheckGracefulStop, CheckResultsValid, CheckAcknowledged, CheckProcessingEvents} {
 			c.add(name, Skip, "needs an accepted announcement; fix the declaration check first")
 		}
 		return
@@ -96,6 +98,7 @@ func (c *checker) run(ctx context.Context) {
 	c.checkGracefulStop(ctx)
 	c.checkResultsValid()
 	c.checkAcknowledged(ctx)
+	c.checkProcessingEvents(ctx)
 }
 
 func (c *checker) checkDeclaration(ctx context.Context) bool {

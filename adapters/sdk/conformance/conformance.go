@@ -125,6 +125,8 @@ const (
 	CheckGracefulStop   = "graceful-stop"
 	CheckResultsValid   = "results-valid"
 	CheckAcknowledged   = "acknowledged"
+	// CheckProcessingEvents judges the processing events the register published during the check.
+	CheckProcessingEvents = "processing-events"
 )
 
 // Finding is the outcome of one check. A failure's message says what to fix.

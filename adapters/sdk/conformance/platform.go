@@ -28,6 +28,8 @@ type platform struct {
 	js      jetstream.JetStream
 	tasks   jetstream.Stream
 	results *resultLog
+	// events are the processing events the adapter published while the kit ran.
+	events *eventLog
 	// announcements carries the announcements made on the register's subject or with its id.
 	announcements chan announcement
 
@@ -56,7 +58,7 @@ func connect(ctx context.Context, cfg Config) (*platform, error) {
 		return nil, fmt.Errorf("conformance: jetstream: %w", err)
 	}
 	p := &platform{cfg: cfg, log: cfg.Logger.With("register", cfg.RegisterID), nc: nc, js: js,
-		results: newResultLog(), announcements: make(chan announcement, 16),
+		results: newResultLog(), events: newEventLog(), announcements: make(chan announcement, 16),
 		sent: map[string]contracts.Task{}, answered: map[uint64]string{}}
 	if err := p.ensureStreams(ctx); err != nil {
 		nc.Close()
@@ -68,6 +70,10 @@ func connect(ctx context.Context, cfg Config) (*platform, error) {
 	if _, err := nc.Subscribe(contracts.ResultSubject(cfg.RegisterID), p.results.take); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("conformance: subscribe to results: %w", err)
+	}
+	if _, err := nc.Subscribe(contracts.ProcessingSubject(cfg.RegisterID), p.events.take); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("conformance: subscribe to processing events: %w", err)
 	}
 	if _, err := nc.Subscribe(contracts.AllAnnouncementsSubject, p.answerAnnouncement); err != nil {
 		nc.Close()
@@ -101,17 +107,19 @@ func (p *platform) removeOwnTasks() {
 	}
 }
 
-// ensureStreams creates the task and result streams, and the register's effect record and package
+// ensureStreams creates the task, result and processing streams, and the register's effect record and package
 // bucket, as the platform does, if they are missing. An existing stream is left as it is: it may be
 // the platform's.
 func (p *platform) ensureStreams(ctx context.Context) error {
 	for _, cfg := range []jetstream.StreamConfig{
-		{Name: contracts.TasksStream, Subjects: []string{contracts.AllTasksSubject}, Description: "tasks sent to registers"},
-		{Name: contracts.ResultsStream, Subjects: []string{contracts.AllResultsSubject}, Description: "results sent by registers"},
+		// As the platform: a task or result re-published within a day is dropped, an event within a minute.
+		{Name: contracts.TasksStream, Subjects: []string{contracts.AllTasksSubject}, Description: "tasks sent to registers", Duplicates: 24 * time.Hour},
+		{Name: contracts.ResultsStream, Subjects: []string{contracts.AllResultsSubject}, Description: "results sent by registers", Duplicates: 24 * time.Hour},
+		{Name: contracts.ProcessingStream, Subjects: []string{contracts.AllProcessingSubject}, Description: "processing events sent by registers",
+			Duplicates: time.Minute},
 	} {
 		cfg.Retention = jetstream.WorkQueuePolicy
 		cfg.Storage = jetstream.FileStorage
-		cfg.Duplicates = 24 * time.Hour // as the platform: a task or result re-published within a day is dropped
 		s, err := p.js.Stream(ctx, cfg.Name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			s, err = p.js.CreateStream(ctx, cfg)

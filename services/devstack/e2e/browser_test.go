@@ -16,9 +16,10 @@ import (
 	"kirjaamo.dev/services/devstack"
 )
 
-// demoRegisters are the five registers the dev stack runs; every request reaches each of them.
+// demoRegisters are the registers the dev stack runs, the five demo registers and the web analytics
+// vendor reached over OpenDSR (#15); every request reaches each of them.
 var demoRegisters = []string{"clinic-event-invitations", "kanta-client-register", "kanta-processing-log",
-	"kela-web-statistics", "koronavilkku"}
+	"kela-web-analytics-vendor", "kela-web-statistics", "koronavilkku"}
 
 const (
 	inReviewStatus = "Being reviewed by the registry office"

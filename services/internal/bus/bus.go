@@ -88,18 +88,39 @@ func misconfigured(err error) bool {
 		errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked)
 }
 
-// Streams are the task and result streams as the platform keeps them. Both are work queues: a task
-// is removed once its register acknowledged it, a result once the platform stored it.
+// The platform's stream of the processing events it could not take (services/processing): each kept
+// with its code, for the register's owner to fix, and never retried.
+const (
+	RejectedStream = "KIRJAAMO_PROCESSING_REJECTED"
+	// AllRejectedSubject is the rejected stream's filter: outside every register's subjects, so that
+	// no register reads or writes it.
+	AllRejectedSubject = "kirjaamo.rejected.processing.*"
+	// RejectedMaxAge is how long a rejected event is kept for its owner to see.
+	RejectedMaxAge = 30 * 24 * time.Hour
+)
+
+// RejectedSubject is where a register's rejected events are kept.
+func RejectedSubject(registerID string) string { return "kirjaamo.rejected.processing." + registerID }
+
+// Streams are the streams as the platform keeps them. The task, result and processing streams are
+// work queues: a task is removed once its register acknowledged it, a result and a processing event
+// once the platform stored it. A task or result re-published within a day is dropped by the server;
+// a processing event within a minute (more would cost the server much memory at an authority's
+// rate, and the store drops a later one all the same).
 func Streams(replicas int) []jetstream.StreamConfig {
 	out := []jetstream.StreamConfig{
-		{Name: contracts.TasksStream, Subjects: []string{contracts.AllTasksSubject}, Description: "tasks sent to registers"},
-		{Name: contracts.ResultsStream, Subjects: []string{contracts.AllResultsSubject}, Description: "results sent by registers"},
+		{Name: contracts.TasksStream, Subjects: []string{contracts.AllTasksSubject}, Description: "tasks sent to registers",
+			Retention: jetstream.WorkQueuePolicy, Duplicates: 24 * time.Hour},
+		{Name: contracts.ResultsStream, Subjects: []string{contracts.AllResultsSubject}, Description: "results sent by registers",
+			Retention: jetstream.WorkQueuePolicy, Duplicates: 24 * time.Hour},
+		{Name: contracts.ProcessingStream, Subjects: []string{contracts.AllProcessingSubject}, Description: "processing events sent by registers",
+			Retention: jetstream.WorkQueuePolicy, Duplicates: time.Minute},
+		{Name: RejectedStream, Subjects: []string{AllRejectedSubject}, Description: "processing events the platform could not take, with their codes",
+			Retention: jetstream.LimitsPolicy, MaxAge: RejectedMaxAge},
 	}
 	for i := range out {
-		out[i].Retention = jetstream.WorkQueuePolicy
 		out[i].Storage = jetstream.FileStorage
 		out[i].Replicas = max(replicas, 1)
-		out[i].Duplicates = 24 * time.Hour // a task or result re-published within a day is dropped by the server
 	}
 	return out
 }
@@ -127,7 +148,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int, lo
 // sameStream reports whether a stream's configuration has what the platform asks of it.
 func sameStream(have, want jetstream.StreamConfig) bool {
 	return reflect.DeepEqual(have.Subjects, want.Subjects) && have.Retention == want.Retention && have.Storage == want.Storage &&
-		have.Replicas == want.Replicas && have.Duplicates == want.Duplicates && have.Description == want.Description
+		have.Replicas == want.Replicas && have.Duplicates == want.Duplicates && have.MaxAge == want.MaxAge && have.Description == want.Description
 }
 
 // Publisher sends tasks to registers.

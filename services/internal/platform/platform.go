@@ -25,6 +25,7 @@ import (
 	"kirjaamo.dev/services/internal/store/cases"
 	"kirjaamo.dev/services/internal/store/challenges"
 	"kirjaamo.dev/services/internal/store/declarations"
+	"kirjaamo.dev/services/internal/store/events"
 	"kirjaamo.dev/services/internal/store/limits"
 	"kirjaamo.dev/services/internal/store/opendsr"
 	"kirjaamo.dev/services/internal/store/outbox"
@@ -98,6 +99,9 @@ type Platform struct {
 	Packages *packages.Store
 	// Requests is the request workflow's client (Temporal).
 	Requests *request.Client
+	// Events are the registers' processing events; they publish their logs' checkpoints where the
+	// process has NATS.
+	Events *events.Store
 }
 
 // Open connects to PostgreSQL, and to NATS and Temporal if the services need them, and makes the
@@ -148,6 +152,7 @@ func Open(ctx context.Context, cfg Config, name string, needs Needs, log *slog.L
 			return nil, err
 		}
 		p.Checkpoints = ledger.Checkpoints{JS: p.JS}
+		p.Events = events.New(db, signer, &p.Checkpoints)
 		if p.Packages, err = packages.New(p.Cases, p.JS, keys); err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"kirjaamo.dev/services/opendsr"
 	"kirjaamo.dev/services/orchestrator"
 	"kirjaamo.dev/services/portal"
+	"kirjaamo.dev/services/processing"
 	"kirjaamo.dev/workflows/request"
 )
 
@@ -28,7 +29,7 @@ func (p *Platform) RunPortal(ctx context.Context, cfg portal.Config) error {
 		return fmt.Errorf("portal: %w", errNotConnected)
 	}
 	return portal.Run(ctx, cfg, portal.Deps{Requests: p.Requests, Cases: p.Cases, Files: p.Files, Challenges: p.Challenges,
-		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Catalogue: p.Declarations, Log: p.Log.With("service", "portal")})
+		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Catalogue: p.Declarations, Processing: p.Events, Log: p.Log.With("service", "portal")})
 }
 
 // RunOffice runs the office on the platform; withMailbox shows the dev notifier's mailbox.
@@ -37,7 +38,7 @@ func (p *Platform) RunOffice(ctx context.Context, cfg office.Config, withMailbox
 		return fmt.Errorf("office: %w", errNotConnected)
 	}
 	deps := office.Deps{Requests: p.Requests, Cases: p.Cases, Files: p.Files, Record: p.Record, Declarations: p.Declarations,
-		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Log: p.Log.With("service", "office")}
+		Sessions: p.Sessions, Packages: p.Packages, Limits: p.Limits, Processing: p.Events, Log: p.Log.With("service", "office")}
 	if withMailbox {
 		deps.Mailbox = p.Outbox
 	}
@@ -85,6 +86,15 @@ func (p *Platform) RunNotifier(ctx context.Context, cfg notifier.Config) error {
 	return notifier.Run(ctx, cfg, notifier.Deps{Outbox: p.Outbox, Log: p.Log.With("service", "notifier")})
 }
 
+// RunProcessing runs the processing events service on the platform: JetStream and PostgreSQL.
+func (p *Platform) RunProcessing(ctx context.Context, cfg processing.Config) error {
+	if p.Events == nil {
+		return fmt.Errorf("processing: %w", errNotConnected)
+	}
+	return processing.Run(ctx, cfg, processing.Deps{JS: p.JS, Store: p.Events, Declarations: p.Declarations,
+		Log: p.Log.With("service", "processing")})
+}
+
 // Service is a service as `kirjaamo serve` runs it: the servers it needs, and how it loads its
 // configuration from the environment and runs.
 type Service struct {
@@ -96,6 +106,14 @@ type Service struct {
 
 // Services are the platform's services by name.
 var Services = map[string]Service{
+	"processing": {Needs: Needs{NATS: true}, Config: config.Describe(processing.Prefix, processing.DefaultConfig()),
+		Run: func(ctx context.Context, p *Platform) error {
+			cfg, err := processing.LoadConfig()
+			if err != nil {
+				return err
+			}
+			return p.RunProcessing(ctx, cfg)
+		}},
 	"portal": {Needs: Needs{NATS: true, Temporal: true}, Config: config.Describe(portal.ConfigPrefix, portal.DefaultConfig()),
 		Run: func(ctx context.Context, p *Platform) error {
 			cfg, err := portal.LoadConfig()

@@ -191,6 +191,9 @@ func grant(ctx context.Context, tx pgx.Tx, app string) error {
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
 		// The record: what is written stays as it was written.
 		`REVOKE UPDATE, DELETE ON audit_log FROM ` + role,
+		// So do the processing events and their logs; the owner's functions make a month's partition
+		// and delete what a register's retention no longer keeps (migration 010).
+		`REVOKE UPDATE, DELETE ON processing_logs, processing_blocks, processing_events, processing_checkpoints FROM ` + role,
 		`REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM ` + role,
 		`REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ` + role,
 		`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ` + role,

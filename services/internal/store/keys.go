@@ -23,8 +23,9 @@ type Sealer interface {
 type Keyring struct {
 	// Answers seals what registers answer; Subjects, a case's subject (name, identifiers, contact
 	// address, what the subject wrote); Sessions, the sites' sessions; Messages, the outbox's
-	// recipients and contents and the dev mailbox.
-	Answers, Subjects, Sessions, Messages Sealer
+	// recipients and contents and the dev mailbox; Processing, what a register's processing event
+	// says beyond what a person's page filters on, and the addresses of its notices (store/events).
+	Answers, Subjects, Sessions, Messages, Processing Sealer
 	// Record keys the record's chain.
 	Record *ledger.Keys
 	// Index keys the blind indexes that find rows by a value kept sealed, and the one-time codes'
@@ -38,7 +39,8 @@ func NewKeyring(c *codec.Codec) (*Keyring, error) {
 	for _, s := range []struct {
 		to      *Sealer
 		purpose string
-	}{{&k.Answers, "register answers v1"}, {&k.Subjects, "case subjects v1"}, {&k.Sessions, "sessions v1"}, {&k.Messages, "messages v1"}} {
+	}{{&k.Answers, "register answers v1"}, {&k.Subjects, "case subjects v1"}, {&k.Sessions, "sessions v1"}, {&k.Messages, "messages v1"},
+		{&k.Processing, "processing events v1"}} {
 		d, err := c.Derive(s.purpose)
 		if err != nil {
 			return nil, err

@@ -85,6 +85,8 @@ var Families = map[string][]string{
 	"portal.right_help":    names(contracts.Rights),
 	"portal.details_label": names(contracts.Rights),
 	"portal.details_hint":  names(contracts.Rights),
+	// What a register did with a person's data (services/portal/processing.go).
+	"portal.processing.operation": names(contracts.ProcessingOperations),
 	// The rules a field can fail, as the portal tells a person at the field (portal.ruleMessage):
 	// portal.invalid.max takes the limit; a rule not named here reads as "other".
 	"portal.invalid": {"required", "required_with", "max", "control", "utf8", "nfc", "email", "e164", "uuid", "right", "language", "oneof",

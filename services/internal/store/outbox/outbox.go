@@ -30,11 +30,12 @@ const (
 	KindIdentifierCode      Kind = "identifier_code"       // a one-time code, to the identifier it confirms
 	KindDeadlineReminder    Kind = "deadline_reminder"     // to the office: the deadline is near
 	KindDeadlineMissed      Kind = "deadline_missed"       // to the office: the deadline passed without a reply
+	KindDisclosureNotice    Kind = "disclosure_notice"     // new disclosures of the subject's data can be seen (store/events)
 )
 
 // Kinds lists every kind of message.
 var Kinds = []Kind{KindRequestReceived, KindReplyReady, KindDeadlineExtended, KindInformationNeeded, KindRequestWithdrawn, KindLiftNotice,
-	KindRestrictionLifted, KindIdentityNotVerified, KindIdentifierCode, KindDeadlineReminder, KindDeadlineMissed}
+	KindRestrictionLifted, KindIdentityNotVerified, KindIdentifierCode, KindDeadlineReminder, KindDeadlineMissed, KindDisclosureNotice}
 
 // Notice is a message to send. Its dedup key makes a step that is retried send nothing twice.
 type Notice struct {
@@ -54,7 +55,8 @@ type contents struct {
 
 func binding(dedupKey string) string { return "outbox/" + dedupKey }
 
-// Enqueue queues a message within the transaction of the step that causes it.
+// Enqueue queues a message within the transaction of the step that causes it; requestID is "" for a
+// message about no request.
 func Enqueue(ctx context.Context, tx pgx.Tx, db *store.DB, requestID string, n Notice) error {
 	if n.Payload == nil {
 		n.Payload = map[string]any{}
@@ -64,7 +66,7 @@ func Enqueue(ctx context.Context, tx pgx.Tx, db *store.DB, requestID string, n N
 		return fmt.Errorf("outbox: enqueue %s: %w", n.Kind, err)
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO outbox (dedup_key, kind, request_id, recipient, language, sealed)
-		VALUES ($1,$2,$3,'',$4,$5) ON CONFLICT (dedup_key) DO NOTHING`, n.DedupKey, n.Kind, requestID, n.Language, sealed)
+		VALUES ($1,$2,nullif($3, '')::uuid,'',$4,$5) ON CONFLICT (dedup_key) DO NOTHING`, n.DedupKey, n.Kind, requestID, n.Language, sealed)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue %s: %w", n.Kind, err)
 	}
