@@ -199,6 +199,9 @@ func (a *adapter) serve(ctx context.Context, ready *telemetry.Readiness) error {
 		MaxAckPending: a.cfg.Concurrency * 4,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it served: a stop, not a failure
+		}
 		return fmt.Errorf("sdk: task consumer: %w", err)
 	}
 	consumeCtx, err := cons.Consume(a.dispatch, jetstream.PullMaxMessages(a.cfg.Concurrency))
