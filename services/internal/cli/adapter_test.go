@@ -76,7 +76,7 @@ func TestAdapterCheck(t *testing.T) {
 		srv := natstest.New(t)
 		startAdapter(t, srv.ClientURL(), processingLog{decl: *decl})
 		code, out, stderr := kirjaamo(t, args(srv.ClientURL())...)
-		if code != 1 || !strings.Contains(stderr, "1 of 11 checks") {
+		if code != 1 || !strings.Contains(stderr, "1 of 13 checks") {
 			t.Fatalf("exit %d, stderr %q; want 1 naming one failed check\n%s", code, stderr, out)
 		}
 		var failures []string
